@@ -1,0 +1,298 @@
+"""Variational lower bounds on mutual information, as pure functions of critic scores.
+
+Every bound takes a score matrix ``scores`` of shape ``[B, B]`` with
+``scores[i, j] = f(x_i, y_j)``: the diagonal holds the B positive pairs drawn from
+p(x, y), the off-diagonal entries are the B (B - 1) pairs from p(x) p(y). Each returns
+a scalar ``tf.Tensor`` in nats that is differentiable and works in eager mode and
+inside ``tf.function``. To train, maximise the bound (minimise its negative).
+
+References: Poole et al. 2019 "On variational bounds of mutual information" (InfoNCE,
+NWJ, TUBA, interpolated), Belghazi et al. 2018 (DV / MINE), Song & Ermon 2020 (SMILE),
+Nowozin et al. 2016 (f-GAN JS).
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+__all__ = [
+    "infonce",
+    "nwj",
+    "tuba",
+    "dv",
+    "js",
+    "smile",
+    "interpolated",
+    "mine",
+    "MineMovingAverage",
+    "UNCONDITIONAL_BOUNDS",
+]
+
+
+def _check_scores(scores, name):
+    """Converts to float tensor and checks the [B, B] shape with B >= 2."""
+    scores = tf.convert_to_tensor(scores)
+    if not scores.dtype.is_floating:
+        scores = tf.cast(scores, tf.float32)
+    shape = scores.shape
+    if shape.rank is not None and shape.rank != 2:
+        raise ValueError(
+            f"{name}: scores must be a [B, B] matrix with scores[i, j] = f(x_i, y_j), "
+            f"got rank {shape.rank} (shape {shape})."
+        )
+    if shape.rank == 2 and shape[0] is not None and shape[1] is not None:
+        if shape[0] != shape[1]:
+            raise ValueError(
+                f"{name}: scores must be square [B, B] (positives on the diagonal), "
+                f"got shape {shape}."
+            )
+        if shape[0] < 2:
+            raise ValueError(f"{name}: needs a batch of at least 2 pairs, got {shape[0]}.")
+    return scores
+
+
+def _batch_size(scores):
+    return tf.cast(tf.shape(scores)[0], scores.dtype)
+
+
+def _off_diagonal_mask(scores):
+    return tf.logical_not(tf.cast(tf.eye(tf.shape(scores)[0]), tf.bool))
+
+
+def log_mean_exp_off_diagonal(scores):
+    """log( 1/(B(B-1)) sum_{i != j} exp(scores[i, j]) ), computed stably."""
+    batch = _batch_size(scores)
+    masked = tf.where(_off_diagonal_mask(scores), scores, tf.cast(-math.inf, scores.dtype))
+    return tf.reduce_logsumexp(masked) - tf.math.log(batch * (batch - 1.0))
+
+
+def infonce(scores):
+    """InfoNCE (van den Oord et al. 2018; Poole et al. 2019, Eq. 12).
+
+    I_NCE = 1/B sum_i log( e^{f(x_i, y_i)} / (1/B sum_j e^{f(x_i, y_j)}) )
+          = mean_i [f_ii - logsumexp_j f_ij] + log B.
+
+    Upper limit: log B (the bound can never exceed the log of the batch size).
+    Optimal critic: f*(x, y) = log p(y|x) + c(x).
+    """
+    scores = _check_scores(scores, "infonce")
+    diag = tf.linalg.diag_part(scores)
+    return tf.reduce_mean(diag - tf.reduce_logsumexp(scores, axis=1)) + tf.math.log(
+        _batch_size(scores)
+    )
+
+
+def tuba(scores, log_baseline=None):
+    """Tractable unnormalised Barber-Agakov bound (Poole et al. 2019, Eq. 9).
+
+    I_TUBA = 1 + E_p(x,y)[f(x, y) - log a(x)] - E_p(x)p(y)[e^{f(x, y) - log a(x)}]
+
+    with a learned baseline ``log_baseline`` = log a(x_i), shape [B] (one per row)
+    or a scalar; ``None`` means a(x) = 1. The marginal term averages the B(B-1)
+    off-diagonal pairs. No upper limit; optimal critic f* = 1 + log p(y|x) - log p(y)
+    + log a(x) - 1 makes it tight.
+    """
+    scores = _check_scores(scores, "tuba")
+    if log_baseline is not None:
+        log_baseline = tf.cast(tf.convert_to_tensor(log_baseline), scores.dtype)
+        if log_baseline.shape.rank == 1:
+            if (
+                log_baseline.shape[0] is not None
+                and scores.shape[0] is not None
+                and log_baseline.shape[0] != scores.shape[0]
+            ):
+                raise ValueError(
+                    f"tuba: log_baseline must have one entry per row of scores "
+                    f"({scores.shape[0]}), got shape {log_baseline.shape}."
+                )
+            log_baseline = log_baseline[:, None]
+        elif log_baseline.shape.rank not in (0, None):
+            raise ValueError(
+                f"tuba: log_baseline must be a scalar or a [B] vector, got shape "
+                f"{log_baseline.shape}."
+            )
+        scores = scores - log_baseline
+    joint = tf.reduce_mean(tf.linalg.diag_part(scores))
+    marginal = tf.exp(log_mean_exp_off_diagonal(scores))
+    return 1.0 + joint - marginal
+
+
+def nwj(scores):
+    """NWJ / f-divergence bound (Nguyen, Wainwright & Jordan 2010; Poole et al. Eq. 11).
+
+    I_NWJ = E_p(x,y)[f(x, y)] - e^{-1} E_p(x)p(y)[e^{f(x, y)}]  (TUBA with a(x) = e).
+
+    No upper limit; optimal critic f* = 1 + log p(y|x) - log p(y).
+    """
+    scores = _check_scores(scores, "nwj")
+    return tuba(scores - 1.0)
+
+
+def dv(scores):
+    """Donsker-Varadhan bound (Donsker & Varadhan 1983; MINE without the moving average).
+
+    I_DV = E_p(x,y)[f(x, y)] - log E_p(x)p(y)[e^{f(x, y)}].
+
+    The mini-batch estimate of the log-partition is biased; see ``mine`` for the
+    corrected gradient. Optimal critic f* = log p(y|x) - log p(y) + c.
+    """
+    scores = _check_scores(scores, "dv")
+    return tf.reduce_mean(tf.linalg.diag_part(scores)) - log_mean_exp_off_diagonal(scores)
+
+
+def _js_fgan(scores):
+    """f-GAN Jensen-Shannon objective: E_p[-softplus(-f)] - E_pxpy[softplus(f)]."""
+    diag = tf.linalg.diag_part(scores)
+    batch = _batch_size(scores)
+    first = -tf.reduce_mean(tf.nn.softplus(-diag))
+    off_sum = tf.reduce_sum(tf.nn.softplus(scores)) - tf.reduce_sum(tf.nn.softplus(diag))
+    second = off_sum / (batch * (batch - 1.0))
+    return first - second
+
+
+def _value_with_gradient_of(value, surrogate):
+    """Returns ``value`` in the forward pass and the gradient of ``surrogate``."""
+    return surrogate + tf.stop_gradient(value - surrogate)
+
+
+def js(scores):
+    """JS-trained estimator (Poole et al. 2019, Sec. 2.3; Hjelm et al. 2019).
+
+    The critic is trained by the f-GAN Jensen-Shannon objective
+    E_p[-softplus(-f)] - E_p(x)p(y)[softplus(f)], whose optimum is
+    f* = log p(x, y) / (p(x) p(y)); the returned value is the NWJ bound at f + 1,
+    which is tight at that optimum. Value: I_NWJ(f + 1); gradient: that of I_JS.
+    """
+    scores = _check_scores(scores, "js")
+    return _value_with_gradient_of(nwj(scores + 1.0), _js_fgan(scores))
+
+
+def smile(scores, clip=5.0):
+    """SMILE (Song & Ermon 2020): DV with a clipped partition, JS gradients.
+
+    I_SMILE = E_p(x,y)[f] - log E_p(x)p(y)[e^{clip(f, -tau, tau)}], tau = ``clip``
+    (``None`` for no clipping, which reduces the value to DV). The value is returned
+    with the gradient of the JS objective, as in the reference implementation.
+    """
+    scores = _check_scores(scores, "smile")
+    if clip is not None:
+        if clip <= 0:
+            raise ValueError(f"smile: clip must be positive or None, got {clip}.")
+        clipped = tf.clip_by_value(scores, -clip, clip)
+    else:
+        clipped = scores
+    value = tf.reduce_mean(tf.linalg.diag_part(scores)) - log_mean_exp_off_diagonal(clipped)
+    return _value_with_gradient_of(value, _js_fgan(scores))
+
+
+def _log_leave_one_out_mean(scores):
+    """log( 1/(B-1) sum_{k != i} e^{scores[i, k]} ) for each row i: shape [B].
+
+    The positive y_i is left out by masking, not by subtracting it from the full sum,
+    which would cancel catastrophically when the positive dominates its row.
+    """
+    masked = tf.where(_off_diagonal_mask(scores), scores, tf.cast(-math.inf, scores.dtype))
+    return tf.reduce_logsumexp(masked, axis=1) - tf.math.log(_batch_size(scores) - 1.0)
+
+
+def interpolated(scores, log_baseline, alpha):
+    """Interpolated bound I_alpha between NWJ-style and InfoNCE (Poole et al. Eq. 13).
+
+    The baseline of TUBA is a(x_i) = alpha m(x_i; y_{-i}) + (1 - alpha) q(x_i), with
+    m the leave-one-out mean of e^{f(x_i, y_k)} over the other samples of the batch
+    and q = exp(log_baseline) a learned baseline:
+
+    I_alpha = 1 + E[f(x_i, y_i) - log a(x_i)] - E_{i != j}[e^{f(x_i, y_j)} / a(x_i)].
+
+    alpha = 1 recovers an InfoNCE-like bound (upper limit log B / alpha = log B);
+    alpha = 0 recovers TUBA. For 0 < alpha, I_alpha <= log(B / alpha).
+    """
+    scores = _check_scores(scores, "interpolated")
+    alpha = float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"interpolated: alpha must lie in [0, 1], got {alpha}.")
+    log_baseline = tf.cast(tf.convert_to_tensor(log_baseline), scores.dtype)
+    if log_baseline.shape.rank == 0:
+        log_baseline = tf.fill(tf.shape(scores)[:1], log_baseline)
+    elif log_baseline.shape.rank != 1:
+        raise ValueError(
+            f"interpolated: log_baseline must be a scalar or a [B] vector, got shape "
+            f"{log_baseline.shape}."
+        )
+    # log a_i = log(alpha * m_i + (1 - alpha) * q_i); alpha in {0, 1} gives -inf weights.
+    log_a = tf.reduce_logsumexp(
+        tf.stack(
+            [
+                _log_leave_one_out_mean(scores) + _safe_log(alpha),
+                log_baseline + _safe_log(1.0 - alpha),
+            ]
+        ),
+        axis=0,
+    )
+    critic = scores - log_a[:, None]
+    joint = tf.reduce_mean(tf.linalg.diag_part(critic))
+    marginal = tf.exp(log_mean_exp_off_diagonal(critic))
+    return 1.0 + joint - marginal
+
+
+def _safe_log(p):
+    return math.log(p) if p > 0 else -math.inf
+
+
+def mine(scores, moving_average):
+    """MINE (Belghazi et al. 2018): DV value with a bias-corrected gradient.
+
+    Value: I_DV = E_p[f] - log E_pxpy[e^f]. The gradient of the log-partition,
+    E[grad e^f] / E[e^f], uses the moving average ``moving_average`` of E[e^f] in the
+    denominator instead of the mini-batch mean, which removes most of its bias.
+    ``moving_average`` is a scalar tensor (see ``MineMovingAverage``).
+    """
+    scores = _check_scores(scores, "mine")
+    joint = tf.reduce_mean(tf.linalg.diag_part(scores))
+    log_partition = log_mean_exp_off_diagonal(scores)
+    partition = tf.exp(log_partition)
+    moving_average = tf.stop_gradient(tf.cast(moving_average, scores.dtype))
+    surrogate = joint - partition / moving_average
+    return _value_with_gradient_of(joint - log_partition, surrogate)
+
+
+class MineMovingAverage(keras.layers.Layer):
+    """The stateful part of MINE: an exponential moving average of E_p(x)p(y)[e^f].
+
+    ``mine_bound = MineMovingAverage(momentum=0.99)``; ``estimate = mine_bound(scores)``
+    returns the MINE estimate (see ``mine``) and updates the average, which starts
+    from the first batch. A Keras layer, so the average is saved in checkpoints.
+    """
+
+    def __init__(self, momentum=0.99, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"MineMovingAverage: momentum must lie in [0, 1), got {momentum}.")
+        self.momentum = momentum
+        self.average = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            name="average",
+            aggregation="only_first_replica",
+        )
+
+    def call(self, scores):
+        scores = _check_scores(scores, "mine")
+        partition = tf.stop_gradient(tf.exp(log_mean_exp_off_diagonal(scores)))
+        previous = tf.convert_to_tensor(self.average)
+        updated = tf.where(
+            previous > 0.0,
+            self.momentum * previous + (1.0 - self.momentum) * partition,
+            partition,
+        )
+        self.average.assign(updated)
+        return mine(scores, updated)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+# The names models, configs and estimate_mi accept (tfmi.models.Bound dispatches them).
+UNCONDITIONAL_BOUNDS = ("infonce", "nwj", "tuba", "dv", "js", "smile", "interpolated", "mine")

@@ -1,0 +1,30 @@
+"""tf.data pipelines, built by name from a config's ``data`` section."""
+
+from tfmi.data import gaussians
+
+__all__ = ["build_dataset", "DATASETS"]
+
+
+def _gaussian_staircase(config, batch_size, seed, start_step):
+    return gaussians.staircase_dataset(
+        batch_size,
+        dim=config.dim,
+        mi_values=tuple(config.mi_values),
+        steps_per_stage=config.steps_per_stage,
+        cubic=config.cubic,
+        seed=seed,
+        start_step=start_step,
+    )
+
+
+DATASETS = {"gaussian_staircase": _gaussian_staircase}
+
+
+def build_dataset(config, batch_size, seed=0, start_step=0):
+    """The endless training dataset of global batches that ``config.name`` names.
+
+    ``start_step`` lets a resumed run continue the stream where it stopped.
+    """
+    if config.name not in DATASETS:
+        raise ValueError(f"Unknown dataset {config.name!r}; choose one of {sorted(DATASETS)}.")
+    return DATASETS[config.name](config, batch_size, seed, start_step)
