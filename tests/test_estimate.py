@@ -1,0 +1,84 @@
+"""estimate_mi: accuracy on a Gaussian with known MI, determinism, input checks."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfmi
+from tfmi.data.gaussians import rho_from_mi
+
+
+def correlated_gaussian(n, dim, mi, seed=0):
+    rng = np.random.default_rng(seed)
+    rho = rho_from_mi(mi, dim)
+    x = rng.standard_normal((n, dim))
+    y = rho * x + np.sqrt(1 - rho**2) * rng.standard_normal((n, dim))
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+@pytest.mark.parametrize("estimator", ["smile", "nwj"])
+def test_one_nat_in_ten_dimensions_within_a_tenth_of_a_nat(estimator):
+    x, y = correlated_gaussian(50_000, 10, 1.0)
+    result = tfmi.estimate_mi(x, y, estimator=estimator, max_epochs=30)
+    assert abs(result.mi - 1.0) < 0.1, result
+    assert result.settings["estimator"] == estimator
+    assert result.settings["n_train"] == 40_000 and result.settings["n_test"] == 10_000
+    assert 1 <= result.best_epoch <= len(result.curve)
+    assert set(result.curve[0]) == {"epoch", "train_mi", "test_mi"}
+
+
+def test_independent_variables_give_about_zero():
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((6000, 3)), rng.standard_normal((6000, 3))
+    result = tfmi.estimate_mi(x, y, estimator="infonce", max_epochs=5, patience=2)
+    assert abs(result.mi) < 0.08, result.mi
+
+
+def test_same_seed_same_estimate_and_other_seed_differs():
+    x, y = correlated_gaussian(3000, 4, 1.0, seed=1)
+    kwargs = dict(estimator="infonce", critic="bilinear", batch_size=64, max_epochs=3)
+    first = tfmi.estimate_mi(x, y, seed=7, **kwargs)
+    second = tfmi.estimate_mi(x, y, seed=7, **kwargs)
+    other = tfmi.estimate_mi(x, y, seed=8, **kwargs)
+    assert first.mi == second.mi and first.curve == second.curve
+    assert other.mi != first.mi
+
+
+def test_dataset_input_equals_array_input():
+    x, y = correlated_gaussian(2000, 2, 0.5, seed=2)
+    kwargs = dict(estimator="dv", critic="bilinear", batch_size=50, max_epochs=2, seed=0)
+    from_arrays = tfmi.estimate_mi(x, y, **kwargs)
+    from_dataset = tfmi.estimate_mi(tf.data.Dataset.from_tensor_slices((x, y)), **kwargs)
+    assert from_arrays.mi == pytest.approx(from_dataset.mi, abs=1e-6)
+
+
+def test_one_dimensional_arrays_are_single_features():
+    x, y = correlated_gaussian(1000, 1, 0.5)
+    result = tfmi.estimate_mi(x[:, 0], y[:, 0], critic="bilinear", batch_size=50, max_epochs=1)
+    assert np.isfinite(result.mi)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(y=np.zeros((99, 2))), "pair up row by row"),
+        (dict(estimator="mutual"), "unknown estimator 'mutual'"),
+        (dict(critic="deep"), "Unknown critic 'deep'"),
+        (dict(batch_size=300), "fewer than one batch of 300"),
+        (dict(test_fraction=1.5), "test_fraction"),
+    ],
+)
+def test_bad_input_is_named(kwargs, message):
+    x, y = correlated_gaussian(1000, 2, 0.5)
+    arguments = dict(y=y, max_epochs=1)
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        tfmi.estimate_mi(x[: 100 if "y" in kwargs else None], **arguments)
+
+
+def test_nan_rows_are_reported():
+    x, y = correlated_gaussian(1000, 2, 0.5)
+    x[5, 1] = np.nan
+    y[7, 0] = np.inf
+    with pytest.raises(ValueError, match="x holds NaN or inf values in 1 rows"):
+        tfmi.estimate_mi(x, y)
