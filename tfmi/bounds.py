@@ -187,26 +187,42 @@ def smile(scores, clip=5.0):
 
 
 def _log_leave_one_out_mean(scores):
-    """log( 1/(B-1) sum_{k != i} e^{scores[i, k]} ) for each row i: shape [B].
+    """log( 1/(B-1) sum_{k != j} e^{scores[i, k]} ) for every row i and left-out j: [B, B].
 
-    The positive y_i is left out by masking, not by subtracting it from the full sum,
-    which would cancel catastrophically when the positive dominates its row.
+    Subtracting the left-out term from the full sum cancels catastrophically when that
+    term dominates its row, which only the row maximum can do: its sum is taken over
+    the masked row instead. Every other entry has e^{s_ij - lse_i} <= 1/2, so
+    log1p(-e^{s_ij - lse_i}) is well conditioned.
     """
-    masked = tf.where(_off_diagonal_mask(scores), scores, tf.cast(-math.inf, scores.dtype))
-    return tf.reduce_logsumexp(masked, axis=1) - tf.math.log(_batch_size(scores) - 1.0)
+    neg_inf = tf.cast(-math.inf, scores.dtype)
+    lse = tf.reduce_logsumexp(scores, axis=1, keepdims=True)
+    is_max = tf.cast(tf.one_hot(tf.argmax(scores, axis=1), tf.shape(scores)[1]), tf.bool)
+    lse_without_max = tf.reduce_logsumexp(
+        tf.where(is_max, neg_inf, scores), axis=1, keepdims=True
+    )
+    # A finite dummy on the max entries: a -inf in the unused branch of tf.where would
+    # still turn the gradient into NaN.
+    ratio = tf.where(is_max, tf.cast(-1.0, scores.dtype), scores - lse)
+    log_rest = tf.where(is_max, lse_without_max, lse + tf.math.log1p(-tf.exp(ratio)))
+    return log_rest - tf.math.log(_batch_size(scores) - 1.0)
 
 
 def interpolated(scores, log_baseline, alpha):
     """Interpolated bound I_alpha between NWJ-style and InfoNCE (Poole et al. Eq. 13).
 
-    The baseline of TUBA is a(x_i) = alpha m(x_i; y_{-i}) + (1 - alpha) q(x_i), with
-    m the leave-one-out mean of e^{f(x_i, y_k)} over the other samples of the batch
-    and q = exp(log_baseline) a learned baseline:
+    The baseline of TUBA for row i with y_j left out is
+    a_i(-j) = alpha m_i(-j) + (1 - alpha) q(x_i), with m_i(-j) = 1/(B-1) sum_{k != j}
+    e^{f(x_i, y_k)} and q = exp(log_baseline) a learned baseline (scalar or [B]).
+    As in Poole et al.'s reference code, the positive is scored against the baselines
+    that contain it (leave out each negative in turn) and a negative against the mean
+    over the negatives of its row:
 
-    I_alpha = 1 + E[f(x_i, y_i) - log a(x_i)] - E_{i != j}[e^{f(x_i, y_j)} / a(x_i)].
+    I_alpha = 1 + 1/(B(B-1)) sum_{i != j} [f(x_i, y_i) - log a_i(-j)]
+                - 1/(B(B-1)) sum_{i != j} e^{f(x_i, y_j)} / a_i(-i).
 
-    alpha = 1 recovers an InfoNCE-like bound (upper limit log B / alpha = log B);
-    alpha = 0 recovers TUBA. For 0 < alpha, I_alpha <= log(B / alpha).
+    alpha = 0 recovers TUBA. alpha = 1 gives a leave-one-out InfoNCE whose marginal
+    term is exactly 1: upper limit log(B - 1). For 0 < alpha < 1 each positive term is
+    at most log((B - 1) / alpha), so I_alpha <= 1 + log((B - 1) / alpha).
     """
     scores = _check_scores(scores, "interpolated")
     alpha = float(alpha)
@@ -215,24 +231,34 @@ def interpolated(scores, log_baseline, alpha):
     log_baseline = tf.cast(tf.convert_to_tensor(log_baseline), scores.dtype)
     if log_baseline.shape.rank == 0:
         log_baseline = tf.fill(tf.shape(scores)[:1], log_baseline)
-    elif log_baseline.shape.rank != 1:
+    elif log_baseline.shape.rank != 1 or (
+        log_baseline.shape[0] is not None
+        and scores.shape[0] is not None
+        and log_baseline.shape[0] != scores.shape[0]
+    ):
         raise ValueError(
-            f"interpolated: log_baseline must be a scalar or a [B] vector, got shape "
-            f"{log_baseline.shape}."
+            f"interpolated: log_baseline must be a scalar or a [B] vector with B = "
+            f"{scores.shape[0]}, got shape {log_baseline.shape}."
         )
-    # log a_i = log(alpha * m_i + (1 - alpha) * q_i); alpha in {0, 1} gives -inf weights.
+    # log a_i(-j) = log(alpha * m_i(-j) + (1 - alpha) * q_i); alpha in {0, 1} gives
+    # -inf weights.
+    log_q = tf.broadcast_to(log_baseline[:, None], tf.shape(scores))
     log_a = tf.reduce_logsumexp(
         tf.stack(
             [
                 _log_leave_one_out_mean(scores) + _safe_log(alpha),
-                log_baseline + _safe_log(1.0 - alpha),
+                log_q + _safe_log(1.0 - alpha),
             ]
         ),
         axis=0,
     )
-    critic = scores - log_a[:, None]
-    joint = tf.reduce_mean(tf.linalg.diag_part(critic))
-    marginal = tf.exp(log_mean_exp_off_diagonal(critic))
+    batch = _batch_size(scores)
+    critic_joint = tf.linalg.diag_part(scores)[:, None] - log_a
+    joint = tf.reduce_sum(
+        tf.where(_off_diagonal_mask(scores), critic_joint, tf.zeros_like(critic_joint))
+    ) / (batch * (batch - 1.0))
+    critic_marginal = scores - tf.linalg.diag_part(log_a)[:, None]
+    marginal = tf.exp(log_mean_exp_off_diagonal(critic_marginal))
     return 1.0 + joint - marginal
 
 
@@ -253,7 +279,9 @@ def mine(scores, moving_average):
     log_partition = log_mean_exp_off_diagonal(scores)
     partition = tf.exp(log_partition)
     moving_average = tf.stop_gradient(tf.cast(moving_average, scores.dtype))
-    surrogate = joint - partition / moving_average
+    # divide_no_nan: an average that underflowed to 0 (e^f < 1e-38 everywhere) would
+    # otherwise give 0 / 0.
+    surrogate = joint - tf.math.divide_no_nan(partition, moving_average)
     return _value_with_gradient_of(joint - log_partition, surrogate)
 
 

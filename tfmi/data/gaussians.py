@@ -46,6 +46,8 @@ def sample_correlated_gaussian(batch_size, dim, mi, cubic=False, seed=(0, 0)):
 
     ``seed`` is a stateless seed pair: the same seed gives the same samples.
     """
+    if not tf.is_tensor(mi):
+        rho_from_mi(mi, dim)  # a negative MI would give rho = NaN: refuse it here
     seed = tf.convert_to_tensor(seed, tf.int64)
     mi = tf.cast(mi, tf.float32)
     rho = tf.sqrt(1.0 - tf.exp(-2.0 * mi / dim))
