@@ -1,6 +1,8 @@
 """tf.data pipelines, built by name from a config's ``data`` section."""
 
-from tfmi.data import gaussians
+import functools
+
+from tfmi.data import demi_synthetic, gaussians
 
 __all__ = ["build_dataset", "DATASETS"]
 
@@ -17,7 +19,19 @@ def _gaussian_staircase(config, batch_size, seed, start_step):
     )
 
 
-DATASETS = {"gaussian_staircase": _gaussian_staircase}
+@functools.lru_cache(maxsize=8)
+def _demi_task(total_mi, dim, task_seed):
+    return demi_synthetic.make_task(total_mi, dim=dim, seed=task_seed)
+
+
+def _demi_gaussian(config, batch_size, seed, start_step):
+    task = _demi_task(float(config.total_mi), config.dim, config.task_seed)
+    return demi_synthetic.demi_dataset(
+        task, batch_size, batch_size - 1, seed=seed, start_step=start_step
+    )
+
+
+DATASETS = {"gaussian_staircase": _gaussian_staircase, "demi_gaussian": _demi_gaussian}
 
 
 def build_dataset(config, batch_size, seed=0, start_step=0):

@@ -6,9 +6,10 @@ import keras
 
 from tfmi import critics as critics_lib
 from tfmi.models.bound import LOGGED_BOUNDS, Bound
+from tfmi.models.demi_synthetic import DemiSyntheticModel
 from tfmi.models.infomax import InfoMaxModel
 
-__all__ = ["Bound", "InfoMaxModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
+__all__ = ["Bound", "DemiSyntheticModel", "InfoMaxModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
 
 
 def _build_infomax(config):
@@ -19,7 +20,11 @@ def _build_infomax(config):
     return InfoMaxModel(critic, bound, target_mi=config.get("target_mi"))
 
 
-MODELS = {"infomax": _build_infomax}
+def _build_demi_synthetic(config):
+    return DemiSyntheticModel(config.method, config.hidden_units, config.embed_dim)
+
+
+MODELS = {"infomax": _build_infomax, "demi_synthetic": _build_demi_synthetic}
 
 
 def build_model(config):

@@ -1,0 +1,143 @@
+r"""Draws Fig. 2 of Sordoni et al. (2021) from runs of configs/demi_synthetic.py.
+
+    python tools/sweep.py --config configs/demi_synthetic.py --root runs/demi_synthetic \
+        --args {infonce,demi,demi_is,demi_bo,demi_var}",k="{8,16,32,64,128,256}",mi=10"
+    python tools/sweep.py --config configs/demi_synthetic.py --root runs/demi_synthetic \
+        --args demi_bo",bottom,k="{8,16,32,64,128,256}",mi=10"
+    python tools/plot_demi_synthetic.py runs/demi_synthetic/* --out demi_synthetic.png
+
+Top figure: the total MI each method estimates (mean over the last ``--last`` logged
+points) against the number of candidates K, one panel per total MI, with the ground
+truth, the log K ceiling of InfoNCE and the 2 log(K/2) ceiling of DEMI. Bottom figure
+(``*_bottom.png``): DEMI-BO evaluated as I_NCE + I_IS on shared negatives, with no
+access to p(y|x'), ceiling 2 log K. Prints the values as markdown tables and writes
+them to a JSON file beside the figure.
+"""
+
+import argparse
+import collections
+import json
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+METHOD_LABELS = {
+    "infonce": "InfoNCE",
+    "demi": "DEMI (true p(y|x'))",
+    "demi_is": "DEMI-IS",
+    "demi_bo": "DEMI-BO",
+    "demi_var": "DEMI-VAR",
+}
+
+
+def load_run(workdir, last):
+    """(figure, method, K, total MI, estimate, spread) of one workdir, or None."""
+    config_path = os.path.join(workdir, "config.json")
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    if not (os.path.exists(config_path) and os.path.exists(metrics_path)):
+        return None
+    with open(config_path) as f:
+        config = json.load(f)
+    if config.get("experiment") != "demi_synthetic":
+        return None
+    records = {}
+    with open(metrics_path) as f:
+        for line in f:
+            record = json.loads(line)
+            records[record["step"]] = record
+    if not records:
+        return None
+    figure = config.get("figure", "top")
+    metric = "train/mi_nce_is" if figure == "bottom" else "train/mi"
+    values = np.array([records[step][metric] for step in sorted(records)][-last:])
+    return {
+        "figure": figure,
+        "method": config["model"]["method"],
+        "k": config["k"],
+        "total_mi": config["data"]["total_mi"],
+        "estimate": float(values.mean()),
+        "std": float(values.std()),
+        "workdir": workdir,
+    }
+
+
+def table(runs, figure):
+    """Markdown: one row per (total MI, method), one column per K."""
+    ks = sorted({run["k"] for run in runs})
+    lines = [
+        f"Fig. 2 ({figure}): estimated total MI (nats)",
+        "",
+        "| total MI | method | " + " | ".join(f"K={k}" for k in ks) + " |",
+        "|" + "---|" * (len(ks) + 2),
+    ]
+    grouped = collections.defaultdict(dict)
+    for run in runs:
+        grouped[(run["total_mi"], run["method"])][run["k"]] = run["estimate"]
+    for (total, method), by_k in sorted(grouped.items(), key=lambda item: (item[0][0], list(METHOD_LABELS).index(item[0][1]))):
+        cells = [f"{by_k[k]:.2f}" if k in by_k else "-" for k in ks]
+        lines.append(f"| {total:g} | {METHOD_LABELS[method]} | " + " | ".join(cells) + " |")
+    if figure == "top":
+        lines.append("| | log K | " + " | ".join(f"{math.log(k):.2f}" for k in ks) + " |")
+        lines.append("| | 2 log(K/2) | " + " | ".join(f"{2 * math.log(k / 2):.2f}" for k in ks) + " |")
+    else:
+        lines.append("| | 2 log K | " + " | ".join(f"{2 * math.log(k):.2f}" for k in ks) + " |")
+    return "\n".join(lines)
+
+
+def plot(runs, figure, out):
+    totals = sorted({run["total_mi"] for run in runs})
+    fig, axes = plt.subplots(1, len(totals), figsize=(4.2 * len(totals), 3.6), squeeze=False)
+    for ax, total in zip(axes[0], totals):
+        subset = [run for run in runs if run["total_mi"] == total]
+        ks = np.array(sorted({run["k"] for run in subset}), dtype=float)
+        for method, label in METHOD_LABELS.items():
+            points = sorted((run["k"], run["estimate"], run["std"]) for run in subset if run["method"] == method)
+            if points:
+                k, estimate, std = map(np.array, zip(*points))
+                ax.errorbar(k, estimate, yerr=std, marker="o", markersize=3, capsize=2, label=label)
+        ax.axhline(total, color="black", linewidth=1.2, label="true MI")
+        if figure == "top":
+            ax.plot(ks, np.log(ks), color="gray", linestyle="--", linewidth=1, label="log K")
+            ax.plot(ks, 2 * np.log(ks / 2), color="gray", linestyle=":", linewidth=1.2, label="2 log(K/2)")
+        else:
+            ax.plot(ks, 2 * np.log(ks), color="gray", linestyle=":", linewidth=1.2, label="2 log K")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("number of candidates K")
+        ax.set_ylabel("estimated I(x, x'; y) (nats)")
+        ax.set_title(f"true MI = {total:g} nats")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    title = "top: DEMI vs InfoNCE" if figure == "top" else "bottom: DEMI-BO evaluated as I_NCE + I_IS"
+    fig.suptitle(f"Sordoni et al. (2021) Fig. 2, {title}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workdirs", nargs="+", help="workdirs of configs/demi_synthetic.py runs")
+    parser.add_argument("--out", default="demi_synthetic.png", help="PNG of the top figure")
+    parser.add_argument("--last", type=int, default=8, help="logged points averaged per run")
+    args = parser.parse_args(argv)
+    runs = [run for run in (load_run(w, args.last) for w in args.workdirs) if run]
+    if not runs:
+        raise SystemExit("error: no finished configs/demi_synthetic.py workdir among the given paths.")
+    stem, _ = os.path.splitext(args.out)
+    for figure, out in (("top", args.out), ("bottom", f"{stem}_bottom.png")):
+        subset = [run for run in runs if run["figure"] == figure]
+        if subset:
+            plot(subset, figure, out)
+            print(table(subset, figure), "\n")
+            print(f"wrote {out}")
+    with open(f"{stem}.json", "w") as f:
+        json.dump(runs, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
