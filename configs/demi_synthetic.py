@@ -19,18 +19,14 @@ InfoNCE at high MI. Sweep and plot with ``python tools/plot_demi_synthetic.py``.
 
 import ml_collections
 
-from tfmi.config_utils import parse_arg
+from tfmi.config_utils import base_config, parse_arg
 
 
 def get_config(arg=None):
     args = parse_arg(arg, method="demi", k=64, mi=10.0, bottom=False, runlocal=False)
     if args["k"] < 4 or args["k"] % 2:
         raise ValueError(f"k must be an even number >= 4, got {args['k']}.")
-    config = ml_collections.ConfigDict()
-    config.experiment = "demi_synthetic"
-    config.seed = 0
-    config.strategy = "default"
-    config.tpu = ""
+    config = base_config("demi_synthetic")
 
     config.data = ml_collections.ConfigDict()
     config.data.name = "demi_gaussian"

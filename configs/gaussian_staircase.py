@@ -19,16 +19,12 @@ MI with low variance. Draw the figure with ``python tools/plot_staircase.py``.
 
 import ml_collections
 
-from tfmi.config_utils import parse_arg
+from tfmi.config_utils import base_config, parse_arg
 
 
 def get_config(arg=None):
     args = parse_arg(arg, bound="infonce", critic="concat", cubic=False, runlocal=False)
-    config = ml_collections.ConfigDict()
-    config.experiment = "gaussian_staircase"
-    config.seed = 0
-    config.strategy = "default"
-    config.tpu = ""
+    config = base_config("gaussian_staircase")
 
     config.data = ml_collections.ConfigDict()
     config.data.name = "gaussian_staircase"

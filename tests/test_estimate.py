@@ -82,3 +82,49 @@ def test_nan_rows_are_reported():
     y[7, 0] = np.inf
     with pytest.raises(ValueError, match="x holds NaN or inf values in 1 rows"):
         tfmi.estimate_mi(x, y)
+
+
+def demi_task_arrays(n, total_mi, dim, seed=0):
+    from tfmi.data import demi_synthetic
+
+    task = demi_synthetic.make_task(total_mi, dim=dim, seed=seed)
+    x, xprime, y = (t.numpy() for t in task.sample(n, (seed, 0)))
+
+    def sampler(xprime_batch, k):
+        return task.sample_y_given_xprime(tf.constant(xprime_batch), k, (seed, len(xprime_batch))).numpy()
+
+    return task, x, xprime, y, sampler
+
+
+def test_demi_captures_more_than_the_infonce_ceiling():
+    task, x, xprime, y, sampler = demi_task_arrays(12_000, 8.0, dim=4)
+    batch = 32  # InfoNCE on [x', x] is capped by log 32 = 3.47 nats
+    common = dict(batch_size=batch, max_epochs=15, patience=3)
+    infonce = tfmi.estimate_mi(np.concatenate([xprime, x], 1), y, estimator="infonce", **common)
+    demi = tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi", conditional_sampler=sampler, **common)
+    assert infonce.mi <= np.log(batch) + 1e-4
+    assert demi.mi > np.log(batch) + 0.2, (demi.mi, infonce.mi)
+    assert demi.mi > infonce.mi + 0.3, (demi.mi, infonce.mi)
+    assert demi.mi <= 2 * np.log(batch) + 1e-4
+    assert demi.mi < task.total_mi + 0.3
+
+
+def test_demi_bo_needs_no_conditional_sampler():
+    task, x, xprime, y, _ = demi_task_arrays(4000, 3.0, dim=4)
+    result = tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi_bo", batch_size=32, max_epochs=3)
+    assert 0.5 < result.mi <= 2 * np.log(32)
+
+
+def test_decomposed_estimators_check_their_inputs():
+    _, x, xprime, y, sampler = demi_task_arrays(1000, 2.0, dim=2)
+    with pytest.raises(ValueError, match="needs the subview xprime"):
+        tfmi.estimate_mi(x, y, estimator="demi_bo")
+    with pytest.raises(ValueError, match="pass conditional_sampler"):
+        tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi")
+    with pytest.raises(ValueError, match="go with the DEMI estimators"):
+        tfmi.estimate_mi(x, y, xprime=xprime, estimator="infonce")
+    with pytest.raises(ValueError, match="pair up row by row"):
+        tfmi.estimate_mi(x, y, xprime=xprime[:10], estimator="demi_bo")
+    with pytest.raises(ValueError, match="must return"):
+        bad = lambda xp, k: np.zeros((len(xp), k, 5))  # noqa: E731
+        tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi", conditional_sampler=bad, batch_size=16, max_epochs=1)

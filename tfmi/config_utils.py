@@ -1,6 +1,27 @@
-"""Helpers for experiment configs (``configs/*.py``): the ``:ARG`` string and ``runlocal``."""
+"""Helpers for experiment configs (``configs/*.py``): the ``:ARG`` string and the fields
+every config shares."""
 
-__all__ = ["parse_arg"]
+import ml_collections
+
+__all__ = ["parse_arg", "base_config", "load_config"]
+
+
+def base_config(experiment, seed=0):
+    """A ConfigDict with the fields every experiment has: its name, the seed and where
+    it runs.
+
+    strategy     default | mirrored | multiworker | tpu (see tfmi.distribute)
+    tpu          TPU name or address for strategy=tpu ("" = the local one)
+    cpu_devices  N > 1 splits the CPU into N logical devices, so that "mirrored" runs N
+                 replicas on a machine without a GPU (0 = leave the CPU whole)
+    """
+    config = ml_collections.ConfigDict()
+    config.experiment = experiment
+    config.seed = seed
+    config.strategy = "default"
+    config.tpu = ""
+    config.cpu_devices = 0
+    return config
 
 
 def parse_arg(arg, **defaults):
@@ -44,3 +65,22 @@ def _convert(value, default, key):
         raise ValueError(
             f"Config argument {key!r} takes a {type(default).__name__}, got {value!r}."
         ) from None
+
+
+def load_config(spec):
+    """The ConfigDict of ``"configs/NAME.py[:ARG]"``, as ``--config`` would build it.
+
+    For tools and notebooks that build a config without the trainer's flags.
+    """
+    import importlib.util
+    import os
+
+    path, _, arg = str(spec).partition(":")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no config file {path!r}; pass configs/NAME.py[:ARG].")
+    module_spec = importlib.util.spec_from_file_location(
+        "_tfmi_config_" + os.path.splitext(os.path.basename(path))[0], path
+    )
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.get_config(arg or None)

@@ -6,10 +6,10 @@ import keras
 
 from tfmi import critics as critics_lib
 from tfmi.models.bound import LOGGED_BOUNDS, Bound
-from tfmi.models.demi_synthetic import DemiSyntheticModel
+from tfmi.models.demi import DemiModel
 from tfmi.models.infomax import InfoMaxModel
 
-__all__ = ["Bound", "DemiSyntheticModel", "InfoMaxModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
+__all__ = ["Bound", "DemiModel", "InfoMaxModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
 
 
 def _build_infomax(config):
@@ -21,7 +21,7 @@ def _build_infomax(config):
 
 
 def _build_demi_synthetic(config):
-    return DemiSyntheticModel(config.method, config.hidden_units, config.embed_dim)
+    return DemiModel(config.method, config.hidden_units, config.embed_dim)
 
 
 MODELS = {"infomax": _build_infomax, "demi_synthetic": _build_demi_synthetic}

@@ -1,26 +1,28 @@
-"""DEMI on three Gaussian covariates (Sordoni et al. 2021, Sec. 5.1 and App. A.6).
+"""DEMI: decomposed MI estimation with a subview x' of x (Sordoni et al. 2021).
 
 Encoders: f, an MLP on the concatenation [x', x] (x zeroed for the subview alone), and
-g, an MLP on y; both one hidden ReLU layer of 100 and 100 outputs. The critics are
+g, an MLP on y; Sec. 5.1 / App. A.6 use one hidden ReLU layer of 100 and 100 outputs.
+The critics are
 
     psi(x', y)    = f([x', 0])^T g(y)     unconditional, I_NCE(x'; y)
     phi(x', x, y) = f([x', x])^T g(y)     conditional,   I(x; y | x')
 
-Batches are dicts {"x", "xprime", "y", "y_cond", "true_mi"}; ``y_cond`` [B, K - 1, d]
-holds exact samples of p(y | x') per row. The ``method`` decides what is trained:
+Batches are dicts {"x", "xprime", "y"} with optionally "y_cond" [B, K - 1, d_y], exact
+samples of p(y | x') per row (the negatives of I_CNCE), and "true_mi". ``method``
+decides what is trained:
 
     "infonce"   I_NCE(f([x', x]); g(y)) with the B in-batch candidates
-    "demi"      I_NCE(x'; y) + I_CNCE(x; y | x'), negatives from the true p(y | x')
+    "demi"      I_NCE(x'; y) + I_CNCE(x; y | x'), negatives from p(y | x') (needs y_cond)
     "demi_is"   I_NCE(x'; y) + I_IS, in-batch negatives weighted by psi
     "demi_bo"   I_NCE(x'; y) + I_BO, in-batch negatives, psi detached in the boost
     "demi_var"  I_NCE(x'; y) + I_CNCE with negatives from a learned Gaussian q(y | x'),
                 q trained by maximum likelihood at the same rate
 
-Every step also evaluates, without gradients: "mi_demi" = I_NCE(x'; y) + I_CNCE with
-the true conditional negatives (Fig. 2 top, for the DEMI methods), "mi_nce_is" =
-I_NCE(x'; y) + I_IS on the shared in-batch negatives (Fig. 2 bottom, needs no
-p(y | x')), and "mi_infonce" for the InfoNCE method. "mi" is the method's estimate of
-the total MI: mi_infonce or mi_demi.
+Every step also evaluates, without gradients, "mi_nce_is" = I_NCE(x'; y) + I_IS on the
+shared in-batch negatives (needs no p(y | x'); Fig. 2 bottom), "mi_infonce" and, when
+the batch has y_cond, "mi_demi" = I_NCE(x'; y) + I_CNCE with the true conditional
+negatives (Fig. 2 top). "mi", the total-MI estimate, is mi_infonce for the InfoNCE
+method, else mi_demi when y_cond is given and mi_nce_is otherwise.
 """
 
 import keras
@@ -30,7 +32,7 @@ import tensorflow as tf
 from tfmi import bounds, distribute
 from tfmi.critics import mlp
 
-__all__ = ["DemiSyntheticModel", "METHODS"]
+__all__ = ["DemiModel", "METHODS"]
 
 METHODS = ("infonce", "demi", "demi_is", "demi_bo", "demi_var")
 
@@ -59,8 +61,12 @@ class GaussianConditional(keras.layers.Layer):
         return self.log_prob(xprime, y)
 
 
-class DemiSyntheticModel(keras.Model):
-    """Trains one of ``METHODS`` on (x, x', y) batches and logs the total-MI estimates."""
+class DemiModel(keras.Model):
+    """Trains one of ``METHODS`` on (x, x', y) batches and logs the total-MI estimates.
+
+    The number of conditional negatives equals B - 1 (as many as in-batch negatives),
+    also for the samples of q in "demi_var".
+    """
 
     def __init__(self, method="demi", hidden_units=100, embed_dim=100, **kwargs):
         super().__init__(**kwargs)
@@ -102,25 +108,25 @@ class DemiSyntheticModel(keras.Model):
     def forward(self, batch, training=False):
         gather = distribute.gather_from_replicas
         x, xprime, y = gather(batch["x"]), gather(batch["xprime"]), gather(batch["y"])
-        y_cond = gather(batch["y_cond"])
         joint, subview, gy = self.critics(x, xprime, y)
         psi = tf.matmul(subview, gy, transpose_b=True)  # [B, B] psi(x'_i, y_j)
         phi = tf.matmul(joint, gy, transpose_b=True)  # [B, B] phi(x'_i, x_i, y_j)
         nce_xprime = bounds.infonce(psi)
         phi_pos, phi_inbatch = bounds.split_scores(phi)
         psi_pos, psi_inbatch = bounds.split_scores(psi)
-        phi_true_cond = self._conditional_scores(joint, y_cond)
-        cnce_true = bounds.cnce(phi_pos, phi_true_cond)
         nce_is = nce_xprime + bounds.importance_sampled(
             phi_pos, phi_inbatch, tf.stop_gradient(psi_inbatch)
         )
-        outputs = {
-            "mi_infonce": bounds.infonce(phi),
-            "mi_demi": nce_xprime + cnce_true,
-            "mi_nce_is": nce_is,
-            "nce_xprime": nce_xprime,
-            "cnce": cnce_true,
-        }
+        outputs = {"mi_infonce": bounds.infonce(phi), "mi_nce_is": nce_is, "nce_xprime": nce_xprime}
+        has_conditional = "y_cond" in batch
+        if has_conditional:
+            outputs["cnce"] = bounds.cnce(phi_pos, self._conditional_scores(joint, gather(batch["y_cond"])))
+            outputs["mi_demi"] = nce_xprime + outputs["cnce"]
+        elif self.method == "demi":
+            raise ValueError(
+                "method 'demi' needs negatives from p(y | x'): batches must hold 'y_cond'. "
+                "Without a conditional sampler use demi_bo, demi_is or demi_var."
+            )
         if self.method == "infonce":
             objective = outputs["mi_infonce"]
         elif self.method == "demi":
@@ -132,13 +138,16 @@ class DemiSyntheticModel(keras.Model):
                 phi_pos, phi_inbatch, tf.stop_gradient(psi_pos), tf.stop_gradient(psi_inbatch)
             )
         else:
-            num_negatives = tf.shape(y_cond)[1]
+            num_negatives = tf.shape(y)[0] - 1
             seed = tf.stack([tf.constant(7, tf.int64), tf.convert_to_tensor(self._step_seed)])
             y_q = tf.stop_gradient(self.proposal.sample(xprime, num_negatives, seed))
             nll = -tf.reduce_mean(self.proposal(xprime, y))
             objective = nce_xprime + bounds.cnce(phi_pos, self._conditional_scores(joint, y_q)) - nll
             outputs["proposal_nll"] = nll
-        outputs["mi"] = outputs["mi_infonce"] if self.method == "infonce" else outputs["mi_demi"]
+        if self.method == "infonce":
+            outputs["mi"] = outputs["mi_infonce"]
+        else:
+            outputs["mi"] = outputs["mi_demi"] if has_conditional else nce_is
         outputs["loss"] = -objective
         outputs = {k: v if k == "loss" else tf.stop_gradient(v) for k, v in outputs.items()}
         if "true_mi" in batch:

@@ -1,6 +1,5 @@
 """The DEMI synthetic model: wiring of each method's objective, config, trainer run."""
 
-import importlib.util
 import os
 
 import keras
@@ -9,8 +8,9 @@ import pytest
 import tensorflow as tf
 
 from tfmi import bounds
+from tfmi.config_utils import load_config
 from tfmi.data import demi_synthetic
-from tfmi.models import DemiSyntheticModel
+from tfmi.models import DemiModel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,7 +23,7 @@ def batch():
 
 def build(method, batch):
     keras.utils.set_random_seed(0)
-    model = DemiSyntheticModel(method, hidden_units=16, embed_dim=8)
+    model = DemiModel(method, hidden_units=16, embed_dim=8)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_from_batch(batch)
     model.optimizer.build(model.trainable_variables)
@@ -95,30 +95,29 @@ def test_var_proposal_learns_the_conditional_mean(batch):
 
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="Unknown DEMI method 'demi_xx'"):
-        DemiSyntheticModel("demi_xx")
+        DemiModel("demi_xx")
 
 
-def load_config_module():
-    spec = importlib.util.spec_from_file_location("demi_config", os.path.join(REPO, "configs", "demi_synthetic.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+DEMI_CONFIG = os.path.join(REPO, "configs", "demi_synthetic.py")
+
+
+def demi_config(arg):
+    return load_config(f"{DEMI_CONFIG}:{arg}")
 
 
 def test_config_splits_the_candidates_between_the_two_terms():
-    module = load_config_module()
-    assert module.get_config("infonce,k=64").batch_size == 64
-    assert module.get_config("demi,k=64").batch_size == 32
-    bottom = module.get_config("demi_bo,k=64,bottom")
+    assert demi_config("infonce,k=64").batch_size == 64
+    assert demi_config("demi,k=64").batch_size == 32
+    bottom = demi_config("demi_bo,k=64,bottom")
     assert bottom.batch_size == 64 and bottom.figure == "bottom"
     with pytest.raises(ValueError, match="k must be an even number"):
-        module.get_config("demi,k=7")
+        demi_config("demi,k=7")
 
 
 def test_trainer_runs_demi_var_and_exports(tmp_path):
     from trainers.train import train
 
-    config = load_config_module().get_config("demi_var,k=8,mi=5,runlocal")
+    config = demi_config("demi_var,k=8,mi=5,runlocal")
     config.total_steps = 50
     metrics = train(config, str(tmp_path))
     assert np.isfinite(metrics["loss"]) and metrics["true_mi"] == pytest.approx(5.0)
