@@ -6,6 +6,10 @@ One config field picks where a run executes:
     "mirrored"     every local GPU (or several logical CPUs), MirroredStrategy
     "multiworker"  several hosts, MultiWorkerMirroredStrategy (TF_CONFIG names them)
     "tpu"          a TPU, TPUStrategy (``tpu`` is the TPU name or address)
+
+Without a GPU, ``configure_cpu_devices(n)`` splits the CPU into n logical devices
+(before TensorFlow initialises its devices) so "mirrored" runs n replicas on one
+host: the way to test multi-replica code on a laptop or in CI.
 """
 
 import json
@@ -16,6 +20,8 @@ import tensorflow as tf
 __all__ = [
     "STRATEGIES",
     "make_strategy",
+    "configure_cpu_devices",
+    "distribute_global_batches",
     "gather_from_replicas",
     "num_replicas",
     "is_chief",
@@ -30,6 +36,12 @@ def make_strategy(name="default", tpu=""):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        # MirroredStrategy() takes every GPU, or only CPU:0 when there is none; name the
+        # logical CPUs explicitly so a split CPU (configure_cpu_devices) gives replicas.
+        if not tf.config.list_logical_devices("GPU"):
+            cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+            if len(cpus) > 1:
+                return tf.distribute.MirroredStrategy(cpus)
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
@@ -48,6 +60,29 @@ def make_strategy(name="default", tpu=""):
     raise ValueError(f"Unknown strategy {name!r}; choose one of {list(STRATEGIES)}.")
 
 
+def configure_cpu_devices(count):
+    """Splits the first physical CPU into ``count`` logical devices (count <= 1: no-op).
+
+    Must run before TensorFlow initialises its devices (before the first op or device
+    query); asking again for the split already in place is fine. Raises RuntimeError
+    when the devices were initialised with another configuration.
+    """
+    if count is None or count <= 1:
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError:
+        current = tf.config.get_logical_device_configuration(cpu) or []
+        if len(current) != count:
+            raise RuntimeError(
+                f"cannot split the CPU into {count} logical devices: TensorFlow has already "
+                f"initialised its devices ({max(len(current), 1)} logical CPU(s)). Split it "
+                "at the start of a fresh process, before any TensorFlow op runs."
+            ) from None
+
+
 def num_replicas():
     """Number of replicas that train in sync under the current strategy (1 without one)."""
     return tf.distribute.get_strategy().num_replicas_in_sync
@@ -64,7 +99,10 @@ def gather_from_replicas(tensor):
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return tensor
-    return context.all_gather(tensor, axis=0)
+    # all_gather sends to the input's device; a tensor straight from the input pipeline
+    # (no encoder) carries none under MultiWorkerMirroredStrategy ("destinations can not
+    # be empty"). tf.identity places a copy on this replica's device.
+    return context.all_gather(tf.identity(tensor), axis=0)
 
 
 def _tf_config():

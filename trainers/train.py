@@ -8,6 +8,24 @@ metrics.jsonl (one line per logged step), checkpoints (resumed automatically whe
 workdir already holds some) and, at the end, a SavedModel export of the model's
 encoders (or its critic) under export/. ``config.strategy`` picks where it runs:
 default, mirrored, multiworker or tpu (see tfmi.distribute).
+
+Running the same command again resumes from the newest checkpoint (a workdir whose
+run already finished just exits); a workdir holding another experiment's checkpoints
+is refused. SIGTERM / SIGINT save a checkpoint and stop; a non-finite loss stops the
+run, keeping the last good checkpoint. Bad input (config, workdir, checkpoint, a full
+disk) ends with one "error: ..." line on stderr and exit status 2.
+
+Several replicas without a GPU: ``config.cpu_devices = N`` (N > 1) splits the CPU
+into N logical devices before TensorFlow initialises them, and ``strategy=mirrored``
+then runs one replica on each, e.g. (for a config that defines the field)
+
+    python -m trainers.train --config configs/NAME.py:runlocal --workdir DIR \
+        --config.strategy=mirrored --config.cpu_devices=2
+
+Under ``multiworker`` start the same command once per worker with TF_CONFIG set
+(same --workdir on a shared filesystem); only the chief writes the config, the
+summaries, metrics.jsonl, the checkpoints and the export that stay; the other
+workers write theirs into WORKDIR/.worker_<id>, deleted right after.
 """
 
 import contextlib
@@ -17,6 +35,7 @@ import errno
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -58,8 +77,11 @@ def validate_config(config):
         raise UserError(f"the config lacks the fields {missing}.")
     for field in ("batch_size", "total_steps", "steps_per_loop", "log_every", "checkpoint_every", "keep_checkpoints"):
         value = config[field]
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise UserError(f"config.{field} must be a positive integer, got {value!r}.")
+    cpu_devices = config.get("cpu_devices", 0)
+    if not isinstance(cpu_devices, int) or isinstance(cpu_devices, bool) or cpu_devices < 0:
+        raise UserError(f"config.cpu_devices must be an integer >= 0, got {cpu_devices!r}.")
     if config.strategy not in distribute.STRATEGIES:
         raise UserError(
             f"config.strategy is {config.strategy!r}; choose one of {list(distribute.STRATEGIES)}."
@@ -82,13 +104,35 @@ def _diff(old, new, prefix=""):
     return paths
 
 
-def prepare_workdir(config, workdir, chief):
-    """Creates ``workdir``; refuses one whose checkpoints belong to another experiment;
-    writes the resolved config. Returns the checkpoint directory."""
+def _checkpoint_step(path):
+    try:
+        return int(path.rsplit("-", 1)[-1])
+    except ValueError:
+        return -1
+
+
+def newest_checkpoint(directory):
+    """The newest complete checkpoint in ``directory`` (its path prefix), or None.
+
+    Like tf.train.latest_checkpoint, but when the checkpoint that the index names has
+    been moved away (say, a corrupt one) it falls back to the newest one still there
+    instead of reporting none, which would restart from scratch.
+    """
+    path = tf.train.latest_checkpoint(directory)
+    if path is not None or not tf.io.gfile.isdir(directory):
+        return path
+    candidates = [name[: -len(".index")] for name in tf.io.gfile.glob(os.path.join(directory, "ckpt-*.index"))]
+    complete = [p for p in candidates if tf.io.gfile.glob(f"{p}.data-*")]
+    return max(complete, key=_checkpoint_step) if complete else None
+
+
+def check_workdir(config, workdir):
+    """Refuses a workdir whose checkpoints belong to another experiment (UserError);
+    returns the checkpoint directory."""
     checkpoint_dir = os.path.join(workdir, "checkpoints")
     config_path = os.path.join(workdir, "config.json")
     resolved = json.loads(config.to_json_best_effort())
-    if tf.train.latest_checkpoint(checkpoint_dir) and tf.io.gfile.exists(config_path):
+    if newest_checkpoint(checkpoint_dir) and tf.io.gfile.exists(config_path):
         with tf.io.gfile.GFile(config_path) as f:
             previous = json.load(f)
         differences = _diff(_identity(previous), _identity(resolved))
@@ -98,11 +142,23 @@ def prepare_workdir(config, workdir, chief):
                 + "; ".join(differences)
                 + ". Choose a new --workdir, or move that one away to start over."
             )
-    if chief:
-        tf.io.gfile.makedirs(workdir)
-        with tf.io.gfile.GFile(config_path, "w") as f:
-            json.dump(resolved, f, indent=2, sort_keys=True)
     return checkpoint_dir
+
+
+def write_config(config, workdir):
+    """Writes the resolved config to WORKDIR/config.json (when it changed)."""
+    config_path = os.path.join(workdir, "config.json")
+    text = json.dumps(json.loads(config.to_json_best_effort()), indent=2, sort_keys=True)
+    if tf.io.gfile.exists(config_path):
+        with tf.io.gfile.GFile(config_path) as f:
+            if f.read() == text:
+                return
+    tf.io.gfile.makedirs(workdir)
+    # Write-then-rename: other workers may read config.json at the same moment.
+    temporary = f"{config_path}.tmp"
+    with tf.io.gfile.GFile(temporary, "w") as f:
+        f.write(text)
+    tf.io.gfile.rename(temporary, config_path, overwrite=True)
 
 
 @dataclasses.dataclass
@@ -116,14 +172,43 @@ class _Interval:
         return (step // self.every + 1) * self.every
 
 
-class MetricWriter:
-    """TensorBoard scalars/histograms plus a metrics.jsonl file (chief only)."""
+def _read_jsonl(path):
+    """The records of a metrics.jsonl file, skipping torn lines; [] if absent."""
+    if not tf.io.gfile.exists(path):
+        return []
+    records = []
+    with tf.io.gfile.GFile(path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
 
-    def __init__(self, workdir, enabled):
+
+class MetricWriter:
+    """TensorBoard scalars/histograms plus a metrics.jsonl file (chief only).
+
+    ``resume_step``: the step a resumed run restarts from. Lines of metrics.jsonl
+    logged after it (by a run killed before its next checkpoint), and a line torn by
+    the kill, are dropped, so the file stays one increasing history.
+    """
+
+    def __init__(self, workdir, enabled, resume_step=0):
         self.enabled = enabled
         if enabled:
+            path = os.path.join(workdir, "metrics.jsonl")
+            if tf.io.gfile.exists(path):
+                with tf.io.gfile.GFile(path) as f:
+                    text = f.read()
+                kept = [r for r in _read_jsonl(path) if r.get("step", 0) <= resume_step]
+                cleaned = "".join(json.dumps(record) + "\n" for record in kept)
+                if cleaned != text:
+                    with open(f"{path}.tmp", "w") as f:
+                        f.write(cleaned)
+                    os.replace(f"{path}.tmp", path)
             self.summary = tf.summary.create_file_writer(workdir)
-            self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+            self.jsonl = open(path, "a")
 
     def scalars(self, step, values):
         if not self.enabled:
@@ -147,33 +232,42 @@ class MetricWriter:
             self.jsonl.close()
 
 
+def _worker_dir(workdir, worker_id):
+    """Where a non-chief worker writes what it must write but nobody keeps."""
+    return os.path.join(workdir, f".worker_{worker_id}")
+
+
 class CheckpointStore:
     """Saves and restores model + optimizer; only the chief keeps what it writes.
 
-    Under multi-worker training every worker must take part in saving; the workers
-    other than the chief write to a private directory that is deleted afterwards.
+    Under multi-worker training every worker must take part in saving (reading
+    sync-on-read variables is a collective op); the workers other than the chief write
+    to a private directory (``scratch``) that is deleted right afterwards.
     """
 
-    def __init__(self, checkpoint, directory, keep, chief, worker_id):
+    def __init__(self, checkpoint, directory, keep, chief, scratch=None):
         self.directory = directory
         self.chief = chief
-        write_dir = directory if chief else os.path.join(directory, f".worker_{worker_id}")
+        write_dir = directory if chief else os.path.join(scratch, "checkpoints")
         self.manager = tf.train.CheckpointManager(checkpoint, write_dir, max_to_keep=keep)
         self.checkpoint = checkpoint
 
     def restore_latest(self):
         """Restores the newest checkpoint; returns its path, or None when there is none."""
-        path = tf.train.latest_checkpoint(self.directory)
+        path = newest_checkpoint(self.directory)
         if path is None:
             return None
         try:
             self.checkpoint.restore(path).assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, AssertionError) as error:
+        except Exception as error:  # noqa: BLE001  (OpError, ValueError, IndexError, ...)
+            files = sorted(tf.io.gfile.glob(f"{path}.*"))
+            names = ", ".join(os.path.basename(name) for name in files) or f"{path}.*"
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise UserError(
-                f"cannot restore checkpoint {path}: {type(error).__name__}: "
-                f"{str(error).splitlines()[0] if str(error) else ''}. It is corrupt or was "
-                "written by a different model. Move its files (ckpt-N.*) away to resume "
-                "from the previous checkpoint, or use a new --workdir."
+                f"cannot restore the checkpoint {path} ({names} in "
+                f"{os.path.dirname(path)}): {type(error).__name__}: {detail}. It is corrupt "
+                "or was written by a different model; nothing was deleted. Move those "
+                "files away to resume from the previous checkpoint, or use a new --workdir."
             ) from None
         return path
 
@@ -225,19 +319,59 @@ def _format_eta(seconds):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def _value(variable):
+    """A Python float of a (possibly distributed, sync-on-read) variable or tensor.
+
+    float(variable) fails on a sync-on-read variable; converting to a tensor in
+    cross-replica context sums it over the replicas first.
+    """
+    return float(tf.convert_to_tensor(variable))
+
+
 def _read_metrics(model):
     """Cross-replica means of the model's trackers since their last reset."""
     values = {}
     for tracker in model.metrics:
-        if float(tracker.count) > 0:
+        if _value(tracker.count) > 0:
             values[tracker.name] = float(tracker.result())
         tracker.reset_state()
     return values
 
 
+def _check_finite(loss, step, last_checkpoint, checkpoint_dir):
+    if not math.isfinite(loss):
+        raise UserError(
+            f"the loss became {loss} in the steps up to step {step}; stopping. The last "
+            f"good checkpoint (step {last_checkpoint}) is kept in {checkpoint_dir}; lower "
+            "the learning rate or check the data, then rerun (it resumes from there)."
+        )
+
+
+def _current_loss(model):
+    """The running mean of the loss since the last log (NaN/inf once any step's was)."""
+    tracker = model.trackers.get("loss") if hasattr(model, "trackers") else None
+    if tracker is None or _value(tracker.count) == 0:
+        return 0.0
+    return float(tracker.result())
+
+
+def _export(model, workdir, chief, scratch):
+    """Exports on every worker (saving may need all of them); only the chief's stays."""
+    directory = os.path.join(workdir, "export") if chief else os.path.join(scratch, "export")
+    paths = export_model(model, directory)
+    if chief:
+        logging.info("Exported %s.", ", ".join(paths))
+    else:
+        tf.io.gfile.rmtree(directory)
+
+
 def train(config, workdir):
     """Trains ``config`` in ``workdir`` (resuming if possible); returns the last metrics."""
     validate_config(config)
+    try:
+        distribute.configure_cpu_devices(config.get("cpu_devices", 0))
+    except RuntimeError as error:
+        raise UserError(f"config.cpu_devices={config.get('cpu_devices')}: {error}") from None
     strategy = distribute.make_strategy(config.strategy, config.get("tpu", ""))
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
@@ -246,12 +380,16 @@ def train(config, workdir):
             "replicas of this strategy; choose a multiple of the replica count."
         )
     chief = distribute.is_chief(strategy)
-    checkpoint_dir = prepare_workdir(config, workdir, chief)
+    scratch = None if chief else _worker_dir(workdir, distribute.task_id(strategy))
+    if scratch and tf.io.gfile.exists(scratch):
+        tf.io.gfile.rmtree(scratch)  # left over by a killed run
     keras.utils.set_random_seed(config.seed)
 
     def global_dataset(start_step):
         return build_dataset(config.data, config.batch_size, config.seed, start_step)
 
+    # Build everything the config names before touching the workdir, so a bad config
+    # fails without leaving a config.json behind.
     first_batch = next(iter(global_dataset(0)))
     with strategy.scope():
         model = build_model(config.model)
@@ -260,83 +398,157 @@ def train(config, workdir):
         model.build_from_batch(first_batch)
         optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    store = CheckpointStore(
-        checkpoint, checkpoint_dir, config.keep_checkpoints, chief, distribute.task_id(strategy)
-    )
+    checkpoint_dir = check_workdir(config, workdir)
+    store = CheckpointStore(checkpoint, checkpoint_dir, config.keep_checkpoints, chief, scratch)
+    # A constant learning rate is an optimizer variable, so the checkpoint would bring
+    # back the old value: the config's value wins (it may be changed on resume).
+    constant_lr = isinstance(optimizer.learning_rate, keras.Variable)
+    configured_lr = _value(optimizer.learning_rate) if constant_lr else None
     restored = store.restore_latest()
     step = int(optimizer.iterations.numpy())
+    if chief:  # only now: a refused or failed resume leaves the workdir untouched
+        write_config(config, workdir)
     if restored:
         logging.info("Resumed from %s at step %d.", restored, step)
+        if constant_lr and _value(optimizer.learning_rate) != configured_lr:
+            logging.info(
+                "Learning rate %g from the config replaces %g from the checkpoint.",
+                configured_lr, _value(optimizer.learning_rate),
+            )
+            optimizer.learning_rate = configured_lr
     else:
         logging.info("Starting %s from scratch in %s.", config.experiment, workdir)
 
-    iterator = iter(distribute.distribute_global_batches(strategy, lambda: global_dataset(step)))
+    if restored and step >= config.total_steps:
+        logging.info(
+            "The run in %s has already reached step %d (total_steps=%d); nothing to train.",
+            workdir, step, config.total_steps,
+        )
+        if config.get("export", True) and not tf.io.gfile.exists(os.path.join(workdir, "export")):
+            _export(model, workdir, chief, scratch)
+        logged = _read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+        last = logged[-1] if logged else {}
+        return {k[len("train/") :]: v for k, v in last.items() if k.startswith("train/")}
+
+    start = step
+    iterator = iter(distribute.distribute_global_batches(strategy, lambda: global_dataset(start)))
 
     @tf.function
     def train_loop(iterator, num_steps):
         for _ in tf.range(num_steps):
             strategy.run(model.train_step, args=(next(iterator),))
 
-    writer = MetricWriter(workdir, chief)
+    writer = MetricWriter(workdir, chief, resume_step=step)
     log_interval = _Interval(config.log_every)
     checkpoint_interval = _Interval(config.checkpoint_every)
     histogram_interval = _Interval(config.get("histogram_every", config.checkpoint_every))
     metrics, last_checkpoint, stop = {}, step, _StopRequest()
     start_step, start_time = step, time.time()
     window_step, window_time = step, time.time()
-    with stop.installed():
-        while step < config.total_steps:
-            boundary = min(
-                step + config.steps_per_loop,
-                log_interval.next_after(step),
-                checkpoint_interval.next_after(step),
-                histogram_interval.next_after(step),
-                config.total_steps,
-            )
-            train_loop(iterator, tf.constant(boundary - step))
-            step = boundary
-            if log_interval.due(step) or step == config.total_steps:
-                metrics = _read_metrics(model)
-                if not math.isfinite(metrics.get("loss", 0.0)):
-                    raise UserError(
-                        f"the loss became {metrics['loss']} in the steps up to {step}. "
-                        f"The last good checkpoint (step {last_checkpoint}) is kept in "
-                        f"{checkpoint_dir}; lower the learning rate or check the data."
+    try:
+        with stop.installed():
+            while step < config.total_steps:
+                boundary = min(
+                    step + config.steps_per_loop,
+                    log_interval.next_after(step),
+                    checkpoint_interval.next_after(step),
+                    histogram_interval.next_after(step),
+                    config.total_steps,
+                )
+                train_loop(iterator, tf.constant(boundary - step))
+                step = boundary
+                # Checked at every boundary, so a non-finite state is never checkpointed.
+                _check_finite(_current_loss(model), step, last_checkpoint, checkpoint_dir)
+                if log_interval.due(step) or step == config.total_steps:
+                    metrics = _read_metrics(model)
+                    now = time.time()
+                    steps_per_sec = (step - window_step) / max(now - window_time, 1e-9)
+                    window_step, window_time = step, now
+                    learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                    writer.scalars(
+                        step,
+                        {
+                            **{f"train/{name}": value for name, value in metrics.items()},
+                            "train/learning_rate": learning_rate,
+                            "train/steps_per_sec": steps_per_sec,
+                        },
                     )
-                now = time.time()
-                steps_per_sec = (step - window_step) / max(now - window_time, 1e-9)
-                window_step, window_time = step, now
-                learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-                writer.scalars(
-                    step,
-                    {
-                        **{f"train/{name}": value for name, value in metrics.items()},
-                        "train/learning_rate": learning_rate,
-                        "train/steps_per_sec": steps_per_sec,
-                    },
-                )
-                rate = (step - start_step) / max(now - start_time, 1e-9)
-                shown = " | ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k.startswith("bound_"))
-                logging.info(
-                    "step %d/%d (%d%%) | %s | %.1f steps/s | ETA %s",
-                    step, config.total_steps, 100 * step // config.total_steps, shown,
-                    steps_per_sec, _format_eta((config.total_steps - step) / max(rate, 1e-9)),
-                )
-            if histogram_interval.due(step):
-                writer.histograms(step, model.trainable_variables)
-            if checkpoint_interval.due(step) or step == config.total_steps or stop.requested:
-                store.save(step)
-                last_checkpoint = step
-            if stop.requested:
-                writer.close()
-                raise UserError(f"stopped by a signal at step {step}; the checkpoint is saved.")
-    writer.close()
-    if step > last_checkpoint:
-        store.save(step)
-    if chief and config.get("export", True):
-        paths = export_model(model, os.path.join(workdir, "export"))
-        logging.info("Exported %s.", ", ".join(paths))
+                    rate = (step - start_step) / max(now - start_time, 1e-9)
+                    shown = " | ".join(
+                        f"{k} {v:.4g}" for k, v in metrics.items() if not k.startswith("bound_")
+                    )
+                    logging.info(
+                        "step %d/%d (%d%%) | %s | %.1f steps/s | ETA %s",
+                        step, config.total_steps, 100 * step // config.total_steps, shown,
+                        steps_per_sec, _format_eta((config.total_steps - step) / max(rate, 1e-9)),
+                    )
+                if histogram_interval.due(step):
+                    writer.histograms(step, model.trainable_variables)
+                if checkpoint_interval.due(step) or step == config.total_steps or stop.requested:
+                    store.save(step)
+                    last_checkpoint = step
+                if stop.requested:
+                    raise UserError(
+                        f"stopped by a signal at step {step}; the checkpoint of step {step} is "
+                        "saved. Run the same command again to resume."
+                    )
+    finally:
+        writer.close()
+    if config.get("export", True):
+        _export(model, workdir, chief, scratch)
+    if scratch and tf.io.gfile.exists(scratch):
+        tf.io.gfile.rmtree(scratch)
     return metrics
+
+
+def _fail(message, status=2):
+    print(message, file=sys.stderr)
+    sys.exit(status)
+
+
+def _config_file_error(error):
+    """One line from ml_collections' "Failed loading config file" report."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return (
+        f"error: cannot load the config file ({lines[-1] if lines else error}). Pass "
+        "--config configs/NAME.py[:ARG] naming an existing config file."
+    )
+
+
+def _parse_flags(argv):
+    """absl flag parsing, with the config's own mistakes told in one line, not a traceback."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        message = str(error)
+        if "Traceback (most recent call last)" in message:
+            # ml_collections embeds the traceback of an error inside get_config(ARG).
+            head = message.split("Error whilst parsing config file", 1)[0].rstrip()
+            message = f"{head} {message.rstrip().splitlines()[-1]}"
+        _fail(
+            f"FATAL Flags parsing error: {message}\n"
+            "Pass --helpshort or --helpfull to see help on flags.",
+            status=1,
+        )
+    except (AttributeError, KeyError) as error:
+        # ml_collections raises these for an override of a field the config lacks.
+        text = str(error)
+        names = re.findall(r"'([^'\\]+)", text)
+        field = names[0] if names else text
+        suggestion = re.search(r'Did you mean "([^"]+)"', text)
+        overrides = [
+            arg.split("=", 1)[0].lstrip("-") for arg in argv[1:] if re.match(r"--?config\.", arg)
+        ]
+        culprit = next(
+            (o for o in overrides if field in o.split(".")[1:]), ", ".join(overrides) or "--config"
+        )
+        _fail(
+            f"error: --{culprit}: the config has no field {field!r}"
+            + (f" (did you mean {suggestion.group(1)!r}?)" if suggestion else "")
+            + ". Overrides can only set fields that the config file defines."
+        )
+    except OSError as error:  # the config file failed to load and overrides were given
+        _fail(_config_file_error(error))
 
 
 def main(argv):
@@ -346,13 +558,22 @@ def main(argv):
     config = _CONFIG.value
     if config is None:
         raise app.UsageError("--config is required, e.g. --config configs/gaussian_staircase.py")
+    try:
+        config.keys()  # a config file that failed to load raises here
+    except OSError as error:
+        _fail(_config_file_error(error))
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required: where checkpoints, logs and the export go.")
     try:
         train(config, _WORKDIR.value)
-    except (UserError, ValueError) as error:
+    except (UserError, ValueError, OSError) as error:
         if os.environ.get("TFMI_DEBUG"):
             raise
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            _fail(
+                f"error: the disk is full ({error}). Free space and run the same command "
+                "again to resume from the last checkpoint."
+            )
         print(f"error: {error}", file=sys.stderr)
         if not isinstance(error, UserError):
             print("(set TFMI_DEBUG=1 to see the traceback)", file=sys.stderr)
@@ -360,4 +581,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)

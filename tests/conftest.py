@@ -1,0 +1,156 @@
+"""Shared helpers for the trainer tests: run ``python -m trainers.train`` in a subprocess,
+build configs in-process, read what a workdir holds."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tfmi.config_utils import load_config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAIRCASE = REPO_ROOT / "configs" / "gaussian_staircase.py"
+
+# A short run of the staircase config: 40 steps, a log line and a checkpoint every 20.
+SHORT_RUN = {
+    "total_steps": 40,
+    "checkpoint_every": 20,
+    "log_every": 20,
+    "steps_per_loop": 20,
+    "histogram_every": 20,
+}
+
+def trainer_env(**extra):
+    """The environment of a trainer subprocess: the repo importable, no stray TF_CONFIG."""
+    env = dict(os.environ)
+    for name in ("TF_CONFIG", "TFMI_DEBUG"):
+        env.pop(name, None)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("CUDA_VISIBLE_DEVICES", "")
+    env.update(extra)
+    return env
+
+
+def overrides_to_args(overrides):
+    return [f"--config.{key}={value}" for key, value in (overrides or {}).items()]
+
+
+def trainer_command(config, workdir, overrides=None):
+    """argv of ``python -m trainers.train --config CONFIG --workdir WORKDIR --config.k=v...``."""
+    return [
+        sys.executable, "-m", "trainers.train",
+        "--config", str(config), "--workdir", str(workdir),
+        *overrides_to_args(overrides),
+    ]
+
+
+def run_trainer(config, workdir, overrides=None, timeout=300, env=None):
+    """Runs the trainer to completion; returns the CompletedProcess (text output)."""
+    return subprocess.run(
+        trainer_command(config, workdir, overrides),
+        cwd=REPO_ROOT,
+        env=env or trainer_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_trainer(config, workdir, overrides=None, env=None, log_path=None):
+    """Starts the trainer; stdout and stderr go to ``log_path`` (a file) or are dropped."""
+    output = open(log_path, "w") if log_path else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(
+            trainer_command(config, workdir, overrides),
+            cwd=REPO_ROOT,
+            env=env or trainer_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    finally:
+        if log_path:
+            output.close()
+
+
+def stop(process):
+    """Kills a trainer subprocess that is still running (a failed test must not leak it)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def load_staircase_config(arg="nwj,runlocal", **overrides):
+    """The staircase config built in-process, with dotted-key overrides applied."""
+    config = load_config(f"{STAIRCASE}:{arg}")
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+    return config
+
+
+def checkpoint_steps(workdir):
+    """Steps of the checkpoints in WORKDIR/checkpoints whose index files exist, sorted."""
+    directory = Path(workdir) / "checkpoints"
+    return sorted(int(p.name[len("ckpt-"): -len(".index")]) for p in directory.glob("ckpt-*.index"))
+
+
+def latest_checkpoint_step(workdir):
+    """The step named by WORKDIR/checkpoints/checkpoint (None without one)."""
+    index = Path(workdir) / "checkpoints" / "checkpoint"
+    if not index.exists():
+        return None
+    for line in index.read_text().splitlines():
+        if line.startswith("model_checkpoint_path:"):
+            name = line.split(":", 1)[1].strip().strip('"')
+            return int(os.path.basename(name).split("-")[-1])
+    return None
+
+
+def wait_for(predicate, timeout, process=None, interval=0.05):
+    """Polls ``predicate`` until true; False on timeout or when ``process`` has exited."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        if process is not None and process.poll() is not None:
+            return bool(predicate())
+        time.sleep(interval)
+    return False
+
+
+def read_metrics(workdir):
+    path = Path(workdir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def assert_metrics_close(actual, expected, rtol=1e-4, atol=1e-5, steps=None):
+    """metrics.jsonl records equal (all fields but the timing) at ``steps`` (default: all)."""
+    by_step = {record["step"]: record for record in expected}
+    compared = [record for record in actual if steps is None or record["step"] in steps]
+    assert compared, "no metrics to compare"
+    for record in compared:
+        reference = by_step[record["step"]]
+        keys = sorted(k for k in reference if k not in ("step", "train/steps_per_sec"))
+        assert sorted(k for k in record if k not in ("step", "train/steps_per_sec")) == keys
+        for key in keys:
+            assert abs(record[key] - reference[key]) <= atol + rtol * abs(reference[key]), (
+                f"step {record['step']} {key}: {record[key]} vs {reference[key]}"
+            )
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    """This module, so tests can use its helpers in any pytest import mode."""
+    return sys.modules[__name__]
