@@ -5,11 +5,12 @@ import os
 import keras
 
 from tfmi import critics as critics_lib
+from tfmi.models.base import MIModel
 from tfmi.models.bound import LOGGED_BOUNDS, Bound
 from tfmi.models.demi import DemiModel
 from tfmi.models.infomax import InfoMaxModel
 
-__all__ = ["Bound", "DemiModel", "InfoMaxModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
+__all__ = ["Bound", "DemiModel", "InfoMaxModel", "MIModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
 
 
 def _build_infomax(config):

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from tfmi import bounds, distribute
 from tfmi.critics import mlp
+from tfmi.models.base import MIModel
 
 __all__ = ["DemiModel", "METHODS"]
 
@@ -61,7 +62,7 @@ class GaussianConditional(keras.layers.Layer):
         return self.log_prob(xprime, y)
 
 
-class DemiModel(keras.Model):
+class DemiModel(MIModel):
     """Trains one of ``METHODS`` on (x, x', y) batches and logs the total-MI estimates.
 
     The number of conditional negatives equals B - 1 (as many as in-batch negatives),
@@ -69,9 +70,12 @@ class DemiModel(keras.Model):
     """
 
     def __init__(self, method="demi", hidden_units=100, embed_dim=100, **kwargs):
-        super().__init__(**kwargs)
         if method not in METHODS:
             raise ValueError(f"Unknown DEMI method {method!r}; choose one of {list(METHODS)}.")
+        names = ["loss", "mi", "mi_infonce", "mi_demi", "mi_nce_is", "nce_xprime", "cnce", "true_mi"]
+        if method == "demi_var":
+            names.append("proposal_nll")
+        super().__init__(names, **kwargs)
         self.method = method
         self.hidden_units = hidden_units
         self.embed_dim = embed_dim
@@ -79,18 +83,10 @@ class DemiModel(keras.Model):
         self.g = mlp((hidden_units,), embed_dim, name="g")
         if method == "demi_var":
             self.proposal = GaussianConditional(name="proposal")
-        names = ["loss", "mi", "mi_infonce", "mi_demi", "mi_nce_is", "nce_xprime", "cnce", "true_mi"]
-        if method == "demi_var":
-            names.append("proposal_nll")
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self._step_seed = self.add_weight(
             shape=(), dtype="int64", initializer="zeros", trainable=False, name="step_seed",
             aggregation="only_first_replica",
         )
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def critics(self, x, xprime, y):
         """Embeddings: f([x', x]), f([x', 0]) and g(y)."""
@@ -154,23 +150,8 @@ class DemiModel(keras.Model):
             outputs["true_mi"] = tf.reduce_mean(batch["true_mi"])
         return outputs
 
-    def _record(self, outputs):
-        for name, value in outputs.items():
-            self.trackers[name].update_state(value)
-        return {name: self.trackers[name].result() for name in outputs}
-
-    def train_step(self, batch):
-        variables = self.trainable_variables
-        with tf.GradientTape() as tape:
-            outputs = self.forward(batch, training=True)
-            scaled_loss = outputs["loss"] / distribute.num_replicas()
-        gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply(gradients, variables)
+    def after_train_step(self):
         self._step_seed.assign_add(1)
-        return self._record(outputs)
-
-    def test_step(self, batch):
-        return self._record(self.forward(batch, training=False))
 
     def call(self, inputs, training=False):
         joint, _, gy = self.critics(inputs["x"], inputs["xprime"], inputs["y"])

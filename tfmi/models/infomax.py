@@ -14,12 +14,13 @@ import tensorflow as tf
 
 from tfmi import critics as critics_lib
 from tfmi import distribute
+from tfmi.models.base import MIModel
 from tfmi.models.bound import LOGGED_BOUNDS, Bound
 
 __all__ = ["InfoMaxModel"]
 
 
-class InfoMaxModel(keras.Model):
+class InfoMaxModel(MIModel):
     """Maximises (or matches to a target) an MI bound between two views.
 
     Args:
@@ -30,18 +31,13 @@ class InfoMaxModel(keras.Model):
     """
 
     def __init__(self, critic, bound="infonce", encoder_x=None, encoder_y=None, target_mi=None, **kwargs):
-        super().__init__(**kwargs)
+        names = ["loss", "mi", "true_mi"] + [f"bound_{name}" for name in LOGGED_BOUNDS]
+        super().__init__(names, **kwargs)
         self.critic = critics_lib.get(critic)
         self.bound = bound if isinstance(bound, Bound) else Bound(bound)
         self.encoder_x = encoder_x
         self.encoder_y = encoder_y
         self.target_mi = target_mi
-        names = ["loss", "mi", "true_mi"] + [f"bound_{name}" for name in LOGGED_BOUNDS]
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def encode(self, x, y, training=False):
         """Representations (g_x(x), g_y(y)); the identity where an encoder is None."""
@@ -71,25 +67,6 @@ class InfoMaxModel(keras.Model):
         if "true_mi" in batch:
             outputs["true_mi"] = tf.reduce_mean(batch["true_mi"])
         return outputs
-
-    def _record(self, outputs):
-        for name, value in outputs.items():
-            self.trackers[name].update_state(value)
-        return {name: self.trackers[name].result() for name in outputs}
-
-    def train_step(self, batch):
-        variables = self.trainable_variables
-        with tf.GradientTape() as tape:
-            outputs = self.forward(batch, training=True)
-            # Every replica computes the same global loss; the optimizer sums the
-            # replicas' gradients, so each contributes 1/R of it.
-            scaled_loss = outputs["loss"] / distribute.num_replicas()
-        gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply(gradients, variables)
-        return self._record(outputs)
-
-    def test_step(self, batch):
-        return self._record(self.forward(batch, training=False))
 
     def export_endpoints(self):
         """What the SavedModel export holds: {name: (callable, input signature)}."""
