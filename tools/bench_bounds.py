@@ -1,6 +1,6 @@
 r"""Benchmark of tfmi's MI bounds: accuracy on correlated Gaussians and training speed.
 
-    PYTHONPATH=. python tools/bench_bounds.py             # full run, ~25 min on 2 CPU cores
+    PYTHONPATH=. python tools/bench_bounds.py             # full run, ~25 min on 2 idle CPU cores
     PYTHONPATH=. python tools/bench_bounds.py --quick     # ~2-3 min, fewer tasks and steps
 
 Prints markdown tables on stdout (progress goes to stderr) and writes every number,
@@ -37,10 +37,14 @@ with macs(mlp) = sum over its Dense layers of n_in * n_out, e the embedding widt
 the baseline MLP present for TUBA and interpolated only. TensorFlow's own count of one
 step's graph (``tf.compat.v1.profiler``, all ops with registered FLOP statistics) is
 reported beside it as a check.
+
+Conditional bounds. The training step of ``configs/demi_synthetic.py`` for InfoNCE and
+each DEMI method (demi, demi_is, demi_bo, demi_var) at the same total number of
+candidates K (``--conditional-k``), timed the same way on one pre-sampled batch, and
+its cost relative to InfoNCE's step.
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -54,12 +58,16 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi.bounds import UNCONDITIONAL_BOUNDS
+from tfmi.config_utils import load_config
 from tfmi.critics import Separable
-from tfmi.data import gaussians
+from tfmi.data import build_dataset, gaussians
 from tfmi.models import Bound, build_model
+from tfmi.models.demi import METHODS as DEMI_METHODS
 from tfmi.optim import make_optimizer
 
-STAIRCASE_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "gaussian_staircase.py"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+STAIRCASE_CONFIG = CONFIGS / "gaussian_staircase.py"
+DEMI_CONFIG = CONFIGS / "demi_synthetic.py"
 
 # Settings that --quick changes; a flag given on the command line wins over both.
 PRESETS = {
@@ -73,6 +81,7 @@ PRESETS = {
         "speed_batch_sizes": [128, 1024],
         "speed_seconds": 2.0,
         "speed_repeats": 3,
+        "conditional_k": [16, 64, 256],
     },
     "quick": {
         "bounds": list(UNCONDITIONAL_BOUNDS),
@@ -84,6 +93,7 @@ PRESETS = {
         "speed_batch_sizes": [128, 1024],
         "speed_seconds": 0.5,
         "speed_repeats": 3,
+        "conditional_k": [16, 64],
     },
 }
 
@@ -120,6 +130,9 @@ def parse_args(argv=None):
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the peak n x n matmul")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--conditional-k", type=_list_of(int),
+                        help="total candidates K of the timed DEMI steps, e.g. 16,64")
+    parser.add_argument("--skip-conditional", action="store_true")
     args = parser.parse_args(argv)
     for key, value in PRESETS["quick" if args.quick else "full"].items():
         if getattr(args, key) is None:
@@ -127,6 +140,10 @@ def parse_args(argv=None):
     unknown = sorted(set(args.bounds + args.speed_bounds) - set(UNCONDITIONAL_BOUNDS))
     if unknown:
         parser.error(f"unknown bounds {unknown}; choose from {list(UNCONDITIONAL_BOUNDS)}")
+    if args.train_steps < 1 or args.eval_batches < 2:
+        parser.error("--train-steps must be >= 1 and --eval-batches >= 2")
+    if any(k < 4 or k % 2 for k in args.conditional_k):
+        parser.error("--conditional-k values must be even and >= 4 (DEMI splits K in two)")
     if args.batch_size < 2 or min(args.speed_batch_sizes) < 2:
         parser.error("batch sizes must be >= 2 (the bounds contrast pairs within a batch)")
     return args
@@ -137,13 +154,14 @@ def machine_info():
     cpu_model = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo
+                     if line.startswith("model name")]
         cpu_model = names[0] if names else cpu_model
     return {
         "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpus_usable": usable_cpus(),
         "cpu_model": cpu_model,
-        "load_average_1m_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "load_average_1m_at_start": load_average(),
         "gpus": len(tf.config.list_physical_devices("GPU")),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -153,17 +171,9 @@ def machine_info():
     }
 
 
-def load_staircase_config():
-    """The module of configs/gaussian_staircase.py (configs are files, not a package)."""
-    spec = importlib.util.spec_from_file_location("gaussian_staircase", STAIRCASE_CONFIG)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def make_model(config_module, args, bound, batch, total_steps):
+def make_model(args, bound, batch, total_steps):
     """The staircase model for ``bound``, built on ``batch``, with its optimizer built."""
-    config = config_module.get_config(f"bound={bound},critic={args.critic}")
+    config = load_config(f"{STAIRCASE_CONFIG}:bound={bound},critic={args.critic}")
     if args.learning_rate is not None:
         config.optimizer.learning_rate = args.learning_rate
     keras.utils.set_random_seed(args.seed)
@@ -214,8 +224,9 @@ def trained_estimates(model, batches):
 def optimal_estimates(bound_config, batches, rho):
     """The bound on each batch with the optimal critic f* = log p(y|x) / p(y): [n].
 
-    NWJ is tight at 1 + log ratio, every other bound here at the log ratio itself (JS adds
-    the 1 inside; TUBA and interpolated use the baseline a(x) = 1).
+    NWJ is evaluated at 1 + log ratio, where it is tight; every other bound at the log
+    ratio itself (JS adds the 1 inside; TUBA and interpolated get the baseline a(x) = 1,
+    which makes TUBA tight). What remains is the estimator's own bias and variance.
     """
     settings = dict(bound_config)
     name = settings.pop("name")
@@ -245,20 +256,23 @@ def summarize(estimates, true_mi):
     }
 
 
-def run_task(config_module, args, bound, dim, mi, batches):
+def run_task(args, bound, dim, mi, batches):
     """Trains one critic with ``bound`` on the task (dim, mi) and evaluates it on ``batches``."""
     rho = float(gaussians.rho_from_mi(mi, dim))
-    model, config = make_model(config_module, args, bound, batches[0], args.train_steps)
+    model, config = make_model(args, bound, batches[0], args.train_steps)
     loop = make_train_loop(model, args.batch_size, dim, mi, args.seed)
     start = time.perf_counter()
-    call_loop(loop, 0, args.train_steps)
-    train_seconds = time.perf_counter() - start
+    call_loop(loop, 0, 1)  # the first step traces the loop
+    traced = time.perf_counter()
+    call_loop(loop, 1, args.train_steps - 1)
+    end = time.perf_counter()
     record = {
         "bound": bound,
         "dim": dim,
         "true_mi": mi,
         "rho": rho,
-        "train_seconds_with_tracing": train_seconds,
+        "trace_seconds": traced - start,
+        "train_steps_per_sec": (args.train_steps - 1) / max(end - traced, 1e-9),
         "trained": summarize(trained_estimates(model, batches), mi),
         "optimal": summarize(optimal_estimates(config.model.bound, batches, rho), mi),
     }
@@ -266,14 +280,14 @@ def run_task(config_module, args, bound, dim, mi, batches):
     return record
 
 
-def run_accuracy(config_module, args, report):
+def run_accuracy(args, report):
     """Every (d, MI, bound) task; appends to report["accuracy"] and saves after each."""
     tasks = [(dim, mi) for dim in args.dims for mi in args.mi_values]
     total, done, start = len(tasks) * len(args.bounds), 0, time.perf_counter()
     for dim, mi in tasks:
         batches = eval_batches(args.batch_size, dim, mi, args.seed, args.eval_batches)
         for bound in args.bounds:
-            record = run_task(config_module, args, bound, dim, mi, batches)
+            record = run_task(args, bound, dim, mi, batches)
             report["accuracy"].append(record)
             save_json(report, args.out)
             done += 1
@@ -283,28 +297,49 @@ def run_accuracy(config_module, args, report):
                 f"[{done}/{total}] {bound:12s} d={dim:<3d} I={mi:<5g} "
                 f"trained {trained['mean']:8.3f} +- {trained['std']:.3f} | "
                 f"optimal {optimal['mean']:8.3f} +- {optimal['std']:.3f} | "
-                f"{args.train_steps / record['train_seconds_with_tracing']:.0f} steps/s | "
+                f"{record['train_steps_per_sec']:.0f} steps/s | "
                 f"ETA {format_seconds(elapsed / done * (total - done))}"
             )
 
 
 def time_loop(loop, seconds, repeats):
     """Warms ``loop(start, n)`` up, sizes n so one call takes about ``seconds``, then
-    times ``repeats`` calls: returns (n, [seconds per call])."""
+    times ``repeats`` calls. Returns n, the best call's steps/s, and every call's
+    wall-clock and process CPU seconds."""
     call_loop(loop, 0, 1)
     steps, elapsed = 1, 0.0
     while elapsed < seconds / 4:
         steps *= 4
-        elapsed = timed_call(loop, steps)
+        elapsed = timed_call(loop, steps)["wall"]
     steps = max(1, round(steps * seconds / elapsed))
-    return steps, [timed_call(loop, steps) for _ in range(repeats)]
+    calls = [timed_call(loop, steps) for _ in range(repeats)]
+    best = min(calls, key=lambda call: call["wall"])
+    return {
+        "steps_per_call": steps,
+        "calls": calls,
+        "rate": steps / best["wall"],
+        "rate_median": steps / float(np.median([call["wall"] for call in calls])),
+        # CPU seconds per wall second over the usable cores: near 1 when this process
+        # had the machine; lower when other work took the cores during the timing.
+        "cpu_share": best["cpu"] / best["wall"] / usable_cpus(),
+    }
 
 
 def timed_call(loop, steps):
-    """Wall-clock seconds of one call of ``loop`` over ``steps`` steps."""
-    start = time.perf_counter()
+    """Wall-clock and process CPU seconds of one call of ``loop`` over ``steps`` steps."""
+    wall, cpu = time.perf_counter(), time.process_time()
     call_loop(loop, 0, steps)
-    return time.perf_counter() - start
+    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+
+
+def load_average():
+    """The 1-minute load average (runnable processes), None where the OS has none."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def usable_cpus():
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def make_matmul_loop(size):
@@ -326,21 +361,15 @@ def make_matmul_loop(size):
     return matmul_loop
 
 
-def matmul_peak(args):
+def matmul_rate(args):
     """Float32 FLOP/s of a large tf.matmul on this machine (2 n^3 FLOPs per matmul)."""
-    steps, times = time_loop(make_matmul_loop(args.matmul_size), args.speed_seconds, args.speed_repeats)
-    flops = 2.0 * args.matmul_size**3
-    return {
-        "size": args.matmul_size,
-        "matmuls_per_call": steps,
-        "call_seconds": times,
-        "flops_per_sec": flops * steps / min(times),
-    }
+    timing = time_loop(make_matmul_loop(args.matmul_size), args.speed_seconds, args.speed_repeats)
+    return {**timing, "flops_per_sec": 2.0 * args.matmul_size**3 * timing["rate"]}
 
 
 def _mlp_macs(sequential):
     """Multiply-adds per example of an MLP (a Sequential of Dense layers)."""
-    return sum(int(layer.kernel.shape[0]) * int(layer.kernel.shape[1]) for layer in sequential.layers)
+    return sum(int(np.prod(layer.kernel.shape)) for layer in sequential.layers)
 
 
 def analytic_step_flops(model, batch_size):
@@ -366,22 +395,20 @@ def profiled_step_flops(model, batch):
     return int(tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops)
 
 
-def time_training(config_module, args, bound, batch_size):
+def time_training(args, bound, batch_size):
     """Steps/s and FLOP counts of the staircase model's training step for one setting."""
     dim, mi = args.speed_dim, 4.0
     batch = sample_batch(batch_size, dim, mi, [2 * args.seed + EVAL_STREAM, 0])
-    model, _ = make_model(config_module, args, bound, batch, total_steps=10**9)
-    steps, times = time_loop(
-        make_train_loop(model, batch_size, dim, mi, args.seed), args.speed_seconds, args.speed_repeats
-    )
+    model, _ = make_model(args, bound, batch, total_steps=10**9)
+    loop = make_train_loop(model, batch_size, dim, mi, args.seed)
+    timing = time_loop(loop, args.speed_seconds, args.speed_repeats)
     record = {
         "bound": bound,
         "batch_size": batch_size,
         "dim": dim,
-        "steps_per_call": steps,
-        "call_seconds": times,
-        "steps_per_sec": steps / min(times),
-        "steps_per_sec_median": steps / float(np.median(times)),
+        "steps_per_sec": timing.pop("rate"),
+        "steps_per_sec_median": timing.pop("rate_median"),
+        **timing,
         "flops_per_step_analytic": analytic_step_flops(model, batch_size),
         "flops_per_step_tf_profiler": profiled_step_flops(model, batch),
     }
@@ -389,31 +416,117 @@ def time_training(config_module, args, bound, batch_size):
     return record
 
 
-def run_speed(config_module, args, report):
-    """Matmul peak, then every (bound, batch size) timing; fills report["speed"]."""
-    progress(f"timing the peak: {args.matmul_size}x{args.matmul_size} float32 matmul ...")
-    peak = matmul_peak(args)
-    progress(f"peak matmul: {peak['flops_per_sec'] / 1e9:.1f} GFLOP/s")
-    report["speed"] = {"matmul_peak": peak, "results": []}
+def run_speed(args, report):
+    """Every (bound, batch size) timing between two matmul-peak timings, whose best is
+    the peak; fills report["speed"]."""
+    speed = report["speed"] = {
+        "matmul_size": args.matmul_size,
+        "matmul_before": timed_matmul(args),
+        "results": [],
+    }
     for bound in args.speed_bounds:
         for batch_size in args.speed_batch_sizes:
-            record = time_training(config_module, args, bound, batch_size)
-            if record["flops_per_step_analytic"] is not None:
-                achieved = record["flops_per_step_analytic"] * record["steps_per_sec"]
-                record["flops_per_sec_analytic"] = achieved
-                record["fraction_of_matmul_peak"] = achieved / peak["flops_per_sec"]
-            report["speed"]["results"].append(record)
+            record = time_training(args, bound, batch_size)
+            speed["results"].append(record)
             save_json(report, args.out)
-            progress(f"speed {bound:12s} B={batch_size:<5d} {record['steps_per_sec']:.1f} steps/s")
+            progress(
+                f"speed {bound:12s} B={batch_size:<5d} {record['steps_per_sec']:7.1f} steps/s "
+                f"(CPU share {record['cpu_share']:.2f})"
+            )
+    speed["matmul_after"] = timed_matmul(args)
+    speed["peak_flops_per_sec"] = max(
+        speed["matmul_before"]["flops_per_sec"], speed["matmul_after"]["flops_per_sec"]
+    )
+    for record in speed["results"]:
+        if record["flops_per_step_analytic"] is not None:
+            achieved = record["flops_per_step_analytic"] * record["steps_per_sec"]
+            record["flops_per_sec_analytic"] = achieved
+            record["fraction_of_matmul_peak"] = achieved / speed["peak_flops_per_sec"]
+    report["load_average_1m_after_speed"] = load_average()
+
+
+def timed_matmul(args):
+    """``matmul_rate`` with progress lines."""
+    progress(f"timing a {args.matmul_size}x{args.matmul_size} float32 matmul ...")
+    rate = matmul_rate(args)
+    progress(
+        f"matmul: {rate['flops_per_sec'] / 1e9:.1f} GFLOP/s (CPU share {rate['cpu_share']:.2f})"
+    )
+    return rate
+
+
+def time_demi_training(args, method, k):
+    """Steps/s of the DEMI synthetic model's training step (configs/demi_synthetic.py)
+    for ``method`` with K total candidates, on one pre-sampled batch (data cost left out)."""
+    config = load_config(f"{DEMI_CONFIG}:method={method},k={k}")
+    keras.utils.set_random_seed(args.seed)
+    batch = next(iter(build_dataset(config.data, config.batch_size, args.seed)))
+    model = build_model(config.model)
+    model.compile(optimizer=make_optimizer(config.optimizer, config.total_steps))
+    model.build_from_batch(batch)
+    model.optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def loop(start, num_steps):
+        for _ in tf.range(start, start + num_steps):
+            model.train_step(batch)
+        return model.optimizer.iterations
+
+    timing = time_loop(loop, args.speed_seconds, args.speed_repeats)
+    keras.backend.clear_session()
+    return {
+        "method": method,
+        "k": k,
+        "batch_size": config.batch_size,
+        "steps_per_sec": timing.pop("rate"),
+        "steps_per_sec_median": timing.pop("rate_median"),
+        **timing,
+    }
+
+
+def run_conditional_speed(args, report):
+    """Every DEMI method at each K, timed beside InfoNCE at the same K; fills
+    report["conditional_speed"] with the cost of a step relative to InfoNCE's."""
+    results = report["conditional_speed"] = []
+    for k in args.conditional_k:
+        for method in DEMI_METHODS:
+            record = time_demi_training(args, method, k)
+            results.append(record)
+            save_json(report, args.out)
+            progress(
+                f"conditional {method:9s} K={k:<4d} {record['steps_per_sec']:7.1f} steps/s "
+                f"(CPU share {record['cpu_share']:.2f})"
+            )
+    infonce = {r["k"]: r["steps_per_sec"] for r in results if r["method"] == "infonce"}
+    for record in results:
+        record["cost_vs_infonce"] = infonce[record["k"]] / record["steps_per_sec"]
+
+
+def conditional_speed_table(report):
+    """Steps/s and cost per step relative to InfoNCE per (method, K)."""
+    rows = [
+        [r["method"], str(r["k"]), str(r["batch_size"]), f"{r['steps_per_sec']:.1f}",
+         f"{r['cost_vs_infonce']:.2f}", f"{r['cpu_share']:.2f}"]
+        for r in report["conditional_speed"]
+    ]
+    note = (
+        "K total candidates per positive: InfoNCE contrasts a batch of K; each DEMI method "
+        "a batch of K/2 with K/2 - 1 negatives in each of its two terms (Sordoni et al. "
+        "Sec. 5.1). Cost = InfoNCE's steps/s at the same K / the method's. Every step also "
+        "evaluates all the total-MI estimates the trainer logs."
+    )
+    header = ["method", "K", "batch", "steps/s", "cost vs InfoNCE", "CPU share"]
+    return markdown_table(header, rows) + "\n\n" + note
 
 
 def fmt(value, signed=False):
     """A short number for a table cell: 2 decimals, or 2 significant digits when huge."""
     if value is None:
         return "-"
-    if not math.isfinite(value) or abs(value) >= 1000:
-        return f"{value:+.2g}" if signed else f"{value:.2g}"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
+    sign = "+" if signed else ""
+    if not math.isfinite(value) or abs(value) >= 1e5:
+        return f"{value:{sign}.2g}"
+    return f"{value:{sign}.{0 if abs(value) >= 100 else 2}f}"
 
 
 def markdown_table(header, rows):
@@ -425,7 +538,7 @@ def markdown_table(header, rows):
 
 def accuracy_tables(report, args):
     """Per d: bias / std of the trained and of the optimal critic, then MSE per cell."""
-    cells = {(r["bound"], r["dim"], r["true_mi"]): r for r in report["accuracy"]}
+    cells = {(rec["bound"], rec["dim"], rec["true_mi"]): rec for rec in report["accuracy"]}
     header = ["bound"] + [f"I={mi:g}" for mi in args.mi_values]
     sections = []
     for dim in args.dims:
@@ -454,38 +567,45 @@ def _bias_std(record, critic):
 def _mse_cells(cells, bound, dim, mi_values):
     """MSE cells 'trained (optimal)' per MI value, then their means over MI."""
     records = [cells.get((bound, dim, mi)) for mi in mi_values]
-    row = [f"{fmt(r['trained']['mse'])} ({fmt(r['optimal']['mse'])})" if r else "-" for r in records]
-    done = [r for r in records if r]
-    if done:
-        means = [float(np.mean([r[critic]["mse"] for r in done])) for critic in ("trained", "optimal")]
-        row.append(f"{fmt(means[0])} ({fmt(means[1])})")
-    else:
-        row.append("-")
-    return row
+    row = [_mse_pair(rec["trained"]["mse"], rec["optimal"]["mse"]) if rec else "-" for rec in records]
+    done = [rec for rec in records if rec]
+    if not done:
+        return row + ["-"]
+    means = [float(np.mean([rec[critic]["mse"] for rec in done])) for critic in ("trained", "optimal")]
+    return row + [_mse_pair(*means)]
+
+
+def _mse_pair(trained, optimal):
+    return f"{fmt(trained)} ({fmt(optimal)})"
 
 
 def speed_table(report):
     """Steps/s and achieved FLOP/s per (bound, batch size), relative to the matmul peak."""
-    peak = report["speed"]["matmul_peak"]
-    header = ["bound", "batch", "steps/s", "MFLOP/step (analytic)", "MFLOP/step (TF count)",
-              "GFLOP/s", "% of matmul peak"]
+    speed = report["speed"]
+    header = ["bound", "batch", "steps/s", "CPU share", "MFLOP/step (analytic)",
+              "MFLOP/step (TF count)", "GFLOP/s", "% of matmul peak"]
     rows = []
-    for r in report["speed"]["results"]:
-        analytic = r["flops_per_step_analytic"]
+    for record in speed["results"]:
+        analytic = record["flops_per_step_analytic"]
         rows.append([
-            r["bound"],
-            str(r["batch_size"]),
-            f"{r['steps_per_sec']:.1f}",
+            record["bound"],
+            str(record["batch_size"]),
+            f"{record['steps_per_sec']:.1f}",
+            f"{record['cpu_share']:.2f}",
             fmt(analytic / 1e6) if analytic else "-",
-            fmt(r["flops_per_step_tf_profiler"] / 1e6),
-            fmt(r["flops_per_sec_analytic"] / 1e9) if analytic else "-",
-            f"{100 * r['fraction_of_matmul_peak']:.1f}" if analytic else "-",
+            fmt(record["flops_per_step_tf_profiler"] / 1e6),
+            fmt(record["flops_per_sec_analytic"] / 1e9) if analytic else "-",
+            f"{100 * record['fraction_of_matmul_peak']:.1f}" if analytic else "-",
         ])
+    before, after, size = speed["matmul_before"], speed["matmul_after"], speed["matmul_size"]
     note = (
-        f"Peak: {peak['size']}x{peak['size']} float32 tf.matmul at "
-        f"{peak['flops_per_sec'] / 1e9:.1f} GFLOP/s. FLOPs per step = 3 x forward matmul "
-        "FLOPs (MLP towers + B^2 e score matmul + baseline MLP); steps/s is the best of "
-        "the timed calls of a multi-step tf.function."
+        f"Peak: float32 tf.matmul of {size}x{size} matrices, "
+        f"{before['flops_per_sec'] / 1e9:.1f} GFLOP/s before and "
+        f"{after['flops_per_sec'] / 1e9:.1f} after the timings; the higher is the peak. "
+        "FLOPs per step = 3 x forward matmul FLOPs (MLP towers + B^2 e score matmul + "
+        "baseline MLP); steps/s is the best of the timed calls of a multi-step "
+        "tf.function; CPU share = process CPU time / wall time / usable cores of that "
+        "call (below 1: other work shared the cores)."
     )
     return markdown_table(header, rows) + "\n\n" + note
 
@@ -527,7 +647,6 @@ def format_seconds(seconds):
 def main(argv=None):
     args = parse_args(argv)
     tf.get_logger().setLevel("ERROR")  # one tf.function per model: retracing warnings are expected
-    config_module = load_staircase_config()
     start = time.perf_counter()
     report = {
         "machine": machine_info(),
@@ -540,11 +659,14 @@ def main(argv=None):
     }
     print("# tfmi bound benchmark\n\n" + machine_table(report["machine"]) + "\n")
     if not args.skip_accuracy:
-        run_accuracy(config_module, args, report)
+        run_accuracy(args, report)
         print("## Accuracy: correlated Gaussians\n\n" + accuracy_tables(report, args) + "\n")
     if not args.skip_speed:
-        run_speed(config_module, args, report)
+        run_speed(args, report)
         print("## Speed: staircase model training step\n\n" + speed_table(report) + "\n")
+    if not args.skip_conditional:
+        run_conditional_speed(args, report)
+        print("## Speed: DEMI conditional bounds\n\n" + conditional_speed_table(report) + "\n")
     report["total_seconds"] = time.perf_counter() - start
     save_json(report, args.out)
     print(f"Wrote {args.out} ({format_seconds(report['total_seconds'])}).")

@@ -19,6 +19,7 @@ import collections
 import json
 import math
 import os
+import sys
 
 import matplotlib
 
@@ -45,15 +46,17 @@ def load_run(workdir, last):
         config = json.load(f)
     if config.get("experiment") != "demi_synthetic":
         return None
+    figure = config.get("figure", "top")
+    metric = "train/mi_nce_is" if figure == "bottom" else "train/mi"
     records = {}
     with open(metrics_path) as f:
         for line in f:
             record = json.loads(line)
-            records[record["step"]] = record
+            if metric in record:
+                records[record["step"]] = record
     if not records:
+        print(f"skipping {workdir}: its metrics.jsonl has no {metric}", file=sys.stderr)
         return None
-    figure = config.get("figure", "top")
-    metric = "train/mi_nce_is" if figure == "bottom" else "train/mi"
     values = np.array([records[step][metric] for step in sorted(records)][-last:])
     return {
         "figure": figure,
