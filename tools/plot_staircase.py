@@ -5,7 +5,7 @@ r"""Draws the MI staircase (Poole et al. 2019, Fig. 2) from trainer workdirs.
 Each workdir is a run of configs/gaussian_staircase.py; its config.json names the
 bound and whether the task is cubic, its metrics.jsonl holds the training estimate.
 One panel per bound (one row per task): the logged estimate, its exponential moving
-average, the true MI and, for InfoNCE, the log(batch size) ceiling. Also prints a
+average within each stage, the true MI and, for InfoNCE, the log(batch size) ceiling. Also prints a
 markdown table of the mean estimate over the last half of each stage.
 """
 
@@ -56,9 +56,13 @@ def run_label(config):
     return name
 
 
-def moving_average(values, decay=0.9):
+def moving_average(values, stages, decay=0.7):
+    """Exponential moving average of ``values`` that restarts where ``stages`` (the
+    true MI) changes, so that no stage's average lags into the next one."""
     smoothed, current = [], values[0]
-    for value in values:
+    for index, value in enumerate(values):
+        if index and stages[index] != stages[index - 1]:
+            current = value
         current = decay * current + (1 - decay) * value
         smoothed.append(current)
     return np.array(smoothed)
@@ -94,7 +98,7 @@ def plot(runs, out):
         row = tasks.index(bool(config["data"]["cubic"]))
         ax = axes[row, labels.index(run_label(config))]
         ax.plot(steps, estimates, color="tab:blue", alpha=0.3, linewidth=0.8, label="estimate")
-        ax.plot(steps, moving_average(estimates), color="tab:blue", linewidth=1.5, label="moving average")
+        ax.plot(steps, moving_average(estimates, true_mi), color="tab:blue", linewidth=1.5, label="moving average")
         ax.plot(steps, true_mi, color="black", linewidth=1.2, label="true MI")
         if config["model"]["bound"]["name"] == "infonce":
             ceiling = math.log(config["batch_size"])
