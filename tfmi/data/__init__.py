@@ -2,7 +2,7 @@
 
 import functools
 
-from tfmi.data import demi_synthetic, gaussians
+from tfmi.data import cifar_halves, demi_synthetic, gaussians, mnist_halves
 
 __all__ = ["build_dataset", "DATASETS"]
 
@@ -31,7 +31,34 @@ def _demi_gaussian(config, batch_size, seed, start_step):
     )
 
 
-DATASETS = {"gaussian_staircase": _gaussian_staircase, "demi_gaussian": _demi_gaussian}
+def _mnist_halves(config, batch_size, seed, start_step):
+    return mnist_halves.mnist_halves_dataset(
+        batch_size,
+        source=config.get("source", "auto"),
+        noise_std=config.get("noise_std", 0.0),
+        data_dir=config.get("data_dir") or None,
+        seed=seed,
+        start_step=start_step,
+    )
+
+
+def _cifar10_halves(config, batch_size, seed, start_step):
+    return cifar_halves.cifar10_halves_dataset(
+        batch_size,
+        half_rows=config.get("half_rows", cifar_halves.HALF_ROWS),
+        noise_std=config.get("noise_std", 0.0),
+        data_dir=config.get("data_dir") or None,
+        seed=seed,
+        start_step=start_step,
+    )
+
+
+DATASETS = {
+    "gaussian_staircase": _gaussian_staircase,
+    "demi_gaussian": _demi_gaussian,
+    "mnist_halves": _mnist_halves,
+    "cifar10_halves": _cifar10_halves,
+}
 
 
 def build_dataset(config, batch_size, seed=0, start_step=0):

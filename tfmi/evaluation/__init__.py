@@ -2,8 +2,6 @@
 
 - ``tfmi.evaluation.jacobian``: condition numbers of an encoder's Jacobian and their
   percentiles (Tschannen et al. 2020, Figures 2c and 5).
-- ``tfmi.evaluation.linear_eval``: the linear evaluation protocol (import the submodule;
-  it needs scikit-learn, so it is not imported here).
 - ``tfmi.evaluation.linear_eval``: the linear evaluation protocol (SavedModel encoder ->
   scikit-learn SAGA logistic regression -> test accuracy) and the pixel baseline.
 """
