@@ -83,7 +83,8 @@ def table(runs, figure):
         grouped[(run["total_mi"], run["method"])][run["k"]] = run["estimate"]
     for (total, method), by_k in sorted(grouped.items(), key=lambda item: (item[0][0], list(METHOD_LABELS).index(item[0][1]))):
         cells = [f"{by_k[k]:.2f}" if k in by_k else "-" for k in ks]
-        lines.append(f"| {total:g} | {METHOD_LABELS[method]} | " + " | ".join(cells) + " |")
+        label = METHOD_LABELS[method].replace("|", "\\|")  # a bare | would split the cell
+        lines.append(f"| {total:g} | {label} | " + " | ".join(cells) + " |")
     if figure == "top":
         lines.append("| | log K | " + " | ".join(f"{math.log(k):.2f}" for k in ks) + " |")
         lines.append("| | 2 log(K/2) | " + " | ".join(f"{2 * math.log(k / 2):.2f}" for k in ks) + " |")
