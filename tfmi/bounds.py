@@ -10,9 +10,13 @@ The conditional bounds of DEMI (``cnce``, ``var``, ``importance_sampled``, ``boo
 take the scores of each row's positive [B] and of its own negatives [B, K - 1] instead;
 ``split_scores`` converts a [B, B] matrix, ``demi`` adds the unconditional InfoNCE term.
 
+``kpair_loss`` and ``triplet_loss`` are the metric-learning losses that Tschannen et al.
+(2020, Sec. 4) relate to InfoNCE: losses to minimise on the same score matrix, not bounds.
+
 References: Poole et al. 2019 "On variational bounds of mutual information" (InfoNCE,
 NWJ, TUBA, interpolated), Belghazi et al. 2018 (DV / MINE), Song & Ermon 2020 (SMILE),
-Nowozin et al. 2016 (f-GAN JS), Sordoni et al. 2021 (DEMI: CNCE, VAR, IS, BO).
+Nowozin et al. 2016 (f-GAN JS), Sordoni et al. 2021 (DEMI: CNCE, VAR, IS, BO),
+Sohn 2016 and Schroff et al. 2015 (K-pair and triplet losses).
 """
 
 import math
@@ -31,6 +35,9 @@ __all__ = [
     "mine",
     "MineMovingAverage",
     "UNCONDITIONAL_BOUNDS",
+    "kpair_loss",
+    "triplet_loss",
+    "METRIC_LOSSES",
     "split_scores",
     "cnce",
     "var",
@@ -335,6 +342,60 @@ class MineMovingAverage(keras.layers.Layer):
 
 # The names models, configs and estimate_mi accept (tfmi.models.Bound dispatches them).
 UNCONDITIONAL_BOUNDS = ("infonce", "nwj", "tuba", "dv", "js", "smile", "interpolated", "mine")
+
+
+# --- Metric-learning losses (Tschannen et al. 2020, Sec. 4 and App. C) -----------------
+#
+# Losses to minimise on the same [B, B] score matrix, read as similarities: anchor x_i,
+# positive y_i, negatives y_j (j != i). They are not bounds on MI; tfmi.models.Bound
+# trains them under the names of METRIC_LOSSES (its value is then -loss).
+
+
+def kpair_loss(scores):
+    """Multi-class K-pair loss (Sohn 2016, Eq. 7; Tschannen et al. 2020, Eq. 5), K = B.
+
+    L = 1/K sum_i log( 1 + sum_{j != i} e^{f(x_i, y_j) - f(x_i, y_i)} )   (>= 0).
+
+    Tschannen et al. (App. C) show that it is InfoNCE up to a constant and a sign:
+
+        I_NCE = log K - L,
+
+    so maximising I_NCE with a symmetric separable critic f(x, y) = phi(x)^T phi(y) and
+    one encoder shared by both views is metric learning with this loss. For K = 2 it is
+    the soft-margin triplet loss log(1 + e^{f(x, y_neg) - f(x, y_pos)}).
+    """
+    scores = _check_scores(scores, "kpair_loss")
+    diag = tf.linalg.diag_part(scores)
+    differences = scores - diag[:, None]
+    masked = tf.where(
+        _off_diagonal_mask(scores), differences, tf.cast(-math.inf, scores.dtype)
+    )
+    # log(1 + sum_j e^{d_ij}) = softplus(logsumexp_j d_ij): stable for any score range.
+    return tf.reduce_mean(tf.nn.softplus(tf.reduce_logsumexp(masked, axis=1)))
+
+
+def triplet_loss(scores, margin=1.0):
+    """Triplet (hinge) loss over all in-batch triplets (x_i, y_i, y_j), j != i.
+
+    L = 1/(K (K - 1)) sum_{i != j} max(0, margin - f(x_i, y_i) + f(x_i, y_j))   (>= 0).
+
+    With f(x, y) = -||g(x) - g(y)||^2 this is the triplet loss of Schroff et al. (2015)
+    over every negative of the batch; the K-pair loss (``kpair_loss``) replaces the sum
+    of hinges of a row by log(1 + sum_j e^{f_ij - f_ii}), its smooth K-way version.
+    L = 0 once every positive outscores every negative of its row by ``margin``.
+    """
+    scores = _check_scores(scores, "triplet_loss")
+    if not margin >= 0:
+        raise ValueError(f"triplet_loss: margin must be >= 0, got {margin}.")
+    diag = tf.linalg.diag_part(scores)
+    hinge = tf.nn.relu(tf.cast(margin, scores.dtype) - diag[:, None] + scores)
+    batch = _batch_size(scores)
+    off_diagonal = tf.where(_off_diagonal_mask(scores), hinge, tf.zeros_like(hinge))
+    return tf.reduce_sum(off_diagonal) / (batch * (batch - 1.0))
+
+
+# The losses tfmi.models.Bound also trains (maximising -loss): not MI estimates.
+METRIC_LOSSES = ("kpair", "triplet")
 
 
 # --- Conditional bounds of DEMI (Sordoni et al. 2021) ----------------------------------

@@ -439,6 +439,13 @@ def train(config, workdir):
             strategy.run(model.train_step, args=(next(iterator),))
 
     writer = MetricWriter(workdir, chief, resume_step=step)
+    # Scalars a model computes outside its training step (e.g. Jacobian conditioning),
+    # due when it says so; a fresh run logs their values at initialisation too.
+    periodic_metrics = getattr(model, "periodic_metrics", lambda step: {})
+    if step == 0:
+        initial = periodic_metrics(0)
+        if initial:
+            writer.scalars(0, initial)
     log_interval = _Interval(config.log_every)
     checkpoint_interval = _Interval(config.checkpoint_every)
     histogram_interval = _Interval(config.get("histogram_every", config.checkpoint_every))
@@ -471,6 +478,7 @@ def train(config, workdir):
                             **{f"train/{name}": value for name, value in metrics.items()},
                             "train/learning_rate": learning_rate,
                             "train/steps_per_sec": steps_per_sec,
+                            **periodic_metrics(step),
                         },
                     )
                     rate = (step - start_step) / max(now - start_time, 1e-9)

@@ -31,6 +31,17 @@ def _demi_gaussian(config, batch_size, seed, start_step):
     )
 
 
+def _noniid_gaussian(config, batch_size, seed, start_step):
+    return gaussians.shared_offset_dataset(
+        batch_size,
+        sigma_z=tuple(tuple(row) for row in config.get("sigma_z", gaussians.NONIID_SIGMA_Z)),
+        sigma_eps=tuple(tuple(row) for row in config.get("sigma_eps", gaussians.NONIID_SIGMA_EPS)),
+        iid=config.get("iid", False),
+        seed=seed,
+        start_step=start_step,
+    )
+
+
 def _mnist_halves(config, batch_size, seed, start_step):
     return mnist_halves.mnist_halves_dataset(
         batch_size,
@@ -56,6 +67,7 @@ def _cifar10_halves(config, batch_size, seed, start_step):
 DATASETS = {
     "gaussian_staircase": _gaussian_staircase,
     "demi_gaussian": _demi_gaussian,
+    "noniid_gaussian": _noniid_gaussian,
     "mnist_halves": _mnist_halves,
     "cifar10_halves": _cifar10_halves,
 }

@@ -8,6 +8,19 @@ with eps ~ N(0, I_d), so each of the d coordinate pairs has correlation rho and
 The "cubic" twin replaces y by y^3, an invertible map that leaves I(x; y) unchanged
 but makes the log density ratio harder to fit. The staircase raises the true MI
 through ``mi_values`` (2, 4, 6, 8, 10 nats), each held for ``steps_per_stage`` steps.
+
+The non-i.i.d. task of Tschannen et al. (2020), Sec. 4 and App. E: scalar pairs
+(X_i, Y_i) = Z + eps_i with eps_i ~ N(0, Sigma_eps) drawn for every example but
+Z ~ N(0, Sigma_Z) drawn once per batch, so the pairs of a batch are identically
+distributed, (X, Y) ~ N(0, Sigma_Z + Sigma_eps), but not independent. The true MI is
+that of one pair (App. E):
+
+    I(X; Y) = -1/2 log(1 - S_12 S_21 / (S_11 S_22)),   S = Sigma_Z + Sigma_eps,
+
+0.0204 nats for the paper's Sigma_Z = [[1, -0.5], [-0.5, 1]], Sigma_eps = [[1, 0.9],
+[0.9, 1]]. Within a batch the shared Z is fixed, and the pairs carry
+I(X; Y | Z) = -1/2 log(1 - 0.9^2) = 0.830 nats about each other: a critic that scores
+the in-batch negatives can exploit it and exceed the true MI.
 """
 
 import numpy as np
@@ -20,7 +33,16 @@ __all__ = [
     "log_density_ratio",
     "staircase_mi",
     "staircase_dataset",
+    "NONIID_SIGMA_Z",
+    "NONIID_SIGMA_EPS",
+    "gaussian_pair_mi",
+    "shared_offset_mi",
+    "shared_offset_dataset",
 ]
+
+# Appendix E of Tschannen et al. (2020).
+NONIID_SIGMA_Z = ((1.0, -0.5), (-0.5, 1.0))
+NONIID_SIGMA_EPS = ((1.0, 0.9), (0.9, 1.0))
 
 
 def rho_from_mi(mi, dim):
@@ -111,5 +133,65 @@ def staircase_dataset(
         mi = staircase_mi(step, mi_values, steps_per_stage)
         x, y = sample_correlated_gaussian(batch_size, dim, mi, cubic, seed=tf.stack([seed, step]))
         return {"x": x, "y": y, "true_mi": tf.fill([batch_size], mi)}
+
+    return tf.data.Dataset.range(start_step, np.iinfo(np.int64).max).map(make_batch)
+
+
+def _covariance_2x2(matrix, name):
+    """A symmetric positive-definite 2 x 2 matrix as float64 NumPy (ValueError otherwise)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (2, 2) or not np.allclose(matrix, matrix.T):
+        raise ValueError(f"{name} must be a symmetric 2 x 2 covariance matrix, got {matrix.tolist()}.")
+    if np.linalg.eigvalsh(matrix).min() <= 0:
+        raise ValueError(f"{name} must be positive definite, got {matrix.tolist()}.")
+    return matrix
+
+
+def gaussian_pair_mi(covariance):
+    """I(X; Y) = -1/2 log(1 - S_12 S_21 / (S_11 S_22)) nats of (X, Y) ~ N(0, S), S 2 x 2."""
+    s = _covariance_2x2(covariance, "covariance")
+    return float(-0.5 * np.log1p(-s[0, 1] * s[1, 0] / (s[0, 0] * s[1, 1])))
+
+
+def shared_offset_mi(sigma_z=NONIID_SIGMA_Z, sigma_eps=NONIID_SIGMA_EPS):
+    """True I(X; Y) of one pair (X, Y) = Z + eps: that of N(0, Sigma_Z + Sigma_eps)."""
+    return gaussian_pair_mi(
+        _covariance_2x2(sigma_z, "sigma_z") + _covariance_2x2(sigma_eps, "sigma_eps")
+    )
+
+
+def shared_offset_dataset(
+    batch_size,
+    sigma_z=NONIID_SIGMA_Z,
+    sigma_eps=NONIID_SIGMA_EPS,
+    iid=False,
+    seed=0,
+    start_step=0,
+):
+    """An endless dataset of batches {"x": [B, 1], "y": [B, 1], "true_mi": [B]}.
+
+    (x_i, y_i) = z + eps_i with eps_i ~ N(0, Sigma_eps) per example and z ~ N(0, Sigma_Z)
+    once per batch (``iid=False``, the paper's non-i.i.d. batches) or once per example
+    (``iid=True``, the i.i.d. baseline with the same distribution of each pair). Batch t
+    is drawn with the stateless seed (seed, t): resuming at ``start_step`` continues the
+    same stream.
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 for contrastive bounds, got {batch_size}.")
+    chol_z = tf.constant(np.linalg.cholesky(_covariance_2x2(sigma_z, "sigma_z")), tf.float32)
+    chol_eps = tf.constant(np.linalg.cholesky(_covariance_2x2(sigma_eps, "sigma_eps")), tf.float32)
+    true_mi = shared_offset_mi(sigma_z, sigma_eps)
+    offsets = batch_size if iid else 1
+
+    def make_batch(step):
+        noise = tf.random.stateless_normal([offsets + batch_size, 2], seed=tf.stack([seed, step]))
+        z = tf.matmul(noise[:offsets], chol_z, transpose_b=True)
+        eps = tf.matmul(noise[offsets:], chol_eps, transpose_b=True)
+        pairs = z + eps  # [1, 2] broadcasts over the batch when z is shared
+        return {
+            "x": pairs[:, :1],
+            "y": pairs[:, 1:],
+            "true_mi": tf.fill([batch_size], tf.constant(true_mi, tf.float32)),
+        }
 
     return tf.data.Dataset.range(start_step, np.iinfo(np.int64).max).map(make_batch)

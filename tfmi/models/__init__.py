@@ -5,27 +5,82 @@ import os
 import keras
 
 from tfmi import critics as critics_lib
+from tfmi import encoders as encoders_lib
+from tfmi.models.adversarial import AdversarialModel
 from tfmi.models.base import MIModel
 from tfmi.models.bound import LOGGED_BOUNDS, Bound
 from tfmi.models.demi import DemiModel
 from tfmi.models.infomax import InfoMaxModel
 
-__all__ = ["Bound", "DemiModel", "InfoMaxModel", "MIModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
+__all__ = ["AdversarialModel", "Bound", "DemiModel", "InfoMaxModel", "MIModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
+
+
+def _named(spec, what):
+    """(name, kwargs) of a config block {"name": ..., **kwargs}."""
+    spec = dict(spec)
+    if "name" not in spec:
+        raise ValueError(f"model.{what} needs a 'name' (got the fields {sorted(spec)}).")
+    return spec.pop("name"), spec
+
+
+def _build_encoder(spec, what):
+    """The encoder of a config block {"name": ..., **kwargs}, or None (the identity)."""
+    if spec is None:
+        return None
+    name, kwargs = _named(spec, what)
+    return encoders_lib.get(name, **kwargs)
 
 
 def _build_infomax(config):
-    critic_config = dict(config.critic)
-    critic = critics_lib.get(critic_config.pop("name"), **critic_config)
-    bound_config = dict(config.bound)
-    bound = Bound(bound_config.pop("name"), **bound_config)
-    return InfoMaxModel(critic, bound, target_mi=config.get("target_mi"))
+    critic_name, critic_kwargs = _named(config.critic, "critic")
+    critic = critics_lib.get(critic_name, **critic_kwargs)
+    bound_name, bound_kwargs = _named(config.bound, "bound")
+    bound = Bound(bound_name, **bound_kwargs)
+    return InfoMaxModel(
+        critic,
+        bound,
+        encoder_x=_build_encoder(config.get("encoder_x"), "encoder_x"),
+        encoder_y=_build_encoder(config.get("encoder_y"), "encoder_y"),
+        target_mi=config.get("target_mi"),
+        log_condition_every=config.get("log_condition_every", 0),
+        condition_points=config.get("condition_points", 128),
+    )
+
+
+def _build_adversarial(config):
+    encoder = _build_encoder(config.encoder, "encoder")
+    if encoder is None:
+        raise ValueError("model.encoder of the adversarial model must name an encoder.")
+    mi_weight = config.get("mi_weight", 0.0)
+    kwargs = {}
+    if mi_weight:
+        critic_name, critic_kwargs = _named(config.critic, "critic")
+        bound_name, bound_kwargs = _named(config.bound, "bound")
+        kwargs = dict(
+            encoder_y=_build_encoder(config.get("encoder_y"), "encoder_y"),
+            critic=critics_lib.get(critic_name, **critic_kwargs),
+            bound=Bound(bound_name, **bound_kwargs),
+        )
+    return AdversarialModel(
+        encoder,
+        num_classes=config.get("num_classes", 10),
+        warmup_steps=config.get("warmup_steps", 1000),
+        probe_steps=config.get("probe_steps", 10),
+        encoder_learning_rate=config.get("encoder_learning_rate", 1e-6),
+        mi_weight=mi_weight,
+        **kwargs,
+    )
 
 
 def _build_demi_synthetic(config):
     return DemiModel(config.method, config.hidden_units, config.embed_dim)
 
 
-MODELS = {"infomax": _build_infomax, "demi_synthetic": _build_demi_synthetic}
+MODELS = {
+    "infomax": _build_infomax,
+    "adversarial": _build_adversarial,
+    "demi_synthetic": _build_demi_synthetic,
+}
 
 
 def build_model(config):

@@ -20,17 +20,27 @@ LOGGED_BOUNDS = {
 BASELINES = ("mlp", "constant", "none")
 
 
+# Every name a Bound accepts: the MI bounds, then the metric-learning losses.
+NAMES = bounds.UNCONDITIONAL_BOUNDS + bounds.METRIC_LOSSES
+
+
 class Bound(keras.layers.Layer):
     """Turns scores [B, B] into the MI estimate of the bound called ``bound``.
 
+    For a metric-learning loss of ``tfmi.bounds.METRIC_LOSSES`` ("kpair": the multi-class
+    K-pair loss, "triplet": the hinge triplet loss; Tschannen et al. 2020, Sec. 4) the
+    value is -loss, the objective to maximise: not an MI estimate (for "kpair",
+    log B + value is I_NCE of the same scores).
+
     Args:
-      bound: one of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``.
+      bound: one of ``tfmi.bounds.UNCONDITIONAL_BOUNDS`` or ``tfmi.bounds.METRIC_LOSSES``.
       alpha: interpolation weight of ``interpolated`` (1 = InfoNCE-like, 0 = TUBA).
       clip: SMILE's clipping threshold tau (None: no clipping).
       momentum: MINE's moving-average momentum.
       baseline: log a(x) for ``tuba`` and ``interpolated``: "mlp" (learned MLP of x,
         as in Poole et al. 2019), "constant" (one learned scalar) or "none" (a = 1).
       baseline_hidden: hidden widths of the "mlp" baseline.
+      margin: the triplet loss's margin.
     """
 
     def __init__(
@@ -41,21 +51,23 @@ class Bound(keras.layers.Layer):
         momentum=0.9,
         baseline="mlp",
         baseline_hidden=(128,),
+        margin=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if bound not in bounds.UNCONDITIONAL_BOUNDS:
-            raise ValueError(
-                f"Unknown bound {bound!r}; choose one of {list(bounds.UNCONDITIONAL_BOUNDS)}."
-            )
+        if bound not in NAMES:
+            raise ValueError(f"Unknown bound {bound!r}; choose one of {list(NAMES)}.")
         if baseline not in BASELINES:
             raise ValueError(f"Unknown baseline {baseline!r}; choose one of {list(BASELINES)}.")
+        if not margin >= 0:
+            raise ValueError(f"Bound: the triplet margin must be >= 0, got {margin}.")
         self.bound = bound
         self.alpha = alpha
         self.clip = clip
         self.momentum = momentum
         self.baseline = baseline
         self.baseline_hidden = tuple(baseline_hidden)
+        self.margin = margin
         self.uses_baseline = bound in ("tuba", "interpolated") and baseline != "none"
         if bound == "mine":
             self.mine_average = bounds.MineMovingAverage(momentum, name="mine_average")
@@ -90,6 +102,10 @@ class Bound(keras.layers.Layer):
             return bounds.tuba(scores, self.log_baseline(scores, x))
         if name == "interpolated":
             return bounds.interpolated(scores, self.log_baseline(scores, x), self.alpha)
+        if name == "kpair":
+            return -bounds.kpair_loss(scores)
+        if name == "triplet":
+            return -bounds.triplet_loss(scores, self.margin)
         return getattr(bounds, name)(scores)
 
     def get_config(self):
@@ -101,4 +117,5 @@ class Bound(keras.layers.Layer):
             "momentum": self.momentum,
             "baseline": self.baseline,
             "baseline_hidden": self.baseline_hidden,
+            "margin": self.margin,
         }

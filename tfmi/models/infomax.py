@@ -7,6 +7,11 @@ model is a plain MI estimator: the critic scores the raw (x, y) pairs (Poole et 
 2019). Batches are dicts with "x", "y" and optionally "true_mi" (logged when known).
 Under a multi-replica strategy the embeddings of all replicas are gathered first, so
 every replica scores the global batch and the loss equals the one-device loss.
+
+With ``log_condition_every = N`` the model also reports the conditioning of g_x (their
+Figures 2c and 5): every N steps, the percentiles 0, 20, ..., 100 of
+log(sigma_max / sigma_min) of the Jacobian of g_x at ``condition_points`` fixed inputs
+(the first training batch), as "jacobian/log_condition_pP" (see ``periodic_metrics``).
 """
 
 import keras
@@ -28,16 +33,44 @@ class InfoMaxModel(MIModel):
       bound: a ``Bound`` layer or a bound name.
       encoder_x, encoder_y: Keras models for each view, or None for the identity.
       target_mi: if set, the loss is |I_EST - target_mi| instead of -I_EST.
+      log_condition_every: N > 0 logs the Jacobian condition numbers of ``encoder_x``
+        every N steps (0: never).
+      condition_points: how many inputs of the first training batch they are computed
+        at (the paper's 128; at most the batch size).
     """
 
-    def __init__(self, critic, bound="infonce", encoder_x=None, encoder_y=None, target_mi=None, **kwargs):
+    def __init__(
+        self,
+        critic,
+        bound="infonce",
+        encoder_x=None,
+        encoder_y=None,
+        target_mi=None,
+        log_condition_every=0,
+        condition_points=128,
+        **kwargs,
+    ):
         names = ["loss", "mi", "true_mi"] + [f"bound_{name}" for name in LOGGED_BOUNDS]
         super().__init__(names, **kwargs)
+        if log_condition_every < 0 or condition_points < 1:
+            raise ValueError(
+                f"InfoMaxModel: needs log_condition_every >= 0 and condition_points >= 1, got "
+                f"{log_condition_every} and {condition_points}."
+            )
+        if log_condition_every and encoder_x is None:
+            raise ValueError(
+                "InfoMaxModel: log_condition_every needs an encoder_x whose Jacobian to "
+                "condition; set model.encoder_x or log_condition_every = 0."
+            )
         self.critic = critics_lib.get(critic)
         self.bound = bound if isinstance(bound, Bound) else Bound(bound)
         self.encoder_x = encoder_x
         self.encoder_y = encoder_y
         self.target_mi = target_mi
+        self.log_condition_every = int(log_condition_every)
+        self.condition_points = int(condition_points)
+        self._condition_inputs = None
+        self._next_condition_step = 0
 
     def encode(self, x, y, training=False):
         """Representations (g_x(x), g_y(y)); the identity where an encoder is None."""
@@ -90,7 +123,44 @@ class InfoMaxModel(MIModel):
         zx, zy = self.encode(batch["x"], batch["y"])
         self.critic_input_dims = (int(zx.shape[-1]), int(zy.shape[-1]))
         self.bound(self.critic(zx, zy), zx)
+        if self.log_condition_every:
+            # Fixed inputs: the percentiles then trace how g_x changes, not the sampling.
+            self._condition_inputs = tf.identity(batch["x"][: self.condition_points])
         self.built = True
+
+    def condition_metrics(self, x=None):
+        """Percentiles 0, 20, ..., 100 of log kappa(x_i), kappa the condition number of the
+        Jacobian of g_x at each row of ``x`` (default: the fixed inputs); a dict of floats
+        named "jacobian/log_condition_pP"."""
+        from tfmi.evaluation import jacobian  # only models that log it pay the import
+
+        if x is None:
+            x = self._condition_inputs
+        if x is None:
+            raise ValueError("InfoMaxModel.condition_metrics: pass x, or build the model first.")
+        if not hasattr(self, "_condition_fn"):
+            # Traced once; kept out of Keras's and the checkpoint's tracking.
+            object.__setattr__(
+                self,
+                "_condition_fn",
+                tf.function(lambda inputs: jacobian.jacobian_condition_numbers(self.encoder_x, inputs)),
+            )
+        kappa = self._condition_fn(tf.convert_to_tensor(x, tf.float32)).numpy()
+        values = jacobian.condition_percentiles(kappa, jacobian.PAPER_PERCENTILES)
+        return {
+            f"jacobian/log_condition_p{p}": float(v) for p, v in zip(jacobian.PAPER_PERCENTILES, values)
+        }
+
+    def periodic_metrics(self, step):
+        """The condition-number percentiles when a multiple of ``log_condition_every``
+        has been reached since the last ones (at the first call, e.g. step 0), else {}."""
+        if not self.log_condition_every or self._condition_inputs is None:
+            return {}
+        if step < self._next_condition_step:
+            return {}
+        every = self.log_condition_every
+        self._next_condition_step = (step // every + 1) * every
+        return self.condition_metrics()
 
     def get_config(self):
         return {
@@ -100,4 +170,6 @@ class InfoMaxModel(MIModel):
             "encoder_x": keras.saving.serialize_keras_object(self.encoder_x),
             "encoder_y": keras.saving.serialize_keras_object(self.encoder_y),
             "target_mi": self.target_mi,
+            "log_condition_every": self.log_condition_every,
+            "condition_points": self.condition_points,
         }
