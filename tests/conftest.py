@@ -90,14 +90,7 @@ def stop(process):
 
 def load_staircase_config(arg="nwj,runlocal", **overrides):
     """The staircase config built in-process, with dotted-key overrides applied."""
-    config = load_config(f"{STAIRCASE}:{arg}")
-    for key, value in overrides.items():
-        *parents, leaf = key.split(".")
-        node = config
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = value
-    return config
+    return load_config(f"{STAIRCASE}:{arg}", overrides)
 
 
 def checkpoint_steps(workdir):

@@ -27,14 +27,7 @@ CONFIGS = REPO_ROOT / "configs"
 
 
 def _config(spec, **overrides):
-    config = load_config(f"{CONFIGS}/{spec}")
-    for key, value in overrides.items():
-        *parents, leaf = key.split(".")
-        node = config
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = value
-    return config
+    return load_config(f"{CONFIGS}/{spec}", overrides)
 
 
 def _records(workdir):

@@ -77,10 +77,12 @@ def _convert(value, default, key):
         ) from None
 
 
-def load_config(spec):
-    """The ConfigDict of ``"configs/NAME.py[:ARG]"``, as ``--config`` would build it.
+def load_config(spec, overrides=None):
+    """The ConfigDict of ``"configs/NAME.py[:ARG]"``, as ``--config`` would build it,
+    with ``overrides`` ({"optimizer.learning_rate": 1e-3, ...}) applied like
+    ``--config.optimizer.learning_rate=1e-3``.
 
-    For tools and notebooks that build a config without the trainer's flags.
+    For tools, tests and notebooks that build a config without the trainer's flags.
     """
     import importlib.util
     import os
@@ -93,7 +95,16 @@ def load_config(spec):
     )
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return module.get_config(arg or None)
+    config = module.get_config(arg or None)
+    for key, value in (overrides or {}).items():
+        *parents, leaf = key.split(".")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        if leaf not in node:
+            raise KeyError(f"the config {spec!r} has no field {key!r}.")
+        node[leaf] = value
+    return config
 
 
 # --- Tschannen et al. (2020): two views of an image, two encoders, a critic, a bound ----
