@@ -4,8 +4,17 @@
   percentiles (Tschannen et al. 2020, Figures 2c and 5).
 - ``tfmi.evaluation.linear_eval``: the linear evaluation protocol (SavedModel encoder ->
   scikit-learn SAGA logistic regression -> test accuracy) and the pixel baseline.
+- ``tfmi.evaluation.checkpoints``: that evaluation, plus the test I_EST, at every kept
+  checkpoint of a run (WORKDIR/eval_curve.json, the curves of the paper's figures).
 """
 
+from tfmi.evaluation.checkpoints import (
+    EVAL_CURVE,
+    checkpoint_steps,
+    evaluate_checkpoints,
+    load_run_config,
+    read_eval_curve,
+)
 from tfmi.evaluation.jacobian import (
     PAPER_PERCENTILES,
     condition_percentiles,
@@ -24,6 +33,11 @@ from tfmi.evaluation.linear_eval import (
 )
 
 __all__ = [
+    "EVAL_CURVE",
+    "checkpoint_steps",
+    "evaluate_checkpoints",
+    "load_run_config",
+    "read_eval_curve",
     "PAPER_PERCENTILES",
     "condition_percentiles",
     "encoder_jacobian",

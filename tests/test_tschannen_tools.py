@@ -1,0 +1,247 @@
+"""The evaluation-over-training and figure tools of Tschannen et al. (2020):
+tools/eval_checkpoints.py (tfmi.evaluation.checkpoints) and tools/plot_tschannen.py.
+
+The plot tests fabricate tiny workdirs (config.json of the real configs, eval_curve.json,
+metrics.jsonl) whose means and spreads are computed here by hand. The checkpoint test
+trains a runlocal run of configs/mnist_critic_capacity.py and checks the evaluation
+against the trainer's own initial weights, its SavedModel export and I_NCE computed in
+NumPy from the checkpoint's critic kernel.
+"""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfmi.config_utils import load_config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = REPO_ROOT / "configs"
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+plot_tschannen = _tool("plot_tschannen")
+
+
+def _workdir(root, spec, seed, records=(), metrics=(), pixel=None):
+    """A fabricated workdir ROOT/<spec arg>/seed_N of the config ``spec``."""
+    config = load_config(f"{CONFIGS}/{spec}")
+    config.seed = seed
+    name = spec.split(":", 1)[-1].replace(",", "_").replace("=", "-")
+    workdir = Path(root) / name / f"seed_{seed}"
+    workdir.mkdir(parents=True)
+    (workdir / "config.json").write_text(config.to_json_best_effort())
+    if records:
+        curve = {"settings": {}, "pixel_baseline": {"accuracy": pixel} if pixel else None, "records": list(records)}
+        (workdir / "eval_curve.json").write_text(json.dumps(curve))
+    (workdir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    return workdir
+
+
+def _records(accuracies, estimates, steps=(0, 1000, 2000, 3000)):
+    return [
+        {"step": step, "test_accuracy": acc, "train_accuracy": acc + 0.01, "mi": mi, "loss": -mi}
+        for step, acc, mi in zip(steps, accuracies, estimates)
+    ]
+
+
+# --- mean and spread over seeds -------------------------------------------------------
+
+
+def test_aggregate_mean_minmax_and_sample_std_step_by_step():
+    series = [{0: 1.0, 10: 2.0}, {0: 3.0}, {0: 5.0, 10: float("nan")}]
+    minmax = plot_tschannen.aggregate(series, "minmax")
+    assert minmax["steps"] == [0, 10] and minmax["n"] == [3, 1]
+    assert minmax["mean"] == pytest.approx([3.0, 2.0])
+    assert minmax["low"] == pytest.approx([1.0, 2.0]) and minmax["high"] == pytest.approx([5.0, 2.0])
+    std = plot_tschannen.aggregate(series, "std")
+    # Sample std of (1, 3, 5) is 2; a single run has no spread.
+    assert std["low"] == pytest.approx([1.0, 2.0]) and std["high"] == pytest.approx([5.0, 2.0])
+    series = [{0: 0.90}, {0: 0.94}]
+    std = plot_tschannen.aggregate(series, "std")
+    assert std["high"][0] - std["mean"][0] == pytest.approx(math.sqrt(2 * 0.02**2))
+    with pytest.raises(ValueError, match="minmax or std"):
+        plot_tschannen.aggregate(series, "sem")
+
+
+def test_pooled_percentiles_pool_the_runs_then_read_the_lower_value():
+    runs = [
+        {"records": [{"step": 0, "log_condition": [0.1, 0.2, 0.3]}, {"step": 5, "log_condition": [1.0]}]},
+        {"records": [{"step": 0, "log_condition": [0.5, 0.4]}, {"step": 5, "log_condition": [3.0, None]}]},
+    ]
+    pooled = plot_tschannen.pooled_percentiles(runs)
+    assert pooled["steps"] == [0, 5]
+    # Step 0 pools five values; percentile p is the sorted value at floor(p / 100 * 4).
+    assert [pooled["percentiles"][p][0] for p in (0, 20, 40, 60, 80, 100)] == pytest.approx([0.1, 0.1, 0.2, 0.3, 0.4, 0.5])
+    # A singular Jacobian (stored as None) counts as an infinite condition number.
+    assert pooled["percentiles"][100][1] == math.inf and pooled["percentiles"][0][1] == 1.0
+
+
+# --- the figure and the table ---------------------------------------------------------
+
+
+def test_plot_and_table_from_two_seeds(tmp_path, capsys):
+    root = tmp_path / "runs"
+    spec = "mnist_critic_capacity.py:bilinear,bound=nce"
+    _workdir(root, spec, 0, _records([0.80, 0.88, 0.90], [1.0, 3.0, 4.0]), pixel=0.849)
+    _workdir(root, spec, 1, _records([0.82, 0.86, 0.94, 0.95], [1.2, 3.4, 4.4, 4.5]), pixel=0.851)
+    out = tmp_path / "fig3.png"
+    plot_tschannen.main([str(root), "--figure", "3", "--out", str(out), "--table"])
+    printed = capsys.readouterr().out
+
+    header = out.read_bytes()[:8]
+    assert header == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20000
+    import matplotlib.image
+
+    assert matplotlib.image.imread(str(out)).shape[0] > 300
+
+    curves = json.loads((tmp_path / "fig3.json").read_text())["panels"]
+    accuracy = curves["test accuracy, I_NCE"]["bilinear critic"]
+    assert accuracy["steps"] == [0, 1000, 2000, 3000] and accuracy["n"] == [2, 2, 2, 1]
+    assert accuracy["mean"] == pytest.approx([0.81, 0.87, 0.92, 0.95])
+    assert accuracy["low"] == pytest.approx([0.80, 0.86, 0.90, 0.95])
+    assert accuracy["high"] == pytest.approx([0.82, 0.88, 0.94, 0.95])
+    assert curves["testing I_NCE (Fig. 6)"]["bilinear critic"]["mean"][2] == pytest.approx(4.2)
+
+    # The table reads the last step that both seeds reached (2000).
+    table = json.loads((tmp_path / "fig3_table.json").read_text())
+    (row,) = table["rows"]
+    assert row["seeds"] == 2 and row["final_step"] == 2000
+    assert row["test_accuracy"] == pytest.approx([0.92, 0.90, 0.94])
+    assert row["mi"] == pytest.approx([4.2, 4.0, 4.4])
+    assert row["pixel_baseline"] == pytest.approx(0.85)
+    assert row["agrees"] is True  # bilinear clearly beats the pixel baseline
+    assert "| I_NCE, bilinear critic | 2 | 2000 | 92.0% [90.0, 94.0] |" in printed
+    assert "I_NCE close to log 128 = 4.85" in printed
+
+    # The same with the standard deviation as the spread.
+    plot_tschannen.main([str(root), "--figure", "6", "--out", str(tmp_path / "std.png"), "--table", "--spread", "std"])
+    (row,) = json.loads((tmp_path / "std_table.json").read_text())["rows"]
+    std = math.sqrt(2 * 0.02**2)
+    assert row["test_accuracy"] == pytest.approx([0.92, 0.92 - std, 0.92 + std])
+
+
+def test_table_checks_the_papers_critic_claims(tmp_path, capsys):
+    root = tmp_path / "runs"
+    for critic, accuracy, nwj in (("bilinear", 0.93, 2.0), ("separable", 0.91, 2.5), ("concat", 0.86, 3.5)):
+        _workdir(root, f"mnist_critic_capacity.py:{critic},bound=nwj", 0, _records([0.85, accuracy], [0.0, nwj]))
+    plot_tschannen.main([str(root), "--figure", "3", "--out", str(tmp_path / "f.png"), "--table"])
+    claims = json.loads((tmp_path / "f_table.json").read_text())["claims"]
+    held = {claim["claim"]: claim["holds"] for claim in claims}
+    assert held["I_NWJ: bilinear critic more accurate than the MLP (concat) critic (Sec. 3.2)"] is True
+    assert held["I_NWJ: bilinear critic more accurate than separable (Sec. 3.2)"] is True
+    assert held["I_NWJ: MLP (concat) critic reaches a higher testing I_NWJ than bilinear (Fig. 3)"] is True
+    assert "93.0% vs 86.0%" in capsys.readouterr().out
+
+
+def test_noniid_figure_reads_metrics_jsonl(tmp_path, capsys):
+    root = tmp_path / "runs"
+    steps = (100, 200, 300)
+    _workdir(root, "noniid_gaussian.py:nce", 0, metrics=[{"step": s, "train/mi": v} for s, v in zip(steps, (0.1, 0.3, 0.5))])
+    _workdir(root, "noniid_gaussian.py:nce,iid", 0, metrics=[{"step": s, "train/mi": v} for s, v in zip(steps, (-0.2, 0.0, -0.1))])
+    plot_tschannen.main([str(root), "--figure", "noniid", "--out", str(tmp_path / "n.png"), "--table", "--last", "2"])
+    rows = {row["config"]: row for row in json.loads((tmp_path / "n_table.json").read_text())["rows"]}
+    # The final value is the mean of the last two logged estimates.
+    assert rows["I_NCE, non-i.i.d."]["mi"][0] == pytest.approx(0.4)
+    assert rows["I_NCE, i.i.d."]["mi"][0] == pytest.approx(-0.05)
+    assert rows["I_NCE, non-i.i.d."]["agrees"] is True and rows["I_NCE, i.i.d."]["agrees"] is True
+    assert (tmp_path / "n.png").exists()
+    assert "0.0204" in capsys.readouterr().out
+
+
+def test_plot_refuses_runs_of_another_figure(tmp_path):
+    _workdir(tmp_path / "runs", "noniid_gaussian.py:nce", 0, metrics=[{"step": 1, "train/mi": 0.1}])
+    with pytest.raises(SystemExit, match="no workdir of"):
+        plot_tschannen.main([str(tmp_path / "runs"), "--figure", "3", "--out", str(tmp_path / "x.png")])
+
+
+# --- evaluation of checkpoints --------------------------------------------------------
+
+
+def test_eval_checkpoints_refuses_runs_without_checkpoints_or_halves(tmp_path):
+    from tfmi.evaluation import checkpoints
+
+    empty = _workdir(tmp_path / "a", "mnist_critic_capacity.py:runlocal", 0)
+    with pytest.raises(ValueError, match="holds no checkpoints"):
+        checkpoints.evaluate_checkpoints(empty)
+    gaussian = _workdir(tmp_path / "b", "noniid_gaussian.py:runlocal", 0)
+    with pytest.raises(ValueError, match="noniid_gaussian.*metrics.jsonl"):
+        checkpoints.evaluate_checkpoints(gaussian)
+    with pytest.raises(ValueError, match="no config.json"):
+        checkpoints.evaluate_checkpoints(tmp_path)
+
+
+def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys):
+    import tensorflow as tf
+
+    from tfmi.data import mnist_halves
+    from tfmi.evaluation import checkpoints, linear_eval
+    from trainers import train as trainer
+
+    config = load_config(f"{CONFIGS}/mnist_critic_capacity.py:runlocal")
+    config.checkpoint_every = 2
+    config.keep_checkpoints = 3  # ckpt-2, ckpt-4, ckpt-6
+    workdir = tmp_path / "run"
+    trainer.train(config, str(workdir))
+    eval_checkpoints = _tool("eval_checkpoints")
+    args = ["--workdir", str(workdir), "--num_train", "600", "--num_test", "160"]
+    eval_checkpoints.main(args)
+    curve = json.loads((workdir / "eval_curve.json").read_text())
+    records = {record["step"]: record for record in curve["records"]}
+    assert sorted(records) == [0, 2, 4, 6]
+    assert records[0]["source"] == "init" and records[6]["source"] == "checkpoint"
+    assert curve["settings"]["num_test"] == 160 and curve["pixel_baseline"]["num_test"] == 160
+    for record in records.values():
+        assert 0.1 < record["test_accuracy"] <= 1 and 0.1 < record["train_accuracy"] <= 1
+        assert record["mi_batches"] == 160 // 16 and math.isfinite(record["mi"])
+        assert record["bounds"]["infonce"] == pytest.approx(record["mi"])  # the run's bound is I_NCE
+
+    # Step 6: I_NCE in NumPy from the exported encoders and the checkpoint's critic kernel.
+    test = mnist_halves.load_mnist_halves("test")
+    test = type(test)(*(array[:160] for array in test))
+    kernel = tf.train.load_checkpoint(str(workdir / "checkpoints" / "ckpt-6")).get_tensor(
+        "model/critic/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+    )
+    encode_x = linear_eval.load_encoder(workdir, "encoder_x")
+    encode_y = linear_eval.load_encoder(workdir, "encoder_y")
+    estimates = []
+    for batch in checkpoints.held_out_batches(test, 16):
+        scores = encode_x(batch["x"]).astype(np.float64) @ kernel @ encode_y(batch["y"]).astype(np.float64).T
+        log_norm = np.log(np.exp(scores - scores.max(1, keepdims=True)).sum(1)) + scores.max(1)
+        estimates.append(np.mean(np.diag(scores) - log_norm) + np.log(16))
+    assert records[6]["mi"] == pytest.approx(np.mean(estimates), abs=1e-4)
+    assert abs(records[6]["mi"] - records[0]["mi"]) > 1e-3  # the steps differ: each was restored
+
+    # Step 0 is the trainer's initialisation: two Adam steps of 1e-4 from the ckpt-2 weights.
+    model, _ = checkpoints.build_run_model(checkpoints.load_run_config(workdir))
+    initial = [variable.numpy().copy() for variable in model.trainable_variables]
+    checkpoints.restore_checkpoint(model, str(workdir / "checkpoints" / "ckpt-2"))
+    for before, variable in zip(initial, model.trainable_variables):
+        assert np.abs(variable.numpy() - before).max() < 5e-4
+    assert max(np.abs(v).max() for v in initial) > 0.05  # a different draw would differ by that much
+
+    # A killed evaluation resumes: only the missing step is evaluated, to the same values.
+    curve["records"] = [r for r in curve["records"] if r["step"] != 6]
+    (workdir / "eval_curve.json").write_text(json.dumps(curve))
+    capsys.readouterr()
+    eval_checkpoints.main(args)
+    assert "1 of 4 steps to evaluate" in capsys.readouterr().out
+    resumed = {r["step"]: r for r in json.loads((workdir / "eval_curve.json").read_text())["records"]}
+    assert sorted(resumed) == [0, 2, 4, 6]
+    assert resumed[6]["test_accuracy"] == records[6]["test_accuracy"]
+    assert resumed[6]["mi"] == pytest.approx(records[6]["mi"], abs=1e-6)
+
+    # Other settings are refused rather than mixed into the file.
+    with pytest.raises(SystemExit) as exit_info:
+        eval_checkpoints.main(["--workdir", str(workdir), "--num_train", "600", "--num_test", "80"])
+    assert exit_info.value.code == 2
+    assert "num_test" in capsys.readouterr().err

@@ -1,0 +1,516 @@
+r"""Evaluation over training: every kept checkpoint of a run, as the paper's curves need.
+
+Tschannen et al. (2020) plot, against the training iteration, the test accuracy of a
+linear classifier on g_1(x_top) and the testing value of I_EST (Figures 1-4, 6-9; 20
+runs each, "reported on the testing set"). The trainer keeps a checkpoint at every
+evaluation point (``checkpoint_every`` = 1,000 steps for MNIST, the notebook's
+``n_evals = 21``); ``evaluate_checkpoints`` turns them into that curve:
+
+1. the model of WORKDIR/config.json is rebuilt (``build_model`` on the config's model
+   block, built on one batch of ``build_dataset``), as the trainer builds it;
+2. for each kept checkpoint WORKDIR/checkpoints/ckpt-N (N = the training step), the
+   model's variables are restored (``expect_partial``: the optimizer's slots are not
+   needed);
+3. the top halves of the training and test images (MNIST or CIFAR-10, with the run's
+   coupled noise, one fixed draw of ``data_seed``) are encoded with g_1 (``encoder_x``;
+   the adversarial model's ``encoder``) and the linear evaluation of
+   ``tfmi.evaluation.linear_eval`` runs with the notebook's defaults (min-max scaling,
+   SAGA, C = 10, tol = 0.1): test and train accuracy;
+4. the run's bound is evaluated by the model's own forward pass on held-out batches of
+   the run's batch size drawn from the test split (a fixed permutation): "mi" is the
+   mean of the per-batch I_EST (I_NCE, I_NWJ, ... whichever the run maximises), "loss"
+   the objective (|I_EST - t| for the target runs of Sec. 3.3, Figures 7 and 9), and
+   "bounds" the other estimators read off the same scores;
+5. optionally (``jacobian_points``), log condition numbers of g_1's Jacobian at fixed
+   test inputs, raw, so that a figure can pool them over runs as Figures 2c and 5 do.
+
+Step 0, the initialisation, has no checkpoint; it is recreated (``include_init``) by
+seeding as the trainer does (``keras.utils.set_random_seed(config.seed)``, then the
+same build order), which gives the trainer's initial weights.
+
+The records go to WORKDIR/eval_curve.json, rewritten (atomically) after every
+evaluated step, so a killed evaluation resumes where it stopped; a file written with
+other settings (subset sizes, classifier, batches) is refused rather than mixed.
+
+Reduced setting: ``num_train`` / ``num_test`` keep the first N training / test images
+(MNIST's files are not sorted by digit). Encoding and fitting scale with the number of
+images: ``num_train=10000`` with the full test set encodes 20,000 of the 70,000 images
+of the full protocol, ``num_train=10000, num_test=2000`` 12,000 (a sixth). Accuracies
+are then lower than the paper's, so compare them with the pixel baseline of the same
+subset, which is stored beside the records: measured with the notebook's classifier,
+the top-half pixels reach 84.9% with all images, 82.6% with 10,000 training images and
+80.0% with 10,000 / 2,000 (the first 2,000 test digits are harder than the rest);
+83.9%, 81.8% and 78.9% with the coupled noise.
+"""
+
+import json
+import math
+import os
+import re
+import time
+
+import numpy as np
+
+__all__ = [
+    "EVAL_CURVE",
+    "HALVES_DATASETS",
+    "EVALUATED_MODELS",
+    "build_run_model",
+    "checkpoint_steps",
+    "held_out_batches",
+    "load_run_config",
+    "read_eval_curve",
+    "restore_checkpoint",
+    "evaluate_checkpoints",
+]
+
+EVAL_CURVE = "eval_curve.json"
+HALVES_DATASETS = ("mnist_halves", "cifar10_halves")
+EVALUATED_MODELS = ("infomax", "adversarial")
+FORMAT_VERSION = 1
+
+_CHECKPOINT_INDEX = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+def checkpoint_steps(workdir):
+    """The kept checkpoints of a trainer workdir: a sorted list of (step, path prefix).
+
+    Found from the files (``checkpoints/ckpt-N.index``) rather than the manager's index
+    file, so a checkpoint moved away is not listed and one left out of the index is.
+    """
+    directory = os.path.join(os.fspath(workdir), "checkpoints")
+    if not os.path.isdir(directory):
+        return []
+    found = []
+    for name in os.listdir(directory):
+        match = _CHECKPOINT_INDEX.match(name)
+        if match:
+            step = int(match.group(1))
+            found.append((step, os.path.join(directory, f"ckpt-{step}")))
+    return sorted(found)
+
+
+def load_run_config(workdir):
+    """The ConfigDict of WORKDIR/config.json, checked to be an image-halves run.
+
+    Raises ValueError naming the problem: no config.json, or a run whose data are not
+    image halves (e.g. the non-i.i.d. Gaussians, whose estimates are in metrics.jsonl)
+    or whose model has no g_1 to evaluate.
+    """
+    import ml_collections
+
+    workdir = os.fspath(workdir)
+    path = os.path.join(workdir, "config.json")
+    if not os.path.isdir(workdir):
+        raise ValueError(f"{workdir} is not a directory: pass a trainer workdir (WORKDIR/config.json).")
+    if not os.path.isfile(path):
+        raise ValueError(f"{workdir} has no config.json: it is not a trainer workdir (python -m trainers.train writes one).")
+    with open(path) as handle:
+        try:
+            raw = json.load(handle)
+        except ValueError as error:
+            raise ValueError(f"{path} is not valid JSON ({error}); the workdir is damaged.") from None
+    experiment = raw.get("experiment", "?")
+    data_name = (raw.get("data") or {}).get("name")
+    model_name = (raw.get("model") or {}).get("name")
+    if data_name not in HALVES_DATASETS:
+        raise ValueError(
+            f"{workdir} is a {experiment!r} run on {data_name!r} data; the checkpoint evaluation "
+            f"encodes image halves ({', '.join(HALVES_DATASETS)}) for a linear classifier. "
+            "Runs without image halves (e.g. noniid_gaussian) log their estimates in "
+            "metrics.jsonl: plot them with tools/plot_tschannen.py --figure noniid."
+        )
+    if model_name not in EVALUATED_MODELS:
+        raise ValueError(
+            f"{workdir} holds a {model_name!r} model; the checkpoint evaluation knows "
+            f"{list(EVALUATED_MODELS)} (models with a top-half encoder g_1)."
+        )
+    model = raw["model"]
+    encoder = model.get("encoder_x") if model_name == "infomax" else model.get("encoder")
+    if not encoder:
+        raise ValueError(
+            f"{workdir}: the model has no top-half encoder (model.encoder_x is null), so there "
+            "is no representation to evaluate; its linear evaluation is the pixel baseline."
+        )
+    return ml_collections.ConfigDict(raw)
+
+
+def read_eval_curve(path):
+    """The contents of an eval_curve.json (a workdir or the file itself), or None when absent."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, EVAL_CURVE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        try:
+            curve = json.load(handle)
+        except ValueError as error:
+            raise ValueError(f"{path} is not valid JSON ({error}); delete it to evaluate again.") from None
+    if not isinstance(curve, dict) or not isinstance(curve.get("records"), list):
+        raise ValueError(f"{path} is not an eval_curve.json (no 'records' list); delete it to evaluate again.")
+    return curve
+
+
+def _json_safe(value):
+    """``value`` with non-finite floats as None (standard JSON), NumPy scalars as Python ones."""
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _write_json(curve, path):
+    """Writes atomically: a reader (or a killed writer) never leaves half a file."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as handle:
+        json.dump(_json_safe(curve), handle, indent=1, allow_nan=False)
+    os.replace(temporary, path)
+
+
+# ---------------------------------------------------------------------------------------
+# The pieces
+
+
+def _load_halves(config, split, noise_std, data_seed):
+    from tfmi.data import cifar_halves, mnist_halves
+
+    data = config.data
+    if data.name == "mnist_halves":
+        return mnist_halves.load_mnist_halves(
+            split, source=data.get("source", "auto"), noise_std=noise_std, seed=data_seed,
+            data_dir=data.get("data_dir") or None,
+        )
+    return cifar_halves.load_cifar10_halves(
+        split, half_rows=data.get("half_rows", cifar_halves.HALF_ROWS), noise_std=noise_std,
+        seed=data_seed, data_dir=data.get("data_dir") or None,
+    )
+
+
+def _subset(halves, count, what):
+    if count is None:
+        return halves
+    if count < 1:
+        raise ValueError(f"{what} must be >= 1, got {count}.")
+    return type(halves)(*(array[:count] for array in halves))
+
+
+def build_run_model(config):
+    """The run's model with its variables, created as the trainer creates them.
+
+    Seeds and builds in the trainer's order (dataset, model, optimizer, build on the
+    first batch), so that before any restore the weights are the run's step-0 weights.
+    Returns (model, the encoder g_1).
+    """
+    import keras
+
+    from tfmi.data import build_dataset
+    from tfmi.models import build_model
+    from tfmi.optim import make_optimizer
+
+    keras.utils.set_random_seed(int(config.seed))
+    first_batch = next(iter(build_dataset(config.data, config.batch_size, config.seed, 0)))
+    model = build_model(config.model)
+    optimizer = make_optimizer(config.optimizer, config.total_steps)
+    model.compile(optimizer=optimizer)
+    model.build_from_batch(first_batch)
+    encoder = model.encoder_x if config.model.name == "infomax" else model.encoder
+    return model, encoder
+
+
+def restore_checkpoint(model, path):
+    """Restores the model's variables from a trainer checkpoint (optimizer slots skipped)."""
+    import tensorflow as tf
+
+    checkpoint = tf.train.Checkpoint(model=model)
+    try:
+        status = checkpoint.restore(path)
+        status.expect_partial()
+        status.assert_existing_objects_matched()
+    except Exception as error:  # noqa: BLE001  (OpError, AssertionError, ValueError, ...)
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"cannot restore the checkpoint {path}: {type(error).__name__}: {detail}. It is "
+            "corrupt, or config.json does not describe the model that wrote it."
+        ) from None
+
+
+def held_out_batches(test, batch_size, count=None, data_seed=0):
+    """Held-out batches {"x": top, "y": bottom} for the MI estimate.
+
+    ``test``: a ``Halves`` (the evaluated test images). The rows are permuted with
+    ``np.random.default_rng([data_seed, 7]).permutation(n)`` and cut into consecutive
+    batches of ``batch_size`` (the run's); ``count`` of them (None: every full batch).
+    """
+    available = len(test.labels) // batch_size
+    if available < 1:
+        raise ValueError(
+            f"the MI estimate needs at least one test batch of the run's batch size {batch_size}, "
+            f"but only {len(test.labels)} test examples are evaluated: raise num_test, or pass "
+            "mi_batches=0 to skip the estimate."
+        )
+    count = available if count is None else min(int(count), available)
+    order = np.random.default_rng([int(data_seed), 7]).permutation(len(test.labels))
+    batches = []
+    for index in range(count):
+        rows = order[index * batch_size : (index + 1) * batch_size]
+        batches.append({"x": test.top[rows], "y": test.bottom[rows]})
+    return batches
+
+
+def _evaluate_bounds(model, batches):
+    """Mean (and spread over batches) of what the model's forward reports on each batch."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda batch: model.forward(batch, training=False))
+    values = {}
+    for batch in batches:
+        outputs = forward({key: tf.constant(value) for key, value in batch.items()})
+        for name, value in outputs.items():
+            values.setdefault(name, []).append(float(value))
+    result = {
+        "mi": float(np.mean(values["mi"])),
+        "mi_std": float(np.std(values["mi"])),
+        "loss": float(np.mean(values["loss"])),
+        "mi_batches": len(batches),
+        "bounds": {
+            name[len("bound_"):]: float(np.mean(items))
+            for name, items in values.items() if name.startswith("bound_")
+        },
+    }
+    return result
+
+
+def _condition_fn(encoder, x):
+    """A function () -> log(sigma_max / sigma_min) of g_1's Jacobian at each row of ``x``.
+
+    Traced once; each call reads the encoder's current (restored) variables.
+    """
+    import tensorflow as tf
+
+    from tfmi.evaluation import jacobian
+
+    inputs = tf.constant(x, tf.float32)
+    function = tf.function(lambda: jacobian.jacobian_condition_numbers(encoder, inputs, batch_size=32))
+
+    def log_condition():
+        with np.errstate(divide="ignore"):
+            return np.log(function().numpy()).tolist()
+
+    return log_condition
+
+
+def _encode_fn(encoder, input_dim):
+    """g_1 traced once for flat [b, input_dim] float32 inputs of any batch size b."""
+    import tensorflow as tf
+
+    function = tf.function(
+        lambda x: encoder(x, training=False),
+        input_signature=[tf.TensorSpec([None, input_dim], tf.float32)],
+    )
+    return lambda batch: function(tf.constant(batch, tf.float32)).numpy()
+
+
+def _adversarial_iterations(config, step):
+    """Encoder iterations (Figure 1c's x-axis) done by the adversarial model's step ``step``."""
+    warmup = int(config.model.get("warmup_steps", 1000))
+    cycle = int(config.model.get("probe_steps", 10)) + 1
+    return max(0, (step - warmup) // cycle)
+
+
+# ---------------------------------------------------------------------------------------
+# The loop
+
+
+def evaluate_checkpoints(
+    workdir,
+    *,
+    every=None,
+    num_train=None,
+    num_test=None,
+    include_init=True,
+    pixels=True,
+    mi_batches=None,
+    jacobian_points=None,
+    classifier=None,
+    data_seed=0,
+    encode_batch_size=1024,
+    output=None,
+    overwrite=False,
+    progress=print,
+):
+    """Evaluates every kept checkpoint of a Tschannen et al. (2020) run; returns the curve.
+
+    Args:
+      workdir: a trainer workdir of an image-halves run (config.json, checkpoints/).
+      every: evaluate only the steps that are multiples of ``every`` (None: all).
+      num_train, num_test: keep the first N training / test images (None: all; see the
+        module docstring for the reduced setting).
+      include_init: also evaluate step 0, the seeded initialisation.
+      pixels: also fit the same classifier on the raw top halves (the pixel baseline of
+        the same subset and noise), once per workdir.
+      mi_batches: held-out test batches for the MI estimate (None: every full batch;
+        0: no estimate).
+      jacobian_points: test inputs at which to compute g_1's Jacobian condition numbers
+        (None: 128 for runs that log them, i.e. ``model.log_condition_every`` > 0, else
+        0 = none).
+      classifier: keyword arguments of ``linear_eval.fit_linear_classifier`` (default:
+        the notebook's min-max scaling, C = 10, tol = 0.1).
+      data_seed: the draw of the coupled noise on the evaluated images and of the MI
+        batches' permutation (the same for every run, so that runs are comparable).
+      output: the JSON file (default WORKDIR/eval_curve.json).
+      overwrite: start afresh even when ``output`` holds records of other settings.
+      progress: a function of one string for progress lines (None: silent).
+
+    Returns:
+      The eval_curve dict: "settings", "pixel_baseline" and "records", one record per
+      step, sorted: step, test_accuracy, train_accuracy, mi (the run's bound on test
+      batches), mi_std, loss, bounds {infonce, nwj, dv, js}, log_condition (raw, when
+      computed) and the classifier's n_iter / converged / fit_seconds.
+    """
+    from tfmi.evaluation import linear_eval
+
+    say = progress or (lambda message: None)
+    workdir = os.fspath(workdir)
+    config = load_run_config(workdir)
+    kept = checkpoint_steps(workdir)
+    if not kept:
+        raise ValueError(
+            f"{workdir} holds no checkpoints (no {os.path.join(workdir, 'checkpoints', 'ckpt-N.index')}): "
+            "train the run first (python -m trainers.train --config ... --workdir "
+            f"{workdir}); the trainer keeps one every config.checkpoint_every steps."
+        )
+    if every is not None and every < 1:
+        raise ValueError(f"every must be >= 1, got {every}.")
+    if mi_batches is not None and mi_batches < 0:
+        raise ValueError(f"mi_batches must be >= 0, got {mi_batches}.")
+    if jacobian_points is None:
+        jacobian_points = 128 if config.model.get("log_condition_every", 0) else 0
+    if jacobian_points < 0:
+        raise ValueError(f"jacobian_points must be >= 0, got {jacobian_points}.")
+    steps = [(step, path) for step, path in kept if every is None or step % every == 0]
+    if include_init and all(step != 0 for step, _ in steps):
+        steps = [(0, None)] + steps
+    if not steps:
+        raise ValueError(
+            f"none of the kept checkpoints of {workdir} (steps {[s for s, _ in kept]}) is a "
+            f"multiple of every={every}; lower --every."
+        )
+
+    classifier = {**linear_eval.DEFAULT_CLASSIFIER, "seed": 0, **(classifier or {})}
+    noise_std = float(config.data.get("noise_std", 0.0) or 0.0)
+    settings = {
+        "format": FORMAT_VERSION,
+        "dataset": config.data.name,
+        "noise_std": noise_std,
+        "num_train": num_train,
+        "num_test": num_test,
+        "classifier": classifier,
+        "mi_batch_size": int(config.batch_size),
+        "mi_batches": mi_batches,
+        "jacobian_points": int(jacobian_points),
+        "data_seed": int(data_seed),
+    }
+    output = output or os.path.join(workdir, EVAL_CURVE)
+    curve = None if overwrite else read_eval_curve(output)
+    if curve is not None and _json_safe(curve.get("settings")) != _json_safe(settings):
+        old = curve.get("settings") or {}
+        changed = sorted(key for key in set(old) | set(settings) if _json_safe(old.get(key)) != _json_safe(settings.get(key)))
+        raise ValueError(
+            f"{output} holds records evaluated with other settings ({', '.join(changed)} differ); "
+            "pass overwrite=True (--overwrite) to start afresh, or another output file."
+        )
+    if curve is None:
+        curve = {
+            "workdir": os.path.abspath(workdir),
+            "experiment": config.experiment,
+            "seed": int(config.seed),
+            "bound": (config.model.get("bound") or {}).get("name"),
+            "target_mi": config.model.get("target_mi"),
+            "settings": settings,
+            "pixel_baseline": None,
+            "records": [],
+        }
+    done = {record["step"] for record in curve["records"]}
+    todo = [(step, path) for step, path in steps if step not in done]
+    if not todo and (curve.get("pixel_baseline") or not pixels):
+        say(f"{output}: every selected step ({len(steps)}) is already evaluated.")
+        return curve
+
+    start = time.time()
+    train = _subset(_load_halves(config, "train", noise_std, data_seed), num_train, "num_train")
+    test = _subset(_load_halves(config, "test", noise_std, data_seed), num_test, "num_test")
+    say(
+        f"{workdir}: {config.experiment}, {len(train.labels)} train / {len(test.labels)} test "
+        f"images (noise_std={noise_std:g}); {len(todo)} of {len(steps)} steps to evaluate "
+        f"({time.time() - start:.1f} s to load)"
+    )
+    if pixels and not curve.get("pixel_baseline"):
+        result = linear_eval.pixel_baseline(train, test, **classifier)
+        curve["pixel_baseline"] = result.to_dict()
+        _write_json(curve, output)
+        say(f"  pixel baseline: test accuracy {result.accuracy:.4f} ({result.fit_seconds:.1f} s)")
+    if not todo:
+        return curve
+
+    is_adversarial = config.model.name == "adversarial"
+    # The adversarial model of Fig. 1c trains no MI estimator unless mi_weight > 0.
+    has_bound = not is_adversarial or bool(config.model.get("mi_weight", 0.0))
+    batches = []
+    if mi_batches != 0 and has_bound:
+        batches = held_out_batches(test, int(config.batch_size), mi_batches, data_seed)
+    if jacobian_points:
+        order = np.random.default_rng([int(data_seed), 11]).permutation(len(test.labels))
+        jacobian_inputs = test.top[order[:jacobian_points]]
+    model, encoder = build_run_model(config)
+    log_condition = _condition_fn(encoder, jacobian_inputs) if jacobian_points else None
+    encode = _encode_fn(encoder, int(train.top.shape[1]))
+    timings = []
+    for index, (step, path) in enumerate(todo):
+        began = time.time()
+        if path is not None:
+            try:
+                restore_checkpoint(model, path)
+            except ValueError:
+                if os.path.exists(f"{path}.index"):
+                    raise
+                # A trainer still running keeps only the newest checkpoints.
+                say(f"  step {step}: {path} was deleted meanwhile by the trainer; skipped")
+                continue
+        train_features = linear_eval.encode(encode, train.top, encode_batch_size)
+        test_features = linear_eval.encode(encode, test.top, encode_batch_size)
+        result = linear_eval.fit_linear_classifier(
+            train_features, train.labels, test_features, test.labels, **classifier
+        )
+        record = {
+            "step": int(step),
+            "source": "checkpoint" if path else "init",
+            "test_accuracy": result.accuracy,
+            "train_accuracy": result.train_accuracy,
+            "n_iter": result.n_iter,
+            "converged": result.converged,
+            "fit_seconds": result.fit_seconds,
+        }
+        if is_adversarial:
+            record["encoder_iterations"] = _adversarial_iterations(config, step)
+        if batches:
+            record.update(_evaluate_bounds(model, batches))
+        if jacobian_points:
+            record["log_condition"] = log_condition()
+        record["seconds"] = time.time() - began
+        curve["records"] = sorted(curve["records"] + [record], key=lambda r: r["step"])
+        _write_json(curve, output)
+        timings.append(record["seconds"])
+        remaining = (len(todo) - index - 1) * float(np.mean(timings))
+        mi = f", I_EST {record['mi']:.3f}" if "mi" in record else ""
+        say(
+            f"  step {step:>6d}: test accuracy {result.accuracy:.4f} (train {result.train_accuracy:.4f}){mi}"
+            f" | {record['seconds']:.1f} s | {index + 1}/{len(todo)}, ETA {remaining / 60:.1f} min"
+        )
+    return curve
