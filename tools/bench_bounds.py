@@ -59,6 +59,7 @@ import tensorflow as tf
 
 from tfmi.bounds import UNCONDITIONAL_BOUNDS
 from tfmi.config_utils import load_config
+from tfmi.jsonio import write_json
 from tfmi.critics import Separable
 from tfmi.data import build_dataset, gaussians
 from tfmi.models import Bound, build_model
@@ -289,7 +290,7 @@ def run_accuracy(args, report):
         for bound in args.bounds:
             record = run_task(args, bound, dim, mi, batches)
             report["accuracy"].append(record)
-            save_json(report, args.out)
+            write_json(report, args.out)
             done += 1
             elapsed = time.perf_counter() - start
             trained, optimal = record["trained"], record["optimal"]
@@ -428,7 +429,7 @@ def run_speed(args, report):
         for batch_size in args.speed_batch_sizes:
             record = time_training(args, bound, batch_size)
             speed["results"].append(record)
-            save_json(report, args.out)
+            write_json(report, args.out)
             progress(
                 f"speed {bound:12s} B={batch_size:<5d} {record['steps_per_sec']:7.1f} steps/s "
                 f"(CPU share {record['cpu_share']:.2f})"
@@ -492,7 +493,7 @@ def run_conditional_speed(args, report):
         for method in DEMI_METHODS:
             record = time_demi_training(args, method, k)
             results.append(record)
-            save_json(report, args.out)
+            write_json(report, args.out)
             progress(
                 f"conditional {method:9s} K={k:<4d} {record['steps_per_sec']:7.1f} steps/s "
                 f"(CPU share {record['cpu_share']:.2f})"
@@ -615,25 +616,6 @@ def machine_table(machine):
     return markdown_table(["", ""], [[key, str(value)] for key, value in machine.items()])
 
 
-def json_safe(value):
-    """``value`` with non-finite floats as None, so the JSON file is standard JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    return value
-
-
-def save_json(report, path):
-    """Writes ``report`` to ``path`` atomically (a reader never sees half a file)."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(json_safe(report), handle, indent=1, allow_nan=False)
-    os.replace(temporary, path)
-
-
 def progress(message):
     """A progress line on stderr, so stdout keeps only the tables."""
     print(message, file=sys.stderr, flush=True)
@@ -668,7 +650,7 @@ def main(argv=None):
         run_conditional_speed(args, report)
         print("## Speed: DEMI conditional bounds\n\n" + conditional_speed_table(report) + "\n")
     report["total_seconds"] = time.perf_counter() - start
-    save_json(report, args.out)
+    write_json(report, args.out)
     print(f"Wrote {args.out} ({format_seconds(report['total_seconds'])}).")
 
 

@@ -43,6 +43,8 @@ import subprocess
 import sys
 import time
 
+from tfmi.jsonio import write_json
+
 ENCODERS = ("realnvp", "residual_mlp", "mlp", "convnet")
 CRITICS = ("bilinear", "separable", "concat")
 STEPS_PER_RUN = 21000
@@ -282,13 +284,6 @@ def summary_table(rows, total):
     return "\n".join(lines)
 
 
-def save_json(report, path):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(report, handle, indent=1)
-    os.replace(temporary, path)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="~1 s of timing per pair, 2 calls")
@@ -327,7 +322,7 @@ def main(argv=None):
     for index, (encoder, critic) in enumerate(pairs):
         record = run_child(encoder, critic, args)
         report["results"].append(record)
-        save_json(report, args.out)
+        write_json(report, args.out)
         if "error" in record:
             message = f"FAILED: {record['error']}"
         else:
@@ -342,7 +337,7 @@ def main(argv=None):
     report["paper_total_hours"] = total
     report["total_seconds"] = time.perf_counter() - start
     report["load_average_1m_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    save_json(report, args.out)
+    write_json(report, args.out)
     device = next((r["device"] for r in report["results"] if "device" in r), "?")
     machine = report["machine"]
     print(f"# Tschannen et al. (2020): training step per encoder / critic pair\n\n"

@@ -58,6 +58,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tfmi.jsonio import json_safe  # noqa: E402
+
 # ---------------------------------------------------------------------------------------
 # What the paper states (Tschannen et al. 2020)
 
@@ -748,18 +750,6 @@ def table_markdown(rows, found, spread):
     return "\n".join(lines)
 
 
-def _json_safe(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return _json_safe(value.item())
-    return value
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", help="workdirs, or roots holding workdirs (ROOT/ARG/seed_N)")
@@ -793,7 +783,7 @@ def main(argv=None):
     curves = plot(figure, groups, args.spread, out)
     stem, _ = os.path.splitext(out)
     with open(f"{stem}.json", "w") as handle:
-        json.dump(_json_safe({"figure": figure, "spread": args.spread, "paper": PAPER, "panels": curves,
+        json.dump(json_safe({"figure": figure, "spread": args.spread, "paper": PAPER, "panels": curves,
                               "groups": [{"config": label(d), "desc": d, "workdirs": [r["workdir"] for r in rs]}
                                          for d, rs in groups]}), handle, indent=1)
     print(f"wrote {out} and {stem}.json ({len(runs)} runs, {len(groups)} configs)", file=sys.stderr)
@@ -802,7 +792,7 @@ def main(argv=None):
         found = claims(figure, rows)
         print(table_markdown(rows, found, args.spread))
         with open(f"{stem}_table.json", "w") as handle:
-            json.dump(_json_safe({"figure": figure, "spread": args.spread, "rows": rows, "claims": found}), handle, indent=1)
+            json.dump(json_safe({"figure": figure, "spread": args.spread, "rows": rows, "claims": found}), handle, indent=1)
         print(f"wrote {stem}_table.json", file=sys.stderr)
 
 

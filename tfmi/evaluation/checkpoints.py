@@ -51,6 +51,8 @@ import time
 
 import numpy as np
 
+from tfmi.jsonio import json_safe, write_json
+
 __all__ = [
     "EVAL_CURVE",
     "HALVES_DATASETS",
@@ -152,26 +154,7 @@ def read_eval_curve(path):
     return curve
 
 
-def _json_safe(value):
-    """``value`` with non-finite floats as None (standard JSON), NumPy scalars as Python ones."""
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(item) for item in value]
-    return value
 
-
-def _write_json(curve, path):
-    """Writes atomically: a reader (or a killed writer) never leaves half a file."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(_json_safe(curve), handle, indent=1, allow_nan=False)
-    os.replace(temporary, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -419,9 +402,9 @@ def evaluate_checkpoints(
     }
     output = output or os.path.join(workdir, EVAL_CURVE)
     curve = None if overwrite else read_eval_curve(output)
-    if curve is not None and _json_safe(curve.get("settings")) != _json_safe(settings):
+    if curve is not None and json_safe(curve.get("settings")) != json_safe(settings):
         old = curve.get("settings") or {}
-        changed = sorted(key for key in set(old) | set(settings) if _json_safe(old.get(key)) != _json_safe(settings.get(key)))
+        changed = sorted(key for key in set(old) | set(settings) if json_safe(old.get(key)) != json_safe(settings.get(key)))
         raise ValueError(
             f"{output} holds records evaluated with other settings ({', '.join(changed)} differ); "
             "pass overwrite=True (--overwrite) to start afresh, or another output file."
@@ -454,7 +437,7 @@ def evaluate_checkpoints(
     if pixels and not curve.get("pixel_baseline"):
         result = linear_eval.pixel_baseline(train, test, **classifier)
         curve["pixel_baseline"] = result.to_dict()
-        _write_json(curve, output)
+        write_json(curve, output)
         say(f"  pixel baseline: test accuracy {result.accuracy:.4f} ({result.fit_seconds:.1f} s)")
     if not todo:
         return curve
@@ -505,7 +488,7 @@ def evaluate_checkpoints(
             record["log_condition"] = log_condition()
         record["seconds"] = time.time() - began
         curve["records"] = sorted(curve["records"] + [record], key=lambda r: r["step"])
-        _write_json(curve, output)
+        write_json(curve, output)
         timings.append(record["seconds"])
         remaining = (len(todo) - index - 1) * float(np.mean(timings))
         mi = f", I_EST {record['mi']:.3f}" if "mi" in record else ""
