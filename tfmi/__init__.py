@@ -9,8 +9,26 @@ Modules: ``tfmi.bounds`` (bounds as pure functions of score matrices),
 ``tfmi.data`` (tf.data pipelines), ``tfmi.distribute`` (strategies).
 """
 
-from tfmi import bounds, critics
-from tfmi.estimate import MIEstimate, estimate_mi
+import importlib
 
 __version__ = "0.1.0"
 __all__ = ["bounds", "critics", "estimate_mi", "MIEstimate"]
+
+# Imported on first use, so that light modules (tfmi.jsonio, tfmi.config_utils) and
+# the plotting tools that need only them do not pay for importing TensorFlow.
+_LAZY = {  # name -> (module, attribute of it; None: the module itself)
+    "bounds": ("tfmi.bounds", None),
+    "critics": ("tfmi.critics", None),
+    "estimate_mi": ("tfmi.estimate", "estimate_mi"),
+    "MIEstimate": ("tfmi.estimate", "MIEstimate"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tfmi' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

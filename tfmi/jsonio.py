@@ -1,4 +1,5 @@
-"""JSON files that tools and the trainer write: standard JSON, written atomically."""
+"""JSON files that tools and the trainer write (standard JSON, written atomically) and
+the metrics.jsonl logs they read."""
 
 import json
 import math
@@ -6,7 +7,7 @@ import os
 
 import numpy as np
 
-__all__ = ["json_safe", "write_json"]
+__all__ = ["json_safe", "read_metrics", "write_json"]
 
 
 def json_safe(value):
@@ -30,3 +31,21 @@ def write_json(value, path, indent=1):
     with open(temporary, "w") as handle:
         json.dump(json_safe(value), handle, indent=indent, allow_nan=False)
     os.replace(temporary, path)
+
+
+def read_metrics(path):
+    """The records of a trainer's metrics.jsonl, one per step in step order; [] if the
+    file is absent. A line torn by a killed run is skipped; a step logged twice (by a
+    run resumed before its last log) keeps its last record."""
+    if not os.path.exists(path):
+        return []
+    records = {}
+    with open(path) as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "step" in record:
+                records[record["step"]] = record
+    return [records[step] for step in sorted(records)]

@@ -27,6 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tfmi.jsonio import read_metrics  # noqa: E402
+
 METHOD_LABELS = {
     "infonce": "InfoNCE",
     "demi": "DEMI (true p(y|x'))",
@@ -48,16 +50,10 @@ def load_run(workdir, last):
         return None
     figure = config.get("figure", "top")
     metric = "train/mi_nce_is" if figure == "bottom" else "train/mi"
-    records = {}
-    with open(metrics_path) as f:
-        for line in f:
-            record = json.loads(line)
-            if metric in record:
-                records[record["step"]] = record
-    if not records:
+    values = np.array([r[metric] for r in read_metrics(metrics_path) if metric in r][-last:])
+    if not len(values):
         print(f"skipping {workdir}: its metrics.jsonl has no {metric}", file=sys.stderr)
         return None
-    values = np.array([records[step][metric] for step in sorted(records)][-last:])
     return {
         "figure": figure,
         "method": config["model"]["method"],

@@ -21,6 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tfmi.jsonio import read_metrics  # noqa: E402
+
 BOUND_ORDER = ("infonce", "nwj", "tuba", "dv", "js", "smile", "interpolated", "mine")
 
 
@@ -35,14 +37,10 @@ def load_run(workdir):
         config = json.load(f)
     if config.get("experiment") != "gaussian_staircase":
         raise SystemExit(f"error: {workdir} holds a {config.get('experiment')!r} run, not a staircase.")
-    rows = {}
-    with open(metrics_path) as f:
-        for line in f:
-            record = json.loads(line)
-            rows[record["step"]] = record  # a resumed run re-logs steps: keep the last
-    steps = np.array(sorted(rows))
-    estimates = np.array([rows[s]["train/mi"] for s in steps])
-    true_mi = np.array([rows[s]["train/true_mi"] for s in steps])
+    records = read_metrics(metrics_path)
+    steps = np.array([r["step"] for r in records])
+    estimates = np.array([r["train/mi"] for r in records])
+    true_mi = np.array([r["train/true_mi"] for r in records])
     return config, steps, estimates, true_mi
 
 

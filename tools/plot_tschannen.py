@@ -58,7 +58,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfmi.jsonio import json_safe  # noqa: E402
+from tfmi.jsonio import json_safe, read_metrics  # noqa: E402
 
 # ---------------------------------------------------------------------------------------
 # What the paper states (Tschannen et al. 2020)
@@ -111,20 +111,6 @@ def find_workdirs(paths):
     return sorted(set(found))
 
 
-def _read_jsonl(path):
-    records = {}
-    if not os.path.exists(path):
-        return []
-    with open(path) as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a killed run
-            records[record.get("step")] = record  # a resumed run may re-log a step: keep the last
-    return [records[step] for step in sorted(s for s in records if s is not None)]
-
-
 def describe(config):
     """The fields of a config that tell the paper's settings apart (everything but the seed)."""
     model, data = config.get("model") or {}, config.get("data") or {}
@@ -159,7 +145,7 @@ def load_run(workdir):
         "seed": config.get("seed"),
         "records": (curve or {}).get("records", []),
         "pixel": ((curve or {}).get("pixel_baseline") or {}).get("accuracy"),
-        "metrics": _read_jsonl(os.path.join(workdir, "metrics.jsonl")),
+        "metrics": read_metrics(os.path.join(workdir, "metrics.jsonl")),
     }
 
 

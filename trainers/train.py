@@ -49,6 +49,7 @@ from ml_collections import config_flags  # noqa: E402
 
 from tfmi import distribute  # noqa: E402
 from tfmi.data import build_dataset  # noqa: E402
+from tfmi.jsonio import read_metrics  # noqa: E402
 from tfmi.models import build_model, export_model  # noqa: E402
 from tfmi.optim import make_optimizer  # noqa: E402
 
@@ -172,20 +173,6 @@ class _Interval:
         return (step // self.every + 1) * self.every
 
 
-def _read_jsonl(path):
-    """The records of a metrics.jsonl file, skipping torn lines; [] if absent."""
-    if not tf.io.gfile.exists(path):
-        return []
-    records = []
-    with tf.io.gfile.GFile(path) as f:
-        for line in f:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
-
-
 class MetricWriter:
     """TensorBoard scalars/histograms plus a metrics.jsonl file (chief only).
 
@@ -198,15 +185,11 @@ class MetricWriter:
         self.enabled = enabled
         if enabled:
             path = os.path.join(workdir, "metrics.jsonl")
-            if tf.io.gfile.exists(path):
-                with tf.io.gfile.GFile(path) as f:
-                    text = f.read()
-                kept = [r for r in _read_jsonl(path) if r.get("step", 0) <= resume_step]
-                cleaned = "".join(json.dumps(record) + "\n" for record in kept)
-                if cleaned != text:
-                    with open(f"{path}.tmp", "w") as f:
-                        f.write(cleaned)
-                    os.replace(f"{path}.tmp", path)
+            if os.path.exists(path):
+                kept = [r for r in read_metrics(path) if r["step"] <= resume_step]
+                with open(f"{path}.tmp", "w") as f:
+                    f.writelines(json.dumps(record) + "\n" for record in kept)
+                os.replace(f"{path}.tmp", path)
             self.summary = tf.summary.create_file_writer(workdir)
             self.jsonl = open(path, "a")
 
@@ -426,7 +409,7 @@ def train(config, workdir):
         )
         if config.get("export", True) and not tf.io.gfile.exists(os.path.join(workdir, "export")):
             _export(model, workdir, chief, scratch)
-        logged = _read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+        logged = read_metrics(os.path.join(workdir, "metrics.jsonl"))
         last = logged[-1] if logged else {}
         return {k[len("train/") :]: v for k, v in last.items() if k.startswith("train/")}
 
