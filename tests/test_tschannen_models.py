@@ -420,6 +420,10 @@ def test_adversarial_update_order_follows_warmup_and_ratio():
     assert int(model.encoder_optimizer.iterations) == 3
     assert float(model.trackers["encoder_update"].result()) == pytest.approx(3 / 12)
     assert [bool(model.is_encoder_step(s)) for s in range(3, 9)] == [False, False, True] * 2
+    # Encoder updates done by the first s steps, as the checkpoint evaluation reports them.
+    assert [model.encoder_iterations(s) for s in range(13)] == [
+        updated[:s].count("E") for s in range(13)
+    ]
 
 
 def test_adversarial_updates_are_one_adam_step_on_each_players_loss():

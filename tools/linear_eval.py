@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from tfmi.cli import run_reporting_errors  # noqa: E402
 from tfmi.data import cifar_halves, mnist_halves  # noqa: E402
 from tfmi.evaluation import linear_eval as le  # noqa: E402
 
@@ -149,14 +150,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        run(args)
-    except (ValueError, OSError) as error:
-        if os.environ.get("TFMI_DEBUG"):
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_reporting_errors(run, parse_args(argv))
 
 
 if __name__ == "__main__":

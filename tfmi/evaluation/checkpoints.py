@@ -300,13 +300,6 @@ def _encode_fn(encoder, input_dim):
     return lambda batch: function(tf.constant(batch, tf.float32)).numpy()
 
 
-def _adversarial_iterations(config, step):
-    """Encoder iterations (Figure 1c's x-axis) done by the adversarial model's step ``step``."""
-    warmup = int(config.model.get("warmup_steps", 1000))
-    cycle = int(config.model.get("probe_steps", 10)) + 1
-    return max(0, (step - warmup) // cycle)
-
-
 # ---------------------------------------------------------------------------------------
 # The loop
 
@@ -481,7 +474,7 @@ def evaluate_checkpoints(
             "fit_seconds": result.fit_seconds,
         }
         if is_adversarial:
-            record["encoder_iterations"] = _adversarial_iterations(config, step)
+            record["encoder_iterations"] = model.encoder_iterations(step)
         if batches:
             record.update(_evaluate_bounds(model, batches))
         if jacobian_points:

@@ -161,6 +161,10 @@ class AdversarialModel(MIModel):
         after = tf.cast(step, tf.int64) - self.warmup_steps
         return tf.logical_and(after >= 0, after % (self.probe_steps + 1) == self.probe_steps)
 
+    def encoder_iterations(self, step):
+        """Encoder updates done by the first ``step`` training steps (Fig. 1c's x-axis)."""
+        return max(0, (int(step) - self.warmup_steps) // (self.probe_steps + 1))
+
     def _probe_update(self, batch):
         variables = self.probe_variables
         with tf.GradientTape(watch_accessed_variables=False) as tape:
