@@ -68,8 +68,8 @@ def test_get_builds_each_encoder(name, kwargs, input_dim, output_dim):
 
 
 def test_get_rejects_unknown_names_and_bad_arguments():
-    with pytest.raises(ValueError, match="Unknown encoder 'resnet'.*convnet"):
-        encoders.get("resnet")
+    with pytest.raises(ValueError, match="Unknown encoder 'vgg16'.*convnet"):
+        encoders.get("vgg16")
     with pytest.raises(ValueError, match="Bad arguments for encoder 'mlp'"):
         encoders.get("mlp", widths=(3,))
 

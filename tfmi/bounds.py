@@ -45,6 +45,7 @@ __all__ = [
     "boosted",
     "demi",
     "CONDITIONAL_BOUNDS",
+    "demi_listing1_loss",
 ]
 
 
@@ -549,3 +550,62 @@ def demi(unconditional_scores, conditional_positive, conditional_negatives):
 
 
 CONDITIONAL_BOUNDS = ("cnce", "var", "importance_sampled", "boosted")
+
+
+def demi_listing1_loss(s_x_y, s_xp_y, s_bo_x_y, s_bo_xp_y, labels=None):
+    """The four-term DEMI loss of Sordoni et al. (2021), Listing 1, on score matrices.
+
+    Each argument is a [B, C] matrix of scores of B anchors against C candidates y_c
+    (the positive of row i in column ``labels[i]``; ``labels`` None = column 0, the
+    MoCo layout of Listing 1 where column 0 is k_y and the rest the memory queue):
+
+        s_x_y      psi(x, y)     NCE head on the view x        (q_x  . k_y)
+        s_xp_y     psi(x', y)    NCE head on the subview x'    (q_xp . k_y)
+        s_bo_x_y   phi(x, y)     BO head on x                  (q_bo_x  . k_y)
+        s_bo_xp_y  phi(x', y)    BO head on x'                 (q_bo_xp . k_y)
+
+    With CE(s) = mean_i -log_softmax(s_i)[labels_i] (a cross-entropy in nats):
+
+        nce_x_y  = CE(s_x_y)                         -> I_NCE(x; y)   = log C - nce_x_y
+        nce_xp_y = CE(s_xp_y)                        -> I_NCE(x'; y)  = log C - nce_xp_y
+        bo_x_xp  = CE(stop_gradient(s_xp_y) + s_bo_x_y)   -> I_BO(x; y | x')
+        bo_xp_x  = CE(stop_gradient(s_x_y) + s_bo_xp_y)   -> I_BO(x'; y | x)
+        loss     = nce_x_y + nce_xp_y + bo_x_xp + bo_xp_x
+
+    i.e. maximising both decompositions I(x'; y) + I(x; y | x') and
+    I(x; y) + I(x'; y | x) of I(x, x'; y). The BO terms reuse the unconditional logits
+    detached (Eq. 10: psi* is fixed while phi learns the residual). Masked candidates
+    (e.g. an anchor's own view among in-batch candidates) may hold a large negative
+    score (-1e9); they then drop out of every softmax. Returns a dict of scalar float32
+    tensors: "loss" and the four terms (losses to minimise, each >= 0).
+    """
+    names = ("s_x_y", "s_xp_y", "s_bo_x_y", "s_bo_xp_y")
+    scores = [tf.cast(tf.convert_to_tensor(s), tf.float32) for s in (s_x_y, s_xp_y, s_bo_x_y, s_bo_xp_y)]
+    for name, s in zip(names, scores):
+        if s.shape.rank is not None and s.shape.rank != 2:
+            raise ValueError(
+                f"demi_listing1_loss: {name} must be a [B, C] matrix of anchors x candidates, got shape {s.shape}."
+            )
+    for name, s in zip(names[1:], scores[1:]):
+        if s.shape.is_fully_defined() and scores[0].shape.is_fully_defined() and s.shape != scores[0].shape:
+            raise ValueError(
+                f"demi_listing1_loss: {name} has shape {s.shape} but s_x_y has {scores[0].shape}; all four "
+                "must score the same anchors against the same candidates."
+            )
+    s_x_y, s_xp_y, s_bo_x_y, s_bo_xp_y = scores
+    if labels is None:
+        labels = tf.zeros([tf.shape(s_x_y)[0]], tf.int32)
+    labels = tf.cast(labels, tf.int32)
+
+    def cross_entropy(logits):
+        return tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        )
+
+    terms = {
+        "nce_x_y": cross_entropy(s_x_y),
+        "nce_xp_y": cross_entropy(s_xp_y),
+        "bo_x_xp": cross_entropy(tf.stop_gradient(s_xp_y) + s_bo_x_y),
+        "bo_xp_x": cross_entropy(tf.stop_gradient(s_x_y) + s_bo_xp_y),
+    }
+    return {"loss": tf.add_n(list(terms.values())), **terms}

@@ -2,6 +2,8 @@
 every config shares, and the setup of Tschannen et al. (2020) that their MNIST and
 CIFAR-10 configs share (``halves_config`` with ``encoder_spec`` and ``critic_spec``)."""
 
+import math
+
 import ml_collections
 
 __all__ = [
@@ -13,6 +15,10 @@ __all__ = [
     "encoder_spec",
     "halves_config",
     "apply_runlocal",
+    "dialogue_config",
+    "dialogue_config_from_args",
+    "parse_dialogue_arg",
+    "moco_imagenet_config",
 ]
 
 
@@ -259,4 +265,221 @@ def apply_runlocal(config, steps=6, batch_size=16):
     config.checkpoint_every = steps
     config.histogram_every = steps
     config.keep_checkpoints = 1
+    return config
+
+
+# --- Sordoni et al. (2021), Sec. 5.3 / App. B: GPT-2 dialogue models --------------------
+
+# The small offline GPT-2 (preset ""), trained from scratch on the chitchat corpus, and
+# the tiny one of ``runlocal``. GPT-2's vocabulary (50,257 BPE tokens) in both.
+DIALOGUE_SMALL_GPT2 = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024)
+DIALOGUE_TINY_GPT2 = dict(num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64)
+
+
+def dialogue_config(
+    experiment,
+    method,
+    *,
+    preset="",
+    source="chitchat",
+    path="",
+    negatives_path="",
+    num_negatives=9,
+    mi_weight=0.1,
+    learning_rate=None,
+    total_steps=20000,
+    runlocal=False,
+):
+    """The common config of the dialogue experiments (Sordoni et al. 2021, App. B.3).
+
+    model: ``tfmi.models.dialogue.DialogueModel`` with ``method`` (lm, infonce, demi,
+    demi_bo, transfertransfo, backward), MI terms weighted by ``mi_weight`` (0.1), on a
+    GPT-2 backbone: ``preset="gpt2_base_en"`` is the paper's pretrained GPT-2 small
+    (downloaded once), ``preset=""`` (default) a small randomly initialised GPT-2
+    (``DIALOGUE_SMALL_GPT2``) trained from scratch, offline. Dropout 0.1 on all layers.
+    data: ``tfmi.data.dialogue`` on ``source`` "chitchat" (the offline corpus of the
+    chitchat-dataset package, default) or "wow" (Wizard of Wikipedia; ``path`` = the
+    directory or JSON file the user downloaded), up to 5 past and 3 future utterances;
+    DEMI reads the futures sampled from p_GPT2(y | x') from ``negatives_path``
+    (``num_negatives`` = N - 1 per example, written by tools/sample_negatives.py).
+    optimizer: Adam, linear decay to 0 over ``total_steps``; batch 10 = 5 per GPU x 2
+    GPUs (run with ``--config.strategy=mirrored`` on two devices). The paper's learning
+    rate 6.25e-5 fine-tunes a pretrained GPT-2 and is the default with a preset; a
+    GPT-2 trained from scratch (preset "") learns nothing useful at that rate in a
+    short run, so it defaults to 5e-4 (``learning_rate`` sets either).
+    runlocal: a tiny GPT-2 (``DIALOGUE_TINY_GPT2``), batch 4, short sequences, 4 steps.
+    """
+    if learning_rate is None:
+        learning_rate = 6.25e-5 if preset else 5e-4
+    config = base_config(experiment)
+    config.data = ml_collections.ConfigDict()
+    config.data.name = "dialogue"
+    config.data.source = source
+    config.data.path = path
+    config.data.split = "train"
+    config.data.max_past = 5
+    config.data.max_future = 3
+    config.data.max_utterance_tokens = 64
+    config.data.max_past_tokens = 256
+    config.data.max_future_tokens = 128
+    config.data.negatives_path = negatives_path
+    config.data.num_negatives = num_negatives
+    # Each batch padded to its longest row rounded up to 32 tokens, not to P + F = 384:
+    # chitchat utterances are short, and a few distinct shapes trace a few times only.
+    config.data.pad_to_multiple = 32
+    config.data.max_dialogues = 0  # all; runlocal keeps the first few
+    config.batch_size = 10
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = "dialogue"
+    config.model.method = method
+    config.model.mi_weight = float(mi_weight)
+    config.model.unconditional = "past"
+    config.model.num_distractors = 1
+    config.model.nsp_weight = 0.5
+    backbone = dict(DIALOGUE_TINY_GPT2 if runlocal else DIALOGUE_SMALL_GPT2)
+    config.model.backbone = dict(preset=preset, max_sequence_length=384, dropout=0.1, **backbone)
+
+    config.optimizer = dict(name="adam", learning_rate=learning_rate, schedule="linear", warmup_steps=0)
+    config.total_steps = total_steps
+    config.steps_per_loop = 50
+    config.log_every = 100
+    config.checkpoint_every = 1000
+    config.histogram_every = 5000
+    config.keep_checkpoints = 2
+    config.export = True
+    if runlocal:
+        config.data.max_utterance_tokens = 16
+        config.data.max_past_tokens = 48
+        config.data.max_future_tokens = 24
+        config.data.num_negatives = min(num_negatives, 3)
+        config.data.max_dialogues = 8
+        config.data.pad_to_multiple = 0
+        config.model.backbone.max_sequence_length = 80
+        apply_runlocal(config, steps=4, batch_size=4)
+    return config
+
+
+def parse_dialogue_arg(arg, **extra):
+    """``parse_arg`` with the arguments every dialogue config takes (``extra`` first):
+    preset, source, path, negatives, steps, lr (0 = the default of ``dialogue_config``),
+    mi_weight, seed, runlocal."""
+    return parse_arg(
+        arg, **extra, preset="", source="chitchat", path="", negatives="", steps=20000, lr=0.0,
+        mi_weight=0.1, seed=0, runlocal=False,
+    )
+
+
+def dialogue_config_from_args(experiment, method, args):
+    """``dialogue_config`` from the dict of ``parse_dialogue_arg``."""
+    config = dialogue_config(
+        experiment, method, preset=args["preset"], source=args["source"], path=args["path"],
+        negatives_path=args["negatives"], mi_weight=args["mi_weight"],
+        learning_rate=args["lr"] or None, total_steps=args["steps"], runlocal=args["runlocal"],
+    )
+    config.seed = args["seed"]
+    return config
+
+
+# --- Sordoni et al. (2021), Sec. 5.2.1: InfoMin / InfoMin (multi) / DEMI on ImageNet ---
+
+IMAGENET_TRAIN_IMAGES = {"imagenet2012": 1_281_167, "imagenet100": 126_689}
+# Table 1 of Sordoni et al. (2021): linear-evaluation top-1 (%), ResNet-50, 200 epochs.
+MOCO_TABLE1 = {
+    ("infomin", "imagenet100"): 74.9, ("infomin_multi", "imagenet100"): 77.2, ("demi", "imagenet100"): 78.6,
+    ("infomin", "imagenet2012"): 70.1, ("infomin_multi", "imagenet2012"): 70.2, ("demi", "imagenet2012"): 70.8,
+}
+
+
+def moco_imagenet_config(method, dataset, arg=None):
+    """The config of ``method`` ("infomin", "infomin_multi", "demi") on ``dataset``
+    ("imagenet2012" or "imagenet100"), for a config argument (see configs/imagenet_demi.py).
+
+    Tian et al.'s (2020) InfoMin as their code (PyContrast, --method InfoMin) sets it:
+    ResNet-50 (ImageNet variant; batch norm synchronised across replicas), MLP head
+    2048 -> ReLU -> 128, MoCo memory of K = 65,536 keys, key-encoder EMA 0.999,
+    temperature 0.15, SGD momentum 0.9, learning rate 0.03 at batch 256 (scaled by
+    B / 256), weight decay 1e-4, cosine schedule, 200 epochs, warm-up (5 epochs) only
+    above batch 256. Views: ``imagenet_views`` (InfoMin's augmentations); x' for
+    infomin_multi and demi: ``subview`` "crop" (scale (0.05, 0.14), 96 x 96) or "cut".
+
+    Arguments: subview=crop|cut, epochs=200, batch=256, queue=65536, t=0.15 (MoCo v2's
+    0.2 is the other common value), depth=50|18, runlocal, synthetic (random images:
+    no ImageNet needed).
+    """
+    args = parse_arg(
+        arg, subview="crop", epochs=200, batch=256, queue=65536, t=0.15, depth=50, runlocal=False, synthetic=False
+    )
+    if args["subview"] not in ("crop", "cut"):
+        raise ValueError(f"subview must be crop or cut, got {args['subview']!r}.")
+    if dataset not in IMAGENET_TRAIN_IMAGES:
+        raise ValueError(f"Unknown ImageNet dataset {dataset!r}; choose one of {sorted(IMAGENET_TRAIN_IMAGES)}.")
+    uses_subview = method != "infomin"
+    name = {"imagenet2012": "imagenet", "imagenet100": "imagenet100"}[dataset]
+    config = base_config(f"{name}_{method}" + (f"_{args['subview']}" if method == "demi" else ""))
+    config.batch_size = args["batch"]
+    config.epochs = args["epochs"]
+    steps_per_epoch = IMAGENET_TRAIN_IMAGES[dataset] / config.batch_size
+    config.total_steps = math.ceil(args["epochs"] * steps_per_epoch)
+    config.paper_top1 = MOCO_TABLE1[(method, dataset)]
+
+    config.data = ml_collections.ConfigDict()
+    config.data.name = "imagenet_views"
+    config.data.dataset = dataset
+    config.data.image_size = 224
+    config.data.subview = args["subview"] if uses_subview else ""  # "": no x'
+    config.data.subview_size = 96
+    config.data.cutout_size = 0  # 0: the data's default (half the image side)
+    config.data.randaugment_magnitude = 10.0
+    config.data.jigsaw = False  # InfoMin's JigsawCrop branch is not part of MoCoModel
+    config.data.data_dir = ""
+    config.data.manual_dir = ""
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = "moco"
+    config.model.method = method
+    config.model.backbone = dict(
+        name="resnet", depth=args["depth"], variant="imagenet", width=64, synchronized_bn=True
+    )
+    features = 2048 if args["depth"] >= 50 else 512
+    config.model.head_hidden = (features,)
+    config.model.head_dim = 128
+    config.model.queue_size = args["queue"]
+    config.model.momentum = 0.999
+    config.model.temperature = args["t"]
+    config.model.queue_seed = 0
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.name = "sgd"
+    config.optimizer.learning_rate = 0.03
+    config.optimizer.lr_scaling = "linear"  # 0.03 * B / 256
+    config.optimizer.momentum = 0.9
+    config.optimizer.weight_decay = 1e-4
+    config.optimizer.schedule = "cosine"
+    config.optimizer.warmup_steps = math.ceil(5 * steps_per_epoch) if config.batch_size > 256 else 0
+
+    config.mixed_precision = ""
+    config.jit_compile = False
+    config.steps_per_loop = 100
+    config.log_every = 100
+    config.checkpoint_every = 5000
+    config.histogram_every = 25000
+    config.keep_checkpoints = 2
+    config.export = True
+
+    if args["runlocal"]:
+        apply_runlocal(config, steps=6, batch_size=8)
+        config.data.image_size = 32
+        config.data.subview_size = 16
+        config.model.backbone = dict(name="resnet", depth=18, variant="imagenet", width=8, synchronized_bn=True)
+        config.model.head_hidden = (32,)
+        config.model.head_dim = 16
+        config.model.queue_size = 32
+        config.optimizer.warmup_steps = 0
+    if args["synthetic"]:
+        size = config.data.image_size
+        sub_size = (config.data.subview_size if args["subview"] == "crop" else size) if uses_subview else 0
+        config.data = ml_collections.ConfigDict(
+            dict(name="synthetic_views", image_size=size, sub_size=sub_size, num_classes=100 if dataset == "imagenet100" else 1000)
+        )
     return config

@@ -30,17 +30,29 @@ from tfmi.data import cifar_halves, mnist_halves  # noqa: E402
 from tfmi.evaluation import linear_eval as le  # noqa: E402
 
 DATASETS = ("mnist_halves", "cifar10_halves")
+# Trainer datasets of image views -> the labelled set their encoder is evaluated on.
+VIEW_DATASETS = {"cifar10_views": "cifar10", "imagenet_views": "imagenet2012", "imagenet100_views": "imagenet100"}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", help="trainer workdir: its export/<endpoint> is evaluated, its config.json read")
     parser.add_argument("--export", help="a SavedModel (or export) directory to evaluate instead of --workdir's")
-    parser.add_argument("--endpoint", default="encoder_x", help="which exported encoder (default: encoder_x, g_1 of the top half)")
+    parser.add_argument("--endpoint", default=None,
+                        help="which exported encoder (default: encoder_x, g_1 of the top half; encoder for image sets)")
     parser.add_argument("--signature", default=None, help="serving signature (default: serving_default / serve / the only one)")
     parser.add_argument("--output_key", default=None, help="the signature's output to use, when it has several")
     parser.add_argument("--pixels", action="store_true", help="also report the pixel baselines (clean and noisy)")
-    parser.add_argument("--dataset", choices=DATASETS, default=None, help="default: the workdir config's data.name, else mnist_halves")
+    parser.add_argument("--dataset", choices=DATASETS + le.IMAGE_DATASETS, default=None,
+                        help="default: the workdir config's data.name (cifar10 for cifar10_views), else mnist_halves. "
+                        "Image sets (Table 1 of Sordoni et al.) are encoded with export/encoder")
+    parser.add_argument("--classifier", choices=le.CLASSIFIERS, default="auto",
+                        help="image sets: scikit-learn, a Keras linear layer on cached features, or auto "
+                        f"(Keras from {le.KERAS_FROM} training images on)")
+    parser.add_argument("--keras_epochs", type=int, default=30, help="epochs of the Keras linear classifier")
+    parser.add_argument("--keras_lr", type=float, default=0.1, help="learning rate of the Keras linear classifier")
+    parser.add_argument("--train_split", default=None, help="image sets: the training split (default: train; train+validation for flowers)")
+    parser.add_argument("--test_split", default=None, help="image sets: the test split (default: test; validation for ImageNet)")
     parser.add_argument("--source", default="auto", choices=mnist_halves.SOURCES, help="MNIST source (default auto)")
     parser.add_argument("--data_dir", default=None, help="tensorflow_datasets data dir")
     parser.add_argument("--half_rows", type=int, default=None, help="CIFAR-10 rows per half (default: config or 16)")
@@ -99,10 +111,62 @@ def describe(name, result):
     )
 
 
+def labelled_images(name, split, image_size, data_dir):
+    """tf.data of (image in [0, 1], label) (tfmi.data.vision_eval.labelled_images)."""
+    from tfmi.data import vision_eval
+
+    return vision_eval.labelled_images(name, split, image_size=image_size, data_dir=data_dir)
+
+
+def default_splits(name):
+    """(train, test) splits of an image set: tfmi.data.vision_eval.EVAL_SPLITS."""
+    from tfmi.data import vision_eval
+
+    return vision_eval.EVAL_SPLITS[name]
+
+
+def run_images(args, dataset):
+    """Linear evaluation of export/encoder on an image set (cifar10, ..., imagenet2012)."""
+    if args.pixels:
+        raise ValueError("--pixels is for the halves datasets; image sets have no pixel baseline here.")
+    if not (args.workdir or args.export):
+        raise ValueError(f"--dataset {dataset} needs an encoder: give --workdir or --export.")
+    encoder = le.load_encoder(args.export or args.workdir, endpoint=args.endpoint or "encoder",
+                              signature=args.signature, output=args.output_key)
+    if len(encoder.input_shape) != 3:
+        raise ValueError(f"the encoder at {encoder.path} takes inputs of shape {list(encoder.input_shape)}, not [H, W, 3] images.")
+    image_size = encoder.input_shape[0]
+    train_split, test_split = default_splits(dataset)
+    train_split, test_split = args.train_split or train_split, args.test_split or test_split
+    start = time.time()
+    train = labelled_images(dataset, train_split, image_size, args.data_dir)
+    test = labelled_images(dataset, test_split, image_size, args.data_dir)
+    classifier = {"scaler": args.scaler, "C": args.C, "tol": args.tol, "max_iter": args.max_iter, "seed": args.seed}
+    keras_options = {"epochs": args.keras_epochs, "learning_rate": args.keras_lr, "seed": args.seed}
+    result = le.evaluate_images(
+        encoder, train, test, classifier=args.classifier, batch_size=args.batch_size,
+        num_train=args.num_train, num_test=args.num_test, keras_options=keras_options, **classifier,
+    )
+    print(f"encoded {dataset} {train_split}/{test_split} at {image_size}x{image_size} with {encoder.path} "
+          f"({time.time() - start:.1f} s)", flush=True)
+    print(describe(f"encoder on {dataset}", result), flush=True)
+    results = {"dataset": dataset, "encoder": encoder.path, "classifier": result.settings,
+               "results": {"encoder": result.to_dict()}}
+    output = args.output or (os.path.join(args.workdir, f"linear_eval_{dataset}.json") if args.workdir else None)
+    if output:
+        with open(output, "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"wrote {output}")
+    return results
+
+
 def run(args):
     config = read_config(args.workdir) if args.workdir else {}
     config_data = config.get("data", {}) or {}
-    dataset = args.dataset or config_data.get("name") or "mnist_halves"
+    dataset = args.dataset or VIEW_DATASETS.get(config_data.get("name")) or config_data.get("name") or "mnist_halves"
+    if dataset in le.IMAGE_DATASETS:
+        return run_images(args, dataset)
+    args.endpoint = args.endpoint or "encoder_x"
     if dataset not in DATASETS:
         raise ValueError(f"the workdir's data.name is {dataset!r}; linear evaluation supports {list(DATASETS)} (--dataset).")
     noise_std = args.noise_std if args.noise_std is not None else float(config_data.get("noise_std", 0.0) or 0.0)

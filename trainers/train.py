@@ -66,6 +66,10 @@ REQUIRED_FIELDS = (
     "total_steps", "steps_per_loop", "log_every", "checkpoint_every", "keep_checkpoints",
 )
 
+# config.mixed_precision: "" (float32), or a Keras dtype policy; float16 gets dynamic loss
+# scaling (keras.optimizers.LossScaleOptimizer), losses stay float32 in the models.
+MIXED_PRECISION = ("", "mixed_float16", "mixed_bfloat16")
+
 
 class UserError(Exception):
     """A problem with the config, the workdir or the environment, told without traceback."""
@@ -87,6 +91,13 @@ def validate_config(config):
         raise UserError(
             f"config.strategy is {config.strategy!r}; choose one of {list(distribute.STRATEGIES)}."
         )
+    if config.get("mixed_precision", "") not in MIXED_PRECISION:
+        raise UserError(
+            f"config.mixed_precision is {config.get('mixed_precision')!r}; choose one of "
+            f"{list(MIXED_PRECISION)} (\"\" = float32)."
+        )
+    if not isinstance(config.get("jit_compile", False), bool):
+        raise UserError(f"config.jit_compile must be true or false, got {config.get('jit_compile')!r}.")
 
 
 def _identity(config_dict):
@@ -362,6 +373,14 @@ def train(config, workdir):
             f"config.batch_size={config.batch_size} is not divisible by the {replicas} "
             "replicas of this strategy; choose a multiple of the replica count."
         )
+    if config.get("jit_compile", False) and replicas > 1 and not tf.config.list_logical_devices("GPU") \
+            and config.strategy != "tpu":
+        # XLA cannot compile the optimizer's cross-replica merge on logical CPU devices
+        # ("Trying to access resource .../replica_1 ... from device CPU:0").
+        raise UserError(
+            "config.jit_compile=True with several replicas needs GPUs or a TPU; on split "
+            "CPU devices set --config.jit_compile=false (XLA on one CPU device works)."
+        )
     chief = distribute.is_chief(strategy)
     scratch = None if chief else _worker_dir(workdir, distribute.task_id(strategy))
     if scratch and tf.io.gfile.exists(scratch):
@@ -374,9 +393,13 @@ def train(config, workdir):
     # Build everything the config names before touching the workdir, so a bad config
     # fails without leaving a config.json behind.
     first_batch = next(iter(global_dataset(0)))
+    precision = config.get("mixed_precision", "")
+    keras.mixed_precision.set_global_policy(precision or "float32")
     with strategy.scope():
         model = build_model(config.model)
-        optimizer = make_optimizer(config.optimizer, config.total_steps)
+        optimizer = make_optimizer(config.optimizer, config.total_steps, config.batch_size)
+        if precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer)
         model.build_from_batch(first_batch)
         optimizer.build(model.trainable_variables)
@@ -416,10 +439,13 @@ def train(config, workdir):
     start = step
     iterator = iter(distribute.distribute_global_batches(strategy, lambda: global_dataset(start)))
 
+    # config.jit_compile: XLA-compile each replica's step (as Keras's jit_compile does).
+    step_fn = tf.function(model.train_step, jit_compile=True) if config.get("jit_compile", False) else model.train_step
+
     @tf.function
     def train_loop(iterator, num_steps):
         for _ in tf.range(num_steps):
-            strategy.run(model.train_step, args=(next(iterator),))
+            strategy.run(step_fn, args=(next(iterator),))
 
     writer = MetricWriter(workdir, chief, resume_step=step)
     # Scalars a model computes outside its training step (e.g. Jacobian conditioning),

@@ -2,7 +2,8 @@
 
 import functools
 
-from tfmi.data import cifar_halves, demi_synthetic, gaussians, mnist_halves
+from tfmi.data import cifar_halves, demi_synthetic, dialogue, gaussians, mnist_halves
+from tfmi.data import cifar as cifar_views, imagenet as imagenet_views
 
 __all__ = ["build_dataset", "DATASETS"]
 
@@ -64,12 +65,70 @@ def _cifar10_halves(config, batch_size, seed, start_step):
     )
 
 
+def _synthetic_views(config, batch_size, seed, start_step):
+    from tfmi.data import synthetic_views  # random images: smoke runs, tests, benchmarks
+
+    return synthetic_views.synthetic_views_dataset(
+        batch_size,
+        image_size=config.get("image_size", 32),
+        sub_size=config.get("sub_size", 0),
+        num_classes=config.get("num_classes", 10),
+        seed=seed,
+        start_step=start_step,
+    )
+
+
+def _dialogue(config, batch_size, seed, start_step):
+    """Past / future / subview views of dialogues (Sordoni et al. 2021, Sec. 5.3); see
+    ``dialogue.examples_from_config`` and ``dialogue.dialogue_dataset_from_config`` for
+    the fields (source, path, split, max_past, max_future, max_utterance_tokens,
+    max_past_tokens, max_future_tokens, negatives_path, num_negatives, ...)."""
+    return dialogue.dialogue_dataset_from_config(config, batch_size, seed, start_step)
+
+
+def _cifar10_views(config, batch_size, seed, start_step):
+    return cifar_views.cifar10_views_dataset(
+        batch_size,
+        subview=config.get("subview") or None,
+        image_size=config.get("image_size", 32),
+        color_strength=config.get("color_strength", 0.5),
+        subview_size=config.get("subview_size") or None,
+        cutout_size=config.get("cutout_size") or None,
+        data_dir=config.get("data_dir") or None,
+        download=config.get("download", False),
+        seed=seed,
+        start_step=start_step,
+    )
+
+
+def _imagenet_views(config, batch_size, seed, start_step):
+    return imagenet_views.imagenet_views_dataset(
+        batch_size,
+        dataset=config.get("dataset", "imagenet2012"),
+        image_size=config.get("image_size", 224),
+        subview=config.get("subview") or None,
+        subview_size=config.get("subview_size", 96),
+        cutout_size=config.get("cutout_size") or None,
+        randaugment_magnitude=config.get("randaugment_magnitude", 10.0),
+        jigsaw=config.get("jigsaw", False),
+        data_dir=config.get("data_dir") or None,
+        manual_dir=config.get("manual_dir") or None,
+        download=config.get("download", False),
+        seed=seed,
+        start_step=start_step,
+    )
+
+
 DATASETS = {
     "gaussian_staircase": _gaussian_staircase,
     "demi_gaussian": _demi_gaussian,
     "noniid_gaussian": _noniid_gaussian,
     "mnist_halves": _mnist_halves,
     "cifar10_halves": _cifar10_halves,
+    "cifar10_views": _cifar10_views,
+    "imagenet_views": _imagenet_views,
+    "dialogue": _dialogue,
+    "synthetic_views": _synthetic_views,
 }
 
 

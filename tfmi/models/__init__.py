@@ -11,8 +11,10 @@ from tfmi.models.base import MIModel
 from tfmi.models.bound import LOGGED_BOUNDS, Bound
 from tfmi.models.demi import DemiModel
 from tfmi.models.infomax import InfoMaxModel
+from tfmi.models.moco import MoCoModel
+from tfmi.models.simclr import SimCLRModel
 
-__all__ = ["AdversarialModel", "Bound", "DemiModel", "InfoMaxModel", "MIModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
+__all__ = ["AdversarialModel", "Bound", "DemiModel", "InfoMaxModel", "MIModel", "MoCoModel", "SimCLRModel", "LOGGED_BOUNDS", "build_model", "export_model", "MODELS"]
 
 
 def _named(spec, what):
@@ -76,10 +78,63 @@ def _build_demi_synthetic(config):
     return DemiModel(config.method, config.hidden_units, config.embed_dim)
 
 
+def _build_simclr(config):
+    """SimCLR / SimCLR + DEMI: model.backbone {"name": "resnet50", ...}, model.method, ..."""
+    backbone = _build_encoder(config.backbone, "backbone")
+    return SimCLRModel(
+        backbone,
+        method=config.get("method", "simclr"),
+        temperature=config.get("temperature", 0.5),
+        proj_dim=config.get("proj_dim", 128),
+        proj_hidden=config.get("proj_hidden", None),
+        proj_layers=config.get("proj_layers", 1),
+        synchronized_bn=config.get("synchronized_bn", True),
+        num_classes=config.get("num_classes", 0),
+    )
+
+
+def _build_dialogue(config):
+    # GPT-2 needs keras-hub (the text extra): imported only when a dialogue model is built.
+    from tfmi.encoders.gpt2 import build_gpt2
+    from tfmi.models.dialogue import DialogueModel
+
+    return DialogueModel(
+        build_gpt2(**dict(config.backbone)),
+        method=config.method,
+        mi_weight=config.get("mi_weight", 0.1),
+        unconditional=config.get("unconditional", "past"),
+        num_distractors=config.get("num_distractors", 1),
+        nsp_weight=config.get("nsp_weight", 0.5),
+    )
+
+
+def _build_moco(config):
+    """InfoMin / InfoMin (multi) / DEMI with a momentum encoder and a MoCo queue:
+    model.backbone {"name": "resnet50", ...} (built twice: f and f_ema), model.method,
+    head_hidden, head_dim, queue_size, momentum, temperature, queue_seed."""
+    if config.get("backbone") is None:
+        raise ValueError("model.backbone of the moco model must name an encoder, e.g. {'name': 'resnet50'}.")
+    query, key = (_build_encoder(config.backbone, "backbone") for _ in range(2))
+    return MoCoModel(
+        query,
+        key,
+        method=config.get("method", "demi"),
+        head_hidden=tuple(config.get("head_hidden", (2048,))),
+        head_dim=config.get("head_dim", 128),
+        queue_size=config.get("queue_size", 65536),
+        momentum=config.get("momentum", 0.999),
+        temperature=config.get("temperature", 0.2),
+        queue_seed=config.get("queue_seed", 0),
+    )
+
+
 MODELS = {
     "infomax": _build_infomax,
     "adversarial": _build_adversarial,
     "demi_synthetic": _build_demi_synthetic,
+    "simclr": _build_simclr,
+    "moco": _build_moco,
+    "dialogue": _build_dialogue,
 }
 
 

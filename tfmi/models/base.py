@@ -58,6 +58,9 @@ class MIModel(keras.Model):
             # Every replica computes the same global loss; the optimizer sums the
             # replicas' gradients, so each contributes 1/R of it.
             scaled_loss = outputs["loss"] / distribute.num_replicas()
+            # Mixed float16: keras.optimizers.LossScaleOptimizer multiplies by its loss
+            # scale here and divides the gradients in apply() (other optimizers: no-op).
+            scaled_loss = self.optimizer.scale_loss(scaled_loss)
         gradients = tape.gradient(scaled_loss, variables)
         self.optimizer.apply(gradients, variables)
         self.after_train_step()
