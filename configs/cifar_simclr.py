@@ -25,76 +25,7 @@ run), ``synthetic`` (random images instead of CIFAR-10: no download). Switches:
 ``--config.strategy=mirrored|multiworker|tpu``.
 """
 
-import math
-
-import ml_collections
-
-from tfmi.config_utils import apply_runlocal, base_config, parse_arg
-
-CIFAR10_TRAIN_IMAGES = 50_000
-
-
-def simclr_cifar_config(method, arg):
-    """The config of ``method`` ("simclr" or "simclr_demi") for a config argument."""
-    args = parse_arg(arg, epochs=1000, batch=800, depth=50, lars=False, runlocal=False, synthetic=False)
-    config = base_config(f"cifar_{method}")
-    config.batch_size = args["batch"]
-    config.epochs = args["epochs"]
-    steps_per_epoch = CIFAR10_TRAIN_IMAGES / config.batch_size
-    config.total_steps = math.ceil(args["epochs"] * steps_per_epoch)
-
-    config.data = ml_collections.ConfigDict()
-    config.data.name = "cifar10_views"
-    config.data.data_dir = ""
-    config.data.image_size = 32
-    config.data.color_strength = 0.5  # SimCLR's colour distortion strength on CIFAR-10
-    config.data.subview = "crop" if method == "simclr_demi" else ""  # "": no x'
-    config.data.subview_size = 16 if method == "simclr_demi" else 0
-
-    config.model = ml_collections.ConfigDict()
-    config.model.name = "simclr"
-    config.model.method = method
-    config.model.backbone = dict(
-        name="resnet", depth=args["depth"], variant="cifar", width=64, synchronized_bn=True
-    )
-    config.model.temperature = 0.5
-    config.model.proj_dim = 128
-    config.model.proj_hidden = 2048
-    config.model.proj_layers = 1
-    config.model.synchronized_bn = True
-    config.model.num_classes = 10  # a linear probe on detached features, logged as probe_acc
-
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "lars" if args["lars"] else "sgd"
-    config.optimizer.learning_rate = 0.5
-    config.optimizer.lr_scaling = "none"
-    config.optimizer.momentum = 0.9
-    config.optimizer.schedule = "cosine"
-    config.optimizer.warmup_steps = math.ceil(10 * steps_per_epoch)
-    config.optimizer.weight_decay = 1e-6
-    config.optimizer.weight_decay_exclude = ["gamma", "beta", "bias"]
-
-    config.mixed_precision = ""
-    config.jit_compile = False
-    config.steps_per_loop = 100
-    config.log_every = 100
-    config.checkpoint_every = 2500
-    config.histogram_every = 12500
-    config.keep_checkpoints = 2
-    config.export = True
-
-    if args["runlocal"]:
-        apply_runlocal(config, steps=6, batch_size=16)
-        config.model.backbone = dict(name="resnet", depth=18, variant="cifar", width=8, synchronized_bn=True)
-        config.model.proj_hidden = 64
-        config.model.proj_dim = 32
-        config.optimizer.warmup_steps = 2
-        config.optimizer.learning_rate = 0.1
-    if args["synthetic"]:
-        config.data = ml_collections.ConfigDict(
-            dict(name="synthetic_views", image_size=32, sub_size=config.data.subview_size, num_classes=10)
-        )
-    return config
+from tfmi.config_utils import simclr_cifar_config
 
 
 def get_config(arg=None):

@@ -17,15 +17,8 @@ and 95.1% supervised. Same arguments as configs/cifar_simclr.py (``runlocal``,
 ``synthetic``, ``epochs``, ``batch``, ``lars``, ``depth``).
 """
 
-import importlib.util
-import os
-
-_spec = importlib.util.spec_from_file_location(
-    "_tfmi_cifar_simclr", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cifar_simclr.py")
-)
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+from tfmi.config_utils import simclr_cifar_config
 
 
 def get_config(arg=None):
-    return _base.simclr_cifar_config("simclr_demi", arg)
+    return simclr_cifar_config("simclr_demi", arg)

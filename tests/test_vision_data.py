@@ -361,7 +361,19 @@ def _stream_batches(stream, batch, count):
     return out
 
 
-def test_sharded_stream_covers_each_epoch_once_and_resumes(tmp_path):
+@pytest.fixture(params=[None, 0], ids=["no_global_seed", "global_seed_0"])
+def global_seed(request):
+    """The trainer calls keras.utils.set_random_seed(config.seed), 0 by default: the
+    streams must build under that global seed too (and under none)."""
+    import keras
+
+    if request.param is not None:
+        keras.utils.set_random_seed(request.param)
+    yield request.param
+    tf.random.set_seed(None)
+
+
+def test_sharded_stream_covers_each_epoch_once_and_resumes(tmp_path, global_seed):
     paths = _write_shards(tmp_path, shards=6, per_shard=10)
     make = lambda start: imagenet.sharded_stream(
         paths, [10] * 6, _parse_ids(), 5, seed=4, start_step=start, group_shards=2, shuffle_buffer=8

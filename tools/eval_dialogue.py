@@ -151,14 +151,24 @@ def mmi_rerank(backward, batch, candidates, samples):
     from tfmi.data.dialogue import END_OF_TEXT_ID
 
     rows = len(candidates)
-    width = max(len(c) for c in candidates) + 1
+    # candidate ⊕ past must fit the backward model's positions: a candidate longer than
+    # the room left by the (padded) pasts is scored on its first tokens.
+    room = int(backward.backbone.max_sequence_length) - batch["past_ids"].shape[1]
+    width = min(max(len(c) for c in candidates) + 1, room)
     future = np.zeros((rows, width), np.int32)
     future_length = np.zeros(rows, np.int32)
     for r, candidate in enumerate(candidates):
-        tokens = list(candidate) + [END_OF_TEXT_ID]  # formatted like a reference future
+        tokens = (list(candidate) + [END_OF_TEXT_ID])[:width]  # formatted like a reference future
         future[r, : len(tokens)], future_length[r] = tokens, len(tokens)
     past, past_length = np.repeat(batch["past_ids"], samples, axis=0), np.repeat(batch["past_length"], samples)
-    scores = np.asarray(backward.sequence_log_prob(future, future_length, past, past_length)).reshape(-1, samples)
+    # In chunks: each scored token carries a vocabulary-sized logit vector.
+    chunk = 128
+    scores = np.concatenate([
+        np.asarray(backward.sequence_log_prob(
+            future[i : i + chunk], future_length[i : i + chunk], past[i : i + chunk], past_length[i : i + chunk]
+        ))
+        for i in range(0, rows, chunk)
+    ]).reshape(-1, samples)
     best = scores.argmax(axis=1)
     return [candidates[i * samples + b] for i, b in enumerate(best)]
 

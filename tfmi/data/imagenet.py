@@ -197,7 +197,13 @@ def sharded_stream(
             )
             .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .filter(lambda raw, label: label >= 0)
-            .shuffle(shuffle_buffer, seed=seed_t * 1000003 + k, reshuffle_each_iteration=False)
+            # Shuffle within blocks of shuffle_buffer records by a stateless permutation:
+            # Dataset.shuffle with a tensor seed fails in graph mode when the global seed
+            # is 0 (tf.random.set_seed(0), as keras.utils.set_random_seed(0) sets).
+            .batch(shuffle_buffer)
+            .enumerate()
+            .map(lambda i, block: _permute_block(block, tf.stack([seed_t * 1000003 + k, i])))
+            .unbatch()
             .repeat()
             .take(count)
         )
@@ -210,6 +216,12 @@ def sharded_stream(
         .flat_map(group_stream)
         .skip(skip)
     )
+
+
+def _permute_block(block, seed):
+    """The rows of a tuple of tensors ``block`` in one stateless random order."""
+    order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(block[0])[0]), seed=seed)
+    return tuple(tf.gather(part, order) for part in block)
 
 
 def tfds_stream(

@@ -218,9 +218,8 @@ class DialogueModel(MIModel):
         (no dropout): the forward model scores p(y | x), the backward model p(x | y)."""
         ids, mask, target = concat_padded(first, first_length, second, second_length)
         states = self.states(ids, mask, training=False)
-        logits = tf.cast(self.logits(states[:, :-1]), tf.float32)
-        log_probs = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids[:, 1:], logits=logits)
-        return tf.reduce_sum(log_probs * tf.cast(target[:, :-1], tf.float32), axis=1)
+        nll_sums, _ = self.token_nll(states, ids, target)
+        return -nll_sums
 
     def _lm_batch(self, batch):
         """(ids, mask, target_mask) of the sequence the LM is trained on."""
