@@ -22,6 +22,10 @@ then runs one replica on each, e.g. (for a config that defines the field)
     python -m trainers.train --config configs/NAME.py:runlocal --workdir DIR \
         --config.strategy=mirrored --config.cpu_devices=2
 
+Large runs: ``config.mixed_precision`` ("" = float32, "mixed_float16" with dynamic loss
+scaling, "mixed_bfloat16") and ``config.jit_compile`` (XLA on each replica's step; with
+several replicas it needs GPUs or a TPU) are optional fields of any config.
+
 Under ``multiworker`` start the same command once per worker with TF_CONFIG set
 (same --workdir on a shared filesystem); only the chief writes the config, the
 summaries, metrics.jsonl, the checkpoints and the export that stay; the other
