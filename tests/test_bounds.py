@@ -558,3 +558,17 @@ def test_baseline_of_wrong_length():
 def test_smile_nonpositive_clip(clip):
     with pytest.raises(ValueError, match="smile:"):
         bounds.smile(tf.zeros([3, 3]), clip)
+
+
+def test_contrastive_cross_entropy_matches_numpy_for_both_layouts():
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(5, 7)).astype(np.float32)
+    labels = rng.integers(0, 7, 5)
+
+    def reference(labels):
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return -log_softmax[np.arange(5), labels].mean()
+
+    np.testing.assert_allclose(float(bounds.contrastive_cross_entropy(scores, labels)), reference(labels), rtol=1e-6)
+    np.testing.assert_allclose(float(bounds.contrastive_cross_entropy(scores)), reference(np.zeros(5, int)), rtol=1e-6)

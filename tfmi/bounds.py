@@ -45,6 +45,7 @@ __all__ = [
     "boosted",
     "demi",
     "CONDITIONAL_BOUNDS",
+    "contrastive_cross_entropy",
     "demi_listing1_loss",
 ]
 
@@ -552,6 +553,20 @@ def demi(unconditional_scores, conditional_positive, conditional_negatives):
 CONDITIONAL_BOUNDS = ("cnce", "var", "importance_sampled", "boosted")
 
 
+def contrastive_cross_entropy(scores, labels=None):
+    """mean_i -log softmax(scores_i)[labels_i] of a [B, C] matrix of B anchors scored
+    against C candidates (labels None: the positive in column 0, the MoCo layout).
+
+    The InfoNCE loss in nats on any candidate layout: I_NCE = log C - this value.
+    """
+    scores = tf.cast(tf.convert_to_tensor(scores), tf.float32)
+    if labels is None:
+        labels = tf.zeros([tf.shape(scores)[0]], tf.int32)
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=scores)
+    )
+
+
 def demi_listing1_loss(s_x_y, s_xp_y, s_bo_x_y, s_bo_xp_y, labels=None):
     """The four-term DEMI loss of Sordoni et al. (2021), Listing 1, on score matrices.
 
@@ -593,14 +608,9 @@ def demi_listing1_loss(s_x_y, s_xp_y, s_bo_x_y, s_bo_xp_y, labels=None):
                 "must score the same anchors against the same candidates."
             )
     s_x_y, s_xp_y, s_bo_x_y, s_bo_xp_y = scores
-    if labels is None:
-        labels = tf.zeros([tf.shape(s_x_y)[0]], tf.int32)
-    labels = tf.cast(labels, tf.int32)
 
     def cross_entropy(logits):
-        return tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        )
+        return contrastive_cross_entropy(logits, labels)
 
     terms = {
         "nce_x_y": cross_entropy(s_x_y),

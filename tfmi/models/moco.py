@@ -61,12 +61,6 @@ _TERMS = {
 }
 
 
-def _cross_entropy_of_first(logits):
-    """Mean over rows of -log_softmax(logits)[:, 0] (the positive sits in column 0)."""
-    labels = tf.zeros([tf.shape(logits)[0]], tf.int32)
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-
-
 def _unit_rows_initializer(seed):
     """Initializer of random unit rows (MoCo's initial queue), the same on every run."""
 
@@ -209,9 +203,9 @@ class MoCoModel(MIModel):
             logits["s_bo_xp_y"] = self.contrast_logits(q_bo_xp, keys)
             terms = bounds.demi_listing1_loss(**logits)  # loss + the four terms
         else:
-            terms = {"nce_x_y": _cross_entropy_of_first(logits["s_x_y"])}
+            terms = {"nce_x_y": bounds.contrastive_cross_entropy(logits["s_x_y"])}
             if self.uses_subview:
-                terms["nce_xp_y"] = _cross_entropy_of_first(logits["s_xp_y"])
+                terms["nce_xp_y"] = bounds.contrastive_cross_entropy(logits["s_xp_y"])
             terms["loss"] = tf.add_n(list(terms.values()))
         outputs = {name: value if name == "loss" else tf.stop_gradient(value) for name, value in terms.items()}
         hits = tf.equal(tf.argmax(logits["s_x_y"], axis=1), 0)

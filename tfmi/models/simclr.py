@@ -61,7 +61,7 @@ def nt_xent(z_x, z_y, temperature=0.5):
     s_yy = tf.matmul(z_y, z_y, transpose_b=True) / temperature + self_mask
     logits = tf.concat([tf.concat([s_xy, s_xx], 1), tf.concat([tf.transpose(s_xy), s_yy], 1)], 0)
     labels = tf.tile(tf.range(n), [2])
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    loss = bounds.contrastive_cross_entropy(logits, labels)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), labels), tf.float32))
     return loss, accuracy
 
