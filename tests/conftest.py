@@ -4,6 +4,7 @@ build configs in-process, read what a workdir holds."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -141,6 +142,16 @@ def assert_metrics_close(actual, expected, rtol=1e-4, atol=1e-5, steps=None):
             assert abs(record[key] - reference[key]) <= atol + rtol * abs(reference[key]), (
                 f"step {record['step']} {key}: {record[key]} vs {reference[key]}"
             )
+
+
+def local_cluster(workers=2):
+    """A TF_CONFIG cluster {"worker": ["127.0.0.1:PORT", ...]} on free local ports."""
+    ports = []
+    for _ in range(workers):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    return {"worker": [f"127.0.0.1:{port}" for port in ports]}
 
 
 @pytest.fixture(scope="session")

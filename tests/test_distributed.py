@@ -7,7 +7,6 @@ devices, which the pytest process has long done.
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -237,12 +236,6 @@ def test_trainer_mirrored_on_two_cpus_matches_one_device(tmp_path, helpers, one_
     assert (workdir / "export" / "critic" / "saved_model.pb").exists()
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker_dirs(workdir):
     return [p for p in Path(workdir).rglob(".worker_*")]
 
@@ -254,8 +247,7 @@ def test_trainer_multiworker_two_local_workers(tmp_path, helpers, one_device_run
     from trainers import train as trainer
 
     workdir = tmp_path / "multiworker"
-    ports = [_free_port(), _free_port()]
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    cluster = helpers.local_cluster(2)
     processes, logs = [], []
     try:
         for index in range(2):

@@ -4,7 +4,6 @@ the Listing-1 loss against hand computation, the queue and the EMA against NumPy
 
 import json
 import math
-import socket
 import subprocess
 import sys
 import textwrap
@@ -382,17 +381,11 @@ def test_two_mirrored_replicas_match_one_device_queue_included(mirrored_result, 
     _assert_two_equal_one(mirrored_result, method)
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_workers_match_one_device_queue_included(tmp_path, helpers):
     script = tmp_path / "equivalence.py"
     script.write_text(EQUIVALENCE_SCRIPT)
-    cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
+    cluster = helpers.local_cluster(2)
     processes = []
     try:
         for index in range(2):

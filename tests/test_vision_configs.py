@@ -63,18 +63,12 @@ def test_simclr_demi_on_two_workers_trains_and_exports(tmp_path, helpers):
     """Two MultiWorkerMirroredStrategy workers on 127.0.0.1 (one replica each, batch
     norm synchronised, negatives gathered across the workers) train SimCLR + DEMI and
     leave one export that serves features."""
-    import socket
     import subprocess
 
     import tensorflow as tf
 
-    def free_port():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
     workdir = tmp_path / "multiworker"
-    cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
+    cluster = helpers.local_cluster(2)
     processes, logs = [], []
     try:
         for index in range(2):
