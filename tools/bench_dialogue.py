@@ -26,6 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from tools.bench_paper_a import peak_memory_mib  # noqa: E402
+
 METHODS = ("lm", "infonce", "demi")
 
 
@@ -93,16 +95,6 @@ def synthetic_batch(args, seed=0):
     }
 
 
-def _peak_memory():
-    import resource
-
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, "GPU peak (MiB)"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak RSS (MiB)"
-
-
 def worker(args):
     """One measurement in this process; prints a JSON line."""
     import keras
@@ -139,7 +131,7 @@ def worker(args):
         seconds = (time.perf_counter() - start) / args.steps
         tokens = float(np.sum(batch["lm_mask"].numpy()))
         result = {"step_seconds": seconds, "train_tokens_per_sec": tokens / seconds}
-    result["peak_memory_mib"], result["memory_kind"] = _peak_memory()
+    result["peak_memory_mib"], result["memory_kind"] = peak_memory_mib()
     print("RESULT" + json.dumps(result), flush=True)
 
 

@@ -83,6 +83,16 @@ def peak_rss_mib():
     return peak / 2**20 if sys.platform == "darwin" else _mib(peak)
 
 
+def peak_memory_mib():
+    """(peak memory in MiB, what it measures): the GPU allocator's peak since its last
+    reset where TensorFlow sees a GPU, else this process's peak RSS."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, "GPU peak (MiB)"
+    return peak_rss_mib(), "process peak RSS (MiB)"
+
+
 def reset_peak_rss():
     """Resets this process's peak RSS (Linux: "5" to /proc/self/clear_refs resets VmHWM).
 

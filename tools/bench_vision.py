@@ -21,7 +21,6 @@ Not a test: numbers depend on the machine.
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 
@@ -37,6 +36,7 @@ from tfmi.config_utils import load_config  # noqa: E402
 from tfmi.data import build_dataset  # noqa: E402
 from tfmi.models import MODELS, build_model  # noqa: E402
 from tfmi.optim import make_optimizer  # noqa: E402
+from tools.bench_paper_a import peak_memory_mib  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIMCLR_CONFIGS = ("cifar_simclr", "cifar_simclr_demi")
@@ -111,13 +111,6 @@ def bench_config(name, args, batch_size, synthetic=True):
     return config
 
 
-def _memory():
-    """(peak memory in MB, what it measures) since the last reset."""
-    if tf.config.list_physical_devices("GPU"):
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, "GPU peak"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
-
-
 def _reset_memory():
     if tf.config.list_physical_devices("GPU"):
         tf.config.experimental.reset_memory_stats("GPU:0")
@@ -154,7 +147,7 @@ def measure(name, args, batch_size):
     optimizer.build(model.trainable_variables)
     _reset_memory()
     ssl_seconds = _time_steps(tf.function(model.train_step, jit_compile=args.jit), (batch,), args)
-    memory, memory_kind = _memory()
+    memory, memory_kind = peak_memory_mib()
 
     backbone = encoders.get(**dict(config.model.backbone))
     num_classes = int(config.data.get("num_classes", 10))
