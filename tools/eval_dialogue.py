@@ -173,13 +173,16 @@ def mmi_rerank(backward, batch, candidates, samples):
     return [candidates[i * samples + b] for i, b in enumerate(best)]
 
 
+def _decode(tokenizer, sequences):
+    """The text of each token-id list ("" for an empty one)."""
+    texts = [tokenizer.detokenize(np.asarray(ids, np.int32)) if len(ids) else "" for ids in sequences]
+    return [t.numpy().decode("utf-8", "replace") if hasattr(t, "numpy") else str(t) for t in texts]
+
+
 def response_metrics(responses, references, tokenizer):
     from tfmi.evaluation import text_metrics
 
-    texts = [tokenizer.detokenize(np.asarray(r, np.int32)) if len(r) else "" for r in responses]
-    texts = [t.numpy().decode("utf-8", "replace") if hasattr(t, "numpy") else str(t) for t in texts]
-    reference_texts = [tokenizer.detokenize(np.asarray(r, np.int32)) if len(r) else "" for r in references]
-    reference_texts = [t.numpy().decode("utf-8", "replace") if hasattr(t, "numpy") else str(t) for t in reference_texts]
+    texts, reference_texts = _decode(tokenizer, responses), _decode(tokenizer, references)
     words = [t.split() for t in texts]
     return {
         "seq_rep_avg": text_metrics.seq_rep_avg(responses),

@@ -52,6 +52,7 @@ def cifar10_views_dataset(
     image_size // 2), image_size for "cut". Same (seed, start_step) -> same batches
     as an uninterrupted run from step 0 reaching start_step.
     """
+    # Checked again by simclr_views_from_arrays; here so bad arguments fail before the load.
     views.check_batch_args(batch_size, start_step)
     views.subview_fn(subview, image_size=image_size, subview_size=subview_size, cutout_size=cutout_size)
     images, labels = load_images("cifar10", split, data_dir=data_dir, download=download)
