@@ -26,6 +26,11 @@ SHORT_RUN = {
     "histogram_every": 20,
 }
 
+# SHORT_RUN with SGD, for runs compared across replica counts: Adam divides by sqrt(v) and
+# so turns a reduction-order difference in a near-zero gradient into a visible difference
+# in the update, which depends on the CPU's kernels. SGD's update is lr times the gradient.
+REPLICA_RUN = {**SHORT_RUN, "optimizer.name": "sgd", "optimizer.learning_rate": 1e-3}
+
 def trainer_env(**extra):
     """The environment of a trainer subprocess: the repo importable, no stray TF_CONFIG."""
     env = dict(os.environ)

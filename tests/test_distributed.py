@@ -18,6 +18,9 @@ import pytest
 # Runs in a subprocess with 2 logical CPUs. For each bound: one model under the default
 # strategy and one under MirroredStrategy(cpu:0, cpu:1) with the same weights; the same
 # global batches are fed through tfmi.distribute.distribute_global_batches; prints JSON.
+# The weights are compared after SGD steps: Adam divides by sqrt(v), so a reduction-order
+# difference of 1e-7 in a near-zero gradient (kernels differ between CPUs) becomes a
+# visible difference in its update, whereas SGD's update is the gradient times lr.
 EQUIVALENCE_SCRIPT = textwrap.dedent(
     """
     import json
@@ -60,7 +63,7 @@ EQUIVALENCE_SCRIPT = textwrap.dedent(
                 encoder_x=encoder("gx"),
                 encoder_y=encoder("gy"),
             )
-            optimizer = keras.optimizers.Adam(1e-2)
+            optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
             model.compile(optimizer=optimizer)
             model.build_from_batch(first)
             optimizer.build(model.trainable_variables)
@@ -118,6 +121,7 @@ EQUIVALENCE_SCRIPT = textwrap.dedent(
             "names_two": b["names"],
             "grad_diff": max_abs(a["gradients"], b["gradients"]),
             "grad_min_norm": min(float(np.linalg.norm(g)) for g in a["gradients"]),
+            "grad_scale": max(float(np.max(np.abs(g))) for g in a["gradients"]),
             "weight_diff": max_abs(a["after"], b["after"]),
             "weights_moved": max_abs(a["after"], a["before"]),
             "start_diff": max_abs(a["before"], b["before"]),
@@ -183,9 +187,11 @@ def test_mirrored_two_replicas_match_one_device(equivalence, bound):
     assert unnumbered(r["names_one"]) == unnumbered(r["names_two"])
     assert any(name.startswith("gx") for name in r["names_one"])
     assert r["grad_min_norm"] > 0.0, "a variable got no gradient: the test would be vacuous"
-    assert r["grad_diff"] < 1e-5
+    # Tolerances relative to the size of the gradient and of the update, so that they hold
+    # whatever order the kernels of this CPU sum in (float32: ~1e-7 relative per sum).
+    assert r["grad_diff"] <= 1e-5 * max(r["grad_scale"], 1.0)
     assert r["weights_moved"] > 1e-3
-    assert r["weight_diff"] < 1e-5
+    assert r["weight_diff"] <= 1e-4 * r["weights_moved"]
 
 
 def test_batch_not_divisible_by_replicas_is_refused(equivalence):
@@ -209,7 +215,7 @@ def one_device_run(tmp_path_factory, helpers):
 
     workdir = tmp_path_factory.mktemp("one_device")
     config = helpers.load_staircase_config(
-        "nwj,runlocal", **{**helpers.SHORT_RUN, "total_steps": REFERENCE_STEPS}
+        "nwj,runlocal", **{**helpers.REPLICA_RUN, "total_steps": REFERENCE_STEPS}
     )
     config.export = False
     trainer.train(config, str(workdir))
@@ -223,7 +229,7 @@ def test_trainer_mirrored_on_two_cpus_matches_one_device(tmp_path, helpers, one_
     result = helpers.run_trainer(
         f"{helpers.STAIRCASE}:nwj,runlocal",
         workdir,
-        {**helpers.SHORT_RUN, "strategy": "mirrored", "cpu_devices": 2},
+        {**helpers.REPLICA_RUN, "strategy": "mirrored", "cpu_devices": 2},
         timeout=400,
     )
     assert result.returncode == 0, result.stderr[-5000:]
@@ -257,7 +263,7 @@ def test_trainer_multiworker_two_local_workers(tmp_path, helpers, one_device_run
                 helpers.start_trainer(
                     f"{helpers.STAIRCASE}:nwj,runlocal",
                     workdir,
-                    {**helpers.SHORT_RUN, "strategy": "multiworker"},
+                    {**helpers.REPLICA_RUN, "strategy": "multiworker"},
                     env=helpers.trainer_env(TF_CONFIG=tf_config),
                     log_path=logs[-1],
                 )
@@ -285,7 +291,7 @@ def test_trainer_multiworker_two_local_workers(tmp_path, helpers, one_device_run
     # The checkpoint of the two workers restores on one device and training continues
     # exactly as an uninterrupted one-device run.
     config = helpers.load_staircase_config(
-        "nwj,runlocal", **{**helpers.SHORT_RUN, "total_steps": REFERENCE_STEPS}
+        "nwj,runlocal", **{**helpers.REPLICA_RUN, "total_steps": REFERENCE_STEPS}
     )
     config.export = False
     trainer.train(config, str(workdir))
