@@ -6,7 +6,7 @@ calls ``trainers.train.train(config, workdir)`` in-process, which is faster.
 
 import errno
 import json
-import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,20 +17,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfmi.workdir import Workdir, WorkdirError
 from trainers import train as trainer
 
 DIM = 20  # configs/gaussian_staircase.py: x, y in R^20
-
-# A run that keeps 3 of 5 checkpoints, logs every 20 steps and exports the critic.
-FINISHED_RUN = {
-    "total_steps": 100,
-    "checkpoint_every": 20,
-    "log_every": 20,
-    "steps_per_loop": 20,
-    "histogram_every": 50,
-    "keep_checkpoints": 3,
-}
-
 
 def _file_states(directory):
     """{relative path: (size, mtime_ns)} of every file under ``directory``."""
@@ -42,31 +32,14 @@ def _file_states(directory):
     }
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory, helpers):
-    """A workdir holding a finished nwj runlocal run (in-process), and its return value."""
-    workdir = tmp_path_factory.mktemp("finished") / "run"
-    config = helpers.load_staircase_config("nwj,runlocal", **FINISHED_RUN)
-    metrics = trainer.train(config, str(workdir))
-    return workdir, metrics
-
-
-@pytest.fixture
-def finished_copy(finished, tmp_path):
-    """A private copy of the finished workdir, for tests that change or break it."""
-    workdir = tmp_path / "run"
-    shutil.copytree(finished[0], workdir)
-    return workdir
-
-
 # --- what a run writes ----------------------------------------------------------------
 
 
-def test_run_writes_config_metrics_and_returns_them(finished):
+def test_run_writes_config_metrics_and_returns_them(finished, helpers):
     workdir, metrics = finished
     config = json.loads((workdir / "config.json").read_text())
     assert config["model"]["bound"]["name"] == "nwj"
-    assert config["total_steps"] == FINISHED_RUN["total_steps"]
+    assert config["total_steps"] == helpers.FINISHED_RUN["total_steps"]
 
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [20, 40, 60, 80, 100]
@@ -129,7 +102,7 @@ def test_finished_workdir_exits_without_training(finished, helpers):
     lines = (workdir / "metrics.jsonl").read_text()
     started = time.time()
     result = helpers.run_trainer(
-        f"{helpers.STAIRCASE}:nwj,runlocal", workdir, FINISHED_RUN, timeout=300
+        f"{helpers.STAIRCASE}:nwj,runlocal", workdir, helpers.FINISHED_RUN, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Resumed from" in result.stderr and "at step 100" in result.stderr
@@ -158,9 +131,13 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tmp_path, helpers):
     assert not finished_early, "the run finished before it could be killed"
     killed_at = helpers.latest_checkpoint_step(workdir)
     assert 40 <= killed_at < 200
+    lock = Path(Workdir(workdir).lock_path)
+    assert f"pid {process.pid} on host" in lock.read_text()  # left by the killed run
 
     result = helpers.run_trainer(config, workdir, overrides, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Took over the lock of {workdir} left by a run that ended (pid {process.pid}" in result.stderr
+    assert not lock.exists()
     assert f"Resumed from {workdir / 'checkpoints' / f'ckpt-{killed_at}'} at step {killed_at}." in result.stderr
     assert "from scratch" not in result.stderr
     assert f"step {killed_at + 20}/200" in result.stderr
@@ -173,7 +150,7 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tmp_path, helpers):
     assert (workdir / "export" / "critic" / "saved_model.pb").exists()
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_nonzero(tmp_path, helpers):
+def test_sigterm_saves_a_checkpoint_and_exits_143_with_the_resume_command(tmp_path, helpers):
     workdir = tmp_path / "run"
     overrides = {"checkpoint_every": 1000, "log_every": 20, "steps_per_loop": 10, "total_steps": 100000}
     log = tmp_path / "run.log"
@@ -189,10 +166,14 @@ def test_sigterm_saves_a_checkpoint_and_exits_nonzero(tmp_path, helpers):
     finally:
         helpers.stop(process)
     output = log.read_text()
-    assert returncode not in (0, None), output[-3000:]
+    assert returncode == 128 + signal.SIGTERM, output[-3000:]  # 143, as shells expect
     assert "Traceback" not in output
-    assert "stopped by a signal at step" in output
-    stopped_at = int(output.split("stopped by a signal at step ")[1].split(";")[0])
+    assert not [line for line in output.splitlines() if line.startswith("error:")]
+    assert "stopped by SIGTERM at step" in output
+    stopped_at = int(output.split("stopped by SIGTERM at step ")[1].split(";")[0])
+    assert f"the checkpoint of step {stopped_at} is saved in {Workdir(workdir).checkpoint_dir}" in output
+    resume = output.split("Resume with:\n")[1].splitlines()[0].strip()
+    assert shlex.split(resume) == ["python", *helpers.trainer_command(f"{helpers.STAIRCASE}:nwj,runlocal", workdir, overrides)[1:]]
     assert stopped_at % 10 == 0 and 20 <= stopped_at < 100000
     # No periodic checkpoint was due (every 1000 steps): this one is the signal's.
     assert helpers.checkpoint_steps(workdir) == [stopped_at]
@@ -265,7 +246,7 @@ def test_bad_input_gives_one_clear_message(bad_input_results, name):
 def test_workdir_of_another_experiment_is_refused(finished_copy, helpers):
     before = _file_states(finished_copy)
     result = helpers.run_trainer(
-        f"{helpers.STAIRCASE}:infonce,runlocal", finished_copy, FINISHED_RUN, timeout=300
+        f"{helpers.STAIRCASE}:infonce,runlocal", finished_copy, helpers.FINISHED_RUN, timeout=300
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
@@ -280,8 +261,8 @@ def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, he
     raw[len(raw) // 2 :] = bytes(len(raw) - len(raw) // 2)  # zero the second half
     data.write_bytes(bytes(raw[: len(raw) - 7]))  # and truncate
     before = _file_states(finished_copy)
-    config = helpers.load_staircase_config("nwj,runlocal", **{**FINISHED_RUN, "total_steps": 120})
-    with pytest.raises(trainer.UserError) as caught:
+    config = helpers.load_staircase_config("nwj,runlocal", **{**helpers.FINISHED_RUN, "total_steps": 120})
+    with pytest.raises(WorkdirError) as caught:
         trainer.train(config, str(finished_copy))
     message = str(caught.value)
     assert "ckpt-100" in message and data.name in message
@@ -302,9 +283,9 @@ def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, he
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(finished_copy, helpers):
     # Resuming at step 100 with a learning rate of 1e6 blows the critic up at once.
     config = helpers.load_staircase_config(
-        "nwj,runlocal", **{**FINISHED_RUN, "total_steps": 200, "optimizer.learning_rate": 1e6}
+        "nwj,runlocal", **{**helpers.FINISHED_RUN, "total_steps": 200, "optimizer.learning_rate": 1e6}
     )
-    with pytest.raises(trainer.UserError) as caught:
+    with pytest.raises(trainer.Diverged) as caught:
         trainer.train(config, str(finished_copy))
     message = str(caught.value)
     assert "the loss became" in message and "up to step 120" in message
@@ -320,8 +301,8 @@ def test_full_disk_gives_a_clear_message_and_keeps_checkpoints(finished_copy, he
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", no_space)
-    config = helpers.load_staircase_config("nwj,runlocal", **{**FINISHED_RUN, "total_steps": 120})
-    with pytest.raises(trainer.UserError) as caught:
+    config = helpers.load_staircase_config("nwj,runlocal", **{**helpers.FINISHED_RUN, "total_steps": 120})
+    with pytest.raises(WorkdirError) as caught:
         trainer.train(config, str(finished_copy))
     message = str(caught.value)
     assert "the disk is full" in message and "step 120" in message
