@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmi.workdir import Workdir, WorkdirError
+from tfmi.workdir import CHECKPOINTS, CONFIG, EXPORT, METRICS, Workdir, WorkdirError
 from trainers import train as trainer
 
 DIM = 20  # configs/gaussian_staircase.py: x, y in R^20
@@ -37,11 +37,11 @@ def _file_states(directory):
 
 def test_run_writes_config_metrics_and_returns_them(finished, helpers):
     workdir, metrics = finished
-    config = json.loads((workdir / "config.json").read_text())
+    config = json.loads((workdir / CONFIG).read_text())
     assert config["model"]["bound"]["name"] == "nwj"
     assert config["total_steps"] == helpers.FINISHED_RUN["total_steps"]
 
-    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (workdir / METRICS).read_text().splitlines()]
     assert [r["step"] for r in records] == [20, 40, 60, 80, 100]
     for record in records:
         for key in ("loss", "mi", "true_mi", "bound_infonce", "bound_nwj", "bound_dv",
@@ -81,7 +81,7 @@ def test_run_keeps_only_the_newest_checkpoints(finished, helpers):
 
 def test_export_is_a_savedmodel_that_scores_pairs(finished):
     workdir, _ = finished
-    loaded = tf.saved_model.load(str(workdir / "export" / "critic"))
+    loaded = tf.saved_model.load(str(workdir / EXPORT / "critic"))
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(7, DIM)), tf.float32)
     y = tf.constant(rng.normal(size=(7, DIM)), tf.float32)
@@ -98,8 +98,8 @@ def test_export_is_a_savedmodel_that_scores_pairs(finished):
 
 def test_finished_workdir_exits_without_training(finished, helpers):
     workdir, _ = finished
-    before = _file_states(workdir / "checkpoints")
-    lines = (workdir / "metrics.jsonl").read_text()
+    before = _file_states(workdir / CHECKPOINTS)
+    lines = (workdir / METRICS).read_text()
     started = time.time()
     result = helpers.run_trainer(
         f"{helpers.STAIRCASE}:nwj,runlocal", workdir, helpers.FINISHED_RUN, timeout=300
@@ -108,8 +108,8 @@ def test_finished_workdir_exits_without_training(finished, helpers):
     assert "Resumed from" in result.stderr and "at step 100" in result.stderr
     assert "nothing to train" in result.stderr
     assert "step 100/100" not in result.stderr  # no training log line
-    assert _file_states(workdir / "checkpoints") == before
-    assert (workdir / "metrics.jsonl").read_text() == lines
+    assert _file_states(workdir / CHECKPOINTS) == before
+    assert (workdir / METRICS).read_text() == lines
     assert time.time() - started < 120
 
 
@@ -147,7 +147,7 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tmp_path, helpers):
     steps = [record["step"] for record in helpers.read_metrics(workdir)]
     assert steps == list(range(20, 201, 20))
     assert helpers.latest_checkpoint_step(workdir) == 200
-    assert (workdir / "export" / "critic" / "saved_model.pb").exists()
+    assert (workdir / EXPORT / "critic" / "saved_model.pb").exists()
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_143_with_the_resume_command(tmp_path, helpers):
@@ -157,7 +157,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_143_with_the_resume_command(tmp_pa
     process = helpers.start_trainer(f"{helpers.STAIRCASE}:nwj,runlocal", workdir, overrides, log_path=log)
     try:
         assert helpers.wait_for(
-            lambda: (workdir / "metrics.jsonl").exists() and (workdir / "metrics.jsonl").read_text(),
+            lambda: (workdir / METRICS).exists() and (workdir / METRICS).read_text(),
             timeout=300,
             process=process,
         ), log.read_text()[-3000:]
@@ -256,7 +256,7 @@ def test_workdir_of_another_experiment_is_refused(finished_copy, helpers):
 
 
 def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, helpers):
-    data = finished_copy / "checkpoints" / "ckpt-100.data-00000-of-00001"
+    data = finished_copy / CHECKPOINTS / "ckpt-100.data-00000-of-00001"
     raw = bytearray(data.read_bytes())
     raw[len(raw) // 2 :] = bytes(len(raw) - len(raw) // 2)  # zero the second half
     data.write_bytes(bytes(raw[: len(raw) - 7]))  # and truncate
@@ -272,7 +272,7 @@ def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, he
     # What the message advises: move the corrupt files away, resume from step 80.
     moved = finished_copy / "moved"
     moved.mkdir()
-    for path in (finished_copy / "checkpoints").glob("ckpt-100.*"):
+    for path in (finished_copy / CHECKPOINTS).glob("ckpt-100.*"):
         path.rename(moved / path.name)
     trainer.train(config, str(finished_copy))
     steps = [record["step"] for record in helpers.read_metrics(finished_copy)]

@@ -142,7 +142,7 @@ class Workdir:
         return self.file(f".worker_{worker_id}")
 
     def is_run(self):
-        """Whether this is a trainer workdir (it holds a config.json)."""
+        """Whether this is a trainer workdir (it holds a config.json or checkpoints)."""
         return tf.io.gfile.exists(self.config_path) or tf.io.gfile.exists(self.checkpoint_dir)
 
     # --- the single writer ---------------------------------------------------------------
@@ -306,8 +306,13 @@ class Workdir:
         """
         previous = self.read_config()
         if previous is None:
-            found = [name for name in (METRICS, CHECKPOINTS, EXPORT) if tf.io.gfile.exists(self.file(name))]
-            if found and (self.read_metrics() or self.checkpoint_steps() or EXPORT in found):
+            present = {
+                METRICS: bool(self.read_metrics()),
+                CHECKPOINTS: bool(self.checkpoint_steps()),
+                EXPORT: tf.io.gfile.exists(self.export_dir),
+            }
+            found = [name for name, there in present.items() if there]
+            if found:
                 raise WorkdirError(
                     f"{self.path} holds {', '.join(found)} of a run without {CONFIG}, so it "
                     "cannot be told to be this experiment's. Choose a new --workdir, or move "

@@ -196,7 +196,10 @@ def _check_finite(loss, step, last_checkpoint):
     if math.isfinite(loss):
         return
     if last_checkpoint is None:
-        kept = "No checkpoint was saved before it; lower the learning rate or check the data, then rerun (it starts from scratch)."
+        kept = (
+            "No checkpoint was saved before it; lower the learning rate or check the data, "
+            "then rerun (it starts from scratch)."
+        )
     else:
         saved_step, path = last_checkpoint
         kept = (
