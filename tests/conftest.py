@@ -1,8 +1,8 @@
 """Shared helpers for the trainer tests: run ``python -m trainers.train`` in a subprocess,
 build configs in-process, read what a workdir holds."""
 
-import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tfmi.config_utils import load_config
+from tfmi.workdir import Workdir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAIRCASE = REPO_ROOT / "configs" / "gaussian_staircase.py"
@@ -30,6 +31,17 @@ SHORT_RUN = {
 # so turns a reduction-order difference in a near-zero gradient into a visible difference
 # in the update, which depends on the CPU's kernels. SGD's update is lr times the gradient.
 REPLICA_RUN = {**SHORT_RUN, "optimizer.name": "sgd", "optimizer.learning_rate": 1e-3}
+
+# A run that keeps 3 of 5 checkpoints, logs every 20 steps and exports the critic.
+FINISHED_RUN = {
+    "total_steps": 100,
+    "checkpoint_every": 20,
+    "log_every": 20,
+    "steps_per_loop": 20,
+    "histogram_every": 50,
+    "keep_checkpoints": 3,
+}
+
 
 def trainer_env(**extra):
     """The environment of a trainer subprocess: the repo importable, no stray TF_CONFIG."""
@@ -100,21 +112,16 @@ def load_staircase_config(arg="nwj,runlocal", **overrides):
 
 
 def checkpoint_steps(workdir):
-    """Steps of the checkpoints in WORKDIR/checkpoints whose index files exist, sorted."""
-    directory = Path(workdir) / "checkpoints"
-    return sorted(int(p.name[len("ckpt-"): -len(".index")]) for p in directory.glob("ckpt-*.index"))
+    """Steps of the complete checkpoints in the workdir, sorted."""
+    return [step for step, _ in Workdir(workdir).checkpoint_steps()]
 
 
 def latest_checkpoint_step(workdir):
-    """The step named by WORKDIR/checkpoints/checkpoint (None without one)."""
-    index = Path(workdir) / "checkpoints" / "checkpoint"
-    if not index.exists():
-        return None
-    for line in index.read_text().splitlines():
-        if line.startswith("model_checkpoint_path:"):
-            name = line.split(":", 1)[1].strip().strip('"')
-            return int(os.path.basename(name).split("-")[-1])
-    return None
+    """The step that the workdir's checkpoint index names (None without one)."""
+    import tensorflow as tf
+
+    path = tf.train.latest_checkpoint(Workdir(workdir).checkpoint_dir)
+    return None if path is None else int(path.rsplit("-", 1)[-1])
 
 
 def wait_for(predicate, timeout, process=None, interval=0.05):
@@ -130,8 +137,8 @@ def wait_for(predicate, timeout, process=None, interval=0.05):
 
 
 def read_metrics(workdir):
-    path = Path(workdir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """Every record of the workdir's metrics.jsonl as written (a step logged twice appears twice)."""
+    return Workdir(workdir).read_metrics(exact=True)
 
 
 def assert_metrics_close(actual, expected, rtol=1e-4, atol=1e-5, steps=None):
@@ -157,6 +164,25 @@ def local_cluster(workers=2):
             s.bind(("127.0.0.1", 0))
             ports.append(s.getsockname()[1])
     return {"worker": [f"127.0.0.1:{port}" for port in ports]}
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory):
+    """A workdir holding a finished nwj runlocal run of FINISHED_RUN (trained in-process
+    once per session; do not change it), and the metrics that train() returned."""
+    from trainers import train as trainer
+
+    workdir = tmp_path_factory.mktemp("finished") / "run"
+    metrics = trainer.train(load_staircase_config("nwj,runlocal", **FINISHED_RUN), str(workdir))
+    return workdir, metrics
+
+
+@pytest.fixture
+def finished_copy(finished, tmp_path):
+    """A private copy of the finished workdir, for tests that change or break it."""
+    workdir = tmp_path / "run"
+    shutil.copytree(finished[0], workdir)
+    return workdir
 
 
 @pytest.fixture(scope="session")

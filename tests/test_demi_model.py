@@ -11,6 +11,7 @@ from tfmi import bounds
 from tfmi.config_utils import load_config
 from tfmi.data import demi_synthetic
 from tfmi.models import DemiModel
+from tfmi.workdir import EXPORT
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -121,5 +122,5 @@ def test_trainer_runs_demi_var_and_exports(tmp_path):
     config.total_steps = 50
     metrics = train(config, str(tmp_path))
     assert np.isfinite(metrics["loss"]) and metrics["true_mi"] == pytest.approx(5.0)
-    f = tf.saved_model.load(str(tmp_path / "export" / "f"))
+    f = tf.saved_model.load(str(tmp_path / EXPORT / "f"))
     assert f.serve(tf.zeros([3, 40])).shape == (3, 100)

@@ -17,6 +17,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfmi.models.dialogue import DialogueModel, concat_padded  # noqa: E402
+from tfmi.workdir import CHECKPOINTS, CONFIG, EXPORT, METRICS  # noqa: E402
 
 VOCAB = 50
 
@@ -388,8 +389,8 @@ def _untrained_workdir(path, config_spec):
     keras.utils.set_random_seed(0)
     model = build_for_inference(build_model(config.model))
     path.mkdir(parents=True)
-    (path / "config.json").write_text(config.to_json())
-    tf.train.Checkpoint(model=model).save(str(path / "checkpoints" / "ckpt"))  # ckpt-1
+    (path / CONFIG).write_text(config.to_json())
+    tf.train.Checkpoint(model=model).save(str(path / CHECKPOINTS / "ckpt"))  # ckpt-1
     return path
 
 
@@ -477,19 +478,19 @@ def test_runlocal_trains_checkpoints_resumes_and_exports(name, tmp_path, negativ
         config += f",negatives={negatives_file}"
     done = _train(config, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / METRICS).read_text().splitlines()]
     assert records[-1]["step"] == 4 and np.isfinite(records[-1]["train/loss"])
-    assert (tmp_path / "checkpoints" / "ckpt-4.index").exists()
-    assert (tmp_path / "export" / "backbone").is_dir() and (tmp_path / "export" / "lm").is_dir()
+    assert (tmp_path / CHECKPOINTS / "ckpt-4.index").exists()
+    assert (tmp_path / EXPORT / "backbone").is_dir() and (tmp_path / EXPORT / "lm").is_dir()
     if name in ("infonce", "demi"):
         assert records[0] == {"step": 0, "chance_nce": 0.25, **({"chance_cond": 0.25} if name == "demi" else {})}
     resumed = _train(config, tmp_path, "--config.total_steps=6")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resumed from" in resumed.stderr
-    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / METRICS).read_text().splitlines()]
     assert records[-1]["step"] == 6
     # The export serves the restored backbone.
-    served = tf.saved_model.load(str(tmp_path / "export" / "backbone")).signatures["serve"]
+    served = tf.saved_model.load(str(tmp_path / EXPORT / "backbone")).signatures["serve"]
     ids = tf.constant([[5, 6, 7]], tf.int32)
     states = list(served(token_ids=ids, padding_mask=tf.ones_like(ids)).values())[0]
     from tfmi.models.dialogue import restore_run

@@ -16,6 +16,7 @@ from sklearn.preprocessing import MinMaxScaler
 from tfmi.data import mnist_halves
 from tfmi.evaluation import linear_eval as le
 from tfmi.models import export_model
+from tfmi.workdir import CONFIG, EXPORT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,8 +65,8 @@ def workdir(tmp_path_factory, projection):
     root = tmp_path_factory.mktemp("workdir")
     spec = [tf.TensorSpec([None, 392], tf.float32, name="x")]
     model = _dense_model((392,), *projection)
-    export_model(_Endpoints(encoder_x=(model, spec), encoder_y=(model, spec)), str(root / "export"))
-    (root / "config.json").write_text(json.dumps({"data": {"name": "mnist_halves", "noise_std": 0.0}}))
+    export_model(_Endpoints(encoder_x=(model, spec), encoder_y=(model, spec)), str(root / EXPORT))
+    (root / CONFIG).write_text(json.dumps({"data": {"name": "mnist_halves", "noise_std": 0.0}}))
     return str(root)
 
 
@@ -101,12 +102,12 @@ def test_saved_model_encoder_computes_the_exported_function(keras_export, projec
 def test_workdir_export_is_found(workdir, projection):
     x = np.random.default_rng(2).uniform(size=(10, 392)).astype(np.float32)
     expected = x @ projection[0] + projection[1]
-    for path in (workdir, os.path.join(workdir, "export"), os.path.join(workdir, "export", "encoder_x")):
+    for path in (workdir, os.path.join(workdir, EXPORT), os.path.join(workdir, EXPORT, "encoder_x")):
         encoder = le.load_encoder(path)
-        assert encoder.path == os.path.join(workdir, "export", "encoder_x")
+        assert encoder.path == os.path.join(workdir, EXPORT, "encoder_x")
         assert encoder.input_name == "x"
         np.testing.assert_allclose(encoder(x), expected, rtol=1e-4, atol=1e-4)
-    assert le.load_encoder(workdir, endpoint="encoder_y").path.endswith(os.path.join("export", "encoder_y"))
+    assert le.load_encoder(workdir, endpoint="encoder_y").path.endswith(os.path.join(EXPORT, "encoder_y"))
 
 
 def test_image_shaped_input_is_reshaped(tmp_path):
@@ -139,7 +140,7 @@ def test_plain_tf_module_with_a_signature(tmp_path):
 
 
 def test_workdir_without_export(tmp_path):
-    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / CONFIG).write_text("{}")
     with pytest.raises(ValueError, match="has no export/ directory.*Run the same training command again"):
         le.load_encoder(str(tmp_path))
 
@@ -153,7 +154,7 @@ def test_export_without_the_endpoint(tmp_path):
 
     critic = Critic()
     critic(tf.zeros([1, 4]), tf.zeros([1, 4]))  # built, as the trainer's critic is
-    export_model(_Endpoints(critic=(critic, spec)), str(tmp_path / "export"))
+    export_model(_Endpoints(critic=(critic, spec)), str(tmp_path / EXPORT))
     with pytest.raises(ValueError, match=r"no 'encoder_x' SavedModel \(it holds \['critic'\]\).*pixel baseline"):
         le.load_encoder(str(tmp_path))
     with pytest.raises(ValueError, match="takes 2 inputs"):
@@ -267,7 +268,7 @@ def test_tool_evaluates_a_workdir_and_the_pixels(tool, workdir, capsys):
 
 
 def test_tool_errors_are_one_line(tool, tmp_path, capsys):
-    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / CONFIG).write_text("{}")
     with pytest.raises(SystemExit) as info:
         tool.main(["--workdir", str(tmp_path)])
     assert info.value.code == 2

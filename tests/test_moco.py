@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfmi import bounds
 from tfmi.config_utils import load_config
 from tfmi.models import MoCoModel, build_model, export_model
+from tfmi.workdir import EXPORT
 
 BATCH = 4
 
@@ -499,6 +500,6 @@ def test_trainer_runlocal_imagenet_demi_trains_resumes_and_exports(tmp_path, hel
     assert [r["step"] for r in helpers.read_metrics(workdir)] == [3, 6, 9]
     assert helpers.latest_checkpoint_step(workdir) == 9
 
-    loaded = tf.saved_model.load(str(workdir / "export" / "encoder"))
+    loaded = tf.saved_model.load(str(workdir / EXPORT / "encoder"))
     features = loaded.serve(tf.random.uniform([2, 32, 32, 3]))
     assert features.shape == (2, 64)

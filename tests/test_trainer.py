@@ -6,7 +6,7 @@ calls ``trainers.train.train(config, workdir)`` in-process, which is faster.
 
 import errno
 import json
-import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,20 +17,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfmi.workdir import CHECKPOINTS, CONFIG, EXPORT, METRICS, Workdir, WorkdirError
 from trainers import train as trainer
 
 DIM = 20  # configs/gaussian_staircase.py: x, y in R^20
-
-# A run that keeps 3 of 5 checkpoints, logs every 20 steps and exports the critic.
-FINISHED_RUN = {
-    "total_steps": 100,
-    "checkpoint_every": 20,
-    "log_every": 20,
-    "steps_per_loop": 20,
-    "histogram_every": 50,
-    "keep_checkpoints": 3,
-}
-
 
 def _file_states(directory):
     """{relative path: (size, mtime_ns)} of every file under ``directory``."""
@@ -42,33 +32,16 @@ def _file_states(directory):
     }
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory, helpers):
-    """A workdir holding a finished nwj runlocal run (in-process), and its return value."""
-    workdir = tmp_path_factory.mktemp("finished") / "run"
-    config = helpers.load_staircase_config("nwj,runlocal", **FINISHED_RUN)
-    metrics = trainer.train(config, str(workdir))
-    return workdir, metrics
-
-
-@pytest.fixture
-def finished_copy(finished, tmp_path):
-    """A private copy of the finished workdir, for tests that change or break it."""
-    workdir = tmp_path / "run"
-    shutil.copytree(finished[0], workdir)
-    return workdir
-
-
 # --- what a run writes ----------------------------------------------------------------
 
 
-def test_run_writes_config_metrics_and_returns_them(finished):
+def test_run_writes_config_metrics_and_returns_them(finished, helpers):
     workdir, metrics = finished
-    config = json.loads((workdir / "config.json").read_text())
+    config = json.loads((workdir / CONFIG).read_text())
     assert config["model"]["bound"]["name"] == "nwj"
-    assert config["total_steps"] == FINISHED_RUN["total_steps"]
+    assert config["total_steps"] == helpers.FINISHED_RUN["total_steps"]
 
-    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (workdir / METRICS).read_text().splitlines()]
     assert [r["step"] for r in records] == [20, 40, 60, 80, 100]
     for record in records:
         for key in ("loss", "mi", "true_mi", "bound_infonce", "bound_nwj", "bound_dv",
@@ -108,7 +81,7 @@ def test_run_keeps_only_the_newest_checkpoints(finished, helpers):
 
 def test_export_is_a_savedmodel_that_scores_pairs(finished):
     workdir, _ = finished
-    loaded = tf.saved_model.load(str(workdir / "export" / "critic"))
+    loaded = tf.saved_model.load(str(workdir / EXPORT / "critic"))
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(7, DIM)), tf.float32)
     y = tf.constant(rng.normal(size=(7, DIM)), tf.float32)
@@ -125,18 +98,18 @@ def test_export_is_a_savedmodel_that_scores_pairs(finished):
 
 def test_finished_workdir_exits_without_training(finished, helpers):
     workdir, _ = finished
-    before = _file_states(workdir / "checkpoints")
-    lines = (workdir / "metrics.jsonl").read_text()
+    before = _file_states(workdir / CHECKPOINTS)
+    lines = (workdir / METRICS).read_text()
     started = time.time()
     result = helpers.run_trainer(
-        f"{helpers.STAIRCASE}:nwj,runlocal", workdir, FINISHED_RUN, timeout=300
+        f"{helpers.STAIRCASE}:nwj,runlocal", workdir, helpers.FINISHED_RUN, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Resumed from" in result.stderr and "at step 100" in result.stderr
     assert "nothing to train" in result.stderr
     assert "step 100/100" not in result.stderr  # no training log line
-    assert _file_states(workdir / "checkpoints") == before
-    assert (workdir / "metrics.jsonl").read_text() == lines
+    assert _file_states(workdir / CHECKPOINTS) == before
+    assert (workdir / METRICS).read_text() == lines
     assert time.time() - started < 120
 
 
@@ -158,9 +131,13 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tmp_path, helpers):
     assert not finished_early, "the run finished before it could be killed"
     killed_at = helpers.latest_checkpoint_step(workdir)
     assert 40 <= killed_at < 200
+    lock = Path(Workdir(workdir).lock_path)
+    assert f"pid {process.pid} on host" in lock.read_text()  # left by the killed run
 
     result = helpers.run_trainer(config, workdir, overrides, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Took over the lock of {workdir} left by a run that ended (pid {process.pid}" in result.stderr
+    assert not lock.exists()
     assert f"Resumed from {workdir / 'checkpoints' / f'ckpt-{killed_at}'} at step {killed_at}." in result.stderr
     assert "from scratch" not in result.stderr
     assert f"step {killed_at + 20}/200" in result.stderr
@@ -170,17 +147,17 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tmp_path, helpers):
     steps = [record["step"] for record in helpers.read_metrics(workdir)]
     assert steps == list(range(20, 201, 20))
     assert helpers.latest_checkpoint_step(workdir) == 200
-    assert (workdir / "export" / "critic" / "saved_model.pb").exists()
+    assert (workdir / EXPORT / "critic" / "saved_model.pb").exists()
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_nonzero(tmp_path, helpers):
+def test_sigterm_saves_a_checkpoint_and_exits_143_with_the_resume_command(tmp_path, helpers):
     workdir = tmp_path / "run"
     overrides = {"checkpoint_every": 1000, "log_every": 20, "steps_per_loop": 10, "total_steps": 100000}
     log = tmp_path / "run.log"
     process = helpers.start_trainer(f"{helpers.STAIRCASE}:nwj,runlocal", workdir, overrides, log_path=log)
     try:
         assert helpers.wait_for(
-            lambda: (workdir / "metrics.jsonl").exists() and (workdir / "metrics.jsonl").read_text(),
+            lambda: (workdir / METRICS).exists() and (workdir / METRICS).read_text(),
             timeout=300,
             process=process,
         ), log.read_text()[-3000:]
@@ -189,10 +166,14 @@ def test_sigterm_saves_a_checkpoint_and_exits_nonzero(tmp_path, helpers):
     finally:
         helpers.stop(process)
     output = log.read_text()
-    assert returncode not in (0, None), output[-3000:]
+    assert returncode == 128 + signal.SIGTERM, output[-3000:]  # 143, as shells expect
     assert "Traceback" not in output
-    assert "stopped by a signal at step" in output
-    stopped_at = int(output.split("stopped by a signal at step ")[1].split(";")[0])
+    assert not [line for line in output.splitlines() if line.startswith("error:")]
+    assert "stopped by SIGTERM at step" in output
+    stopped_at = int(output.split("stopped by SIGTERM at step ")[1].split(";")[0])
+    assert f"the checkpoint of step {stopped_at} is saved in {Workdir(workdir).checkpoint_dir}" in output
+    resume = output.split("Resume with:\n")[1].splitlines()[0].strip()
+    assert shlex.split(resume) == ["python", *helpers.trainer_command(f"{helpers.STAIRCASE}:nwj,runlocal", workdir, overrides)[1:]]
     assert stopped_at % 10 == 0 and 20 <= stopped_at < 100000
     # No periodic checkpoint was due (every 1000 steps): this one is the signal's.
     assert helpers.checkpoint_steps(workdir) == [stopped_at]
@@ -265,7 +246,7 @@ def test_bad_input_gives_one_clear_message(bad_input_results, name):
 def test_workdir_of_another_experiment_is_refused(finished_copy, helpers):
     before = _file_states(finished_copy)
     result = helpers.run_trainer(
-        f"{helpers.STAIRCASE}:infonce,runlocal", finished_copy, FINISHED_RUN, timeout=300
+        f"{helpers.STAIRCASE}:infonce,runlocal", finished_copy, helpers.FINISHED_RUN, timeout=300
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
@@ -275,13 +256,13 @@ def test_workdir_of_another_experiment_is_refused(finished_copy, helpers):
 
 
 def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, helpers):
-    data = finished_copy / "checkpoints" / "ckpt-100.data-00000-of-00001"
+    data = finished_copy / CHECKPOINTS / "ckpt-100.data-00000-of-00001"
     raw = bytearray(data.read_bytes())
     raw[len(raw) // 2 :] = bytes(len(raw) - len(raw) // 2)  # zero the second half
     data.write_bytes(bytes(raw[: len(raw) - 7]))  # and truncate
     before = _file_states(finished_copy)
-    config = helpers.load_staircase_config("nwj,runlocal", **{**FINISHED_RUN, "total_steps": 120})
-    with pytest.raises(trainer.UserError) as caught:
+    config = helpers.load_staircase_config("nwj,runlocal", **{**helpers.FINISHED_RUN, "total_steps": 120})
+    with pytest.raises(WorkdirError) as caught:
         trainer.train(config, str(finished_copy))
     message = str(caught.value)
     assert "ckpt-100" in message and data.name in message
@@ -291,7 +272,7 @@ def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, he
     # What the message advises: move the corrupt files away, resume from step 80.
     moved = finished_copy / "moved"
     moved.mkdir()
-    for path in (finished_copy / "checkpoints").glob("ckpt-100.*"):
+    for path in (finished_copy / CHECKPOINTS).glob("ckpt-100.*"):
         path.rename(moved / path.name)
     trainer.train(config, str(finished_copy))
     steps = [record["step"] for record in helpers.read_metrics(finished_copy)]
@@ -302,9 +283,9 @@ def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, he
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(finished_copy, helpers):
     # Resuming at step 100 with a learning rate of 1e6 blows the critic up at once.
     config = helpers.load_staircase_config(
-        "nwj,runlocal", **{**FINISHED_RUN, "total_steps": 200, "optimizer.learning_rate": 1e6}
+        "nwj,runlocal", **{**helpers.FINISHED_RUN, "total_steps": 200, "optimizer.learning_rate": 1e6}
     )
-    with pytest.raises(trainer.UserError) as caught:
+    with pytest.raises(trainer.Diverged) as caught:
         trainer.train(config, str(finished_copy))
     message = str(caught.value)
     assert "the loss became" in message and "up to step 120" in message
@@ -320,8 +301,8 @@ def test_full_disk_gives_a_clear_message_and_keeps_checkpoints(finished_copy, he
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", no_space)
-    config = helpers.load_staircase_config("nwj,runlocal", **{**FINISHED_RUN, "total_steps": 120})
-    with pytest.raises(trainer.UserError) as caught:
+    config = helpers.load_staircase_config("nwj,runlocal", **{**helpers.FINISHED_RUN, "total_steps": 120})
+    with pytest.raises(WorkdirError) as caught:
         trainer.train(config, str(finished_copy))
     message = str(caught.value)
     assert "the disk is full" in message and "step 120" in message

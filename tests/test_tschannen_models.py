@@ -20,6 +20,7 @@ from tfmi import bounds
 from tfmi.config_utils import load_config
 from tfmi.data import build_dataset, gaussians, mnist_halves
 from tfmi.models import AdversarialModel, Bound, InfoMaxModel, build_model
+from tfmi.workdir import EXPORT, METRICS
 from trainers import train as trainer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +32,11 @@ def _config(spec, **overrides):
 
 
 def _records(workdir):
-    return [json.loads(line) for line in (Path(workdir) / "metrics.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (Path(workdir) / METRICS).read_text().splitlines()]
 
 
 def _serve(workdir, endpoint, x):
-    loaded = tf.saved_model.load(str(Path(workdir) / "export" / endpoint))
+    loaded = tf.saved_model.load(str(Path(workdir) / EXPORT / endpoint))
     return loaded.serve(tf.constant(x, tf.float32)).numpy()
 
 
@@ -66,7 +67,7 @@ def test_mnist_config_trains_and_exports_both_encoders(spec, tmp_path):
     assert config.data.source == "auto" and config.batch_size == 16
     metrics = trainer.train(config, str(tmp_path))
     assert np.isfinite(metrics["loss"]) and np.isfinite(metrics["mi"])
-    assert sorted(p.name for p in (tmp_path / "export").iterdir()) == ["encoder_x", "encoder_y"]
+    assert sorted(p.name for p in (tmp_path / EXPORT).iterdir()) == ["encoder_x", "encoder_y"]
     top = mnist_halves.load_mnist_halves("test").top[:5]
     for endpoint in ("encoder_x", "encoder_y"):
         codes = _serve(tmp_path, endpoint, top)
@@ -369,7 +370,7 @@ def test_noniid_config_runlocal_exports_the_critic(tmp_path):
     config = _config("noniid_gaussian.py:nwj,runlocal")
     assert config.model.critic.hidden_units == (10,) * 5 and config.model.bound.name == "nwj"
     trainer.train(config, str(tmp_path))
-    loaded = tf.saved_model.load(str(tmp_path / "export" / "critic"))
+    loaded = tf.saved_model.load(str(tmp_path / EXPORT / "critic"))
     assert loaded.serve(tf.zeros([3, 1]), tf.zeros([3, 1])).shape == (3, 3)
 
 
@@ -477,7 +478,7 @@ def test_adversarial_config_trains_exports_and_resumes(tmp_path):
     assert [r["step"] for r in a] == [r["step"] for r in b] == [4, 8]
     for key in ("train/probe_loss", "train/encoder_loss", "train/probe_accuracy"):
         assert b[-1][key] == pytest.approx(a[-1][key], rel=1e-5, abs=1e-6), key
-    assert sorted(p.name for p in (tmp_path / "whole" / "export").iterdir()) == ["encoder_x"]
+    assert sorted(p.name for p in (tmp_path / "whole" / EXPORT).iterdir()) == ["encoder_x"]
     top = mnist_halves.load_mnist_halves("test").top[:3]
     assert _serve(tmp_path / "whole", "encoder_x", top).shape == (3, 392)
 
@@ -487,7 +488,7 @@ def test_adversarial_with_an_mi_term_logs_it(tmp_path):
     assert config.model.critic.name == "bilinear" and config.model.encoder_y.seed == 1
     metrics = trainer.train(config, str(tmp_path))
     assert np.isfinite(metrics["mi"]) and metrics["mi"] <= math.log(16) + 1e-5
-    assert sorted(p.name for p in (tmp_path / "export").iterdir()) == ["encoder_x", "encoder_y"]
+    assert sorted(p.name for p in (tmp_path / EXPORT).iterdir()) == ["encoder_x", "encoder_y"]
 
 
 def test_adversarial_model_rejects_bad_arguments():

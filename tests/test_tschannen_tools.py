@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tfmi.config_utils import load_config
+from tfmi.workdir import CHECKPOINTS, CONFIG, EVAL_CURVE, METRICS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = REPO_ROOT / "configs"
@@ -39,11 +40,11 @@ def _workdir(root, spec, seed, records=(), metrics=(), pixel=None):
     name = spec.split(":", 1)[-1].replace(",", "_").replace("=", "-")
     workdir = Path(root) / name / f"seed_{seed}"
     workdir.mkdir(parents=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort())
+    (workdir / CONFIG).write_text(config.to_json_best_effort())
     if records:
         curve = {"settings": {}, "pixel_baseline": {"accuracy": pixel} if pixel else None, "records": list(records)}
-        (workdir / "eval_curve.json").write_text(json.dumps(curve))
-    (workdir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+        (workdir / EVAL_CURVE).write_text(json.dumps(curve))
+    (workdir / METRICS).write_text("".join(json.dumps(m) + "\n" for m in metrics))
     return workdir
 
 
@@ -195,7 +196,7 @@ def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys):
     eval_checkpoints = _tool("eval_checkpoints")
     args = ["--workdir", str(workdir), "--num_train", "600", "--num_test", "160"]
     eval_checkpoints.main(args)
-    curve = json.loads((workdir / "eval_curve.json").read_text())
+    curve = json.loads((workdir / EVAL_CURVE).read_text())
     records = {record["step"]: record for record in curve["records"]}
     assert sorted(records) == [0, 2, 4, 6]
     assert records[0]["source"] == "init" and records[6]["source"] == "checkpoint"
@@ -208,7 +209,7 @@ def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys):
     # Step 6: I_NCE in NumPy from the exported encoders and the checkpoint's critic kernel.
     test = mnist_halves.load_mnist_halves("test")
     test = type(test)(*(array[:160] for array in test))
-    kernel = tf.train.load_checkpoint(str(workdir / "checkpoints" / "ckpt-6")).get_tensor(
+    kernel = tf.train.load_checkpoint(str(workdir / CHECKPOINTS / "ckpt-6")).get_tensor(
         "model/critic/kernel/.ATTRIBUTES/VARIABLE_VALUE"
     )
     encode_x = linear_eval.load_encoder(workdir, "encoder_x")
@@ -224,18 +225,18 @@ def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys):
     # Step 0 is the trainer's initialisation: two Adam steps of 1e-4 from the ckpt-2 weights.
     model, _ = checkpoints.build_run_model(checkpoints.load_run_config(workdir))
     initial = [variable.numpy().copy() for variable in model.trainable_variables]
-    checkpoints.restore_checkpoint(model, str(workdir / "checkpoints" / "ckpt-2"))
+    checkpoints.restore_checkpoint(model, str(workdir / CHECKPOINTS / "ckpt-2"))
     for before, variable in zip(initial, model.trainable_variables):
         assert np.abs(variable.numpy() - before).max() < 5e-4
     assert max(np.abs(v).max() for v in initial) > 0.05  # a different draw would differ by that much
 
     # A killed evaluation resumes: only the missing step is evaluated, to the same values.
     curve["records"] = [r for r in curve["records"] if r["step"] != 6]
-    (workdir / "eval_curve.json").write_text(json.dumps(curve))
+    (workdir / EVAL_CURVE).write_text(json.dumps(curve))
     capsys.readouterr()
     eval_checkpoints.main(args)
     assert "1 of 4 steps to evaluate" in capsys.readouterr().out
-    resumed = {r["step"]: r for r in json.loads((workdir / "eval_curve.json").read_text())["records"]}
+    resumed = {r["step"]: r for r in json.loads((workdir / EVAL_CURVE).read_text())["records"]}
     assert sorted(resumed) == [0, 2, 4, 6]
     assert resumed[6]["test_accuracy"] == records[6]["test_accuracy"]
     assert resumed[6]["mi"] == pytest.approx(records[6]["mi"], abs=1e-6)

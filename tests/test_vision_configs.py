@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pytest
 
+from tfmi.workdir import EXPORT, METRICS
+
 REPO_CONFIGS = "configs"
 VISION_CONFIGS = [
     ("cifar_simclr", "runlocal", "cifar10"),
@@ -40,14 +42,14 @@ def test_vision_config_trains_resumes_exports_and_evaluates(tmp_path, name, arg,
     with tfds.testing.mock_data(num_examples=400 if eval_set == "imagenet100" else 64):
         metrics = trainer.train(config, str(workdir))
         assert metrics and all(np.isfinite(v) for v in metrics.values()), metrics
-        records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+        records = [json.loads(line) for line in (workdir / METRICS).read_text().splitlines()]
         assert records[-1]["step"] == steps
 
         resumed = load_config(f"{REPO_CONFIGS}/{name}.py:{arg}", {"total_steps": steps + 2})
         trainer.train(resumed, str(workdir))
-        records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+        records = [json.loads(line) for line in (workdir / METRICS).read_text().splitlines()]
         assert records[-1]["step"] == steps + 2
-        assert (workdir / "export" / "encoder" / "saved_model.pb").exists()
+        assert (workdir / EXPORT / "encoder" / "saved_model.pb").exists()
 
         results = tool.run(tool.parse_args(
             ["--workdir", str(workdir), "--dataset", eval_set, "--num_train", "32", "--num_test", "16",
@@ -89,6 +91,6 @@ def test_simclr_demi_on_two_workers_trains_and_exports(tmp_path, helpers):
         assert process.returncode == 0, log.read_text()[-5000:]
     records = helpers.read_metrics(workdir)
     assert records and all(np.isfinite(r["train/loss"]) for r in records)
-    loaded = tf.saved_model.load(str(workdir / "export" / "encoder"))
+    loaded = tf.saved_model.load(str(workdir / EXPORT / "encoder"))
     features = loaded.serve(tf.random.uniform([2, 32, 32, 3]))
     assert features.shape[0] == 2 and np.all(np.isfinite(features.numpy()))

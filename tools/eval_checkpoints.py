@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfmi.cli import run_reporting_errors  # noqa: E402
 from tfmi.evaluation import checkpoints  # noqa: E402
 from tfmi.evaluation import linear_eval as le  # noqa: E402
+from tfmi.workdir import Workdir  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -80,7 +81,7 @@ def run(args):
             overwrite=args.overwrite,
             progress=lambda message: print(message, flush=True),
         )
-        print(f"wrote {args.output or os.path.join(workdir, checkpoints.EVAL_CURVE)} ({len(curve['records'])} steps)", flush=True)
+        print(f"wrote {args.output or Workdir(workdir).eval_curve_path} ({len(curve['records'])} steps)", flush=True)
         curves.append(curve)
     return curves
 

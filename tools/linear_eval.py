@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfmi.cli import run_reporting_errors  # noqa: E402
 from tfmi.data import cifar_halves, mnist_halves  # noqa: E402
 from tfmi.evaluation import linear_eval as le  # noqa: E402
+from tfmi.workdir import Workdir  # noqa: E402
 
 DATASETS = ("mnist_halves", "cifar10_halves")
 # Trainer datasets of image views -> the labelled set their encoder is evaluated on.
@@ -77,11 +78,7 @@ def parse_args(argv=None):
 
 def read_config(workdir):
     """The workdir's config.json as a dict ({} when there is none)."""
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+    return Workdir(workdir).read_config() or {}
 
 
 def load_split(dataset, split, noise_std, args, config_data):
@@ -152,7 +149,7 @@ def run_images(args, dataset):
     print(describe(f"encoder on {dataset}", result), flush=True)
     results = {"dataset": dataset, "encoder": encoder.path, "classifier": result.settings,
                "results": {"encoder": result.to_dict()}}
-    output = args.output or (os.path.join(args.workdir, f"linear_eval_{dataset}.json") if args.workdir else None)
+    output = args.output or (Workdir(args.workdir).linear_eval_path(dataset) if args.workdir else None)
     if output:
         with open(output, "w") as f:
             json.dump(results, f, indent=2)
@@ -205,7 +202,7 @@ def run(args):
             print(describe(f"pixels (noise_std={noise:g})", result), flush=True)
             results["results"][name] = {"noise_std": noise, **result.to_dict()}
 
-    output = args.output or (os.path.join(args.workdir, "linear_eval.json") if args.workdir else None)
+    output = args.output or (Workdir(args.workdir).linear_eval_path() if args.workdir else None)
     if output:
         with open(output, "w") as f:
             json.dump(results, f, indent=2)

@@ -27,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfmi.jsonio import read_metrics  # noqa: E402
+from tfmi.workdir import Workdir  # noqa: E402
 
 METHOD_LABELS = {
     "infonce": "InfoNCE",
@@ -40,17 +40,16 @@ METHOD_LABELS = {
 
 def load_run(workdir, last):
     """(figure, method, K, total MI, estimate, spread) of one workdir, or None."""
-    config_path = os.path.join(workdir, "config.json")
-    metrics_path = os.path.join(workdir, "metrics.jsonl")
-    if not (os.path.exists(config_path) and os.path.exists(metrics_path)):
+    run = Workdir(workdir)
+    config = run.read_config()
+    records = run.read_metrics()
+    if config is None or not records:
         return None
-    with open(config_path) as f:
-        config = json.load(f)
     if config.get("experiment") != "demi_synthetic":
         return None
     figure = config.get("figure", "top")
     metric = "train/mi_nce_is" if figure == "bottom" else "train/mi"
-    values = np.array([r[metric] for r in read_metrics(metrics_path) if metric in r][-last:])
+    values = np.array([r[metric] for r in records if metric in r][-last:])
     if not len(values):
         print(f"skipping {workdir}: its metrics.jsonl has no {metric}", file=sys.stderr)
         return None

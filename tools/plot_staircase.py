@@ -10,7 +10,6 @@ markdown table of the mean estimate over the last half of each stage.
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -21,23 +20,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfmi.jsonio import read_metrics  # noqa: E402
+from tfmi.workdir import Workdir  # noqa: E402
 
 BOUND_ORDER = ("infonce", "nwj", "tuba", "dv", "js", "smile", "interpolated", "mine")
 
 
 def load_run(workdir):
     """Returns (config dict, steps, estimates, true MI) of one staircase workdir."""
-    config_path = os.path.join(workdir, "config.json")
-    metrics_path = os.path.join(workdir, "metrics.jsonl")
-    for path in (config_path, metrics_path):
+    run = Workdir(workdir)
+    for path in (run.config_path, run.metrics_path):
         if not os.path.exists(path):
             raise SystemExit(f"error: {workdir} is not a trainer workdir: {path} is missing.")
-    with open(config_path) as f:
-        config = json.load(f)
+    config = run.read_config()
     if config.get("experiment") != "gaussian_staircase":
         raise SystemExit(f"error: {workdir} holds a {config.get('experiment')!r} run, not a staircase.")
-    records = read_metrics(metrics_path)
+    records = run.read_metrics()
     steps = np.array([r["step"] for r in records])
     estimates = np.array([r["train/mi"] for r in records])
     true_mi = np.array([r["train/true_mi"] for r in records])

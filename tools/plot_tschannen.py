@@ -58,7 +58,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tfmi.jsonio import json_safe, read_metrics  # noqa: E402
+from tfmi import workdir as workdir_lib  # noqa: E402
+from tfmi.evaluation.checkpoints import read_eval_curve  # noqa: E402
+from tfmi.jsonio import json_safe  # noqa: E402
 
 # ---------------------------------------------------------------------------------------
 # What the paper states (Tschannen et al. 2020)
@@ -95,20 +97,11 @@ PERCENTILES = (0, 20, 40, 60, 80, 100)
 
 
 def find_workdirs(paths):
-    """Every directory holding a config.json at or below ``paths`` (sorted, no duplicates)."""
-    found = []
-    for path in paths:
-        if not os.path.exists(path):
-            raise SystemExit(f"error: {path} does not exist.")
-        if os.path.isfile(os.path.join(path, "config.json")):
-            found.append(os.path.normpath(path))
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in ("checkpoints", "export") and not d.startswith("."))
-            if "config.json" in files:
-                found.append(os.path.normpath(root))
-                dirs[:] = []
-    return sorted(set(found))
+    """Every trainer workdir at or below ``paths`` (sorted, no duplicates)."""
+    try:
+        return workdir_lib.find_workdirs(paths)
+    except workdir_lib.WorkdirError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def describe(config):
@@ -131,13 +124,9 @@ def describe(config):
 
 def load_run(workdir):
     """One workdir: its config, description, eval_curve records and metrics.jsonl records."""
-    with open(os.path.join(workdir, "config.json")) as handle:
-        config = json.load(handle)
-    curve = None
-    curve_path = os.path.join(workdir, "eval_curve.json")
-    if os.path.exists(curve_path):
-        with open(curve_path) as handle:
-            curve = json.load(handle)
+    run = workdir_lib.Workdir(workdir)
+    config = run.read_config()
+    curve = read_eval_curve(run.eval_curve_path)
     return {
         "workdir": workdir,
         "config": config,
@@ -145,7 +134,7 @@ def load_run(workdir):
         "seed": config.get("seed"),
         "records": (curve or {}).get("records", []),
         "pixel": ((curve or {}).get("pixel_baseline") or {}).get("accuracy"),
-        "metrics": read_metrics(os.path.join(workdir, "metrics.jsonl")),
+        "metrics": run.read_metrics(),
     }
 
 

@@ -9,11 +9,14 @@ workdir already holds some) and, at the end, a SavedModel export of the model's
 encoders (or its critic) under export/. ``config.strategy`` picks where it runs:
 default, mirrored, multiworker or tpu (see tfmi.distribute).
 
-Running the same command again resumes from the newest checkpoint (a workdir whose
-run already finished just exits); a workdir holding another experiment's checkpoints
-is refused. SIGTERM / SIGINT save a checkpoint and stop; a non-finite loss stops the
-run, keeping the last good checkpoint. Bad input (config, workdir, checkpoint, a full
-disk) ends with one "error: ..." line on stderr and exit status 2.
+The workdir's files are read and written through tfmi.workdir. One run at a time
+writes a workdir (a second one exits 2 at once, naming the holder). Running the same
+command again resumes from the newest checkpoint (a finished run exports again if its
+export is missing, else just exits); a workdir holding another experiment's run is
+refused. Exit status: 0 done; 2 bad input (config, workdir, checkpoint, a full disk),
+told in one "error: ..." line on stderr; 3 the loss became NaN or infinite (the last
+good checkpoint is kept); 130 / 143 stopped by SIGINT / SIGTERM after saving a
+checkpoint (the message gives the command that resumes).
 
 Several replicas without a GPU: ``config.cpu_devices = N`` (N > 1) splits the CPU
 into N logical devices before TensorFlow initialises them, and ``strategy=mirrored``
@@ -40,6 +43,7 @@ import json
 import math
 import os
 import re
+import shlex
 import signal
 import sys
 import time
@@ -53,18 +57,15 @@ from ml_collections import config_flags  # noqa: E402
 
 from tfmi import distribute  # noqa: E402
 from tfmi.data import build_dataset  # noqa: E402
-from tfmi.jsonio import read_metrics  # noqa: E402
 from tfmi.models import build_model, export_model  # noqa: E402
 from tfmi.optim import make_optimizer  # noqa: E402
+from tfmi.workdir import Workdir, WorkdirError  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. configs/gaussian_staircase.py:nwj."
 )
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and export.")
 
-# The sections that define what is being trained: a workdir whose checkpoints were
-# written with other values belongs to another experiment.
-IDENTITY_FIELDS = ("experiment", "model", "data", "batch_size", "seed")
 REQUIRED_FIELDS = (
     "experiment", "seed", "strategy", "data", "model", "optimizer", "batch_size",
     "total_steps", "steps_per_loop", "log_every", "checkpoint_every", "keep_checkpoints",
@@ -77,6 +78,26 @@ MIXED_PRECISION = ("", "mixed_float16", "mixed_bfloat16")
 
 class UserError(Exception):
     """A problem with the config, the workdir or the environment, told without traceback."""
+
+    exit_status = 2
+
+
+class Diverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+    exit_status = 3
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT stopped the run after it saved the checkpoint of ``step``."""
+
+    def __init__(self, signum, step, checkpoint_dir):
+        self.signum, self.step = signum, step
+        self.exit_status = 128 + signum  # as shells report a death by that signal
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} at step {step}; the checkpoint of step "
+            f"{step} is saved in {checkpoint_dir}."
+        )
 
 
 def validate_config(config):
@@ -104,79 +125,6 @@ def validate_config(config):
         raise UserError(f"config.jit_compile must be true or false, got {config.get('jit_compile')!r}.")
 
 
-def _identity(config_dict):
-    return {field: config_dict.get(field) for field in IDENTITY_FIELDS}
-
-
-def _diff(old, new, prefix=""):
-    """Dotted paths where two nested dicts differ."""
-    paths = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            paths += _diff(a, b, f"{prefix}{key}.")
-        elif a != b:
-            paths.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return paths
-
-
-def _checkpoint_step(path):
-    try:
-        return int(path.rsplit("-", 1)[-1])
-    except ValueError:
-        return -1
-
-
-def newest_checkpoint(directory):
-    """The newest complete checkpoint in ``directory`` (its path prefix), or None.
-
-    Like tf.train.latest_checkpoint, but when the checkpoint that the index names has
-    been moved away (say, a corrupt one) it falls back to the newest one still there
-    instead of reporting none, which would restart from scratch.
-    """
-    path = tf.train.latest_checkpoint(directory)
-    if path is not None or not tf.io.gfile.isdir(directory):
-        return path
-    candidates = [name[: -len(".index")] for name in tf.io.gfile.glob(os.path.join(directory, "ckpt-*.index"))]
-    complete = [p for p in candidates if tf.io.gfile.glob(f"{p}.data-*")]
-    return max(complete, key=_checkpoint_step) if complete else None
-
-
-def check_workdir(config, workdir):
-    """Refuses a workdir whose checkpoints belong to another experiment (UserError);
-    returns the checkpoint directory."""
-    checkpoint_dir = os.path.join(workdir, "checkpoints")
-    config_path = os.path.join(workdir, "config.json")
-    resolved = json.loads(config.to_json_best_effort())
-    if newest_checkpoint(checkpoint_dir) and tf.io.gfile.exists(config_path):
-        with tf.io.gfile.GFile(config_path) as f:
-            previous = json.load(f)
-        differences = _diff(_identity(previous), _identity(resolved))
-        if differences:
-            raise UserError(
-                f"{workdir} holds checkpoints of another experiment; the config differs in "
-                + "; ".join(differences)
-                + ". Choose a new --workdir, or move that one away to start over."
-            )
-    return checkpoint_dir
-
-
-def write_config(config, workdir):
-    """Writes the resolved config to WORKDIR/config.json (when it changed)."""
-    config_path = os.path.join(workdir, "config.json")
-    text = json.dumps(json.loads(config.to_json_best_effort()), indent=2, sort_keys=True)
-    if tf.io.gfile.exists(config_path):
-        with tf.io.gfile.GFile(config_path) as f:
-            if f.read() == text:
-                return
-    tf.io.gfile.makedirs(workdir)
-    # Write-then-rename: other workers may read config.json at the same moment.
-    temporary = f"{config_path}.tmp"
-    with tf.io.gfile.GFile(temporary, "w") as f:
-        f.write(text)
-    tf.io.gfile.rename(temporary, config_path, overwrite=True)
-
-
 @dataclasses.dataclass
 class _Interval:
     every: int
@@ -188,108 +136,15 @@ class _Interval:
         return (step // self.every + 1) * self.every
 
 
-class MetricWriter:
-    """TensorBoard scalars/histograms plus a metrics.jsonl file (chief only).
-
-    ``resume_step``: the step a resumed run restarts from. Lines of metrics.jsonl
-    logged after it (by a run killed before its next checkpoint), and a line torn by
-    the kill, are dropped, so the file stays one increasing history.
-    """
-
-    def __init__(self, workdir, enabled, resume_step=0):
-        self.enabled = enabled
-        if enabled:
-            path = os.path.join(workdir, "metrics.jsonl")
-            if os.path.exists(path):
-                kept = [r for r in read_metrics(path) if r["step"] <= resume_step]
-                with open(f"{path}.tmp", "w") as f:
-                    f.writelines(json.dumps(record) + "\n" for record in kept)
-                os.replace(f"{path}.tmp", path)
-            self.summary = tf.summary.create_file_writer(workdir)
-            self.jsonl = open(path, "a")
-
-    def scalars(self, step, values):
-        if not self.enabled:
-            return
-        with self.summary.as_default(step=step):
-            for name, value in values.items():
-                tf.summary.scalar(name, value)
-        self.jsonl.write(json.dumps({"step": step, **values}) + "\n")
-        self.jsonl.flush()
-
-    def histograms(self, step, variables):
-        if not self.enabled:
-            return
-        with self.summary.as_default(step=step):
-            for variable in variables:
-                tf.summary.histogram(variable.path, variable)
-
-    def close(self):
-        if self.enabled:
-            self.summary.flush()
-            self.jsonl.close()
-
-
-def _worker_dir(workdir, worker_id):
-    """Where a non-chief worker writes what it must write but nobody keeps."""
-    return os.path.join(workdir, f".worker_{worker_id}")
-
-
-class CheckpointStore:
-    """Saves and restores model + optimizer; only the chief keeps what it writes.
-
-    Under multi-worker training every worker must take part in saving (reading
-    sync-on-read variables is a collective op); the workers other than the chief write
-    to a private directory (``scratch``) that is deleted right afterwards.
-    """
-
-    def __init__(self, checkpoint, directory, keep, chief, scratch=None):
-        self.directory = directory
-        self.chief = chief
-        write_dir = directory if chief else os.path.join(scratch, "checkpoints")
-        self.manager = tf.train.CheckpointManager(checkpoint, write_dir, max_to_keep=keep)
-        self.checkpoint = checkpoint
-
-    def restore_latest(self):
-        """Restores the newest checkpoint; returns its path, or None when there is none."""
-        path = newest_checkpoint(self.directory)
-        if path is None:
-            return None
-        try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
-        except Exception as error:  # noqa: BLE001  (OpError, ValueError, IndexError, ...)
-            files = sorted(tf.io.gfile.glob(f"{path}.*"))
-            names = ", ".join(os.path.basename(name) for name in files) or f"{path}.*"
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise UserError(
-                f"cannot restore the checkpoint {path} ({names} in "
-                f"{os.path.dirname(path)}): {type(error).__name__}: {detail}. It is corrupt "
-                "or was written by a different model; nothing was deleted. Move those "
-                "files away to resume from the previous checkpoint, or use a new --workdir."
-            ) from None
-        return path
-
-    def save(self, step):
-        try:
-            path = self.manager.save(checkpoint_number=step)
-        except (OSError, tf.errors.ResourceExhaustedError, tf.errors.UnknownError) as error:
-            full = getattr(error, "errno", None) == errno.ENOSPC or "space" in str(error).lower()
-            reason = "the disk is full" if full else f"{type(error).__name__}: {error}"
-            raise UserError(
-                f"could not write the checkpoint of step {step} to {self.directory}: {reason}. "
-                "The previous checkpoints are intact; free space (or fix the directory) and "
-                "run the same command again to resume."
-            ) from None
-        if not self.chief:
-            tf.io.gfile.rmtree(self.manager.directory)
-        return path
-
-
 class _StopRequest:
     """Turns SIGTERM / SIGINT into a checkpoint-and-exit at the next loop boundary."""
 
     def __init__(self):
-        self.requested = False
+        self.signum = None
+
+    @property
+    def requested(self):
+        return self.signum is not None
 
     @contextlib.contextmanager
     def installed(self):
@@ -306,8 +161,8 @@ class _StopRequest:
                 signal.signal(sig, handler)
 
     def _handle(self, signum, frame):
-        logging.warning("Received signal %d: saving a checkpoint and stopping.", signum)
-        self.requested = True
+        logging.warning("Received %s: saving a checkpoint and stopping.", signal.Signals(signum).name)
+        self.signum = signum
 
 
 def _format_eta(seconds):
@@ -336,13 +191,23 @@ def _read_metrics(model):
     return values
 
 
-def _check_finite(loss, step, last_checkpoint, checkpoint_dir):
-    if not math.isfinite(loss):
-        raise UserError(
-            f"the loss became {loss} in the steps up to step {step}; stopping. The last "
-            f"good checkpoint (step {last_checkpoint}) is kept in {checkpoint_dir}; lower "
-            "the learning rate or check the data, then rerun (it resumes from there)."
+def _check_finite(loss, step, last_checkpoint):
+    """Raises Diverged for a non-finite loss; ``last_checkpoint``: (step, path) or None."""
+    if math.isfinite(loss):
+        return
+    if last_checkpoint is None:
+        kept = (
+            "No checkpoint was saved before it; lower the learning rate or check the data, "
+            "then rerun (it starts from scratch)."
         )
+    else:
+        saved_step, path = last_checkpoint
+        kept = (
+            f"The last good checkpoint (step {saved_step}) is kept in {os.path.dirname(path)} "
+            f"({os.path.basename(path)}.*); lower the learning rate or check the data, then "
+            "rerun (it resumes from there)."
+        )
+    raise Diverged(f"the loss became {loss} in the steps up to step {step}; stopping. {kept}")
 
 
 def _current_loss(model):
@@ -353,14 +218,11 @@ def _current_loss(model):
     return float(tracker.result())
 
 
-def _export(model, workdir, chief, scratch):
+def _export(model, run, scratch):
     """Exports on every worker (saving may need all of them); only the chief's stays."""
-    directory = os.path.join(workdir, "export") if chief else os.path.join(scratch, "export")
-    paths = export_model(model, directory)
-    if chief:
-        logging.info("Exported %s.", ", ".join(paths))
-    else:
-        tf.io.gfile.rmtree(directory)
+    directory = run.export(lambda directory: export_model(model, directory), scratch)
+    if scratch is None:
+        logging.info("Exported %s.", ", ".join(os.path.join(directory, name) for name in model.export_endpoints()))
 
 
 def train(config, workdir):
@@ -386,7 +248,15 @@ def train(config, workdir):
             "CPU devices set --config.jit_compile=false (XLA on one CPU device works)."
         )
     chief = distribute.is_chief(strategy)
-    scratch = None if chief else _worker_dir(workdir, distribute.task_id(strategy))
+    run = Workdir(workdir)
+    # One writer per workdir; under multiworker the chief holds the lock for all workers.
+    with run.lock() if chief else contextlib.nullcontext():
+        return _train(config, run, strategy, chief)
+
+
+def _train(config, run, strategy, chief):
+    """The body of ``train``, run while the chief holds the workdir's lock."""
+    scratch = None if chief else run.scratch(distribute.task_id(strategy))
     if scratch and tf.io.gfile.exists(scratch):
         tf.io.gfile.rmtree(scratch)  # left over by a killed run
     keras.utils.set_random_seed(config.seed)
@@ -408,8 +278,15 @@ def train(config, workdir):
         model.build_from_batch(first_batch)
         optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    checkpoint_dir = check_workdir(config, workdir)
-    store = CheckpointStore(checkpoint, checkpoint_dir, config.keep_checkpoints, chief, scratch)
+    resolved = json.loads(config.to_json_best_effort())
+    run.claim(resolved)
+    if chief:
+        run.check_writable()
+        for path in run.remove_leftovers():
+            logging.info("Removed %s, left by a run that was killed while writing it.", path)
+        if run.repair_checkpoint_index():
+            logging.info("Rewrote the checkpoint index of %s from the checkpoints it holds.", run.checkpoint_dir)
+    store = run.checkpoint_store(checkpoint, config.keep_checkpoints, scratch)
     # A constant learning rate is an optimizer variable, so the checkpoint would bring
     # back the old value: the config's value wins (it may be changed on resume).
     constant_lr = isinstance(optimizer.learning_rate, keras.Variable)
@@ -417,7 +294,7 @@ def train(config, workdir):
     restored = store.restore_latest()
     step = int(optimizer.iterations.numpy())
     if chief:  # only now: a refused or failed resume leaves the workdir untouched
-        write_config(config, workdir)
+        run.write_config(resolved)
     if restored:
         logging.info("Resumed from %s at step %d.", restored, step)
         if constant_lr and _value(optimizer.learning_rate) != configured_lr:
@@ -427,16 +304,18 @@ def train(config, workdir):
             )
             optimizer.learning_rate = configured_lr
     else:
-        logging.info("Starting %s from scratch in %s.", config.experiment, workdir)
+        logging.info("Starting %s from scratch in %s.", config.experiment, run.path)
 
+    export = config.get("export", True)
     if restored and step >= config.total_steps:
         logging.info(
             "The run in %s has already reached step %d (total_steps=%d); nothing to train.",
-            workdir, step, config.total_steps,
+            run.path, step, config.total_steps,
         )
-        if config.get("export", True) and not tf.io.gfile.exists(os.path.join(workdir, "export")):
-            _export(model, workdir, chief, scratch)
-        logged = read_metrics(os.path.join(workdir, "metrics.jsonl"))
+        if export and not run.export_complete(model.export_endpoints()):
+            logging.info("Its export is missing or incomplete: exporting again.")
+            _export(model, run, scratch)
+        logged = run.read_metrics()
         last = logged[-1] if logged else {}
         return {k[len("train/") :]: v for k, v in last.items() if k.startswith("train/")}
 
@@ -451,7 +330,10 @@ def train(config, workdir):
         for _ in tf.range(num_steps):
             strategy.run(step_fn, args=(next(iterator),))
 
-    writer = MetricWriter(workdir, chief, resume_step=step)
+    if chief:
+        # What a killed run logged after its last checkpoint is dropped: one history.
+        run.truncate_logs(step if restored else None)
+    writer = run.metric_writer(enabled=chief)
     # Scalars a model computes outside its training step (e.g. Jacobian conditioning),
     # due when it says so; a fresh run logs their values at initialisation too.
     periodic_metrics = getattr(model, "periodic_metrics", lambda step: {})
@@ -462,7 +344,8 @@ def train(config, workdir):
     log_interval = _Interval(config.log_every)
     checkpoint_interval = _Interval(config.checkpoint_every)
     histogram_interval = _Interval(config.get("histogram_every", config.checkpoint_every))
-    metrics, last_checkpoint, stop = {}, step, _StopRequest()
+    metrics, stop = {}, _StopRequest()
+    last_checkpoint = (step, restored) if restored else None
     start_step, start_time = step, time.time()
     window_step, window_time = step, time.time()
     try:
@@ -478,7 +361,7 @@ def train(config, workdir):
                 train_loop(iterator, tf.constant(boundary - step))
                 step = boundary
                 # Checked at every boundary, so a non-finite state is never checkpointed.
-                _check_finite(_current_loss(model), step, last_checkpoint, checkpoint_dir)
+                _check_finite(_current_loss(model), step, last_checkpoint)
                 if log_interval.due(step) or step == config.total_steps:
                     metrics = _read_metrics(model)
                     now = time.time()
@@ -506,17 +389,13 @@ def train(config, workdir):
                 if histogram_interval.due(step):
                     writer.histograms(step, model.trainable_variables)
                 if checkpoint_interval.due(step) or step == config.total_steps or stop.requested:
-                    store.save(step)
-                    last_checkpoint = step
+                    last_checkpoint = (step, store.save(step))
                 if stop.requested:
-                    raise UserError(
-                        f"stopped by a signal at step {step}; the checkpoint of step {step} is "
-                        "saved. Run the same command again to resume."
-                    )
+                    raise Stopped(stop.signum, step, run.checkpoint_dir)
     finally:
         writer.close()
-    if config.get("export", True):
-        _export(model, workdir, chief, scratch)
+    if export:
+        _export(model, run, scratch)
     if scratch and tf.io.gfile.exists(scratch):
         tf.io.gfile.rmtree(scratch)
     return metrics
@@ -587,6 +466,9 @@ def main(argv):
         raise app.UsageError("--workdir is required: where checkpoints, logs and the export go.")
     try:
         train(config, _WORKDIR.value)
+    except Stopped as stopped:
+        resume = shlex.join(["python", "-m", "trainers.train", *sys.argv[1:]])
+        _fail(f"{stopped} Resume with:\n  {resume}", status=stopped.exit_status)
     except (UserError, ValueError, OSError) as error:
         if os.environ.get("TFMI_DEBUG"):
             raise
@@ -596,10 +478,9 @@ def main(argv):
                 "again to resume from the last checkpoint."
             )
         print(f"error: {error}", file=sys.stderr)
-        if not isinstance(error, UserError):
+        if not isinstance(error, (UserError, WorkdirError)):
             print("(set TFMI_DEBUG=1 to see the traceback)", file=sys.stderr)
-        sys.exit(2)
-
+        sys.exit(getattr(error, "exit_status", 2))
 
 if __name__ == "__main__":
     app.run(main, flags_parser=_parse_flags)

@@ -44,13 +44,12 @@ the top-half pixels reach 84.9% with all images, 82.6% with 10,000 training imag
 """
 
 import json
-import math
 import os
-import re
 import time
 
 import numpy as np
 
+from tfmi import workdir as workdir_lib
 from tfmi.jsonio import json_safe, write_json
 
 __all__ = [
@@ -66,30 +65,16 @@ __all__ = [
     "evaluate_checkpoints",
 ]
 
-EVAL_CURVE = "eval_curve.json"
+EVAL_CURVE = workdir_lib.EVAL_CURVE
 HALVES_DATASETS = ("mnist_halves", "cifar10_halves")
 EVALUATED_MODELS = ("infomax", "adversarial")
 FORMAT_VERSION = 1
 
-_CHECKPOINT_INDEX = re.compile(r"^ckpt-(\d+)\.index$")
-
 
 def checkpoint_steps(workdir):
-    """The kept checkpoints of a trainer workdir: a sorted list of (step, path prefix).
-
-    Found from the files (``checkpoints/ckpt-N.index``) rather than the manager's index
-    file, so a checkpoint moved away is not listed and one left out of the index is.
-    """
-    directory = os.path.join(os.fspath(workdir), "checkpoints")
-    if not os.path.isdir(directory):
-        return []
-    found = []
-    for name in os.listdir(directory):
-        match = _CHECKPOINT_INDEX.match(name)
-        if match:
-            step = int(match.group(1))
-            found.append((step, os.path.join(directory, f"ckpt-{step}")))
-    return sorted(found)
+    """The kept checkpoints of a trainer workdir: a sorted list of (step, path prefix)
+    (``tfmi.workdir.Workdir.checkpoint_steps``)."""
+    return workdir_lib.Workdir(workdir).checkpoint_steps()
 
 
 def load_run_config(workdir):
@@ -99,19 +84,9 @@ def load_run_config(workdir):
     image halves (e.g. the non-i.i.d. Gaussians, whose estimates are in metrics.jsonl)
     or whose model has no g_1 to evaluate.
     """
-    import ml_collections
-
     workdir = os.fspath(workdir)
-    path = os.path.join(workdir, "config.json")
-    if not os.path.isdir(workdir):
-        raise ValueError(f"{workdir} is not a directory: pass a trainer workdir (WORKDIR/config.json).")
-    if not os.path.isfile(path):
-        raise ValueError(f"{workdir} has no config.json: it is not a trainer workdir (python -m trainers.train writes one).")
-    with open(path) as handle:
-        try:
-            raw = json.load(handle)
-        except ValueError as error:
-            raise ValueError(f"{path} is not valid JSON ({error}); the workdir is damaged.") from None
+    config = workdir_lib.Workdir(workdir).load_config()
+    raw = config.to_dict()
     experiment = raw.get("experiment", "?")
     data_name = (raw.get("data") or {}).get("name")
     model_name = (raw.get("model") or {}).get("name")
@@ -134,14 +109,14 @@ def load_run_config(workdir):
             f"{workdir}: the model has no top-half encoder (model.encoder_x is null), so there "
             "is no representation to evaluate; its linear evaluation is the pixel baseline."
         )
-    return ml_collections.ConfigDict(raw)
+    return config
 
 
 def read_eval_curve(path):
     """The contents of an eval_curve.json (a workdir or the file itself), or None when absent."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        path = os.path.join(path, EVAL_CURVE)
+        path = workdir_lib.Workdir(path).eval_curve_path
     if not os.path.exists(path):
         return None
     with open(path) as handle:
@@ -208,20 +183,9 @@ def build_run_model(config):
 
 
 def restore_checkpoint(model, path):
-    """Restores the model's variables from a trainer checkpoint (optimizer slots skipped)."""
-    import tensorflow as tf
-
-    checkpoint = tf.train.Checkpoint(model=model)
-    try:
-        status = checkpoint.restore(path)
-        status.expect_partial()
-        status.assert_existing_objects_matched()
-    except Exception as error:  # noqa: BLE001  (OpError, AssertionError, ValueError, ...)
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ValueError(
-            f"cannot restore the checkpoint {path}: {type(error).__name__}: {detail}. It is "
-            "corrupt, or config.json does not describe the model that wrote it."
-        ) from None
+    """Restores the model's variables from a trainer checkpoint (optimizer slots skipped;
+    ``tfmi.workdir.restore_model``)."""
+    workdir_lib.restore_model(model, path)
 
 
 def held_out_batches(test, batch_size, count=None, data_seed=0):
@@ -355,10 +319,11 @@ def evaluate_checkpoints(
     say = progress or (lambda message: None)
     workdir = os.fspath(workdir)
     config = load_run_config(workdir)
-    kept = checkpoint_steps(workdir)
+    run = workdir_lib.Workdir(workdir)
+    kept = run.checkpoint_steps()
     if not kept:
         raise ValueError(
-            f"{workdir} holds no checkpoints (no {os.path.join(workdir, 'checkpoints', 'ckpt-N.index')}): "
+            f"{workdir} holds no checkpoints (no {os.path.join(run.checkpoint_dir, 'ckpt-N.index')}): "
             "train the run first (python -m trainers.train --config ... --workdir "
             f"{workdir}); the trainer keeps one every config.checkpoint_every steps."
         )
@@ -393,7 +358,7 @@ def evaluate_checkpoints(
         "jacobian_points": int(jacobian_points),
         "data_seed": int(data_seed),
     }
-    output = output or os.path.join(workdir, EVAL_CURVE)
+    output = output or run.eval_curve_path
     curve = None if overwrite else read_eval_curve(output)
     if curve is not None and json_safe(curve.get("settings")) != json_safe(settings):
         old = curve.get("settings") or {}

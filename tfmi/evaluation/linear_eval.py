@@ -30,6 +30,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from tfmi.workdir import Workdir
+
 __all__ = [
     "SCALERS",
     "LinearEvalResult",
@@ -105,7 +107,8 @@ def resolve_export(path, endpoint="encoder_x"):
         return path
     if _is_saved_model(os.path.join(path, endpoint)):
         return os.path.join(path, endpoint)
-    export = os.path.join(path, "export")
+    run = Workdir(path)
+    export = run.export_dir
     if tf.io.gfile.isdir(export):
         if _is_saved_model(os.path.join(export, endpoint)):
             return os.path.join(export, endpoint)
@@ -120,7 +123,7 @@ def resolve_export(path, endpoint="encoder_x"):
             f"{export} holds no {endpoint!r} SavedModel (it holds {held or 'nothing'}); pick "
             f"one of those with endpoint=... / --endpoint.{hint}"
         )
-    if tf.io.gfile.exists(os.path.join(path, "config.json")) or tf.io.gfile.exists(os.path.join(path, "checkpoints")):
+    if run.is_run():
         raise ValueError(
             f"the workdir {path} has no export/ directory: the trainer exports the encoders when "
             "the run finishes. Run the same training command again to finish (it resumes from "

@@ -95,17 +95,9 @@ def _build_simclr(config):
 
 def _build_dialogue(config):
     # GPT-2 needs keras-hub (the text extra): imported only when a dialogue model is built.
-    from tfmi.encoders.gpt2 import build_gpt2
-    from tfmi.models.dialogue import DialogueModel
+    from tfmi.models.dialogue import build_dialogue_model
 
-    return DialogueModel(
-        build_gpt2(**dict(config.backbone)),
-        method=config.method,
-        mi_weight=config.get("mi_weight", 0.1),
-        unconditional=config.get("unconditional", "past"),
-        num_distractors=config.get("num_distractors", 1),
-        nsp_weight=config.get("nsp_weight", 0.5),
-    )
+    return build_dialogue_model(config)
 
 
 def _build_moco(config):

@@ -67,10 +67,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds, distribute
-from tfmi.encoders.gpt2 import last_token_states, lm_logits
+from tfmi.encoders.gpt2 import build_gpt2, last_token_states, lm_logits
 from tfmi.models.base import MIModel
+from tfmi.workdir import Workdir, restore_model
 
-__all__ = ["DialogueModel", "METHODS", "build_for_inference", "concat_padded", "restore_run"]
+__all__ = ["DialogueModel", "METHODS", "build_dialogue_model", "build_for_inference", "concat_padded", "restore_run"]
 
 METHODS = ("lm", "infonce", "demi", "demi_bo", "transfertransfo", "backward")
 _UNCONDITIONAL = ("past", "subview")
@@ -509,34 +510,37 @@ def build_for_inference(model):
     return model
 
 
+def build_dialogue_model(config):
+    """The DialogueModel of a config's model block (``tfmi.models.build_model`` for
+    name "dialogue"): backbone (build_gpt2 arguments), method, mi_weight, unconditional,
+    num_distractors, nsp_weight."""
+    return DialogueModel(
+        build_gpt2(**dict(config.backbone)),
+        method=config.method,
+        mi_weight=config.get("mi_weight", 0.1),
+        unconditional=config.get("unconditional", "past"),
+        num_distractors=config.get("num_distractors", 1),
+        nsp_weight=config.get("nsp_weight", 0.5),
+    )
+
+
 def restore_run(workdir, step=None):
     """(config, model) of a dialogue trainer workdir, restored from its newest checkpoint
     (or the one of ``step``); dropout is inactive in every method used for evaluation.
 
     Raises ValueError naming the problem: not a workdir, not a dialogue run, no checkpoint.
     """
-    import json
-    import os
-
-    import ml_collections
-
-    from tfmi.evaluation.checkpoints import checkpoint_steps, restore_checkpoint
-    from tfmi.models import build_model
-
-    path = os.path.join(os.fspath(workdir), "config.json")
-    if not os.path.isfile(path):
-        raise ValueError(f"{workdir} has no config.json: pass a trainer workdir (python -m trainers.train writes one).")
-    with open(path) as handle:
-        config = ml_collections.ConfigDict(json.load(handle))
+    run = Workdir(workdir)
+    config = run.load_config()
     if config.model.get("name") != "dialogue":
         raise ValueError(f"{workdir} holds a {config.model.get('name')!r} model, not a dialogue model.")
-    steps = dict(checkpoint_steps(workdir))
+    steps = dict(run.checkpoint_steps())
     if not steps:
-        raise ValueError(f"{workdir} has no checkpoint (checkpoints/ckpt-N.index): train it first.")
+        raise ValueError(f"{workdir} has no checkpoint ({run.checkpoint_dir}/ckpt-N.index): train it first.")
     if step is None:
         step = max(steps)
     if step not in steps:
         raise ValueError(f"{workdir} has no checkpoint of step {step}; it has {sorted(steps)}.")
-    model = build_for_inference(build_model(config.model))
-    restore_checkpoint(model, steps[step])
+    model = build_for_inference(build_dialogue_model(config.model))
+    restore_model(model, steps[step])
     return config, model

@@ -1,0 +1,103 @@
+"""The layers of tfmi import downwards only: no module imports another in a cycle,
+counting imports inside functions (read from the source with ``ast``, not by importing)."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tfmi"
+
+
+def _module_name(path):
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph():
+    """{module: {tfmi module it imports, anywhere in its source: (line, ...)}}."""
+    modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        edges = {}
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from . import x, from ..a import b
+                    anchor = name.split(".")
+                    anchor = anchor if is_package else anchor[:-1]
+                    anchor = anchor[: len(anchor) - (node.level - 1)]
+                    base = ".".join(anchor + ([base] if base else []))
+                # "from tfmi.models import dialogue" imports the module tfmi.models.dialogue.
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:  # tfmi.models.build_model -> tfmi.models
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    edges.setdefault(target, []).append(node.lineno)
+        graph[name] = edges
+    return graph
+
+
+def find_cycles(graph):
+    """The cycles of ``graph`` ({node: iterable of nodes}), one per strongly connected
+    component of more than one node, each as the list of its nodes (Tarjan)."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in graph.get(node, ()):
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_find_cycles_finds_a_cycle_and_only_cycles():
+    assert find_cycles({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [["a", "b", "c"]]
+    assert find_cycles({"a": ["b"], "b": ["c"], "c": [], "d": ["a", "c"]}) == []
+
+
+def test_import_graph_sees_imports_inside_functions():
+    graph = import_graph()
+    # tfmi/models/__init__.py imports tfmi.models.dialogue inside _build_dialogue only.
+    assert "tfmi.models.dialogue" in graph["tfmi.models"]
+    assert "tfmi.workdir" in graph["tfmi.models.dialogue"]
+
+
+def test_tfmi_has_no_import_cycle():
+    graph = import_graph()
+    cycles = find_cycles(graph)
+    detail = [
+        " -> ".join(cycle) + ": " + "; ".join(
+            f"{a} imports {b} (line {graph[a][b][0]})" for a in cycle for b in cycle if b in graph[a]
+        )
+        for cycle in cycles
+    ]
+    assert not cycles, "import cycles: " + " | ".join(detail)
+
+
+def test_workdir_module_imports_no_higher_layer():
+    graph = import_graph()
+    assert set(graph["tfmi.workdir"]) <= {"tfmi.jsonio"}
