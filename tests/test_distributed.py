@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tfmi.workdir import Workdir
+
 # Runs in a subprocess with 2 logical CPUs. For each bound: one model under the default
 # strategy and one under MirroredStrategy(cpu:0, cpu:1) with the same weights; the same
 # global batches are fed through tfmi.distribute.distribute_global_batches; prints JSON.
@@ -234,16 +236,18 @@ def test_trainer_mirrored_on_two_cpus_matches_one_device(tmp_path, helpers, one_
     )
     assert result.returncode == 0, result.stderr[-5000:]
     assert "Traceback" not in result.stderr
-    config = json.loads((workdir / "config.json").read_text())
+    run = Workdir(workdir)
+    config = json.loads(Path(run.config_path).read_text())
     assert config["strategy"] == "mirrored" and config["cpu_devices"] == 2
     records = helpers.read_metrics(workdir)
     assert [r["step"] for r in records] == [20, 40]
     helpers.assert_metrics_close(records, one_device_run, rtol=1e-4)
-    assert (workdir / "export" / "critic" / "saved_model.pb").exists()
+    assert (Path(run.export_dir) / "critic" / "saved_model.pb").exists()
 
 
 def _worker_dirs(workdir):
-    return [p for p in Path(workdir).rglob(".worker_*")]
+    scratch = Path(Workdir(workdir).scratch("*")).name
+    return [p for p in Path(workdir).rglob(scratch)]
 
 
 def test_trainer_multiworker_two_local_workers(tmp_path, helpers, one_device_run):
@@ -282,8 +286,9 @@ def test_trainer_multiworker_two_local_workers(tmp_path, helpers, one_device_run
     assert helpers.latest_checkpoint_step(workdir) == 40
     assert helpers.checkpoint_steps(workdir) == [20, 40]
     assert _worker_dirs(workdir) == [], "a non-chief worker left its scratch directory"
-    assert (workdir / "export" / "critic" / "saved_model.pb").exists()
-    assert (workdir / "config.json").exists()
+    run = Workdir(workdir)
+    assert (Path(run.export_dir) / "critic" / "saved_model.pb").exists()
+    assert Path(run.config_path).exists()
     records = helpers.read_metrics(workdir)
     assert [r["step"] for r in records] == [20, 40], "only the chief writes metrics.jsonl"
     helpers.assert_metrics_close(records, one_device_run, rtol=1e-4)
