@@ -31,6 +31,8 @@ def base_config(experiment, seed=0):
     tpu          TPU name or address for strategy=tpu ("" = the local one)
     cpu_devices  N > 1 splits the CPU into N logical devices, so that "mirrored" runs N
                  replicas on a machine without a GPU (0 = leave the CPU whole)
+    start_timeout  seconds a "multiworker" start-up waits for every worker that TF_CONFIG
+                 lists before it fails naming those that did not start
     """
     config = ml_collections.ConfigDict()
     config.experiment = experiment
@@ -38,6 +40,7 @@ def base_config(experiment, seed=0):
     config.strategy = "default"
     config.tpu = ""
     config.cpu_devices = 0
+    config.start_timeout = 300.0
     return config
 
 

@@ -370,7 +370,15 @@ def train(config, workdir):
         distribute.configure_cpu_devices(config.get("cpu_devices", 0))
     except RuntimeError as error:
         raise UserError(f"config.cpu_devices={config.get('cpu_devices')}: {error}") from None
-    strategy = distribute.make_strategy(config.strategy, config.get("tpu", ""))
+    try:
+        strategy = distribute.make_strategy(
+            config.strategy, config.get("tpu", ""), config.get("start_timeout", distribute.START_TIMEOUT)
+        )
+    except distribute.StartupInterrupted as interrupted:
+        logging.warning("%s", interrupted)
+        sys.exit(interrupted.exit_status)
+    except ValueError as error:  # TF_CONFIG, workers that never started, start_timeout
+        raise UserError(f"{error}") from None
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise UserError(
