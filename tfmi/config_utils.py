@@ -235,6 +235,7 @@ def halves_config(
         config.data.half_rows = image_shape[0]
     config.data.noise_std = float(noise_std)
     config.data.data_dir = ""
+    config.data.download = True  # as tfds: fetch the data on first use (false: fail offline at once)
     config.batch_size = batch_size
 
     config.model = ml_collections.ConfigDict()
@@ -438,6 +439,7 @@ def moco_imagenet_config(method, dataset, arg=None):
     config.data.jigsaw = False  # InfoMin's JigsawCrop branch is not part of MoCoModel
     config.data.data_dir = ""
     config.data.manual_dir = ""
+    config.data.download = False  # true: prepare from the tar files in manual_dir on first use (hours)
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "moco"
@@ -506,6 +508,7 @@ def simclr_cifar_config(method, arg):
     config.data = ml_collections.ConfigDict()
     config.data.name = "cifar10_views"
     config.data.data_dir = ""
+    config.data.download = True  # as tfds: fetch CIFAR-10 on first use (false: fail offline at once)
     config.data.image_size = 32
     config.data.color_strength = 0.5  # SimCLR's colour distortion strength on CIFAR-10
     config.data.subview = "crop" if method == "simclr_demi" else ""  # "": no x'

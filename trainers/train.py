@@ -536,7 +536,24 @@ def _fail(message, status=2):
 
 
 def _config_file_error(error):
-    """One line from ml_collections' "Failed loading config file" report."""
+    """One line for a config file that cannot be loaded (ml_collections' "Failed loading
+    config file" report), does not parse (SyntaxError: file, line, code) or fails as
+    its top-level code runs (the file and line)."""
+    if isinstance(error, SyntaxError):
+        code = f" in `{error.text.strip()}`" if error.text and error.text.strip() else ""
+        return (
+            f"error: the config file {error.filename} has a syntax error at line {error.lineno}: "
+            f"{error.msg}{code}. Fix that line (Python syntax) and run the same command again."
+        )
+    if not isinstance(error, OSError):  # raised by the config file's own code as it ran
+        where = error.__traceback__
+        while where.tb_next is not None:
+            where = where.tb_next
+        return (
+            f"error: the config file {where.tb_frame.f_code.co_filename} raised "
+            f"{type(error).__name__} at line {where.tb_lineno}: {error}. Fix the config file and "
+            "run the same command again."
+        )
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return (
         f"error: cannot load the config file ({lines[-1] if lines else error}). Pass "
@@ -576,7 +593,7 @@ def _parse_flags(argv):
             + (f" (did you mean {suggestion.group(1)!r}?)" if suggestion else "")
             + ". Overrides can only set fields that the config file defines."
         )
-    except OSError as error:  # the config file failed to load and overrides were given
+    except Exception as error:  # noqa: BLE001  (the config file failed to load, parse or run)
         _fail(_config_file_error(error))
 
 

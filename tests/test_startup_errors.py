@@ -1,6 +1,8 @@
-"""Multi-worker start-up: TF_CONFIG is checked before anything starts, a worker whose
-peers never start gives up after ``config.start_timeout`` naming them, and SIGTERM /
-SIGINT end the wait at once (exit 143 / 130)."""
+"""What the trainer says when it cannot start: a config file that does not parse, a bad
+TF_CONFIG, a worker whose peers never start (it gives up after ``config.start_timeout``
+naming them; SIGTERM / SIGINT end the wait at once, exit 143 / 130), data that cannot be
+downloaded (offline: at once, naming the switch) or a corrupt prepared tfds dataset.
+Each is one ``error:`` line and exit status 2, without a traceback."""
 
 import json
 import signal
@@ -71,44 +73,77 @@ def test_start_timeout_must_be_positive():
 # --- the trainer as a user starts it --------------------------------------------------
 
 START_TIMEOUT = 6
+SIGNALS = {"sigterm": (signal.SIGTERM, 143), "sigint": (signal.SIGINT, 130)}
+SYNTAX_ERROR_CONFIG = """import ml_collections
 
 
-def _command(helpers, workdir, **overrides):
-    return helpers.trainer_command(
-        f"{helpers.STAIRCASE}:nwj,runlocal", workdir, {"strategy": "multiworker", **overrides}
-    )
+def get_config(arg=None):
+    config = ml_collections.ConfigDict()
+    config.seed = (0
+    return config
+"""
 
 
 def _tf_config(cluster, index=0):
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
 
 
-SIGNALS = {"sigterm": (signal.SIGTERM, 143), "sigint": (signal.SIGINT, 130)}
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Result(NamedTuple):
+    returncode: int
+    stderr: str
+    seconds: float  # from the "waiting up to" log line (or the signal) to the exit
+    workdir: Path
+    detail: str  # the absent worker's address; the data_dir of a data case
 
 
 @pytest.fixture(scope="module")
 def startups(tmp_path_factory, helpers):
-    """Every start-up case at once (each spends most of its time importing TF):
-    {name: Result}; "absent_peer" waits START_TIMEOUT s for a worker that never
-    starts; "sigterm" / "sigint" wait for one (300 s) and get that signal."""
+    """Every failing start-up at once (each spends most of its time importing TF):
+    {name: Result}. "absent_peer" waits START_TIMEOUT s for a worker that never
+    starts; "sigterm" / "sigint" wait for one (300 s) and get that signal; "offline"
+    finds no data and its download goes through a proxy that is not there (so nothing
+    leaves this machine); "corrupt_data" finds a garbled dataset_info.json."""
+    tfds = pytest.importorskip("tensorflow_datasets")
     root = tmp_path_factory.mktemp("startup")
-    cases = {
-        "malformed_json": ('{"cluster": {"worker": ["localhost:1"', {}),
-        "not_an_object": ("[1,2]", {}),
-        "absent_peer": (None, {"start_timeout": START_TIMEOUT}),
-        "sigterm": (None, {}),
-        "sigint": (None, {}),
-    }
-    processes, logs, clusters, results = {}, {}, {}, {}
+    staircase = f"{helpers.STAIRCASE}:nwj,runlocal"
+    bad_config = root / "bad_config.py"
+    bad_config.write_text(SYNTAX_ERROR_CONFIG)
+    corrupt = root / "corrupt_tfds" / "mnist" / str(tfds.builder_cls("mnist").VERSION)
+    corrupt.mkdir(parents=True)
+    (corrupt / "dataset_info.json").write_text('{"name": "mnist", "version": ')
+    dead_proxy = f"http://127.0.0.1:{_free_port()}"
+    cases = {}
+    for name in ("absent_peer", *SIGNALS):
+        cluster = helpers.local_cluster(2)  # free ports: worker 1 never starts
+        overrides = {"strategy": "multiworker", **({"start_timeout": START_TIMEOUT} if name == "absent_peer" else {})}
+        cases[name] = (staircase, overrides, {"TF_CONFIG": _tf_config(cluster)}, cluster["worker"][1])
+    multiworker = {"strategy": "multiworker"}
+    cases["malformed_json"] = (staircase, multiworker, {"TF_CONFIG": '{"cluster": {"worker": ["localhost:1"'}, "")
+    cases["not_an_object"] = (staircase, multiworker, {"TF_CONFIG": "[1,2]"}, "")
+    cases["config_syntax"] = (str(bad_config), {}, {}, str(bad_config))
+    proxies = {key: dead_proxy for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+    cases["offline"] = (
+        f"{helpers.REPO_ROOT / 'configs' / 'cifar_simclr.py'}:runlocal", {"data.data_dir": str(root / "no_data")},
+        {**proxies, "no_proxy": "", "NO_PROXY": ""}, str(root / "no_data"),
+    )
+    cases["corrupt_data"] = (
+        f"{helpers.REPO_ROOT / 'configs' / 'mnist_noninvertible.py'}:runlocal",
+        {"data.source": "tfds", "data.data_dir": str(root / "corrupt_tfds")}, {}, str(corrupt),
+    )
+    processes, logs, results = {}, {}, {}
     try:
-        for name, (tf_config, overrides) in cases.items():
-            clusters[name] = helpers.local_cluster(2)  # free ports: worker 1 never starts
+        for name, (config, overrides, env, _) in cases.items():
             logs[name] = root / f"{name}.log"
             with open(logs[name], "w") as log:
                 processes[name] = subprocess.Popen(
-                    _command(helpers, root / name, **overrides), cwd=helpers.REPO_ROOT,
-                    env=helpers.trainer_env(TF_CONFIG=tf_config or _tf_config(clusters[name])),
-                    stdout=subprocess.DEVNULL, stderr=log,
+                    helpers.trainer_command(config, root / name, overrides), cwd=helpers.REPO_ROOT,
+                    env=helpers.trainer_env(**env), stdout=subprocess.DEVNULL, stderr=log,
                 )
         waiting_since = {}
         for name in ("absent_peer", *SIGNALS):
@@ -119,20 +154,11 @@ def startups(tmp_path_factory, helpers):
         for name, process in processes.items():
             process.wait(timeout=300)
             seconds = time.monotonic() - waiting_since.get(name, time.monotonic())
-            results[name] = Result(process.returncode, logs[name].read_text(), seconds, root / name,
-                                   clusters[name]["worker"][1])
+            results[name] = Result(process.returncode, logs[name].read_text(), seconds, root / name, cases[name][3])
         return results
     finally:
         for process in processes.values():
             helpers.stop(process)
-
-
-class Result(NamedTuple):
-    returncode: int
-    stderr: str
-    seconds: float  # from the "waiting up to" log line (or the signal) to the exit
-    workdir: Path
-    peer: str  # the address of worker 1, which never starts
 
 
 def _one_error_line(stderr):
@@ -157,7 +183,7 @@ def test_absent_peer_fails_after_start_timeout_naming_it(startups):
     result = startups["absent_peer"]
     assert result.returncode == 2, result.stderr[-3000:]
     line = _one_error_line(result.stderr)
-    assert f"no answer within {START_TIMEOUT} s from {result.peer} (worker 1" in line
+    assert f"no answer within {START_TIMEOUT} s from {result.detail} (worker 1" in line
     assert "config.start_timeout" in line
     # The wait is bounded by start_timeout (plus the interpreter's exit).
     assert START_TIMEOUT - 1 <= result.seconds < START_TIMEOUT + 60, result.seconds
@@ -174,3 +200,29 @@ def test_signal_stops_the_wait_for_peers(startups, name):
     assert f"stopped by {signum.name} while waiting for the other workers" in result.stderr
     assert result.seconds < 30, result.seconds  # the interpreter's exit only
     assert not result.workdir.exists()
+
+
+def test_config_syntax_error_names_file_line_and_fix(startups):
+    result = startups["config_syntax"]
+    assert result.returncode == 2, result.stderr[-3000:]
+    line = _one_error_line(result.stderr)
+    assert f"the config file {result.detail} has a syntax error at line 6: '(' was never closed" in line
+    assert "`config.seed = (0`" in line and "Fix that line" in line
+
+
+def test_offline_download_stops_at_once_naming_the_switch(startups):
+    result = startups["offline"]
+    assert result.returncode == 2, result.stderr[-3000:]
+    line = _one_error_line(result.stderr)
+    assert f"The tfds dataset 'cifar10' is not prepared under the tfds data_dir {result.detail}" in line
+    assert "cannot be downloaded: no connection to 127.0.0.1:" in line  # the proxy, refused at once
+    assert line.endswith("To skip the download attempt, run with --config.data.download=false.")
+    assert "Retrying" not in result.stderr  # tfds's download (minutes of retries) never started
+
+
+def test_corrupt_prepared_dataset_names_its_folder(startups):
+    result = startups["corrupt_data"]
+    assert result.returncode == 2, result.stderr[-3000:]
+    line = _one_error_line(result.stderr)
+    assert f"The prepared tfds dataset 'mnist' in {result.detail} cannot be read (ParseError: " in line
+    assert f"Delete {result.detail} and prepare it again" in line
