@@ -269,8 +269,8 @@ def _wait_for_tasks(config, timeout):
         missing = "; ".join(f"{address} ({tasks[address]}: {reason})" for address, reason in waiting.items())
         raise ValueError(
             f"multiworker start-up: no answer within {timeout:g} s from {missing}. Start the same "
-            "command on every task that TF_CONFIG lists (each with its own task), check those "
-            "addresses, or allow more time with config.start_timeout (seconds)."
+            "command there (with TF_CONFIG naming that task), check the addresses in TF_CONFIG, "
+            "or allow more time with config.start_timeout (seconds)."
         )
 
 
