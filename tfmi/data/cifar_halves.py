@@ -15,7 +15,7 @@ rows on each side of the midline (rows 2..15 and 16..29), dropping two rows at t
 and at the bottom of the image.
 
 The data come from tensorflow_datasets' ``cifar10`` ("train": 50,000 images, "test":
-10,000), downloaded on first use when not on disk yet.
+10,000), downloaded on first use when not on disk yet (``download=False`` turns that off).
 """
 
 import numpy as np
@@ -29,7 +29,7 @@ HALF_ROWS = 16
 SPLITS = ("train", "test")
 
 
-def load_cifar10_images(split="train", *, data_dir=None):
+def load_cifar10_images(split="train", *, data_dir=None, download=True):
     """(uint8 images [n, 32, 32, 3], int64 labels [n]) of a CIFAR-10 split (read-only, cached)."""
     if split not in SPLITS:
         raise ValueError(f"Unknown CIFAR-10 split {split!r}; choose one of {list(SPLITS)}.")
@@ -39,20 +39,21 @@ def load_cifar10_images(split="train", *, data_dir=None):
             "(the tfmi[data] extra), then on a machine with internet `tfds build cifar10` and "
             "copy ~/tensorflow_datasets/cifar10 here (or point TFDS_DATA_DIR / data_dir at it)."
         )
-    download = not mnist_halves.tfds_prepared("cifar10", data_dir)
     images, labels = mnist_halves._tfds_images("cifar10", split, data_dir, download)
     if images.shape[1:] != IMAGE_SHAPE:
         raise ValueError(f"tfds cifar10 gave images of shape {images.shape[1:]}, expected {IMAGE_SHAPE}.")
     return images, labels
 
 
-def load_cifar10_halves(split="train", *, half_rows=HALF_ROWS, noise_std=0.0, seed=0, data_dir=None):
+def load_cifar10_halves(
+    split="train", *, half_rows=HALF_ROWS, noise_std=0.0, seed=0, data_dir=None, download=True
+):
     """The CIFAR-10 halves of ``split`` as NumPy arrays: ``Halves(top, bottom, labels)``.
 
     top, bottom: float32 [n, 32 * half_rows * 3] in [0, 1] (plus the coupled noise of
     ``mnist_halves.add_coupled_noise`` when ``noise_std`` > 0); labels: int64 [n].
     """
-    images, labels = load_cifar10_images(split, data_dir=data_dir)
+    images, labels = load_cifar10_images(split, data_dir=data_dir, download=download)
     top, bottom = mnist_halves.split_halves(images, half_rows)
     top = top.astype(np.float32) / 255.0
     bottom = bottom.astype(np.float32) / 255.0
@@ -66,13 +67,14 @@ def load_cifar10_halves(split="train", *, half_rows=HALF_ROWS, noise_std=0.0, se
 
 
 def cifar10_halves_dataset(
-    batch_size, *, split="train", half_rows=HALF_ROWS, noise_std=0.0, seed=0, start_step=0, data_dir=None
+    batch_size, *, split="train", half_rows=HALF_ROWS, noise_std=0.0, seed=0, start_step=0, data_dir=None,
+    download=True,
 ):
     """Endless training batches {"x": top, "y": bottom, "label"} of CIFAR-10 halves.
 
     Shuffling, noise and resuming as in ``mnist_halves.halves_dataset``.
     """
-    images, labels = load_cifar10_images(split, data_dir=data_dir)
+    images, labels = load_cifar10_images(split, data_dir=data_dir, download=download)
     return mnist_halves.halves_dataset(
         images, labels, batch_size, half_rows=half_rows, noise_std=noise_std, seed=seed, start_step=start_step
     )

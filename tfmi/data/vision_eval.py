@@ -70,11 +70,13 @@ def _check_name(name):
         raise ValueError(f"Unknown evaluation dataset {name!r}; choose one of {sorted(TFDS_NAMES)}.")
 
 
-def labelled_images(name, split, *, image_size, data_dir=None, manual_dir=None, download=False):
+def labelled_images(name, split, *, image_size, data_dir=None, manual_dir=None, download=True):
     """Finite dataset of (image float32 [image_size, image_size, 3] in [0, 1], label int32).
 
-    Checks the tfds data are on disk first (one clear error naming the builder, the
-    data_dir and, for ImageNet, the manual-download directory, unless ``download``).
+    Checks the tfds data are on disk first (``tfds_utils.require_tfds_data``): not
+    prepared -> downloaded when ``download`` (tfds's default; ImageNet is prepared
+    from its manual files), else one clear error naming the builder, the data_dir
+    and, for ImageNet, the manual-download directory.
     """
     _check_name(name)
     if not isinstance(image_size, int) or image_size < 1:
