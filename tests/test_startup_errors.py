@@ -186,7 +186,8 @@ def test_absent_peer_fails_after_start_timeout_naming_it(startups):
     assert f"no answer within {START_TIMEOUT} s from {result.detail} (worker 1" in line
     assert "config.start_timeout" in line
     # The wait is bounded by start_timeout (plus the interpreter's exit).
-    assert START_TIMEOUT - 1 <= result.seconds < START_TIMEOUT + 60, result.seconds
+    # TensorFlow's shutdown takes seconds idle and a minute or more on a loaded machine.
+    assert START_TIMEOUT - 1 <= result.seconds < START_TIMEOUT + 150, result.seconds
     assert not result.workdir.exists()
 
 
@@ -198,7 +199,9 @@ def test_signal_stops_the_wait_for_peers(startups, name):
     assert "Traceback" not in result.stderr
     assert not any(line.startswith("error:") for line in result.stderr.splitlines())
     assert f"stopped by {signum.name} while waiting for the other workers" in result.stderr
-    assert result.seconds < 30, result.seconds  # the interpreter's exit only
+    # Far below the 300 s wait: the interpreter's exit only (seconds idle, a minute or
+    # more on a loaded machine).
+    assert result.seconds < 150, result.seconds
     assert not result.workdir.exists()
 
 

@@ -34,6 +34,7 @@ import time
 import tensorflow as tf
 from absl import logging
 
+from tfmi.errors import InputError
 from tfmi.jsonio import read_metrics
 
 __all__ = [
@@ -64,6 +65,9 @@ EVENTS = "events.out.tfevents."
 # The config sections that define what is being trained: a workdir whose config.json
 # has other values belongs to another experiment.
 IDENTITY_FIELDS = ("experiment", "model", "data", "batch_size", "seed")
+# Data fields that say where the data is or whether to fetch it, not what it is: a run may
+# resume with another value (an older config.json may lack them).
+DATA_LOCATION_FIELDS = ("download", "data_dir", "manual_dir")
 
 _CHECKPOINT_FILE = re.compile(r"^ckpt-(\d+)\.index$")
 # Left by a run killed while it wrote: the sharded save's ckpt-N_temp/ folder, the
@@ -72,7 +76,7 @@ _LEFTOVER = re.compile(r"^(ckpt-\d+_temp|checkpoint\.tmp\w*)$")
 _EXPORT_TMP = ".export.tmp"
 
 
-class WorkdirError(ValueError):
+class WorkdirError(InputError):
     """A workdir that cannot be used as asked; the message names the problem and the fix."""
 
 
@@ -90,6 +94,16 @@ def _diff(old, new, prefix=""):
 
 def _is_local(path):
     return "://" not in path
+
+
+def _identity(config_dict, identity_fields):
+    """The fields of ``config_dict`` that name its experiment (data locations left out)."""
+    identity = {field: config_dict.get(field) for field in identity_fields}
+    if isinstance(identity.get("data"), dict):
+        identity["data"] = {
+            key: value for key, value in identity["data"].items() if key not in DATA_LOCATION_FIELDS
+        }
+    return identity
 
 
 class Workdir:
@@ -319,10 +333,7 @@ class Workdir:
                     "that one away to start over."
                 )
             return
-        differences = _diff(
-            {field: previous.get(field) for field in identity_fields},
-            {field: config_dict.get(field) for field in identity_fields},
-        )
+        differences = _diff(_identity(previous, identity_fields), _identity(config_dict, identity_fields))
         if differences:
             held = "checkpoints" if self.checkpoint_steps() else f"the {CONFIG} and logs"
             raise WorkdirError(

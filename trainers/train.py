@@ -32,7 +32,10 @@ several replicas it needs GPUs or a TPU) are optional fields of any config.
 Under ``multiworker`` start the same command once per worker with TF_CONFIG set
 (same --workdir on a shared filesystem); only the chief writes the config, the
 summaries, metrics.jsonl, the checkpoints and the export that stay; the other
-workers write theirs into WORKDIR/.worker_<id>, deleted right after.
+workers write theirs into WORKDIR/.worker_<id>, deleted right after. Each worker first
+waits for the others' addresses to answer, at most ``config.start_timeout`` seconds
+(default 300), then exits 2 naming the addresses that did not; SIGTERM / SIGINT end
+that wait at once (143 / 130).
 """
 
 import contextlib
@@ -56,10 +59,11 @@ from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from tfmi import distribute  # noqa: E402
+from tfmi.errors import InputError  # noqa: E402
 from tfmi.data import build_dataset  # noqa: E402
 from tfmi.models import build_model, export_model  # noqa: E402
 from tfmi.optim import make_optimizer  # noqa: E402
-from tfmi.workdir import Workdir, WorkdirError  # noqa: E402
+from tfmi.workdir import Workdir  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. configs/gaussian_staircase.py:nwj."
@@ -76,7 +80,7 @@ REQUIRED_FIELDS = (
 MIXED_PRECISION = ("", "mixed_float16", "mixed_bfloat16")
 
 
-class UserError(Exception):
+class UserError(InputError):
     """A problem with the config, the workdir or the environment, told without traceback."""
 
     exit_status = 2
@@ -236,9 +240,6 @@ def train(config, workdir):
         strategy = distribute.make_strategy(
             config.strategy, config.get("tpu", ""), config.get("start_timeout", distribute.START_TIMEOUT)
         )
-    except distribute.StartupInterrupted as interrupted:
-        logging.warning("%s", interrupted)
-        sys.exit(interrupted.exit_status)
     except ValueError as error:  # TF_CONFIG, workers that never started, start_timeout
         raise UserError(f"{error}") from None
     replicas = strategy.num_replicas_in_sync
@@ -491,6 +492,8 @@ def main(argv):
         raise app.UsageError("--workdir is required: where checkpoints, logs and the export go.")
     try:
         train(config, _WORKDIR.value)
+    except distribute.StartupInterrupted as interrupted:  # a signal before the first step
+        _fail(str(interrupted), status=interrupted.exit_status)
     except Stopped as stopped:
         resume = shlex.join(["python", "-m", "trainers.train", *sys.argv[1:]])
         _fail(f"{stopped} Resume with:\n  {resume}", status=stopped.exit_status)
@@ -503,7 +506,7 @@ def main(argv):
                 "again to resume from the last checkpoint."
             )
         print(f"error: {error}", file=sys.stderr)
-        if not isinstance(error, (UserError, WorkdirError)):
+        if not isinstance(error, InputError):
             print("(set TFMI_DEBUG=1 to see the traceback)", file=sys.stderr)
         sys.exit(getattr(error, "exit_status", 2))
 

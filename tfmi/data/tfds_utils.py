@@ -15,6 +15,7 @@ import os
 import re
 
 from tfmi import network
+from tfmi.errors import InputError
 
 __all__ = [
     "tfds_data_dir",
@@ -169,7 +170,7 @@ def _builder(name, data_dir):
     except Exception as error:  # noqa: BLE001  (ParseError, JSONDecodeError, KeyError, ...)
         if not prepared_dirs(name, data_dir):
             raise
-        raise ValueError(corrupt_data_message(name, data_dir, error)) from None
+        raise InputError(corrupt_data_message(name, data_dir, error)) from None
 
 
 def require_tfds_data(name, data_dir=None, *, download=True, manual_dir=None):
@@ -186,7 +187,7 @@ def require_tfds_data(name, data_dir=None, *, download=True, manual_dir=None):
     ImageNet, the manual-download directory and the files to put there.
     """
     if not tfds_installed():
-        raise ValueError(
+        raise InputError(
             f"The vision data need tensorflow_datasets to read {name!r}: pip install "
             "tensorflow-datasets==4.9.10 (the tfmi[data] extra)."
         )
@@ -200,21 +201,21 @@ def require_tfds_data(name, data_dir=None, *, download=True, manual_dir=None):
             return builder
     version = str(builder.version) if builder is not None else None
     if not download:
-        raise ValueError(missing_data_message(name, data_dir, manual_dir, version))
+        raise InputError(missing_data_message(name, data_dir, manual_dir, version))
     manual = manual_dir_for(data_dir, manual_dir)
     needed = MANUAL_FILES.get(name.split("/")[0], ())
     if any(not os.path.exists(os.path.join(manual, f)) for f in needed):
-        raise ValueError(missing_data_message(name, data_dir, manual_dir, version))
+        raise InputError(missing_data_message(name, data_dir, manual_dir, version))
     if not needed:
         unreachable = network.unreachable(_download_addresses(name), timeout=DOWNLOAD_PROBE_TIMEOUT)
         if unreachable:
-            raise ValueError(missing_data_message(name, data_dir, manual_dir, version, unreachable=unreachable))
+            raise InputError(missing_data_message(name, data_dir, manual_dir, version, unreachable=unreachable))
     builder = builder or _builder(name, data_dir)
     try:
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
     except Exception as error:  # noqa: BLE001  (ConnectionError, DownloadError, NonMatchingChecksumError, ...)
         text = str(error).strip()
-        raise ValueError(
+        raise InputError(
             f"Preparing the tfds dataset {name!r} under {tfds_data_dir(data_dir)} failed "
             f"({type(error).__name__}: {text.splitlines()[-1] if text else ''}). "
             + _how_to_prepare(name, data_dir, manual_dir)
