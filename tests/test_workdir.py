@@ -298,6 +298,19 @@ def test_workdir_of_another_experiment_without_checkpoints_is_refused(finished_c
         trainer.train(_config(helpers, "infonce,runlocal"), str(finished_copy))
 
 
+def test_data_location_fields_do_not_tell_experiments_apart(tmp_path):
+    """A run may resume with another data_dir or download switch (or from a config.json
+    written before the field existed); another dataset is another experiment."""
+    run = Workdir(tmp_path)
+    old = {"experiment": "cifar", "model": {"name": "simclr"}, "data": {"name": "cifar10"},
+           "batch_size": 8, "seed": 0}
+    run.write_config(old)
+    moved = {**old, "data": {"name": "cifar10", "download": False, "data_dir": "/elsewhere"}}
+    run.claim(moved)
+    with pytest.raises(WorkdirError, match="data.name: 'cifar10' -> 'mnist'"):
+        run.claim({**old, "data": {"name": "mnist", "download": True}})
+
+
 # --- 2.8 small defects ------------------------------------------------------------------
 
 
