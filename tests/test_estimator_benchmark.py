@@ -82,6 +82,27 @@ def test_a_raising_estimator_is_recorded_as_failed(tmp_path, monkeypatch):
     assert bench.summarise([result])["tfmi-default"]["failed"] == 1
 
 
+def test_run_peer_passes_the_samples_by_file_and_records_what_the_peer_returned(tmp_path):
+    """A stand-in for the peer's python: checks the .npz and answers for bmi-cca only."""
+    fake = tmp_path / "fake_python"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys, numpy as np\n"
+        "args = dict(zip(sys.argv[2::2], sys.argv[3::2]))\n"
+        "data = np.load(args['--data'])\n"
+        "assert data['x'].shape == (700, 3) and data['y'].shape == (700, 3)\n"
+        "assert json.loads(args['--estimators']) == ['bmi-cca', 'bmi-ksg']\n"
+        "json.dump({'benchmark-mi': '0.1.3', 'results': {'bmi-cca': {'estimate': 1.0, 'seconds': 0.5}}},"
+        " open(args['--out'], 'w'))\n")
+    fake.chmod(0o755)
+    task = ground_truth.get_task("multinormal-sparse-3-3-2-2.0")
+    records = bench.run_peer(str(fake), ["bmi-cca", "bmi-ksg"], task, 700, 0, tmp_path)
+    assert [(r["estimator"], r["estimate"], r["benchmark-mi"]) for r in records] == [("bmi-cca", 1.0, "0.1.3")]
+    assert bench.result_path(tmp_path, task.name, 700, 0, "bmi-cca").exists()
+    assert not bench.result_path(tmp_path, task.name, 700, 0, "bmi-ksg").exists()  # retried next time
+    assert bench.run_peer(str(fake), ["bmi-cca"], task, 700, 0, tmp_path) == []  # present: not run again
+
+
 def load_tool():
     spec = importlib.util.spec_from_file_location("bench_estimators_tool", os.path.join(ROOT, "tools", "bench_estimators.py"))
     module = importlib.util.module_from_spec(spec)

@@ -118,7 +118,9 @@ def run_tfmi(name, task, n, seed, results_dir, kwargs=None):
 
 def run_peer(peer_python, names, task, n, seed, results_dir, timeout=None):
     """Runs the peer estimators ``names`` that have no result file on (task, n, seed) in one
-    subprocess of ``peer_python``; returns their records."""
+    subprocess of ``peer_python``; returns their records. An estimator that raised inside
+    the peer is recorded as failed; one without a result (the peer crashed or ran past
+    ``timeout`` seconds) is not recorded, so the next run tries it again."""
     names = [name for name in names if not result_path(results_dir, task.name, n, seed, name).exists()]
     if not names:
         return []
@@ -140,11 +142,9 @@ def run_peer(peer_python, names, task, n, seed, results_dir, timeout=None):
     records = []
     for name in names:
         fields = report["results"].get(name)
-        if fields is None:
-            if failure is None or "timed out" not in failure:
-                print(f"peer {name} on {task.name}: no result ({failure})", file=sys.stderr)
-                continue  # not recorded: a broken peer setup should not fill the results with failures
-            fields = {"estimate": None, "error": failure}
+        if fields is None:  # not recorded, so a later run retries it (a timeout may be the machine's load)
+            print(f"peer {name} on {task.name} n={n} seed={seed}: no result ({failure})", file=sys.stderr)
+            continue
         versions = {key: report[key] for key in ("benchmark-mi", "jax") if key in report}
         record = _record(task, n, seed, name, load_average_1m=load, **versions, **fields)
         path = result_path(results_dir, task.name, n, seed, name)
