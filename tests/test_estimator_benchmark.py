@@ -46,6 +46,8 @@ def test_summary_scores_and_ratios_by_hand():
     assert own["time_ratio_bmi-infonce-2k"] == pytest.approx(1.0)
     assert own["time_ratio_bmi-infonce"] == pytest.approx(0.3)
     assert summary["bmi-infonce"]["solved"] == 1  # 0.8 / 1.0 is inside a factor 1.5, 1.0 / 2.0 is not
+    partial = bench.summarise(records + [record("bmi-dv", "a", 1.0, 1.0)])["tfmi-default"]["vs_best_bmi_neural"]
+    assert partial["peer"] == "bmi-nwj"  # bmi-dv is exact on its one run but shares fewer runs
     table = bench.summary_table(summary)
     assert "| tfmi-default | 2 | 1.050 | 1/2 | 1 |" in table
 

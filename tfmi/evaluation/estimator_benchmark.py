@@ -22,7 +22,7 @@ Scores, per estimator over its runs (true MI I > 0 on every task):
 
 tfmi/bmi ratios, for each tfmi estimator on the runs it shares with the peer:
 MAE / MAE of bmi's best neural estimator (InfoNCE, NWJ, DV or MINE: the lowest MAE on
-the shared runs), the largest excess error over that estimator on one run, and total
+the shared runs, among the peers that share the most runs), the largest excess error over that estimator on one run, and total
 seconds / total seconds of bmi's InfoNCE with 2,000 steps (and with its default 10,000).
 """
 
@@ -214,7 +214,8 @@ def summarise(records):
             candidate = {"peer": peer, "runs": len(shared), "mae_ratio": float(own.mean() / max(theirs.mean(), 1e-12)),
                          "worst_excess_error": float(np.max(own - theirs)),
                          "worst_excess_task": shared[int(np.argmax(own - theirs))][0], "peer_mae": float(theirs.mean())}
-            if best is None or candidate["peer_mae"] < best["peer_mae"]:
+            # the peer sharing the most runs wins first, so that a partly run peer cannot win on a few easy tasks
+            if best is None or (-candidate["runs"], candidate["peer_mae"]) < (-best["runs"], best["peer_mae"]):
                 best = candidate
         summary[name]["vs_best_bmi_neural"] = best
         for reference in TIME_REFERENCES:
