@@ -49,7 +49,7 @@ def test_summary_scores_and_ratios_by_hand():
     partial = bench.summarise(records + [record("bmi-dv", "a", 1.0, 1.0)])["tfmi-default"]["vs_best_bmi_neural"]
     assert partial["peer"] == "bmi-nwj"  # bmi-dv is exact on its one run but shares fewer runs
     table = bench.summary_table(summary)
-    assert "| tfmi-default | 2 | 1.050 | 1/2 | 1 |" in table
+    assert "| tfmi-default | 2 | 1.050 | 1.050 | 1/2 | 1 |" in table
 
 
 def test_run_tfmi_writes_one_file_per_run_and_skips_it_next_time(tmp_path, monkeypatch):

@@ -197,6 +197,7 @@ def summarise(records):
         summary[name] = {
             "runs": len(cells),
             "mae": float(np.mean(errors)),
+            "median_error": float(np.median(errors)),
             "solved": sum(is_solved(r.get("estimate"), r["mi_true"]) for r in cells.values()),
             "failed": sum(not _finite(r.get("estimate")) for r in cells.values()),
             "seconds": float(sum(r.get("seconds") or 0.0 for r in cells.values())),
@@ -266,15 +267,16 @@ def runs_table(records):
 
 def summary_table(summary):
     """Markdown: per estimator MAE, solved, failed, seconds and the tfmi/bmi ratios."""
-    lines = ["| estimator | runs | MAE | solved | failed | mean s | MAE / best bmi neural | worst excess error "
-             "| time / bmi-infonce-2k | time / bmi-infonce |", "|" + "---|" * 10]
+    lines = ["| estimator | runs | MAE | median error | solved | failed | mean s | MAE / best bmi neural "
+             "| worst excess error | time / bmi-infonce-2k | time / bmi-infonce |", "|" + "---|" * 11]
     for name in _order(summary):
         s = summary[name]
         best = s.get("vs_best_bmi_neural")
         ratio = f"{best['mae_ratio']:.2f} (vs {best['peer']}, {best['runs']} runs)" if best else "-"
         excess = f"{best['worst_excess_error']:.3f} ({best['worst_excess_task']})" if best else "-"
         times = [_number(s.get(f"time_ratio_{reference}"), 2) for reference in TIME_REFERENCES]
-        lines.append(f"| {name} | {s['runs']} | {s['mae']:.3f} | {s['solved']}/{s['runs']} | {s['failed']} | "
+        lines.append(f"| {name} | {s['runs']} | {s['mae']:.3f} | {s['median_error']:.3f} | {s['solved']}/{s['runs']} | "
+                     f"{s['failed']} | "
                      f"{s['seconds'] / s['runs']:.1f} | {ratio} | {excess} | {times[0]} | {times[1]} |")
     return "\n".join(lines)
 
