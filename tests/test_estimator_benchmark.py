@@ -106,7 +106,8 @@ def test_run_peer_passes_the_samples_by_file_and_records_what_the_peer_returned(
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location("bench_estimators_tool", os.path.join(ROOT, "tools", "bench_estimators.py"))
+    path = os.path.join(ROOT, "tools", "bench_estimators.py")
+    spec = importlib.util.spec_from_file_location("bench_estimators_tool", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -70,7 +70,8 @@ def parse_args(argv=None):
     args.tasks = list(dict.fromkeys(tasks))
     unknown = sorted(set(args.estimators) - set(bench.ESTIMATORS) - set(bench.PEER_ESTIMATORS))
     if unknown:
-        parser.error(f"unknown estimators {unknown}; choose from {list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}")
+        known = list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)
+        parser.error(f"unknown estimators {unknown}; choose from {known}")
     if min(args.n) < 600:
         parser.error("--n values must be >= 600 (bmi's estimators train on half the samples in batches of 256)")
     if args.peer_python and not os.access(args.peer_python, os.X_OK):
@@ -94,7 +95,7 @@ def run(args):
             records += bench.run_peer(args.peer_python, peers, task, n, seed, args.results, args.peer_timeout)
         done = [r for r in records if r]
         elapsed = time.perf_counter() - start
-        message = ", ".join(f"{r['estimator']} {r.get('estimate') if r.get('estimate') is None else round(r['estimate'], 3)}"
+        message = ", ".join(f"{r['estimator']} {'failed' if r.get('estimate') is None else round(r['estimate'], 3)}"
                             f" ({r.get('seconds') or 0:.0f} s)" for r in done) or "all present"
         print(f"[{index + 1}/{len(cells)}] {task_name} n={n} seed={seed} (I = {task.mi:.3f}): {message} | "
               f"{elapsed / 60:.1f} min", file=sys.stderr, flush=True)

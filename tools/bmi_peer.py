@@ -110,7 +110,8 @@ def main(argv=None):
 
     with np.load(args.data) as data:
         x, y = np.asarray(data["x"], np.float64), np.asarray(data["y"], np.float64)
-    report = {"benchmark-mi": metadata.version("benchmark-mi"), "jax": metadata.version("jax"), "n": len(x), "results": {}}
+    report = {"benchmark-mi": metadata.version("benchmark-mi"), "jax": metadata.version("jax"), "n": len(x),
+              "results": {}}
     for name in args.estimators:
         try:
             report["results"][name] = run_one(name, x, y)

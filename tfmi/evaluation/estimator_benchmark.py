@@ -22,8 +22,9 @@ Scores, per estimator over its runs (true MI I > 0 on every task):
 
 tfmi/bmi ratios, for each tfmi estimator on the runs it shares with the peer:
 MAE / MAE of bmi's best neural estimator (InfoNCE, NWJ, DV or MINE: the lowest MAE on
-the shared runs, among the peers that share the most runs), the largest excess error over that estimator on one run, and total
-seconds / total seconds of bmi's InfoNCE with 2,000 steps (and with its default 10,000).
+the shared runs, among the peers that share the most runs), the largest excess error over
+that estimator on one run, and total seconds / total seconds of bmi's InfoNCE with 2,000
+steps (and with its default 10,000).
 """
 
 import json
