@@ -145,7 +145,8 @@ def test_quick_run_writes_the_table_and_the_json(tmp_path):
     for run in report["runs"]:
         assert run["mi_true"] == pytest.approx(ground_truth.get_task(run["task"]).mi)
         assert math.isfinite(run["estimate"]) and run["seconds"] > 0
-    assert 0 <= report["summary"]["tfmi-default"]["solved"] <= 5
+    assert 0 <= report["summary"]["all"]["tfmi-default"]["solved"] <= 5
+    assert report["summary"]["high_mi"]["tfmi-default"]["runs"] == 1  # the 6-nat Gaussian
     markdown = (tmp_path / "report.md").read_text()
     assert "| tfmi-default | 5 |" in markdown and markdown.count("| 5000 | 0 |") == 5
     assert completed.stdout.strip() == markdown.strip()

@@ -35,8 +35,6 @@ QUICK = {"tasks": list(bench.QUICK_TASKS), "n": [5000], "seeds": [0],
          "estimators": ["tfmi-default", "bmi-infonce-2k", "bmi-ksg", "bmi-cca"]}
 FULL = {"tasks": list(ground_truth.TASKS), "n": [5000, 10000], "seeds": [0, 1, 2],
         "estimators": list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}
-TASK_GROUPS = {"bmi": [t.name for t in ground_truth.BMI_TASKS], "high_mi": [t.name for t in ground_truth.HIGH_MI_TASKS],
-               "all": list(ground_truth.TASKS)}
 
 
 def _list_of(kind):
@@ -63,10 +61,10 @@ def parse_args(argv=None):
             setattr(args, key, value)
     tasks = []
     for name in args.tasks:
-        tasks += TASK_GROUPS.get(name, [name])
+        tasks += bench.TASK_GROUPS.get(name, [name])
     unknown = sorted(set(tasks) - set(ground_truth.TASKS))
     if unknown:
-        parser.error(f"unknown tasks {unknown}; choose from {list(TASK_GROUPS)} or {list(ground_truth.TASKS)}")
+        parser.error(f"unknown tasks {unknown}; choose from {list(bench.TASK_GROUPS)} or {list(ground_truth.TASKS)}")
     args.tasks = list(dict.fromkeys(tasks))
     unknown = sorted(set(args.estimators) - set(bench.ESTIMATORS) - set(bench.PEER_ESTIMATORS))
     if unknown:
@@ -109,14 +107,14 @@ def main(argv=None):
     if not records:
         print(f"no results under {args.results} for this selection", file=sys.stderr)
         return 1
-    summary = bench.summarise(records)
+    groups = bench.summarise_groups(records)
     note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {os.getloadavg()[0]:.1f} at the end."
-    markdown = bench.report_markdown(records, summary, note)
+    markdown = bench.report_markdown(records, groups, note)
     print(markdown)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(f"{args.out}.md", "w") as handle:
         handle.write(markdown)
-    write_json({"subset": bench.subset_description(records), "summary": summary, "runs": records,
+    write_json({"subset": bench.subset_description(records), "summary": groups, "runs": records,
                 "estimators": {name: bench.ESTIMATORS[name] for name in args.estimators if name in bench.ESTIMATORS}},
                f"{args.out}.json")
     print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)

@@ -47,6 +47,8 @@ __all__ = [
     "PEER_ESTIMATORS",
     "BMI_NEURAL",
     "QUICK_TASKS",
+    "TASK_GROUPS",
+    "summarise_groups",
     "result_path",
     "run_tfmi",
     "run_peer",
@@ -68,6 +70,11 @@ PEER_ESTIMATORS = ("bmi-infonce", "bmi-nwj", "bmi-dv", "bmi-mine", "bmi-ksg", "b
 BMI_NEURAL = ("bmi-infonce", "bmi-nwj", "bmi-dv", "bmi-mine")
 TIME_REFERENCES = ("bmi-infonce-2k", "bmi-infonce")
 
+TASK_GROUPS = {
+    "all": list(ground_truth.TASKS),
+    "bmi": [task.name for task in ground_truth.BMI_TASKS],
+    "high_mi": [task.name for task in ground_truth.HIGH_MI_TASKS],
+}
 QUICK_TASKS = (
     "1v1-normal-0.75",
     "student-identity-2-2-1",
@@ -230,14 +237,20 @@ def summarise(records):
     return summary
 
 
+def summarise_groups(records):
+    """``summarise`` of the records of each task group ("all", "bmi", "high_mi") that has any."""
+    groups = {}
+    for group, tasks in TASK_GROUPS.items():
+        chosen = [r for r in records if r["task"] in tasks]
+        if chosen:
+            groups[group] = summarise(chosen)
+    return groups
+
+
 def _order(names):
     """tfmi's estimators first (in ESTIMATORS order), then the peer's."""
     rank = {name: i for i, name in enumerate(list(ESTIMATORS) + list(PEER_ESTIMATORS))}
     return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
-
-
-def _number(value, digits=3):
-    return "-" if not _finite(value) else f"{value:.{digits}f}"
 
 
 def runs_table(records):
@@ -275,7 +288,8 @@ def summary_table(summary):
         best = s.get("vs_best_bmi_neural")
         ratio = f"{best['mae_ratio']:.2f} (vs {best['peer']}, {best['runs']} runs)" if best else "-"
         excess = f"{best['worst_excess_error']:.3f} ({best['worst_excess_task']})" if best else "-"
-        times = [_number(s.get(f"time_ratio_{reference}"), 2) for reference in TIME_REFERENCES]
+        times = [f"{s[f'time_ratio_{ref}']:.2f} ({s[f'time_ratio_{ref}_runs']} runs)" if f"time_ratio_{ref}" in s
+                 else "-" for ref in TIME_REFERENCES]
         lines.append(f"| {name} | {s['runs']} | {s['mae']:.3f} | {s['median_error']:.3f} | {s['solved']}/{s['runs']} | "
                      f"{s['failed']} | "
                      f"{s['seconds'] / s['runs']:.1f} | {ratio} | {excess} | {times[0]} | {times[1]} |")
@@ -293,17 +307,20 @@ def subset_description(records):
     }
 
 
-def report_markdown(records, summary, machine_note=""):
-    """The whole report: what it covers, the summary, then every run."""
+GROUP_TITLES = {"all": "All tasks", "bmi": "bmi's 40 tasks", "high_mi": "Above log(batch): 20-d Gaussians"}
+
+
+def report_markdown(records, groups, machine_note=""):
+    """The whole report: what it covers, the summary of each task group, then every run."""
     subset = subset_description(records)
-    tasks = subset["tasks"]
+    tables = "".join(f"## {GROUP_TITLES[group]}\n\n{summary_table(summary)}\n\n" for group, summary in groups.items())
     return (
         "# tfmi vs benchmark-mi on tasks with exact MI\n\n"
-        f"Runs: {subset['runs']} over {len(tasks)} tasks, n = {subset['n']}, seeds {subset['seeds']}. "
+        f"Runs: {subset['runs']} over {len(subset['tasks'])} tasks, n = {subset['n']}, seeds {subset['seeds']}. "
         f"{machine_note}\n\n"
         "Solved: |log(estimate / truth)| < log 1.5 (an estimate <= 0 is unsolved); failed runs count "
         "as unsolved with error = truth. Ratios use the runs each tfmi estimator shares with the peer.\n\n"
-        + summary_table(summary)
-        + "\n\nPer run: estimate (absolute error) seconds; * = not solved.\n\n"
+        + tables
+        + "## Every run\n\nestimate (absolute error) seconds; * = not solved.\n\n"
         + runs_table(records) + "\n"
     )
