@@ -6,6 +6,8 @@
   scikit-learn SAGA logistic regression -> test accuracy) and the pixel baseline.
 - ``tfmi.evaluation.checkpoints``: that evaluation, plus the test I_EST, at every kept
   checkpoint of a run (WORKDIR/eval_curve.json, the curves of the paper's figures).
+- ``tfmi.evaluation.estimator_benchmark`` (imported by name, not here): ``estimate_mi``
+  against benchmark-mi's estimators on ``tfmi.data.ground_truth`` (tools/bench_estimators.py).
 """
 
 from tfmi.evaluation.checkpoints import (

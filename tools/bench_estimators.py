@@ -1,0 +1,125 @@
+r"""Benchmark of MI estimators on tasks with exact MI: tfmi's against benchmark-mi's.
+
+    PYTHONPATH=. python tools/bench_estimators.py --quick                 # a few minutes, tfmi only
+    PYTHONPATH=. python tools/bench_estimators.py --peer-python bmi-venv/bin/python \
+        --results /path/outside/the/repo                                   # the whole suite
+
+The suite (``tfmi.data.ground_truth``): the 40 tasks of benchmark-mi 0.1.3 ("Beyond Normal")
+and 20-dimensional Gaussians with 6, 8 and 10 nats (above InfoNCE's log 256). tfmi's
+estimators are the lines of ``tfmi.evaluation.estimator_benchmark.ESTIMATORS``; with
+``--peer-python`` (a Python 3.11 virtualenv with benchmark-mi 0.1.3, see README) bmi's
+InfoNCE, NWJ, DV, MINE, KSG and CCA run on the same samples, in a subprocess of
+tools/bmi_peer.py fed by an .npz file.
+
+One JSON file per (task, n, seed, estimator) under ``--results``; existing ones are skipped,
+so the benchmark resumes and can run in pieces. Then the report, made from every result
+under ``--results`` within the selected tasks / n / seeds / estimators: printed (markdown),
+and written to ``--out`` (.json and .md). ``--report-only`` runs nothing.
+
+``--quick``: 5 tasks, n = 5,000, seed 0, tfmi's default (and bmi's InfoNCE with 2,000
+steps, KSG and CCA with a peer). Seconds are wall time per estimate on this machine,
+tracing / JIT compilation included; other work on the same cores slows both sides (each
+result records the 1-minute load average at its start).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from tfmi.data import ground_truth
+from tfmi.evaluation import estimator_benchmark as bench
+from tfmi.jsonio import write_json
+
+QUICK = {"tasks": list(bench.QUICK_TASKS), "n": [5000], "seeds": [0],
+         "estimators": ["tfmi-default", "bmi-infonce-2k", "bmi-ksg", "bmi-cca"]}
+FULL = {"tasks": list(ground_truth.TASKS), "n": [5000, 10000], "seeds": [0, 1, 2],
+        "estimators": list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}
+
+
+def _list_of(kind):
+    return lambda text: [kind(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="5 tasks, n=5000, seed 0, few estimators")
+    parser.add_argument("--tasks", type=_list_of(str),
+                        help="comma-separated task names or groups (bmi, high_mi, all); default all")
+    parser.add_argument("--n", type=_list_of(int), help="sample sizes, e.g. 5000,10000")
+    parser.add_argument("--seeds", type=_list_of(int), help="data seeds, e.g. 0,1,2")
+    parser.add_argument("--estimators", type=_list_of(str),
+                        help=f"from {list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}")
+    parser.add_argument("--peer-python", help="python of a benchmark-mi 0.1.3 virtualenv; runs the bmi-* estimators")
+    parser.add_argument("--peer-timeout", type=float, default=3600, help="seconds allowed per peer subprocess")
+    parser.add_argument("--results", default="bench_estimators_results", help="folder of per-run result files")
+    parser.add_argument("--out", default="docs/bench_estimators", help="report path without suffix (.json, .md)")
+    parser.add_argument("--report-only", action="store_true", help="make the report from existing results only")
+    args = parser.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    tasks = []
+    for name in args.tasks:
+        tasks += bench.TASK_GROUPS.get(name, [name])
+    unknown = sorted(set(tasks) - set(ground_truth.TASKS))
+    if unknown:
+        parser.error(f"unknown tasks {unknown}; choose from {list(bench.TASK_GROUPS)} or {list(ground_truth.TASKS)}")
+    args.tasks = list(dict.fromkeys(tasks))
+    unknown = sorted(set(args.estimators) - set(bench.ESTIMATORS) - set(bench.PEER_ESTIMATORS))
+    if unknown:
+        known = list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)
+        parser.error(f"unknown estimators {unknown}; choose from {known}")
+    if min(args.n) < 600:
+        parser.error("--n values must be >= 600 (bmi's estimators train on half the samples in batches of 256)")
+    if args.peer_python and not os.access(args.peer_python, os.X_OK):
+        parser.error(f"--peer-python {args.peer_python} is not an executable; see README for making the venv")
+    return args
+
+
+def run(args):
+    """Runs every selected (task, n, seed, estimator) that has no result file yet."""
+    own = [name for name in args.estimators if name in bench.ESTIMATORS]
+    peers = [name for name in args.estimators if name in bench.PEER_ESTIMATORS] if args.peer_python else []
+    if not args.peer_python and len(own) < len(args.estimators):
+        print("no --peer-python: the bmi-* estimators run only with it (their existing results are reported)",
+              file=sys.stderr)
+    cells = [(task, n, seed) for task in args.tasks for n in args.n for seed in args.seeds]
+    start = time.perf_counter()
+    for index, (task_name, n, seed) in enumerate(cells):
+        task = ground_truth.get_task(task_name)
+        records = [bench.run_tfmi(name, task, n, seed, args.results) for name in own]
+        if peers:
+            records += bench.run_peer(args.peer_python, peers, task, n, seed, args.results, args.peer_timeout)
+        done = [r for r in records if r]
+        elapsed = time.perf_counter() - start
+        message = ", ".join(f"{r['estimator']} {'failed' if r.get('estimate') is None else round(r['estimate'], 3)}"
+                            f" ({r.get('seconds') or 0:.0f} s)" for r in done) or "all present"
+        print(f"[{index + 1}/{len(cells)}] {task_name} n={n} seed={seed} (I = {task.mi:.3f}): {message} | "
+              f"{elapsed / 60:.1f} min", file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not args.report_only:
+        run(args)
+    records = bench.load_results(args.results, set(args.tasks), set(args.n), set(args.seeds), set(args.estimators))
+    if not records:
+        print(f"no results under {args.results} for this selection", file=sys.stderr)
+        return 1
+    groups = bench.summarise_groups(records)
+    note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {os.getloadavg()[0]:.1f} at the end."
+    markdown = bench.report_markdown(records, groups, note)
+    print(markdown)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(f"{args.out}.md", "w") as handle:
+        handle.write(markdown)
+    write_json({"subset": bench.subset_description(records), "summary": groups, "runs": records,
+                "estimators": {name: bench.ESTIMATORS[name] for name in args.estimators if name in bench.ESTIMATORS}},
+               f"{args.out}.json")
+    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

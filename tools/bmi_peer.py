@@ -1,0 +1,125 @@
+r"""Runs benchmark-mi's estimators on given samples: the peer of tools/bench_estimators.py.
+
+Runs inside a Python 3.11 virtualenv with benchmark-mi 0.1.3 (imports no tfmi):
+
+    python3.11 -m venv bmi-venv
+    bmi-venv/bin/pip install benchmark-mi==0.1.3 jax==0.4.30 jaxlib==0.4.30
+    bmi-venv/bin/python tools/bmi_peer.py --data samples.npz --estimators '["bmi-infonce", "bmi-ksg"]' \
+        --out result.json
+
+``--data``: an .npz with arrays ``x`` [n, d_x] and ``y`` [n, d_y]. ``--estimators``: a JSON
+list of names of ``PEERS`` (or a path to a file holding one). ``--out`` is rewritten after
+each estimator (an interrupted run keeps what finished) with, per estimator, the estimate
+in nats, the seconds of ``estimate`` (JIT compilation included), bmi's training steps
+and its parameters.
+
+Settings: bmi's package defaults, which are those of the "Beyond Normal" benchmark
+(the estimators of its workflows/common_estimators.py are built with defaults only):
+neural critics an MLP on the concatenated (x, y) with ReLU hidden layers (16, 8), batch 256,
+Adam with learning rate 0.1, at most 10,000 steps, inputs standardised, half of the
+samples held out and scored every 250 steps, stopped once two test scores in a row fail to
+beat the best, the estimate being the best test score; MINE with moving-average
+smoothing 0.9; seed 42. "bmi-infonce-2k" is InfoNCE with at most 2,000 steps (the time
+reference of tfmi's default). KSG: bmi's KSGEnsembleFirstEstimator with k = 5 neighbours
+(the paper ran R's KSG I with k = 5), inputs standardised. CCA: Gaussian MI of the
+canonical correlations (scikit-learn's CCA).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+PEERS = {  # name -> (class in bmi.estimators, constructor arguments besides the defaults)
+    "bmi-infonce": ("InfoNCEEstimator", {}),
+    "bmi-infonce-2k": ("InfoNCEEstimator", {"max_n_steps": 2000}),
+    "bmi-nwj": ("NWJEstimator", {}),
+    "bmi-dv": ("DonskerVaradhanEstimator", {}),
+    "bmi-mine": ("MINEEstimator", {}),
+    "bmi-ksg": ("KSGEnsembleFirstEstimator", {"neighborhoods": (5,)}),
+    "bmi-cca": ("CCAMutualInformationEstimator", {}),
+}
+NEURAL = ("InfoNCEEstimator", "NWJEstimator", "DonskerVaradhanEstimator", "MINEEstimator")
+
+
+def make_estimator(name):
+    import bmi
+
+    class_name, arguments = PEERS[name]
+    if class_name in NEURAL:
+        arguments = {"verbose": False, **arguments}
+    return getattr(bmi.estimators, class_name)(**arguments)
+
+
+def run_one(name, x, y):
+    """{"estimate", "seconds", "params", ...} of the peer ``name`` on (x, y)."""
+    estimator = make_estimator(name)
+    start = time.perf_counter()
+    if hasattr(estimator, "estimate_with_info"):
+        result = estimator.estimate_with_info(x, y)
+        estimate, info = result.mi_estimate, result.additional_information
+    else:
+        estimate, info = estimator.estimate(x, y), {}
+    record = {"estimate": float(estimate), "seconds": time.perf_counter() - start}
+    if "n_training_steps" in info:
+        record["training_steps"] = int(info["n_training_steps"])
+        record["early_stopped"] = not info.get("early_stopping_not_triggered", False)
+    record["params"] = json.loads(estimator.parameters().json())
+    return record
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help=".npz file with arrays x [n, d_x] and y [n, d_y]")
+    parser.add_argument("--estimators", default=json.dumps(list(PEERS)),
+                        help=f"JSON list of names (or a file holding one) from {list(PEERS)}")
+    parser.add_argument("--out", required=True, help="JSON file of the results")
+    args = parser.parse_args(argv)
+    text = args.estimators
+    if os.path.exists(text):
+        with open(text) as handle:
+            text = handle.read()
+    try:
+        args.estimators = json.loads(text)
+    except ValueError:
+        parser.error(f"--estimators must be a JSON list of names, got {text!r}")
+    if not isinstance(args.estimators, list) or not args.estimators:
+        parser.error("--estimators must be a non-empty JSON list of names")
+    unknown = [name for name in args.estimators if name not in PEERS]
+    if unknown:
+        parser.error(f"unknown estimators {unknown}; choose from {list(PEERS)}")
+    if not os.path.exists(args.data):
+        parser.error(f"--data {args.data} does not exist")
+    return args
+
+
+def write(report, path):
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as handle:
+        json.dump(report, handle, indent=1)
+    os.replace(temporary, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    from importlib import metadata
+
+    import numpy as np
+
+    with np.load(args.data) as data:
+        x, y = np.asarray(data["x"], np.float64), np.asarray(data["y"], np.float64)
+    report = {"benchmark-mi": metadata.version("benchmark-mi"), "jax": metadata.version("jax"), "n": len(x),
+              "results": {}}
+    for name in args.estimators:
+        try:
+            report["results"][name] = run_one(name, x, y)
+        except Exception as error:  # one failing estimator must not lose the others
+            report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
+        write(report, args.out)
+        print(f"{name}: {report['results'][name]}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
