@@ -19,8 +19,8 @@ __all__ = ["bounds", "critics", "estimate_mi", "MIEstimate"]
 _LAZY = {  # name -> (module, attribute of it; None: the module itself)
     "bounds": ("tfmi.bounds", None),
     "critics": ("tfmi.critics", None),
-    "estimate_mi": ("tfmi.estimate", "estimate_mi"),
-    "MIEstimate": ("tfmi.estimate", "MIEstimate"),
+    "estimate_mi": ("tfmi.estimation", "estimate_mi"),
+    "MIEstimate": ("tfmi.estimation", "MIEstimate"),
 }
 
 
