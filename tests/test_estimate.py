@@ -16,27 +16,28 @@ def correlated_gaussian(n, dim, mi, seed=0):
     return x.astype(np.float32), y.astype(np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["smile", "nwj"])
 def test_one_nat_in_ten_dimensions_within_a_tenth_of_a_nat(estimator):
     x, y = correlated_gaussian(50_000, 10, 1.0)
-    result = tfmi.estimate_mi(x, y, estimator=estimator, max_epochs=30)
+    result = tfmi.estimate_mi(x, y, estimator=estimator)
     assert abs(result.mi - 1.0) < 0.1, result
     assert result.settings["estimator"] == estimator
-    assert result.settings["n_train"] == 40_000 and result.settings["n_test"] == 10_000
-    assert 1 <= result.best_epoch <= len(result.curve)
-    assert set(result.curve[0]) == {"epoch", "train_mi", "test_mi"}
+    assert result.settings["n_train"] == 30_000 and result.settings["n_test"] == 10_000
+    assert 1 <= result.best_step <= result.curve[-1]["step"]
+    assert set(result.curve[0]) == {"step", "train_mi", "valid_mi"}
 
 
 def test_independent_variables_give_about_zero():
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((6000, 3)), rng.standard_normal((6000, 3))
-    result = tfmi.estimate_mi(x, y, estimator="infonce", max_epochs=5, patience=2)
+    result = tfmi.estimate_mi(x, y, estimator="infonce", max_steps=300, patience=2)
     assert abs(result.mi) < 0.08, result.mi
 
 
 def test_same_seed_same_estimate_and_other_seed_differs():
     x, y = correlated_gaussian(3000, 4, 1.0, seed=1)
-    kwargs = dict(estimator="infonce", critic="bilinear", batch_size=64, max_epochs=3)
+    kwargs = dict(estimator="infonce", critic="bilinear", batch_size=64, max_steps=200)
     first = tfmi.estimate_mi(x, y, seed=7, **kwargs)
     second = tfmi.estimate_mi(x, y, seed=7, **kwargs)
     other = tfmi.estimate_mi(x, y, seed=8, **kwargs)
@@ -46,7 +47,7 @@ def test_same_seed_same_estimate_and_other_seed_differs():
 
 def test_dataset_input_equals_array_input():
     x, y = correlated_gaussian(2000, 2, 0.5, seed=2)
-    kwargs = dict(estimator="dv", critic="bilinear", batch_size=50, max_epochs=2, seed=0)
+    kwargs = dict(estimator="dv", critic="bilinear", batch_size=50, max_steps=100, seed=0)
     from_arrays = tfmi.estimate_mi(x, y, **kwargs)
     from_dataset = tfmi.estimate_mi(tf.data.Dataset.from_tensor_slices((x, y)), **kwargs)
     assert from_arrays.mi == pytest.approx(from_dataset.mi, abs=1e-6)
@@ -54,7 +55,7 @@ def test_dataset_input_equals_array_input():
 
 def test_one_dimensional_arrays_are_single_features():
     x, y = correlated_gaussian(1000, 1, 0.5)
-    result = tfmi.estimate_mi(x[:, 0], y[:, 0], critic="bilinear", batch_size=50, max_epochs=1)
+    result = tfmi.estimate_mi(x[:, 0], y[:, 0], critic="bilinear", batch_size=50, max_steps=50)
     assert np.isfinite(result.mi)
 
 
@@ -64,13 +65,13 @@ def test_one_dimensional_arrays_are_single_features():
         (dict(y=np.zeros((99, 2))), "pair up row by row"),
         (dict(estimator="mutual"), "unknown estimator 'mutual'"),
         (dict(critic="deep"), "Unknown critic 'deep'"),
-        (dict(batch_size=300), "fewer than one batch of 300"),
+        (dict(batch_size=700), "fewer than one batch of 700"),
         (dict(test_fraction=1.5), "test_fraction"),
     ],
 )
 def test_bad_input_is_named(kwargs, message):
     x, y = correlated_gaussian(1000, 2, 0.5)
-    arguments = dict(y=y, max_epochs=1)
+    arguments = dict(y=y, max_steps=1)
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         tfmi.estimate_mi(x[: 100 if "y" in kwargs else None], **arguments)
@@ -96,22 +97,21 @@ def demi_task_arrays(n, total_mi, dim, seed=0):
     return task, x, xprime, y, sampler
 
 
-def test_demi_captures_more_than_the_infonce_ceiling():
+@pytest.mark.slow
+def test_demi_captures_more_than_the_infonce_ceiling_of_its_batch():
     task, x, xprime, y, sampler = demi_task_arrays(12_000, 8.0, dim=4)
-    batch = 32  # InfoNCE on [x', x] is capped by log 32 = 3.47 nats
-    common = dict(batch_size=batch, max_epochs=15, patience=3)
-    infonce = tfmi.estimate_mi(np.concatenate([xprime, x], 1), y, estimator="infonce", **common)
+    batch = 32  # InfoNCE on batches of 32 is capped by log 32 = 3.47 nats
+    common = dict(batch_size=batch, max_steps=4500, eval_every=300, patience=3)
     demi = tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi", conditional_sampler=sampler, **common)
-    assert infonce.mi <= np.log(batch) + 1e-4
-    assert demi.mi > np.log(batch) + 0.2, (demi.mi, infonce.mi)
-    assert demi.mi > infonce.mi + 0.3, (demi.mi, infonce.mi)
+    assert demi.mi > np.log(batch) + 0.2, demi.mi
     assert demi.mi <= 2 * np.log(batch) + 1e-4
     assert demi.mi < task.total_mi + 0.3
+    assert demi.stderr > 0 and demi.interval[0] < demi.mi < demi.interval[1]
 
 
 def test_demi_bo_needs_no_conditional_sampler():
     task, x, xprime, y, _ = demi_task_arrays(4000, 3.0, dim=4)
-    result = tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi_bo", batch_size=32, max_epochs=3)
+    result = tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi_bo", batch_size=32, max_steps=225, eval_every=75)
     assert 0.5 < result.mi <= 2 * np.log(32)
 
 
@@ -127,4 +127,4 @@ def test_decomposed_estimators_check_their_inputs():
         tfmi.estimate_mi(x, y, xprime=xprime[:10], estimator="demi_bo")
     with pytest.raises(ValueError, match="must return"):
         bad = lambda xp, k: np.zeros((len(xp), k, 5))  # noqa: E731
-        tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi", conditional_sampler=bad, batch_size=16, max_epochs=1)
+        tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi", conditional_sampler=bad, batch_size=16, max_steps=1)

@@ -1,21 +1,39 @@
-"""``estimate_mi``: fit a critic on paired samples and report a held-out MI estimate."""
+"""``estimate_mi``: fit on one split, choose on another, report on a third.
+
+The pairs are split once at random into three disjoint parts:
+
+  train        fits the critic (or flow);
+  validation   early stopping and every choice: the training step to keep, and with
+               ``estimator="auto"`` which candidate estimator wins;
+  test         the reported number, computed once, by the held-out estimator of the
+               chosen candidate with all test pairs as candidates (``heldout``).
+
+Inputs are standardised with the train statistics. Three splits rather than K-fold
+cross-fitting: one fit instead of K keeps the default as fast as a single neural
+estimator; the price is that only ``test_fraction`` of the pairs enter the reported
+number, which its standard error shows.
+"""
 
 import dataclasses
+import logging
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds as bounds_lib
-from tfmi import critics as critics_lib
-from tfmi.models import Bound, DemiModel, InfoMaxModel
+from tfmi.estimation import heldout, neural
+from tfmi.models import DemiModel
 
 __all__ = ["estimate_mi", "MIEstimate"]
 
-DEFAULT_CRITIC_ARGS = {
-    "separable": {"hidden_units": (256, 256), "embed_dim": 32},
-    "concat": {"hidden_units": (256, 256)},
-}
+logger = logging.getLogger("tfmi.estimation")
+
+DEMI_ESTIMATORS = ("demi", "demi_is", "demi_bo", "demi_var")
+MAX_DATASET_PAIRS = 10_000_000
+PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
+CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
+Z_95 = 1.959964
 
 
 @dataclasses.dataclass
@@ -23,17 +41,28 @@ class MIEstimate:
     """The result of ``estimate_mi``.
 
     Attributes:
-      mi: the estimate on the held-out split, in nats (mean of the bound over its batches).
-      mi_train: the estimate on the training split with the same (best) critic.
-      curve: one dict per epoch: {"epoch", "train_mi", "test_mi"}.
-      best_epoch: the epoch whose critic was kept (early stopping on ``test_mi``).
-      settings: every argument that produced the estimate.
+      mi: the estimate in nats, computed once on the test split.
+      stderr: its standard error, from the per-pair terms of the held-out estimator
+        (delta method for the partition term, rows treated as independent; see
+        ``tfmi.estimation.heldout``); for the DEMI estimators, from the per-batch values.
+      interval: the 95% normal interval (mi - 1.96 stderr, mi + 1.96 stderr).
+      warnings: reasons to distrust the number (few pairs for the dimension, a negative
+        estimate, an estimate at its method's ceiling, x identical to y); each is also
+        logged on the "tfmi.estimation" logger.
+      method: how the number was computed, e.g. "infonce critic, infonce on 2000 test pairs".
+      curve: the training curve of the chosen candidate, one dict per evaluation:
+        {"step", "train_mi", "valid_mi"}.
+      best_step: the step whose critic was kept (best on validation).
+      settings: every argument that produced the estimate, with n_train, n_valid, n_test.
     """
 
     mi: float
-    mi_train: float
+    stderr: float
+    interval: tuple
+    warnings: list
+    method: str
     curve: list
-    best_epoch: int
+    best_step: int
     settings: dict
 
     def __float__(self):
@@ -41,7 +70,12 @@ class MIEstimate:
 
 
 def _as_matrix(array, name):
-    array = np.asarray(array, dtype=np.float32)
+    """float64 [n, d] (a 1-d array is one feature), checked: numbers, finite, within
+    float32's range. Kept in float64 until standardised."""
+    try:
+        array = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"estimate_mi: {name} must hold numbers, got values that are not ({error}).") from None
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -49,19 +83,156 @@ def _as_matrix(array, name):
     if not np.all(np.isfinite(array)):
         bad = int(np.sum(~np.isfinite(array).all(axis=1)))
         raise ValueError(f"estimate_mi: {name} holds NaN or inf values in {bad} rows; remove them first.")
+    largest = float(np.max(np.abs(array))) if array.size else 0.0
+    if largest > np.finfo(np.float32).max:
+        raise ValueError(
+            f"estimate_mi: {name} holds values up to {largest:.3g}, beyond float32's range "
+            f"({np.finfo(np.float32).max:.3g}); rescale {name} (MI does not change under rescaling)."
+        )
     return array
 
 
 def _from_dataset(dataset):
-    """Collects a finite dataset of single (x, y) pairs (or {"x", "y"} dicts) into arrays."""
+    """A finite dataset of single (x, y) pairs (or {"x", "y"} dicts) as two arrays."""
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("estimate_mi: the dataset x is infinite (e.g. .repeat()); pass a finite one, e.g. dataset.take(n).")
+    spec = dataset.element_spec
+    specs = (spec["x"], spec["y"]) if isinstance(spec, dict) else spec
+    if not isinstance(specs, tuple) or len(specs) != 2:
+        raise ValueError("estimate_mi: the dataset x must yield (x, y) pairs or {'x': ..., 'y': ...} dicts.")
+    for name, part in zip("xy", specs):
+        if part.shape.rank is not None and part.shape.rank > 1:
+            raise ValueError(
+                f"estimate_mi: the dataset yields {name} of shape {part.shape}, i.e. batches; pass "
+                f"dataset.unbatch() (single pairs) or arrays."
+            )
     xs, ys = [], []
-    for element in dataset.as_numpy_iterator():
+    for element in dataset.take(MAX_DATASET_PAIRS + 1).as_numpy_iterator():
         x, y = (element["x"], element["y"]) if isinstance(element, dict) else element
         xs.append(x)
         ys.append(y)
+    if len(xs) > MAX_DATASET_PAIRS:
+        raise ValueError(
+            f"estimate_mi: the dataset x holds more than {MAX_DATASET_PAIRS} pairs (or never ends); "
+            f"pass dataset.take(n)."
+        )
     if not xs:
         raise ValueError("estimate_mi: the dataset is empty.")
     return np.stack(xs), np.stack(ys)
+
+
+def _as_int(value, name, minimum):
+    """An integer argument; integral floats such as 64.0 are accepted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != int(value):
+        raise ValueError(f"estimate_mi: {name} must be an integer, got {value!r}.")
+    if int(value) < minimum:
+        raise ValueError(f"estimate_mi: {name} must be >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _standardiser(train):
+    """(array - mean) / std with the train statistics (float64), cast to float32."""
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return lambda array: ((array - mean) / std).astype(np.float32)
+
+
+def _warnings(result_mi, ceiling, ceiling_name, n_train, dims, identical):
+    found = []
+    if n_train < PAIRS_PER_DIMENSION * sum(dims):
+        found.append(
+            f"{n_train} train pairs for {sum(dims)} input dimensions (d_x={dims[0]}, d_y={dims[1]}): "
+            f"too few to fit a critic (want >= {PAIRS_PER_DIMENSION} per dimension); the estimate "
+            f"may be far below the true MI."
+        )
+    if identical:
+        found.append("x and y are identical: for continuous data I(x; y) is infinite; the estimate is a ceiling.")
+    if result_mi < 0:
+        found.append(
+            f"the estimate {result_mi:.4f} nats is negative; MI is >= 0: no dependence was detected "
+            f"(or the critic overfitted)."
+        )
+    if ceiling is not None and result_mi > ceiling - CEILING_MARGIN:
+        found.append(
+            f"the estimate {result_mi:.4f} nats is at the ceiling of its method: {ceiling_name}; the true MI "
+            f"may be larger: use more pairs, or an estimator without that ceiling."
+        )
+    for message in found:
+        logger.warning("estimate_mi: %s", message)
+    return found
+
+
+@dataclasses.dataclass
+class _Candidate:
+    """A fitted estimator: ``evaluate(x, y) -> heldout.HeldOutEstimate`` on held-out
+    pairs, its training curve and the step kept."""
+
+    name: str
+    evaluate: object
+    curve: list
+    best_step: int
+
+
+def _neural_candidate(bound, train, valid, settings):
+    fitted = neural.fit_critic(
+        *train,
+        *valid,
+        critic=settings["critic"],
+        critic_args=settings["critic_args"],
+        bound=bound,
+        bound_args=settings["bound_args"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        max_steps=settings["max_steps"],
+        eval_every=settings["eval_every"],
+        patience=settings["patience"],
+        seed=settings["seed"],
+        log=logger.info if settings["verbose"] else None,
+    )
+    args = neural.heldout_args(bound, settings["bound_args"])
+    return _Candidate(
+        f"{bound} critic", lambda x, y: heldout.estimate(fitted.scores, x, y, **args), fitted.history, fitted.best_step
+    )
+
+
+def _demi_estimate(arrays, order, n_train, n_valid, settings, conditional_sampler):
+    """The DEMI estimators train a Keras model on batches: early stopping on the
+    validation batches, then the mean of the test-batch values (stderr over batches)."""
+    batch_size = settings["batch_size"]
+    parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
+    train, valid, test = (
+        _batches(
+            {name: array[part].astype(np.float32) for name, array in arrays.items()},
+            batch_size,
+            seed,
+            conditional_sampler,
+        )
+        for part, seed in zip(parts, (settings["seed"], None, None))
+    )
+    model = DemiModel(settings["estimator"], **settings["critic_args"])
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    model.build_from_batch(next(iter(valid)))
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_mi", mode="max", patience=settings["patience"], restore_best_weights=True
+    )
+    history = model.fit(
+        train.repeat(),
+        validation_data=valid,
+        steps_per_epoch=settings["eval_every"],
+        epochs=-(-settings["max_steps"] // settings["eval_every"]),
+        callbacks=[stopper],
+        verbose=settings["verbose"],
+    )
+    curve = [
+        {"step": (k + 1) * settings["eval_every"], "train_mi": float(a), "valid_mi": float(b)}
+        for k, (a, b) in enumerate(zip(history.history["mi"], history.history["val_mi"]))
+    ]
+    best_step = curve[int(np.argmax([point["valid_mi"] for point in curve]))]["step"]
+    values = np.array([float(model.forward(batch)["mi"]) for batch in test])
+    stderr = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+    result = heldout.HeldOutEstimate(float(np.mean(values)), stderr, values, 2 * np.log(batch_size), "demi")
+    return result, curve, best_step
 
 
 def _conditional_negatives(sampler, xprime, k, dim_y):
@@ -98,17 +269,6 @@ def _batches(arrays, batch_size, shuffle_seed=None, conditional_sampler=None):
     return dataset.map(add_negatives)
 
 
-DEMI_ESTIMATORS = ("demi", "demi_is", "demi_bo", "demi_var")
-
-
-def _make_model(estimator, critic, settings):
-    if estimator in DEMI_ESTIMATORS:
-        return DemiModel(estimator, **settings["critic_args"])
-    return InfoMaxModel(
-        critics_lib.get(critic, **settings["critic_args"]), Bound(estimator, **settings["bound_args"])
-    )
-
-
 def estimate_mi(
     x,
     y=None,
@@ -119,51 +279,47 @@ def estimate_mi(
     critic_args=None,
     bound_args=None,
     conditional_sampler=None,
-    batch_size=128,
-    learning_rate=5e-4,
-    max_epochs=100,
+    batch_size=256,
+    learning_rate=1e-3,
+    max_steps=2000,
+    eval_every=100,
     patience=5,
+    valid_fraction=0.2,
     test_fraction=0.2,
     seed=0,
     verbose=0,
 ):
-    """Estimates I(x; y) in nats from paired samples.
+    """Estimates I(x; y) in nats from paired samples, with a standard error.
 
-    Splits the pairs into train and test, trains ``critic`` by maximising the bound
-    ``estimator`` on shuffled train batches, stops when the test estimate has not
-    improved for ``patience`` epochs (keeping the best critic), and returns the mean
-    test-batch estimate. Deterministic for a given ``seed``.
+    Splits the pairs into train / validation / test (module docstring), standardises
+    them with the train statistics, fits the estimator on train, keeps the step that
+    scores best on validation, and reports the held-out estimate on the test pairs,
+    computed once. Deterministic for a given ``seed``.
 
     Args:
       x, y: arrays [n, d_x] and [n, d_y] of paired samples (1-d arrays are one
         feature); or ``x`` a finite ``tf.data.Dataset`` of single (x, y) pairs and
         ``y=None`` (call ``.unbatch()`` on a batched one).
-      xprime: [n, d_x'] a subview of x (less informed than x, e.g. a crop or the last
-        utterance) for the decomposed estimators; I(x, x'; y) = I(x'; y) + I(x; y | x').
-      estimator: a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``, or a decomposed
-        estimator of the total I({x, x'}; y) (Sordoni et al. 2021), which needs
-        ``xprime``:
-          "demi"      I_NCE(x'; y) + I_CNCE(x; y | x'): needs ``conditional_sampler``,
-                      i.e. a known p(y | x') to draw the conditional negatives from;
-          "demi_bo"   the conditional critic learned by I_BO, "demi_is" by I_IS,
-                      "demi_var" from negatives of a learned Gaussian q(y | x'):
-                      these need no p(y | x'). The estimate is I_NCE(x'; y) + I_CNCE
-                      when a sampler is given, else I_NCE(x'; y) + I_IS on shared
-                      in-batch negatives (at most 2 log(batch_size)).
-        InfoNCE cannot exceed log(batch_size); NWJ, TUBA, DV, MINE and SMILE can, at
-        higher variance.
-      critic: a name of ``tfmi.critics.CRITICS`` or a critic layer (the DEMI
-        estimators use their own MLP encoders f([x', x]) and g(y)).
-      critic_args: keyword arguments of the critic (for DEMI: ``hidden_units``,
-        ``embed_dim``); bound_args: of ``Bound`` (e.g. ``{"clip": 5.0}`` for SMILE).
-      conditional_sampler: ``f(xprime [b, d_x'], k) -> [b, k, d_y]`` samples of
-        p(y | x'), the negatives of I_CNCE.
-      batch_size: pairs per batch; also the number of candidates of each positive.
-      test_fraction: share of pairs held out for the estimate.
+      xprime: [n, d_x'] a subview of x for the decomposed (DEMI) estimators.
+      estimator: a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained
+        by maximising it on batches and scored on the test split by the same bound with
+        all test pairs as candidates (``tfmi.estimation.heldout``; InfoNCE is then
+        capped by log(n_test), not log(batch_size)); or a DEMI estimator of the total
+        I({x, x'}; y) (Sordoni et al. 2021), which needs ``xprime``: "demi" (needs
+        ``conditional_sampler``, draws of p(y | x')), "demi_bo", "demi_is", "demi_var".
+      critic: a name of ``tfmi.critics.CRITICS`` or a critic layer; critic_args: its
+        keyword arguments (for DEMI: ``hidden_units``, ``embed_dim``); bound_args: of
+        the bound (e.g. ``{"clip": 5.0}`` for SMILE).
+      conditional_sampler: ``f(xprime [b, d_x'], k) -> [b, k, d_y]`` samples of p(y | x').
+      batch_size: pairs per training step (an integer; 64.0 is accepted).
+      learning_rate: Adam's peak rate (cosine decay over ``max_steps``).
+      max_steps, eval_every, patience: training length; validation every
+        ``eval_every`` steps; stop after ``patience`` evaluations without improvement.
+      valid_fraction, test_fraction: shares of the pairs for validation and test.
 
     Returns:
-      An ``MIEstimate`` with ``.mi`` (held-out, nats), ``.mi_train``, ``.curve``,
-      ``.best_epoch`` and ``.settings``.
+      An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
+      ``.method``, ``.curve``, ``.best_step``, ``.settings``.
     """
     known = bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
     if estimator not in known:
@@ -193,18 +349,28 @@ def estimate_mi(
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
     n = lengths["x"]
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"estimate_mi: test_fraction must lie in (0, 1), got {test_fraction}.")
-    if batch_size < 2:
-        raise ValueError(f"estimate_mi: batch_size must be >= 2, got {batch_size}.")
-    n_test = int(round(n * test_fraction))
-    n_train = n - n_test
-    if min(n_train, n_test) < batch_size:
+    batch_size = _as_int(batch_size, "batch_size", 2)
+    max_steps = _as_int(max_steps, "max_steps", 1)
+    eval_every = _as_int(eval_every, "eval_every", 1)
+    patience = _as_int(patience, "patience", 1)
+    for name, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"estimate_mi: {name} must lie in (0, 1), got {fraction}.")
+    if valid_fraction + test_fraction >= 1.0:
         raise ValueError(
-            f"estimate_mi: {n} samples give {n_train} train and {n_test} test pairs, fewer "
-            f"than one batch of {batch_size} in a split; use more samples or a smaller batch_size."
+            f"estimate_mi: valid_fraction + test_fraction must leave pairs to train on, got "
+            f"{valid_fraction} + {test_fraction}."
         )
-    default_args = {} if estimator in DEMI_ESTIMATORS else DEFAULT_CRITIC_ARGS.get(critic, {})
+    n_test = int(round(n * test_fraction))
+    n_valid = int(round(n * valid_fraction))
+    n_train = n - n_valid - n_test
+    smallest = batch_size if estimator in DEMI_ESTIMATORS else 2
+    if min(n_train, n_valid, n_test) < smallest or n_train < batch_size:
+        raise ValueError(
+            f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
+            f"pairs, fewer than one batch of {batch_size} in a split; use more samples or a smaller batch_size."
+        )
+    default_args = {} if estimator in DEMI_ESTIMATORS else neural.DEFAULT_CRITIC_ARGS.get(critic, {})
     settings = {
         "estimator": estimator,
         "critic": critic if isinstance(critic, str) else type(critic).__name__,
@@ -213,36 +379,39 @@ def estimate_mi(
         "conditional_sampler": getattr(conditional_sampler, "__name__", None),
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "max_epochs": max_epochs,
+        "max_steps": max_steps,
+        "eval_every": eval_every,
         "patience": patience,
+        "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "seed": seed,
+        "verbose": verbose,
         "n_train": n_train,
+        "n_valid": n_valid,
         "n_test": n_test,
     }
-
-    keras.utils.set_random_seed(seed)
+    identical = arrays["x"].shape == arrays["y"].shape and np.array_equal(arrays["x"], arrays["y"])
     order = np.random.default_rng(seed).permutation(n)
-    train_arrays = {name: array[order[:n_train]] for name, array in arrays.items()}
-    test_arrays = {name: array[order[n_train:]] for name, array in arrays.items()}
-    train = _batches(train_arrays, batch_size, seed, conditional_sampler)
-    train_eval = _batches(train_arrays, batch_size, None, conditional_sampler)
-    test = _batches(test_arrays, batch_size, None, conditional_sampler)
+    keras.utils.set_random_seed(seed)
 
-    model = _make_model(estimator, critic, settings)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    model.build_from_batch(next(iter(test)))
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_mi", mode="max", patience=patience, restore_best_weights=True
-    )
-    history = model.fit(
-        train, validation_data=test, epochs=max_epochs, callbacks=[stopper], shuffle=False, verbose=verbose
-    )
-    curve = [
-        {"epoch": epoch + 1, "train_mi": float(train_mi), "test_mi": float(test_mi)}
-        for epoch, (train_mi, test_mi) in enumerate(zip(history.history["mi"], history.history["val_mi"]))
-    ]
-    best_epoch = int(np.argmax([point["test_mi"] for point in curve])) + 1
-    mi = model.evaluate(test, return_dict=True, verbose=0)["mi"]
-    mi_train = model.evaluate(train_eval, return_dict=True, verbose=0)["mi"]
-    return MIEstimate(float(mi), float(mi_train), curve, best_epoch, settings)
+    if estimator in DEMI_ESTIMATORS:
+        result, curve, best_step = _demi_estimate(arrays, order, n_train, n_valid, settings, conditional_sampler)
+        method = f"{estimator}, mean over {len(result.terms)} test batches of {batch_size}"
+        ceiling_name = f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
+    else:
+        parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
+        standardised = {}
+        for name in ("x", "y"):
+            scale = _standardiser(arrays[name][parts[0]])
+            standardised[name] = [scale(arrays[name][part]) for part in parts]
+        train, valid, test = ((standardised["x"][k], standardised["y"][k]) for k in range(3))
+        chosen = _neural_candidate(estimator, train, valid, settings)
+        result = chosen.evaluate(*test)  # the only look at the test split
+        curve, best_step = chosen.curve, chosen.best_step
+        method = f"{chosen.name}, held-out {result.method} on {n_test} test pairs"
+        ceiling_name = f"InfoNCE cannot exceed log(K) = log({n_test}) = {result.ceiling:.3f} nats" if result.ceiling else None
+    mi = result.mi
+    interval = (mi - Z_95 * result.stderr, mi + Z_95 * result.stderr)
+    dims = (arrays["x"].shape[1], arrays["y"].shape[1])
+    found = _warnings(mi, result.ceiling, ceiling_name, n_train, dims, identical)
+    return MIEstimate(mi, result.stderr, interval, found, method, curve, best_step, settings)
