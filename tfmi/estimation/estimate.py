@@ -22,14 +22,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds as bounds_lib
-from tfmi.estimation import heldout, neural
-from tfmi.models import DemiModel
+from tfmi.estimation import decomposed, flow, gaussian, heldout, neural
+from tfmi.estimation.decomposed import DEMI_ESTIMATORS
 
 __all__ = ["estimate_mi", "MIEstimate"]
 
 logger = logging.getLogger("tfmi.estimation")
 
-DEMI_ESTIMATORS = ("demi", "demi_is", "demi_bo", "demi_var")
+ESTIMATORS = ("auto", "copula", "flow")  # besides the bounds and the DEMI estimators
 MAX_DATASET_PAIRS = 10_000_000
 PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
 CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
@@ -165,10 +165,11 @@ def _warnings(result_mi, ceiling, ceiling_name, n_train, dims, identical):
 
 @dataclasses.dataclass
 class _Candidate:
-    """A fitted estimator: ``evaluate(x, y) -> heldout.HeldOutEstimate`` on held-out
-    pairs, its training curve and the step kept."""
+    """A fitted estimator: its pair scorer, ``evaluate(x, y) -> heldout.HeldOutEstimate``
+    on held-out pairs, its training curve and the step kept."""
 
     name: str
+    scores: object
     evaluate: object
     curve: list
     best_step: int
@@ -192,81 +193,55 @@ def _neural_candidate(bound, train, valid, settings):
     )
     args = neural.heldout_args(bound, settings["bound_args"])
     return _Candidate(
-        f"{bound} critic", lambda x, y: heldout.estimate(fitted.scores, x, y, **args), fitted.history, fitted.best_step
+        f"{bound} critic",
+        fitted.scores,
+        lambda x, y: heldout.estimate(fitted.scores, x, y, **args),
+        fitted.history,
+        fitted.best_step,
     )
 
 
-def _demi_estimate(arrays, order, n_train, n_valid, settings, conditional_sampler):
-    """The DEMI estimators train a Keras model on batches: early stopping on the
-    validation batches, then the mean of the test-batch values (stderr over batches)."""
-    batch_size = settings["batch_size"]
-    parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
-    train, valid, test = (
-        _batches(
-            {name: array[part].astype(np.float32) for name, array in arrays.items()},
-            batch_size,
-            seed,
-            conditional_sampler,
-        )
-        for part, seed in zip(parts, (settings["seed"], None, None))
+def _model_candidate(name, train, valid, settings):
+    """A normalised model of the joint (the Gaussian copula, or the flow), reported by
+    the plug-in mean of its log ratio on the held-out pairs (no log n ceiling)."""
+    if name == "copula":
+        scorer, best_step = gaussian.fit_rank_gaussian(*train), 0
+    else:
+        scorer = flow.fit_flow(*train, *valid, seed=settings["seed"])
+        best_step = min(scorer.history, key=lambda point: point["valid_loss"])["step"] if scorer.history else 0
+    return _Candidate(
+        f"{name} model", scorer.scores, lambda x, y: heldout.plugin(scorer.pointwise, x, y), scorer.history, best_step
     )
-    model = DemiModel(settings["estimator"], **settings["critic_args"])
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
-    model.build_from_batch(next(iter(valid)))
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_mi", mode="max", patience=settings["patience"], restore_best_weights=True
-    )
-    history = model.fit(
-        train.repeat(),
-        validation_data=valid,
-        steps_per_epoch=settings["eval_every"],
-        epochs=-(-settings["max_steps"] // settings["eval_every"]),
-        callbacks=[stopper],
-        verbose=settings["verbose"],
-    )
-    curve = [
-        {"step": (k + 1) * settings["eval_every"], "train_mi": float(a), "valid_mi": float(b)}
-        for k, (a, b) in enumerate(zip(history.history["mi"], history.history["val_mi"]))
-    ]
-    best_step = curve[int(np.argmax([point["valid_mi"] for point in curve]))]["step"]
-    values = np.array([float(model.forward(batch)["mi"]) for batch in test])
-    stderr = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
-    result = heldout.HeldOutEstimate(float(np.mean(values)), stderr, values, 2 * np.log(batch_size), "demi")
-    return result, curve, best_step
 
 
-def _conditional_negatives(sampler, xprime, k, dim_y):
-    """``sampler(xprime, k)`` as float32 [b, k, d_y]; ValueError for any other shape."""
-    samples = np.asarray(sampler(xprime, k), dtype=np.float32)
-    if samples.shape != (len(xprime), k, dim_y):
-        raise ValueError(
-            f"estimate_mi: conditional_sampler(xprime, {k}) must return [{len(xprime)}, {k}, "
-            f"{dim_y}] samples of p(y | x'), got {samples.shape}."
-        )
-    return samples
+def _choose(candidates, valid):
+    """The first candidate, unless a later one beats it by more than two standard errors
+    of the paired difference of their validation InfoNCE (all validation pairs as
+    candidates): a critic must earn its place against the normalised model, whose
+    plug-in value has no log n ceiling. Returns (chosen, {name: validation InfoNCE})."""
+    terms = {c.name: heldout.estimate(c.scores, *valid, "infonce").terms for c in candidates}
+    chosen = candidates[0]
+    for candidate in candidates[1:]:
+        difference = terms[candidate.name] - terms[chosen.name]
+        if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
+            chosen = candidate
+    return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
 
 
-def _batches(arrays, batch_size, shuffle_seed=None, conditional_sampler=None):
-    """Batches of the dict ``arrays``; adds "y_cond" [B, B - 1, d_y] from the sampler."""
-    dataset = tf.data.Dataset.from_tensor_slices(arrays)
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(arrays["x"]), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    if conditional_sampler is None:
-        return dataset
-    dim_y = arrays["y"].shape[1]
-    _conditional_negatives(conditional_sampler, arrays["xprime"][:batch_size], batch_size - 1, dim_y)
-
-    def add_negatives(batch):
-        y_cond = tf.numpy_function(
-            lambda xprime: _conditional_negatives(conditional_sampler, xprime, batch_size - 1, dim_y),
-            [batch["xprime"]],
-            tf.float32,
-        )
-        y_cond.set_shape([batch_size, batch_size - 1, dim_y])
-        return {**batch, "y_cond": y_cond}
-
-    return dataset.map(add_negatives)
+def _candidates(estimator, train, valid, settings):
+    """The fitted candidates of ``estimator``; "auto": the Gaussian copula (when it can be
+    fitted: more train pairs than dimensions, no collinear features) and an InfoNCE critic."""
+    if estimator in ("copula", "flow"):
+        return [_model_candidate(estimator, train, valid, settings)]
+    if estimator != "auto":
+        return [_neural_candidate(estimator, train, valid, settings)]
+    found = []
+    try:
+        found.append(_model_candidate("copula", train, valid, settings))
+    except ValueError as error:
+        logger.info("estimate_mi: no Gaussian-copula candidate (%s)", error)
+    found.append(_neural_candidate("infonce", train, valid, settings))
+    return found
 
 
 def estimate_mi(
@@ -274,7 +249,7 @@ def estimate_mi(
     y=None,
     *,
     xprime=None,
-    estimator="infonce",
+    estimator="auto",
     critic="separable",
     critic_args=None,
     bound_args=None,
@@ -321,7 +296,7 @@ def estimate_mi(
       An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
       ``.method``, ``.curve``, ``.best_step``, ``.settings``.
     """
-    known = bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
+    known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
     if estimator not in known:
         raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
     if isinstance(x, tf.data.Dataset):
@@ -394,18 +369,19 @@ def estimate_mi(
     order = np.random.default_rng(seed).permutation(n)
     keras.utils.set_random_seed(seed)
 
+    parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
     if estimator in DEMI_ESTIMATORS:
-        result, curve, best_step = _demi_estimate(arrays, order, n_train, n_valid, settings, conditional_sampler)
+        result, curve, best_step = decomposed.demi_estimate(arrays, parts, settings, conditional_sampler)
         method = f"{estimator}, mean over {len(result.terms)} test batches of {batch_size}"
         ceiling_name = f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
     else:
-        parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
         standardised = {}
         for name in ("x", "y"):
             scale = _standardiser(arrays[name][parts[0]])
             standardised[name] = [scale(arrays[name][part]) for part in parts]
         train, valid, test = ((standardised["x"][k], standardised["y"][k]) for k in range(3))
-        chosen = _neural_candidate(estimator, train, valid, settings)
+        candidates = _candidates(estimator, train, valid, settings)
+        chosen, settings["validation_infonce"] = _choose(candidates, valid) if len(candidates) > 1 else (candidates[0], {})
         result = chosen.evaluate(*test)  # the only look at the test split
         curve, best_step = chosen.curve, chosen.best_step
         method = f"{chosen.name}, held-out {result.method} on {n_test} test pairs"
