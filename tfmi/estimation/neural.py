@@ -22,7 +22,7 @@ __all__ = ["FittedCritic", "fit_critic", "heldout_args", "DEFAULT_CRITIC_ARGS"]
 
 DEFAULT_CRITIC_ARGS = {
     "separable": {"hidden_units": (256, 256), "embed_dim": 32},
-    "concat": {"hidden_units": (256, 256)},
+    "concat": {"hidden_units": (16, 8)},
 }
 
 
@@ -41,8 +41,8 @@ class FittedCritic:
     best_step: int
 
     def scores(self, x, y):
-        """[a, b] float32 array of f(x_i, y_j) on the inputs as given (standardised by
-        the caller)."""
+        """[a, b] float32 array of f(x_i, y_j) on the inputs as given (the caller
+        normalises them)."""
         return self._score(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(y, tf.float32)).numpy()
 
     @tf.function(reduce_retracing=True)
@@ -81,12 +81,12 @@ def fit_critic(
     x_valid,
     y_valid,
     *,
-    critic="separable",
+    critic="concat",
     critic_args=None,
     bound="infonce",
     bound_args=None,
     batch_size=256,
-    learning_rate=1e-3,
+    learning_rate=1e-2,
     max_steps=2000,
     eval_every=100,
     patience=5,
@@ -98,7 +98,8 @@ def fit_critic(
     the same bound, all validation pairs as candidates).
 
     Args:
-      x_train, y_train, x_valid, y_valid: float32 arrays [n, d], standardised.
+      x_train, y_train, x_valid, y_valid: float32 arrays [n, d] of comparable scale
+        (``estimate_mi`` passes normal scores).
       critic: a name of ``tfmi.critics.CRITICS`` or a critic layer; critic_args its
         keyword arguments (default ``DEFAULT_CRITIC_ARGS``).
       bound, bound_args: a name of ``tfmi.bounds.UNCONDITIONAL_BOUNDS`` and its
