@@ -1,8 +1,8 @@
 """tfmi: mutual-information estimation and MI-based representation learning in TF2 / Keras 3.
 
     import tfmi
-    result = tfmi.estimate_mi(x, y, estimator="smile")
-    result.mi  # held-out estimate in nats
+    result = tfmi.estimate_mi(x, y)
+    result.mi, result.stderr  # held-out estimate in nats and its standard error
 
 Modules: ``tfmi.bounds`` (bounds as pure functions of score matrices),
 ``tfmi.critics`` (Keras critic layers), ``tfmi.models`` (trainable models),
