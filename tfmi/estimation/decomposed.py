@@ -42,6 +42,7 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
         steps_per_epoch=settings["eval_every"],
         epochs=-(-settings["max_steps"] // settings["eval_every"]),
         callbacks=[stopper],
+        shuffle=False,  # the train batches are shuffled by tf.data
         verbose=settings["verbose"],
     )
     curve = [

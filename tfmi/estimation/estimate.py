@@ -86,7 +86,7 @@ def _as_matrix(array, name):
         bad = int(np.sum(~np.isfinite(array).all(axis=1)))
         raise ValueError(f"estimate_mi: {name} holds NaN or inf values in {bad} rows; remove them first.")
     largest = float(np.max(np.abs(array))) if array.size else 0.0
-    if largest > np.finfo(np.float32).max:
+    if largest > float(np.finfo(np.float32).max):
         raise ValueError(
             f"estimate_mi: {name} holds values up to {largest:.3g}, beyond float32's range "
             f"({np.finfo(np.float32).max:.3g}); rescale {name} (MI does not change under rescaling)."
