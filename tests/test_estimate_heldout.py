@@ -98,3 +98,15 @@ def test_bad_scorers_are_named():
         heldout.estimate(lambda a, b: np.zeros((len(a), 3)), index, index)
     with pytest.raises(FloatingPointError, match="NaN or inf"):
         heldout.estimate(lambda a, b: np.full((len(a), len(b)), np.nan), index, index)
+
+
+def test_blocks_of_candidates_keep_the_cost_linear():
+    dim, mi = 2, 0.5
+    x, y = correlated_gaussian(1000, dim, mi, np.random.default_rng(4))
+    scorer = exact_scorer(dim, mi)
+    whole = heldout.estimate(scorer.scores, x, y, "dv")
+    blocks = heldout.estimate(scorer.scores, x, y, "infonce", max_candidates=300)  # 4 blocks of 250
+    assert blocks.ceiling == pytest.approx(np.log(250))
+    first = heldout.estimate(scorer.scores, x[:250], y[:250], "infonce")
+    assert blocks.terms[:250] == pytest.approx(first.terms)
+    assert abs(blocks.mi - whole.mi) < 0.05

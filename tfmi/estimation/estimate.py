@@ -32,7 +32,7 @@ __all__ = ["estimate_mi", "MIEstimate"]
 logger = logging.getLogger("tfmi.estimation")
 
 ESTIMATORS = ("auto", "copula", "flow")  # besides the bounds and the DEMI estimators
-MAX_DATASET_PAIRS = 10_000_000
+MAX_DATASET_PAIRS = 1_000_000  # a dataset of unknown length is read up to this many
 PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
 CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
 Z_95 = 1.959964
@@ -384,7 +384,10 @@ def estimate_mi(
         result = chosen.evaluate(*test)  # the only look at the test split
         curve, best_step = chosen.curve, chosen.best_step
         method = f"{chosen.name}, held-out {result.method} on {n_test} test pairs"
-        ceiling_name = f"InfoNCE cannot exceed log(K) = log({n_test}) = {result.ceiling:.3f} nats" if result.ceiling else None
+        ceiling_name = None
+        if result.ceiling is not None:
+            candidates = int(round(np.exp(result.ceiling)))
+            ceiling_name = f"InfoNCE cannot exceed log(K) = log({candidates}) = {result.ceiling:.3f} nats"
     mi = result.mi
     interval = (mi - Z_95 * result.stderr, mi + Z_95 * result.stderr)
     dims = (arrays["x"].shape[1], arrays["y"].shape[1])

@@ -3,7 +3,8 @@
 A pair scorer is any ``scores(x [a, d_x], y [b, d_y]) -> [a, b]`` array of critic values
 f(x_i, y_j). On n held-out pairs (x_i, y_i) the diagonal f_ii holds the positives and
 every y_j (j != i) is a negative of row i: the n x n matrix is scored in chunks of rows
-and reduced to per-row statistics in float64. With m_i = 1/(n-1) sum_{j != i} e^{f_ij}
+and reduced to per-row statistics in float64 (beyond ``MAX_CANDIDATES`` pairs, within
+blocks of that size, and n below means the block's size). With m_i = 1/(n-1) sum_{j != i} e^{f_ij}
 and M = mean_i m_i (the mean of e^f over all n (n - 1) negative pairs):
 
   infonce   mean_i f_ii - log(1/n sum_j e^{f_ij})   (Poole et al. 2019, Eq. 12, K = n)
@@ -32,6 +33,7 @@ from scipy.special import logsumexp
 __all__ = ["HeldOutEstimate", "row_statistics", "estimate", "plugin", "METHODS"]
 
 METHODS = ("infonce", "dv", "smile", "tuba")
+MAX_CANDIDATES = 8192  # pairs scored against each other; beyond, blocks of this size
 
 
 @dataclasses.dataclass
@@ -46,15 +48,26 @@ class HeldOutEstimate:
     method: str
 
 
-def row_statistics(scores, x, y, clip=None, chunk_size=1024):
+def row_statistics(scores, x, y, clip=None, chunk_size=1024, max_candidates=MAX_CANDIDATES):
     """Per row i of the held-out pairs: "positive" f_ii, "log_sum_all" log sum_j e^{f_ij},
     "log_sum_negatives" log sum_{j != i} e^{f_ij} and, with ``clip``, the same of the
-    clipped scores ("log_sum_clipped"). A dict of float64 [n] arrays."""
+    clipped scores ("log_sum_clipped"); "candidates" the number of j per row. A dict of
+    float64 [n] arrays. More than ``max_candidates`` pairs are cut into equal blocks
+    (in order) whose pairs are each other's candidates: the cost stays linear in n."""
     n = len(x)
     if n < 2 or len(y) != n:
         raise ValueError(f"heldout: needs at least 2 paired rows, got {n} and {len(y)}.")
+    blocks = -(-n // max_candidates)
+    bounds = np.linspace(0, n, blocks + 1).round().astype(int)
+    parts = [_block_statistics(scores, x[a:b], y[a:b], clip, chunk_size) for a, b in zip(bounds[:-1], bounds[1:])]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _block_statistics(scores, x, y, clip, chunk_size):
+    n = len(x)
     names = ["positive", "log_sum_all", "log_sum_negatives"] + (["log_sum_clipped"] if clip else [])
     stats = {name: np.empty(n) for name in names}
+    stats["candidates"] = np.full(n, float(n))
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         block = np.asarray(scores(x[start:stop], y), dtype=np.float64)
@@ -81,30 +94,30 @@ def _summary(terms, ceiling, method):
     return HeldOutEstimate(float(np.mean(terms)), stderr, terms, ceiling, method)
 
 
-def _partition_terms(positive, log_sum):
+def _partition_terms(positive, log_sum, candidates):
     """DV's per-row terms for the row sums ``log_sum`` of the negatives' e^f."""
-    n = len(positive)
-    log_row_mean = log_sum - np.log(n - 1.0)  # log m_i
-    log_mean = logsumexp(log_row_mean) - np.log(n)  # log M
+    log_row_mean = log_sum - np.log(candidates - 1.0)  # log m_i
+    log_mean = logsumexp(log_row_mean) - np.log(len(positive))  # log M
     return positive - np.exp(log_row_mean - log_mean) + 1.0 - log_mean
 
 
-def estimate(scores, x, y, method="infonce", *, clip=5.0, shift=0.0, stats=None, chunk_size=1024):
+def estimate(scores, x, y, method="infonce", *, clip=5.0, shift=0.0, stats=None, chunk_size=1024,
+             max_candidates=MAX_CANDIDATES):
     """The held-out estimate ``method`` (see the module docstring) of ``scores`` on the
     pairs (x_i, y_i); ``clip`` goes with smile, ``shift`` with tuba. ``stats`` reuses
     the ``row_statistics`` of the same pairs (then x, y and scores are not read)."""
     if method not in METHODS:
         raise ValueError(f"heldout: unknown method {method!r}; choose one of {list(METHODS)}.")
     if stats is None:
-        stats = row_statistics(scores, x, y, clip if method == "smile" else None, chunk_size)
-    positive, n = stats["positive"], len(stats["positive"])
+        stats = row_statistics(scores, x, y, clip if method == "smile" else None, chunk_size, max_candidates)
+    positive, candidates = stats["positive"], stats["candidates"]
     if method == "infonce":
-        return _summary(positive - stats["log_sum_all"] + np.log(n), float(np.log(n)), method)
+        return _summary(positive - stats["log_sum_all"] + np.log(candidates), float(np.log(candidates.min())), method)
     if method == "dv":
-        return _summary(_partition_terms(positive, stats["log_sum_negatives"]), None, method)
+        return _summary(_partition_terms(positive, stats["log_sum_negatives"], candidates), None, method)
     if method == "smile":
-        return _summary(_partition_terms(positive, stats["log_sum_clipped"]), None, method)
-    row_mean = np.exp(stats["log_sum_negatives"] - np.log(n - 1.0) + shift)
+        return _summary(_partition_terms(positive, stats["log_sum_clipped"], candidates), None, method)
+    row_mean = np.exp(stats["log_sum_negatives"] - np.log(candidates - 1.0) + shift)
     return _summary(1.0 + positive + shift - row_mean, None, method)
 
 
