@@ -250,7 +250,7 @@ def estimate_mi(
     bound_args=None,
     conditional_sampler=None,
     batch_size=256,
-    learning_rate=1e-2,
+    learning_rate=3e-2,
     max_steps=2000,
     eval_every=100,
     patience=5,

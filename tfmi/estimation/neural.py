@@ -86,7 +86,7 @@ def fit_critic(
     bound="infonce",
     bound_args=None,
     batch_size=256,
-    learning_rate=1e-2,
+    learning_rate=3e-2,
     max_steps=2000,
     eval_every=100,
     patience=5,
