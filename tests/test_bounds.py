@@ -155,7 +155,7 @@ VARIANTS = {
         lambda s: bounds.interpolated(s, -0.4, 0.3),
         lambda s: np_interpolated(s, -0.4, 0.3),
     ),
-    "mine": (lambda s: bounds.mine(s, 1.3), np_dv),
+    "mine": (lambda s: bounds.mine(s, math.log(1.3)), np_dv),
 }
 
 
@@ -202,7 +202,7 @@ def test_hand_computed_values():
         "tuba": (bounds.tuba(s), -1.5),
         "tuba_baseline": (bounds.tuba(s, [math.log(2.0), math.log(3.0)]), -0.5 * math.log(6.0)),
         "dv": (bounds.dv(s), -math.log(2.5)),
-        "mine": (bounds.mine(s, 2.0), -math.log(2.5)),
+        "mine": (bounds.mine(s, math.log(2.0)), -math.log(2.5)),
         "js": (bounds.js(s), -1.5),
         "smile": (bounds.smile(s, 0.5), -0.5),
         "interpolated": (bounds.interpolated(s, 0.0, 0.5), -5.0 / 12.0),
@@ -253,7 +253,7 @@ TIGHT = {
     ),
     "js": (bounds.js, (1.0, 2.0, 4.0)),
     "dv": (lambda f: bounds.dv(f + SHIFT), (1.0, 2.0, 4.0)),
-    "mine": (lambda f: bounds.mine(f + SHIFT, 1.0), (1.0, 2.0, 4.0)),
+    "mine": (lambda f: bounds.mine(f + SHIFT, 0.0), (1.0, 2.0, 4.0)),
     "smile_noclip": (lambda f: bounds.smile(f + SHIFT, None), (1.0, 2.0, 4.0)),
     # Clipping at 5 biases SMILE upwards once e^f often exceeds e^5: low MI only.
     "smile_clip5": (lambda f: bounds.smile(f, 5.0), (1.0,)),
@@ -442,7 +442,7 @@ def test_mine_layer_in_tf_function():
     assert float(graph_fn(tf.constant(s1))) == pytest.approx(np_dv(s1), rel=1e-5, abs=1e-6)
     assert float(graph_fn(tf.constant(s2))) == pytest.approx(np_dv(s2), rel=1e-5, abs=1e-6)
     expected = 0.5 * np.mean(np.exp(_off(s1))) + 0.5 * np.mean(np.exp(_off(s2)))
-    assert float(layer.average) == pytest.approx(expected, rel=1e-5)
+    assert math.exp(float(layer.log_average)) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -473,7 +473,7 @@ def test_mine_gradient_uses_moving_average():
     moving_average = 2.5
     with tf.GradientTape() as tape:
         tape.watch(scores)
-        value = bounds.mine(scores, moving_average)
+        value = bounds.mine(scores, math.log(moving_average))
     grad = tape.gradient(value, scores).numpy()
     np.testing.assert_allclose(float(value), np_dv(scores.numpy()), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
@@ -488,12 +488,12 @@ def test_mine_moving_average_layer():
     partition = lambda s: np.mean(np.exp(_off(s)))  # noqa: E731
 
     v1 = layer(tf.constant(s1))
-    assert float(layer.average) == pytest.approx(partition(s1), rel=1e-5)
+    assert math.exp(float(layer.log_average)) == pytest.approx(partition(s1), rel=1e-5)
     assert float(v1) == pytest.approx(np_dv(s1), rel=1e-5, abs=1e-6)
 
     v2 = layer(tf.constant(s2))
     average2 = momentum * partition(s1) + (1 - momentum) * partition(s2)
-    assert float(layer.average) == pytest.approx(average2, rel=1e-5)
+    assert math.exp(float(layer.log_average)) == pytest.approx(average2, rel=1e-5)
     assert float(v2) == pytest.approx(np_dv(s2), rel=1e-5, abs=1e-6)
 
     scores3 = tf.constant(s3)
@@ -519,7 +519,7 @@ CALLS = {
     "js": bounds.js,
     "smile": bounds.smile,
     "interpolated": lambda s: bounds.interpolated(s, 0.0, 0.5),
-    "mine": lambda s: bounds.mine(s, 1.0),
+    "mine": lambda s: bounds.mine(s, 0.0),
 }
 
 
@@ -530,6 +530,47 @@ CALLS = {
 def test_bad_scores_raise_naming_function(name, shape):
     with pytest.raises(ValueError, match=f"{name}:"):
         CALLS[name](tf.zeros(shape))
+
+
+def np_log_mean_exp_off(s):
+    s = np.asarray(s, np.float64)
+    off = s[~np.eye(len(s), dtype=bool)]
+    return np.logaddexp.reduce(off) - np.log(off.size)
+
+
+def test_values_with_other_gradients_are_exact_in_float32():
+    # SMILE's surrogate (the JS objective) is ~ -1e6 / 56 here while its value is ~ -2.5:
+    # surrogate + stop_gradient(value - surrogate) lost the value's last digits.
+    scores = np.zeros((8, 8), np.float32)
+    scores[0, 1] = 1e6
+    scores = tf.constant(scores)
+    assert float(bounds.smile(scores, 5.0)) == float(bounds.dv(tf.clip_by_value(scores, -5.0, 5.0)))
+    random = tf.constant(_random_scores(64, seed=9, scale=4.0), tf.float32)
+    assert float(bounds.mine(random, -30.0)) == float(bounds.dv(random))
+
+
+def test_mine_layer_cannot_overflow():
+    # One negative-pair score of 95: e^95 overflows float32 (max ~ e^88.7).
+    scores = np.zeros((8, 8), np.float32)
+    scores[0, 1] = 95.0
+    layer = bounds.MineMovingAverage(momentum=0.9)
+    tensor = tf.constant(scores)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        value = layer(tensor)
+    grad = tape.gradient(value, tensor).numpy()
+    log_partition = np_log_mean_exp_off(scores)  # ~ 95 - log 56
+    assert float(value) == pytest.approx(np.mean(np.diag(scores)) - log_partition, rel=1e-6)
+    assert float(layer.log_average) == pytest.approx(log_partition, rel=1e-6)
+    # Gradient -e^{s_ij} / (B (B - 1) A) with A = the partition itself: the softmax weights.
+    want = -np.exp(scores.astype(np.float64) - log_partition) / 56.0
+    np.fill_diagonal(want, 1.0 / 8.0)
+    np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-7)
+    # A second, ordinary batch: the average moves in log space, still finite.
+    second = layer(tf.zeros((8, 8)))
+    assert float(second) == pytest.approx(0.0, abs=1e-6)
+    want_log_average = np.logaddexp(np.log(0.9) + log_partition, np.log(0.1) + 0.0)
+    assert float(layer.log_average) == pytest.approx(want_log_average, rel=1e-6)
 
 
 def test_mine_layer_bad_scores_raise():

@@ -1,8 +1,8 @@
 """tfmi: mutual-information estimation and MI-based representation learning in TF2 / Keras 3.
 
     import tfmi
-    result = tfmi.estimate_mi(x, y, estimator="smile")
-    result.mi  # held-out estimate in nats
+    result = tfmi.estimate_mi(x, y)
+    result.mi, result.stderr  # held-out estimate in nats and its standard error
 
 Modules: ``tfmi.bounds`` (bounds as pure functions of score matrices),
 ``tfmi.critics`` (Keras critic layers), ``tfmi.models`` (trainable models),
@@ -19,8 +19,8 @@ __all__ = ["bounds", "critics", "estimate_mi", "MIEstimate"]
 _LAZY = {  # name -> (module, attribute of it; None: the module itself)
     "bounds": ("tfmi.bounds", None),
     "critics": ("tfmi.critics", None),
-    "estimate_mi": ("tfmi.estimate", "estimate_mi"),
-    "MIEstimate": ("tfmi.estimate", "MIEstimate"),
+    "estimate_mi": ("tfmi.estimation", "estimate_mi"),
+    "MIEstimate": ("tfmi.estimation", "MIEstimate"),
 }
 
 

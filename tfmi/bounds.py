@@ -172,8 +172,13 @@ def _js_fgan(scores):
 
 
 def _value_with_gradient_of(value, surrogate):
-    """Returns ``value`` in the forward pass and the gradient of ``surrogate``."""
-    return surrogate + tf.stop_gradient(value - surrogate)
+    """Returns ``value`` in the forward pass and the gradient of ``surrogate``.
+
+    stop_gradient(value) + (surrogate - stop_gradient(surrogate)): the bracket is
+    exactly 0 in floating point, so the value is ``value`` to the last bit (the form
+    surrogate + stop_gradient(value - surrogate) rounds twice).
+    """
+    return tf.stop_gradient(value) + (surrogate - tf.stop_gradient(surrogate))
 
 
 def js(scores):
@@ -286,31 +291,36 @@ def _safe_log(p):
     return math.log(p) if p > 0 else -math.inf
 
 
-def mine(scores, moving_average):
+def mine(scores, log_moving_average):
     """MINE (Belghazi et al. 2018): DV value with a bias-corrected gradient.
 
-    Value: I_DV = E_p[f] - log E_pxpy[e^f]. The gradient of the log-partition,
-    E[grad e^f] / E[e^f], uses the moving average ``moving_average`` of E[e^f] in the
-    denominator instead of the mini-batch mean, which removes most of its bias.
-    ``moving_average`` is a scalar tensor (see ``MineMovingAverage``).
+    Value: I_DV = E_p[f] - log E_pxpy[e^f], exactly. The gradient of the log-partition,
+    E[grad e^f] / E[e^f], uses a moving average A of E[e^f] in the denominator instead
+    of the mini-batch mean, which removes most of its bias: the gradient is that of
+    E_p[f] - E_pxpy[e^f] / A. ``log_moving_average`` is log A, a scalar (see
+    ``MineMovingAverage``). Everything stays in log space: the surrogate is
+    -(Z / A) (log Z - stop_gradient(log Z)) with Z the mini-batch partition, whose
+    gradient is -grad Z / A and whose value is 0, so no e^f is ever formed.
     """
     scores = _check_scores(scores, "mine")
     joint = tf.reduce_mean(tf.linalg.diag_part(scores))
     log_partition = log_mean_exp_off_diagonal(scores)
-    partition = tf.exp(log_partition)
-    moving_average = tf.stop_gradient(tf.cast(moving_average, scores.dtype))
-    # divide_no_nan: an average that underflowed to 0 (e^f < 1e-38 everywhere) would
-    # otherwise give 0 / 0.
-    surrogate = joint - tf.math.divide_no_nan(partition, moving_average)
+    log_moving_average = tf.stop_gradient(tf.cast(log_moving_average, scores.dtype))
+    ratio = tf.stop_gradient(tf.exp(log_partition - log_moving_average))
+    surrogate = joint - ratio * (log_partition - tf.stop_gradient(log_partition))
     return _value_with_gradient_of(joint - log_partition, surrogate)
 
 
 class MineMovingAverage(keras.layers.Layer):
-    """The stateful part of MINE: an exponential moving average of E_p(x)p(y)[e^f].
+    """The stateful part of MINE: an exponential moving average of E_p(x)p(y)[e^f],
+    kept as its logarithm so that it cannot overflow.
 
-    ``mine_bound = MineMovingAverage(momentum=0.99)``; ``estimate = mine_bound(scores)``
-    returns the MINE estimate (see ``mine``) and updates the average, which starts
-    from the first batch. A Keras layer, so the average is saved in checkpoints.
+    log A <- log(momentum A + (1 - momentum) Z), computed by logsumexp; it starts from
+    the first batch's log Z. ``mine_bound = MineMovingAverage(momentum=0.99)``;
+    ``estimate = mine_bound(scores)`` returns the MINE estimate (see ``mine``) and
+    updates the average. Since A >= (1 - momentum) Z after the update, the gradient's
+    scale Z / A is at most 1 / (1 - momentum). A Keras layer, so the average is saved
+    in checkpoints.
     """
 
     def __init__(self, momentum=0.99, **kwargs):
@@ -318,24 +328,23 @@ class MineMovingAverage(keras.layers.Layer):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"MineMovingAverage: momentum must lie in [0, 1), got {momentum}.")
         self.momentum = momentum
-        self.average = self.add_weight(
+        self.log_average = self.add_weight(
             shape=(),
-            initializer="zeros",
+            initializer=keras.initializers.Constant(-math.inf),
             trainable=False,
-            name="average",
+            name="log_average",
             aggregation="only_first_replica",
         )
 
     def call(self, scores):
         scores = _check_scores(scores, "mine")
-        partition = tf.stop_gradient(tf.exp(log_mean_exp_off_diagonal(scores)))
-        previous = tf.convert_to_tensor(self.average)
-        updated = tf.where(
-            previous > 0.0,
-            self.momentum * previous + (1.0 - self.momentum) * partition,
-            partition,
+        log_partition = tf.stop_gradient(log_mean_exp_off_diagonal(scores))
+        previous = tf.cast(tf.convert_to_tensor(self.log_average), scores.dtype)
+        blended = tf.reduce_logsumexp(
+            tf.stack([previous + _safe_log(self.momentum), log_partition + _safe_log(1.0 - self.momentum)])
         )
-        self.average.assign(updated)
+        updated = tf.where(tf.math.is_finite(previous), blended, log_partition)
+        self.log_average.assign(tf.cast(updated, self.log_average.dtype))
         return mine(scores, updated)
 
     def get_config(self):

@@ -1,0 +1,115 @@
+"""tfmi.estimation.gaussian against closed forms, SciPy densities and hand values."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tfmi.estimation import gaussian
+
+
+def correlated_pairs(n, rhos, seed):
+    """x, y [n, k] with corr(x_i, y_i) = rhos[i], independent otherwise; exact MI."""
+    rng = np.random.default_rng(seed)
+    rhos = np.asarray(rhos)
+    x = rng.standard_normal((n, len(rhos)))
+    y = rhos * x + np.sqrt(1 - rhos**2) * rng.standard_normal((n, len(rhos)))
+    return x, y, float(-0.5 * np.sum(np.log1p(-(rhos**2))))
+
+
+def random_covariance(dim, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((dim, dim))
+    return a @ a.T / dim + 0.5 * np.eye(dim)
+
+
+def test_gaussian_mi_matches_canonical_correlations():
+    rhos = np.array([0.9, 0.5, 0.0])
+    covariance = np.block([[np.eye(3), np.diag(rhos)], [np.diag(rhos), np.eye(3)]])
+    assert gaussian.gaussian_mi(covariance, 3) == pytest.approx(-0.5 * np.sum(np.log(1 - rhos**2)), rel=1e-10)
+    # Invariant to an invertible linear map of each side.
+    a, b = np.array([[2.0, 1, 0], [0, 1, 0], [0, 3, 1]]), np.diag([1.0, 5.0, 0.1])
+    block = np.block([[a, np.zeros((3, 3))], [np.zeros((3, 3)), b]])
+    mixed = block @ covariance @ block.T
+    assert gaussian.gaussian_mi(mixed, 3) == pytest.approx(gaussian.gaussian_mi(covariance, 3), rel=1e-9)
+
+
+def test_bias_removal_centres_the_sample_estimate():
+    # 10 + 10 dims at n = 200: the plug-in is biased up by ~ d_x d_y / (2 n) = 0.25 nats.
+    rhos = np.full(10, 0.6)
+    plug_in, corrected = [], []
+    for seed in range(100):
+        x, y, truth = correlated_pairs(200, rhos, seed)
+        covariance = np.cov(np.concatenate([x, y], axis=1), rowvar=False)
+        plug_in.append(gaussian.gaussian_mi(covariance, 10))
+        corrected.append(gaussian.gaussian_mi(covariance, 10, num_samples=200))
+    assert np.mean(plug_in) - truth > 0.15
+    assert abs(np.mean(corrected) - truth) < 0.04
+
+
+def test_gaussian_ratio_scores_match_scipy_log_densities():
+    dim_x, dim_y = 2, 3
+    covariance = random_covariance(dim_x + dim_y, seed=1)
+    mean = np.arange(dim_x + dim_y) * 0.1
+    ratio = gaussian.GaussianRatio(mean, covariance, dim_x)
+    rng = np.random.default_rng(2)
+    u, v = rng.standard_normal((4, dim_x)), rng.standard_normal((6, dim_y))
+    joint = stats.multivariate_normal(mean, covariance)
+    marginal_x = stats.multivariate_normal(mean[:dim_x], covariance[:dim_x, :dim_x])
+    marginal_y = stats.multivariate_normal(mean[dim_x:], covariance[dim_x:, dim_x:])
+    expected = np.array(
+        [[joint.logpdf(np.concatenate([ui, vj])) - marginal_x.logpdf(ui) - marginal_y.logpdf(vj) for vj in v] for ui in u]
+    )
+    np.testing.assert_allclose(ratio.scores(u, v), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ratio.pointwise(u, v[:4]), np.diag(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_gaussian_ratio_fit_mean_log_ratio_is_the_mi():
+    x, y, truth = correlated_pairs(20000, [0.8, 0.3], seed=3)
+    ratio = gaussian.GaussianRatio.fit(x, y)
+    assert ratio.mi == pytest.approx(truth, abs=0.02)
+    assert float(np.mean(ratio.pointwise(x, y))) == pytest.approx(truth, abs=0.02)
+    # Independent pairs (shuffled y) score below the joint ones on average.
+    assert float(np.mean(ratio.scores(x[:500], y[:500]))) < 0
+
+
+def test_rank_gaussianizer_normal_scores_ties_and_interpolation():
+    rank = gaussian.RankGaussianizer.fit(np.array([[3.0], [1.0], [2.0], [2.0]]))
+    ranks_scores = stats.norm.ppf((np.arange(4) + 0.5) / 4)
+    tied = (ranks_scores[1] + ranks_scores[2]) / 2
+    np.testing.assert_allclose(rank.transform(np.array([[1.0], [2.0], [3.0]]))[:, 0], [ranks_scores[0], tied, ranks_scores[3]], rtol=1e-6)
+    # Halfway between knots: the mean of their scores; beyond the range: the end scores.
+    np.testing.assert_allclose(
+        rank.transform(np.array([1.5, 0.0, 9.0]))[:, 0], [(ranks_scores[0] + tied) / 2, ranks_scores[0], ranks_scores[3]], rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [lambda z: np.sign(z) * np.abs(z) ** 1.5, np.arcsinh, stats.norm.cdf],
+    ids=["half_cube", "asinh", "normal_cdf"],
+)
+def test_rank_gaussian_recovers_mi_of_transformed_gaussians(transform):
+    x, y, truth = correlated_pairs(10000, [0.9, 0.7, 0.5], seed=4)
+    scorer = gaussian.fit_rank_gaussian(transform(x[:8000]), transform(y[:8000]))
+    assert scorer.gaussian_mi == pytest.approx(truth, abs=0.05)
+    held_out = scorer.pointwise(transform(x[8000:]), transform(y[8000:]))
+    assert float(np.mean(held_out)) == pytest.approx(truth, abs=0.1)
+    assert scorer.scores(transform(x[:7]), transform(y[:5])).shape == (7, 5)
+
+
+def test_bad_input_gets_named_errors():
+    with pytest.raises(ValueError, match="not positive definite"):
+        gaussian.gaussian_mi(np.ones((4, 4)), 2)
+    with pytest.raises(ValueError, match="dim_x must lie"):
+        gaussian.gaussian_mi(np.eye(4), 4)
+    with pytest.raises(ValueError, match="x_train and y_train must pair up"):
+        gaussian.fit_rank_gaussian(np.zeros((10, 2)), np.zeros((9, 2)))
+    with pytest.raises(ValueError, match="y_train holds NaN"):
+        gaussian.fit_rank_gaussian(np.zeros((10, 2)), np.full((10, 2), np.nan))
+    with pytest.raises(ValueError, match="x_train must be numeric"):
+        gaussian.fit_rank_gaussian(np.array([["a"], ["b"]]), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="more samples than dimensions"):
+        gaussian.GaussianRatio.fit(np.zeros((3, 2)), np.zeros((3, 2)))
+    ratio = gaussian.GaussianRatio(np.zeros(4), np.eye(4), 2)
+    with pytest.raises(ValueError, match=r"expected u \[a, 2\]"):
+        ratio.scores(np.zeros((3, 3)), np.zeros((3, 2)))

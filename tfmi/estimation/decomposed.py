@@ -1,0 +1,90 @@
+"""The decomposed (DEMI) estimators of ``estimate_mi``: a Keras ``DemiModel`` trained on
+batches, early stopping on the validation batches (the best validation weights are
+restored), then the mean of the test-batch values, read once; the standard error is
+that of the mean over the test batches.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfmi.estimation import heldout
+from tfmi.models import DemiModel
+
+__all__ = ["demi_estimate", "DEMI_ESTIMATORS"]
+
+DEMI_ESTIMATORS = ("demi", "demi_is", "demi_bo", "demi_var")
+
+
+def demi_estimate(arrays, parts, settings, conditional_sampler):
+    """(HeldOutEstimate over the test batches, curve, best step) of
+    ``settings["estimator"]`` on ``arrays`` {"x", "xprime", "y"} split by the row
+    indices ``parts`` (train, validation, test)."""
+    batch_size = settings["batch_size"]
+    train, valid, test = (
+        _batches(
+            {name: array[part].astype(np.float32) for name, array in arrays.items()},
+            batch_size,
+            seed,
+            conditional_sampler,
+        )
+        for part, seed in zip(parts, (settings["seed"], None, None))
+    )
+    model = DemiModel(settings["estimator"], **settings["critic_args"])
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    model.build_from_batch(next(iter(valid)))
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_mi", mode="max", patience=settings["patience"], restore_best_weights=True
+    )
+    history = model.fit(
+        train.repeat(),
+        validation_data=valid,
+        steps_per_epoch=settings["eval_every"],
+        epochs=-(-settings["max_steps"] // settings["eval_every"]),
+        callbacks=[stopper],
+        shuffle=False,  # the train batches are shuffled by tf.data
+        verbose=settings["verbose"],
+    )
+    curve = [
+        {"step": (k + 1) * settings["eval_every"], "train_mi": float(a), "valid_mi": float(b)}
+        for k, (a, b) in enumerate(zip(history.history["mi"], history.history["val_mi"]))
+    ]
+    best_step = curve[int(np.argmax([point["valid_mi"] for point in curve]))]["step"]
+    values = np.array([float(model.forward(batch)["mi"]) for batch in test])
+    stderr = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+    result = heldout.HeldOutEstimate(float(np.mean(values)), stderr, values, 2 * np.log(batch_size), "demi")
+    return result, curve, best_step
+
+
+def _conditional_negatives(sampler, xprime, k, dim_y):
+    """``sampler(xprime, k)`` as float32 [b, k, d_y]; ValueError for any other shape."""
+    samples = np.asarray(sampler(xprime, k), dtype=np.float32)
+    if samples.shape != (len(xprime), k, dim_y):
+        raise ValueError(
+            f"estimate_mi: conditional_sampler(xprime, {k}) must return [{len(xprime)}, {k}, "
+            f"{dim_y}] samples of p(y | x'), got {samples.shape}."
+        )
+    return samples
+
+
+def _batches(arrays, batch_size, shuffle_seed=None, conditional_sampler=None):
+    """Batches of the dict ``arrays``; adds "y_cond" [B, B - 1, d_y] from the sampler."""
+    dataset = tf.data.Dataset.from_tensor_slices(arrays)
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(arrays["x"]), seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    if conditional_sampler is None:
+        return dataset
+    dim_y = arrays["y"].shape[1]
+    _conditional_negatives(conditional_sampler, arrays["xprime"][:batch_size], batch_size - 1, dim_y)
+
+    def add_negatives(batch):
+        y_cond = tf.numpy_function(
+            lambda xprime: _conditional_negatives(conditional_sampler, xprime, batch_size - 1, dim_y),
+            [batch["xprime"]],
+            tf.float32,
+        )
+        y_cond.set_shape([batch_size, batch_size - 1, dim_y])
+        return {**batch, "y_cond": y_cond}
+
+    return dataset.map(add_negatives)

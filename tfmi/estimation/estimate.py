@@ -1,0 +1,395 @@
+"""``estimate_mi``: fit on one split, choose on another, report on a third.
+
+The pairs are split once at random into three disjoint parts:
+
+  train        fits the critic (or flow);
+  validation   early stopping and every choice: the training step to keep, and with
+               ``estimator="auto"`` which candidate estimator wins;
+  test         the reported number, computed once, by the held-out estimator of the
+               chosen candidate with all test pairs as candidates (``heldout``).
+
+Each input coordinate is mapped to normal scores through its train empirical CDF
+(``gaussian.RankGaussianizer``): a monotone map, so the MI is unchanged, that makes
+every marginal standard normal whatever its tails. Three splits rather than K-fold
+cross-fitting: one fit instead of K keeps the default as fast as a single neural
+estimator; the price is that only ``test_fraction`` of the pairs enter the reported
+number, which its standard error shows.
+"""
+
+import dataclasses
+import logging
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfmi import bounds as bounds_lib
+from tfmi.estimation import decomposed, flow, gaussian, heldout, neural
+from tfmi.estimation.decomposed import DEMI_ESTIMATORS
+
+__all__ = ["estimate_mi", "MIEstimate"]
+
+logger = logging.getLogger("tfmi.estimation")
+
+ESTIMATORS = ("auto", "copula", "flow")  # besides the bounds and the DEMI estimators
+MAX_DATASET_PAIRS = 1_000_000  # a dataset of unknown length is read up to this many
+PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
+CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
+Z_95 = 1.959964
+
+
+@dataclasses.dataclass
+class MIEstimate:
+    """The result of ``estimate_mi``.
+
+    Attributes:
+      mi: the estimate in nats, computed once on the test split.
+      stderr: its standard error, from the per-pair terms of the held-out estimator
+        (delta method for the partition term, rows treated as independent; see
+        ``tfmi.estimation.heldout``); for the DEMI estimators, from the per-batch values.
+      interval: the 95% normal interval (mi - 1.96 stderr, mi + 1.96 stderr).
+      warnings: reasons to distrust the number (few pairs for the dimension, a negative
+        estimate, an estimate at its method's ceiling, x identical to y); each is also
+        logged on the "tfmi.estimation" logger.
+      method: how the number was computed, e.g. "infonce critic, infonce on 2000 test pairs".
+      curve: the training curve of the chosen candidate, one dict per evaluation:
+        {"step", "train_mi", "valid_mi"}.
+      best_step: the step whose critic was kept (best on validation).
+      settings: every argument that produced the estimate, with n_train, n_valid, n_test.
+    """
+
+    mi: float
+    stderr: float
+    interval: tuple
+    warnings: list
+    method: str
+    curve: list
+    best_step: int
+    settings: dict
+
+    def __float__(self):
+        return self.mi
+
+
+def _as_matrix(array, name):
+    """float64 [n, d] (a 1-d array is one feature), checked: numbers, finite, within
+    float32's range. Kept in float64 until mapped to normal scores."""
+    try:
+        array = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"estimate_mi: {name} must hold numbers, got values that are not ({error}).") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"estimate_mi: {name} must be [n_samples, n_features], got shape {array.shape}.")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.sum(~np.isfinite(array).all(axis=1)))
+        raise ValueError(f"estimate_mi: {name} holds NaN or inf values in {bad} rows; remove them first.")
+    largest = float(np.max(np.abs(array))) if array.size else 0.0
+    if largest > float(np.finfo(np.float32).max):
+        raise ValueError(
+            f"estimate_mi: {name} holds values up to {largest:.3g}, beyond float32's range "
+            f"({np.finfo(np.float32).max:.3g}); rescale {name} (MI does not change under rescaling)."
+        )
+    return array
+
+
+def _from_dataset(dataset):
+    """A finite dataset of single (x, y) pairs (or {"x", "y"} dicts) as two arrays."""
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("estimate_mi: the dataset x is infinite (e.g. .repeat()); pass a finite one, e.g. dataset.take(n).")
+    spec = dataset.element_spec
+    specs = (spec["x"], spec["y"]) if isinstance(spec, dict) else spec
+    if not isinstance(specs, tuple) or len(specs) != 2:
+        raise ValueError("estimate_mi: the dataset x must yield (x, y) pairs or {'x': ..., 'y': ...} dicts.")
+    for name, part in zip("xy", specs):
+        if part.shape.rank is not None and part.shape.rank > 1:
+            raise ValueError(
+                f"estimate_mi: the dataset yields {name} of shape {part.shape}, i.e. batches; pass "
+                f"dataset.unbatch() (single pairs) or arrays."
+            )
+    xs, ys = [], []
+    for element in dataset.take(MAX_DATASET_PAIRS + 1).as_numpy_iterator():
+        x, y = (element["x"], element["y"]) if isinstance(element, dict) else element
+        xs.append(x)
+        ys.append(y)
+    if len(xs) > MAX_DATASET_PAIRS:
+        raise ValueError(
+            f"estimate_mi: the dataset x holds more than {MAX_DATASET_PAIRS} pairs (or never ends); "
+            f"pass dataset.take(n)."
+        )
+    if not xs:
+        raise ValueError("estimate_mi: the dataset is empty.")
+    return np.stack(xs), np.stack(ys)
+
+
+def _as_int(value, name, minimum):
+    """An integer argument; integral floats such as 64.0 are accepted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != int(value):
+        raise ValueError(f"estimate_mi: {name} must be an integer, got {value!r}.")
+    if int(value) < minimum:
+        raise ValueError(f"estimate_mi: {name} must be >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _warnings(result_mi, ceiling, ceiling_name, n_train, dims, identical):
+    found = []
+    if n_train < PAIRS_PER_DIMENSION * sum(dims):
+        found.append(
+            f"{n_train} train pairs for {sum(dims)} input dimensions (d_x={dims[0]}, d_y={dims[1]}): "
+            f"too few to fit a critic (want >= {PAIRS_PER_DIMENSION} per dimension); the estimate "
+            f"may be far below the true MI."
+        )
+    if identical:
+        found.append("x and y are identical: for continuous data I(x; y) is infinite; the estimate is a ceiling.")
+    if result_mi < 0:
+        found.append(
+            f"the estimate {result_mi:.4f} nats is negative; MI is >= 0: no dependence was detected "
+            f"(or the critic overfitted)."
+        )
+    if ceiling is not None and result_mi > ceiling - CEILING_MARGIN:
+        found.append(
+            f"the estimate {result_mi:.4f} nats is at the ceiling of its method: {ceiling_name}; the true MI "
+            f"may be larger: use more pairs, or an estimator without that ceiling."
+        )
+    for message in found:
+        logger.warning("estimate_mi: %s", message)
+    return found
+
+
+@dataclasses.dataclass
+class _Candidate:
+    """A fitted estimator: its pair scorer, ``evaluate(x, y) -> heldout.HeldOutEstimate``
+    on held-out pairs, its training curve and the step kept."""
+
+    name: str
+    scores: object
+    evaluate: object
+    curve: list
+    best_step: int
+
+
+def _neural_candidate(bound, train, valid, settings):
+    fitted = neural.fit_critic(
+        *train,
+        *valid,
+        critic=settings["critic"],
+        critic_args=settings["critic_args"],
+        bound=bound,
+        bound_args=settings["bound_args"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        max_steps=settings["max_steps"],
+        eval_every=settings["eval_every"],
+        patience=settings["patience"],
+        seed=settings["seed"],
+        log=logger.info if settings["verbose"] else None,
+    )
+    args = neural.heldout_args(bound, settings["bound_args"])
+    return _Candidate(
+        f"{bound} critic",
+        fitted.scores,
+        lambda x, y: heldout.estimate(fitted.scores, x, y, **args),
+        fitted.history,
+        fitted.best_step,
+    )
+
+
+def _model_candidate(name, train, valid, settings):
+    """A normalised model of the joint (the Gaussian copula, or the flow), reported by
+    the plug-in mean of its log ratio on the held-out pairs (no log n ceiling)."""
+    if name == "copula":
+        scorer, best_step = gaussian.fit_rank_gaussian(*train), 0
+    else:
+        scorer = flow.fit_flow(*train, *valid, seed=settings["seed"])
+        best_step = min(scorer.history, key=lambda point: point["valid_loss"])["step"] if scorer.history else 0
+    return _Candidate(
+        f"{name} model", scorer.scores, lambda x, y: heldout.plugin(scorer.pointwise, x, y), scorer.history, best_step
+    )
+
+
+def _choose(candidates, valid):
+    """The first candidate, unless a later one beats it by more than two standard errors
+    of the paired difference of their validation InfoNCE (all validation pairs as
+    candidates): a critic must earn its place against the normalised model, whose
+    plug-in value has no log n ceiling. Returns (chosen, {name: validation InfoNCE})."""
+    terms = {c.name: heldout.estimate(c.scores, *valid, "infonce").terms for c in candidates}
+    chosen = candidates[0]
+    for candidate in candidates[1:]:
+        difference = terms[candidate.name] - terms[chosen.name]
+        if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
+            chosen = candidate
+    return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
+
+
+def _candidates(estimator, train, valid, settings):
+    """The fitted candidates of ``estimator``; "auto": the Gaussian copula (when it can be
+    fitted: more train pairs than dimensions, no collinear features) and an InfoNCE critic."""
+    if estimator in ("copula", "flow"):
+        return [_model_candidate(estimator, train, valid, settings)]
+    if estimator != "auto":
+        return [_neural_candidate(estimator, train, valid, settings)]
+    found = []
+    try:
+        found.append(_model_candidate("copula", train, valid, settings))
+    except ValueError as error:
+        logger.info("estimate_mi: no Gaussian-copula candidate (%s)", error)
+    found.append(_neural_candidate("infonce", train, valid, settings))
+    return found
+
+
+def estimate_mi(
+    x,
+    y=None,
+    *,
+    xprime=None,
+    estimator="auto",
+    critic="concat",
+    critic_args=None,
+    bound_args=None,
+    conditional_sampler=None,
+    batch_size=256,
+    learning_rate=3e-2,
+    max_steps=2000,
+    eval_every=100,
+    patience=5,
+    valid_fraction=0.2,
+    test_fraction=0.2,
+    seed=0,
+    verbose=0,
+):
+    """Estimates I(x; y) in nats from paired samples, with a standard error.
+
+    Splits the pairs into train / validation / test (module docstring), maps each
+    coordinate to normal scores with the train empirical CDF, fits the estimator on train, keeps the step that
+    scores best on validation, and reports the held-out estimate on the test pairs,
+    computed once. Deterministic for a given ``seed``.
+
+    Args:
+      x, y: arrays [n, d_x] and [n, d_y] of paired samples (1-d arrays are one
+        feature); or ``x`` a finite ``tf.data.Dataset`` of single (x, y) pairs and
+        ``y=None`` (call ``.unbatch()`` on a batched one).
+      xprime: [n, d_x'] a subview of x for the decomposed (DEMI) estimators.
+      estimator: a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained
+        by maximising it on batches and scored on the test split by the same bound with
+        all test pairs as candidates (``tfmi.estimation.heldout``; InfoNCE is then
+        capped by log(n_test), not log(batch_size)); or a DEMI estimator of the total
+        I({x, x'}; y) (Sordoni et al. 2021), which needs ``xprime``: "demi" (needs
+        ``conditional_sampler``, draws of p(y | x')), "demi_bo", "demi_is", "demi_var".
+      critic: a name of ``tfmi.critics.CRITICS`` or a critic layer; critic_args: its
+        keyword arguments (default ``neural.DEFAULT_CRITIC_ARGS``: the concatenated
+        critic MLP (16, 8) on [x, y], as bmi's; for DEMI: ``hidden_units``,
+        ``embed_dim``); bound_args: of the bound (e.g. ``{"clip": 5.0}`` for SMILE).
+      conditional_sampler: ``f(xprime [b, d_x'], k) -> [b, k, d_y]`` samples of p(y | x').
+      batch_size: pairs per training step (an integer; 64.0 is accepted).
+      learning_rate: Adam's peak rate (cosine decay over ``max_steps``).
+      max_steps, eval_every, patience: training length; validation every
+        ``eval_every`` steps; stop after ``patience`` evaluations without improvement.
+      valid_fraction, test_fraction: shares of the pairs for validation and test.
+
+    Returns:
+      An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
+      ``.method``, ``.curve``, ``.best_step``, ``.settings``.
+    """
+    known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
+    if estimator not in known:
+        raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise ValueError("estimate_mi: pass either a dataset of (x, y) pairs or two arrays, not both.")
+        x, y = _from_dataset(x)
+    elif y is None:
+        raise ValueError("estimate_mi: y is missing; pass paired arrays x and y.")
+    arrays = {"x": _as_matrix(x, "x"), "y": _as_matrix(y, "y")}
+    if estimator in DEMI_ESTIMATORS:
+        if xprime is None:
+            raise ValueError(f"estimate_mi: estimator {estimator!r} needs the subview xprime.")
+        arrays["xprime"] = _as_matrix(xprime, "xprime")
+        if estimator == "demi" and conditional_sampler is None:
+            raise ValueError(
+                "estimate_mi: estimator 'demi' draws its conditional negatives from p(y | x'): "
+                "pass conditional_sampler, or use 'demi_bo' / 'demi_is' / 'demi_var', which need none."
+            )
+    elif xprime is not None or conditional_sampler is not None:
+        raise ValueError(
+            f"estimate_mi: xprime and conditional_sampler go with the DEMI estimators "
+            f"{list(DEMI_ESTIMATORS)}, not {estimator!r}."
+        )
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
+    n = lengths["x"]
+    batch_size = _as_int(batch_size, "batch_size", 2)
+    max_steps = _as_int(max_steps, "max_steps", 1)
+    eval_every = _as_int(eval_every, "eval_every", 1)
+    patience = _as_int(patience, "patience", 1)
+    for name, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"estimate_mi: {name} must lie in (0, 1), got {fraction}.")
+    if valid_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"estimate_mi: valid_fraction + test_fraction must leave pairs to train on, got "
+            f"{valid_fraction} + {test_fraction}."
+        )
+    n_test = int(round(n * test_fraction))
+    n_valid = int(round(n * valid_fraction))
+    n_train = n - n_valid - n_test
+    smallest = batch_size if estimator in DEMI_ESTIMATORS else 2
+    if min(n_train, n_valid, n_test) < smallest or n_train < batch_size:
+        raise ValueError(
+            f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
+            f"pairs, fewer than one batch of {batch_size} in a split; use more samples or a smaller batch_size."
+        )
+    default_args = {} if estimator in DEMI_ESTIMATORS else neural.DEFAULT_CRITIC_ARGS.get(critic, {})
+    settings = {
+        "estimator": estimator,
+        "critic": critic if isinstance(critic, str) else type(critic).__name__,
+        "critic_args": dict(critic_args or default_args),
+        "bound_args": dict(bound_args or {}),
+        "conditional_sampler": getattr(conditional_sampler, "__name__", None),
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "max_steps": max_steps,
+        "eval_every": eval_every,
+        "patience": patience,
+        "valid_fraction": valid_fraction,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "verbose": verbose,
+        "n_train": n_train,
+        "n_valid": n_valid,
+        "n_test": n_test,
+    }
+    identical = arrays["x"].shape == arrays["y"].shape and np.array_equal(arrays["x"], arrays["y"])
+    order = np.random.default_rng(seed).permutation(n)
+    keras.utils.set_random_seed(seed)
+
+    parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
+    if estimator in DEMI_ESTIMATORS:
+        result, curve, best_step = decomposed.demi_estimate(arrays, parts, settings, conditional_sampler)
+        method = f"{estimator}, mean over {len(result.terms)} test batches of {batch_size}"
+        ceiling_name = f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
+    else:
+        # Normal scores per coordinate through the train empirical CDF: monotone, so the
+        # MI is unchanged, and heavy tails (Cauchy) or monotone distortions of the
+        # marginals no longer reach the critic.
+        scores = {}
+        for name in ("x", "y"):
+            normal_scores = gaussian.RankGaussianizer.fit(arrays[name][parts[0]])
+            scores[name] = [normal_scores.transform(arrays[name][part]) for part in parts]
+        train, valid, test = ((scores["x"][k], scores["y"][k]) for k in range(3))
+        candidates = _candidates(estimator, train, valid, settings)
+        chosen, settings["validation_infonce"] = _choose(candidates, valid) if len(candidates) > 1 else (candidates[0], {})
+        result = chosen.evaluate(*test)  # the only look at the test split
+        curve, best_step = chosen.curve, chosen.best_step
+        method = f"{chosen.name}, held-out {result.method} on {n_test} test pairs"
+        ceiling_name = None
+        if result.ceiling is not None:
+            candidates = int(round(np.exp(result.ceiling)))
+            ceiling_name = f"InfoNCE cannot exceed log(K) = log({candidates}) = {result.ceiling:.3f} nats"
+    mi = result.mi
+    interval = (mi - Z_95 * result.stderr, mi + Z_95 * result.stderr)
+    dims = (arrays["x"].shape[1], arrays["y"].shape[1])
+    found = _warnings(mi, result.ceiling, ceiling_name, n_train, dims, identical)
+    return MIEstimate(mi, result.stderr, interval, found, method, curve, best_step, settings)
