@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmi.estimation.gaussian import GaussianRatio, LatentGaussianScorer, RankGaussianizer, check_pairs
+from tfmi.estimation.gaussian import GaussianRatio, LatentScorer, RankGaussianizer, check_pairs
 
 __all__ = ["fit_flow", "AffineCouplingFlow"]
 
@@ -141,7 +141,7 @@ def fit_flow(
         ``eval_every`` steps) without a lower validation loss, keeping the best weights.
 
     Returns:
-      A ``LatentGaussianScorer``: ``.scores(x, y) -> [a, b]`` and ``.pointwise(x, y) -> [n]``
+      A ``LatentScorer``: ``.scores(x, y) -> [a, b]`` and ``.pointwise(x, y) -> [n]``
       (the latent Gaussian log ratio, on the inputs as given), ``.gaussian_mi`` (closed form
       of the covariance of the training latents, Wishart bias removed, nats), ``.history``
       (one dict per evaluation: step, train_loss, valid_loss).
@@ -249,4 +249,4 @@ def fit_flow(
 
     map_x, map_y = make_map(side_x), make_map(side_y)
     ratio = GaussianRatio.fit(map_x(x_train), map_y(y_train))
-    return LatentGaussianScorer(map_x, map_y, ratio, history)
+    return LatentScorer(map_x, map_y, ratio, history)
