@@ -61,9 +61,8 @@ def test_coupling_log_det_matches_autodiff_and_starts_at_identity():
     out, log_det = layer(z)
     np.testing.assert_allclose(np.sort(out.numpy(), axis=1), np.sort(z.numpy(), axis=1), rtol=1e-6)
     np.testing.assert_allclose(log_det.numpy(), 0.0, atol=1e-7)
-    for net in layer.nets:  # away from the identity
-        for variable in net.trainable_variables:
-            variable.assign(tf.random.stateless_normal(variable.shape, seed=(3, variable.shape[-1])) * 0.5)
+    for i, variable in enumerate(layer.trainable_variables):  # away from the identity
+        variable.assign(tf.random.stateless_normal(variable.shape, seed=(3, i)) * 0.5)
     with tf.GradientTape() as tape:
         tape.watch(z)
         out, log_det = layer(z)
