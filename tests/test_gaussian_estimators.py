@@ -152,10 +152,17 @@ def test_rank_copula_recovers_student_t_mi_and_its_dof():
     # (bmi 0.1.3's "Student-t 2 x 2 (dof 1)" task; zero correlation, dependent through the scale).
     samples = stats.multivariate_t(np.zeros(4), np.eye(4), df=1).rvs(6000, random_state=8)
     x, y = np.arcsinh(samples[:, :2]), samples[:, 2:] ** 3  # monotone per coordinate: same MI
-    scorer = gaussian.fit_rank_copula(x[:4000], y[:4000], x[4000:], y[4000:], dofs=(1, 3, np.inf))
+    scorer = gaussian.fit_rank_copula(x[:4000], y[:4000], x[4000:], y[4000:], dofs=(1, 3))
     assert scorer.ratio.dof == 1.0
     assert scorer.closed_form_mi == pytest.approx(0.43195, abs=0.05)
-    assert [h["dof"] for h in scorer.history] == [1.0, 3.0, np.inf]
+    assert [h["dof"] for h in scorer.history] == [np.inf, 1.0, 3.0]
     assert abs(gaussian.fit_rank_gaussian(x[:4000], y[:4000]).gaussian_mi) < 0.02
     with pytest.raises(ValueError, match="dofs must be positive"):
         gaussian.fit_rank_copula(x, y, x, y, dofs=(0,))
+
+
+def test_rank_copula_keeps_the_gaussian_on_gaussian_data():
+    x, y, truth = correlated_pairs(4000, [0.8, 0.5, 0.3], seed=9)
+    scorer = gaussian.fit_rank_copula(x[:3000], y[:3000], x[3000:], y[3000:])
+    assert isinstance(scorer.ratio, gaussian.GaussianRatio) and not isinstance(scorer.ratio, gaussian.StudentRatio)
+    assert scorer.closed_form_mi == pytest.approx(truth, abs=0.05)
