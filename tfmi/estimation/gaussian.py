@@ -385,7 +385,7 @@ def _student_scores(rank, dof):
     return RankGaussianizer(rank.knots, [stats.t.ppf(special.ndtr(scores), dof) for scores in rank.scores])
 
 
-def fit_rank_copula(x_train, y_train, x_valid, y_valid, dofs=(1, 2, 3, 4, 5, 7, 10, 20, 50)):
+def fit_rank_copula(x_train, y_train, x_valid, y_valid, dofs=(1, 2, 3, 5, 10, 30)):
     """The elliptical-copula scorer: a Gaussian copula, or a Student-t one when it fits the
     validation pairs clearly better.
 
