@@ -197,10 +197,10 @@ def _neural_candidate(bound, train, valid, settings):
 
 
 def _model_candidate(name, train, valid, settings):
-    """A normalised model of the joint (the Gaussian copula, or the flow), reported by
+    """A normalised model of the joint (the elliptical copula, or the flow), reported by
     the plug-in mean of its log ratio on the held-out pairs (no log n ceiling)."""
     if name == "copula":
-        scorer, best_step = gaussian.fit_rank_gaussian(*train), 0
+        scorer, best_step = gaussian.fit_rank_copula(*train, *valid), 0
     else:
         scorer = flow.fit_flow(*train, *valid, seed=settings["seed"])
         best_step = min(scorer.history, key=lambda point: point["valid_loss"])["step"] if scorer.history else 0
@@ -224,8 +224,9 @@ def _choose(candidates, valid):
 
 
 def _candidates(estimator, train, valid, settings):
-    """The fitted candidates of ``estimator``; "auto": the Gaussian copula (when it can be
-    fitted: more train pairs than dimensions, no collinear features) and an InfoNCE critic."""
+    """The fitted candidates of ``estimator``; "auto": the elliptical copula (Gaussian, or
+    Student-t when validation prefers it; when it can be fitted: more train pairs than
+    dimensions, no collinear features) and an InfoNCE critic."""
     if estimator in ("copula", "flow"):
         return [_model_candidate(estimator, train, valid, settings)]
     if estimator != "auto":
@@ -234,7 +235,7 @@ def _candidates(estimator, train, valid, settings):
     try:
         found.append(_model_candidate("copula", train, valid, settings))
     except ValueError as error:
-        logger.info("estimate_mi: no Gaussian-copula candidate (%s)", error)
+        logger.info("estimate_mi: no copula candidate (%s)", error)
     found.append(_neural_candidate("infonce", train, valid, settings))
     return found
 
