@@ -63,6 +63,8 @@ ESTIMATORS = {
     "tfmi-default": {},
     "tfmi-smile": {"estimator": "smile"},
     "tfmi-nwj": {"estimator": "nwj"},
+    "tfmi-copula": {"estimator": "copula"},
+    "tfmi-flow": {"estimator": "flow"},
 }
 
 # benchmark-mi's estimators, run by tools/bmi_peer.py (see its docstring for the settings).
