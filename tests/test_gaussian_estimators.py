@@ -106,7 +106,7 @@ def test_bad_input_gets_named_errors():
         gaussian.fit_rank_gaussian(np.zeros((10, 2)), np.zeros((9, 2)))
     with pytest.raises(ValueError, match="y_train holds NaN"):
         gaussian.fit_rank_gaussian(np.zeros((10, 2)), np.full((10, 2), np.nan))
-    with pytest.raises(ValueError, match="x_train must be numeric"):
+    with pytest.raises(ValueError, match="x_train must hold numbers"):
         gaussian.fit_rank_gaussian(np.array([["a"], ["b"]]), np.zeros((2, 1)))
     with pytest.raises(ValueError, match="more samples than dimensions"):
         gaussian.GaussianRatio.fit(np.zeros((3, 2)), np.zeros((3, 2)))

@@ -72,26 +72,9 @@ class MIEstimate:
 
 
 def _as_matrix(array, name):
-    """float64 [n, d] (a 1-d array is one feature), checked: numbers, finite, within
-    float32's range. Kept in float64 until mapped to normal scores."""
-    try:
-        array = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"estimate_mi: {name} must hold numbers, got values that are not ({error}).") from None
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2:
-        raise ValueError(f"estimate_mi: {name} must be [n_samples, n_features], got shape {array.shape}.")
-    if not np.all(np.isfinite(array)):
-        bad = int(np.sum(~np.isfinite(array).all(axis=1)))
-        raise ValueError(f"estimate_mi: {name} holds NaN or inf values in {bad} rows; remove them first.")
-    largest = float(np.max(np.abs(array))) if array.size else 0.0
-    if largest > float(np.finfo(np.float32).max):
-        raise ValueError(
-            f"estimate_mi: {name} holds values up to {largest:.3g}, beyond float32's range "
-            f"({np.finfo(np.float32).max:.3g}); rescale {name} (MI does not change under rescaling)."
-        )
-    return array
+    """float64 [n, d], checked (``gaussian.as_matrix``); kept in float64 until mapped to
+    normal scores."""
+    return gaussian.as_matrix(array, "estimate_mi", name)
 
 
 def _from_dataset(dataset):

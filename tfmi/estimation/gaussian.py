@@ -36,28 +36,39 @@ __all__ = [
     "LatentScorer",
     "fit_rank_gaussian",
     "fit_rank_copula",
+    "as_matrix",
     "check_pairs",
 ]
 
 _CHUNK_ENTRIES = 1 << 22  # float64 entries per chunk of a score matrix (32 MiB)
 
 
+def as_matrix(array, caller, name):
+    """``array`` as a float64 matrix [n, d] (a 1-d array is one feature), checked:
+    numbers, finite, within float32's range; one ValueError naming ``name`` otherwise."""
+    try:
+        array = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{caller}: {name} must hold numbers, got values that are not ({error}).") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ValueError(f"{caller}: {name} must be [n_samples, n_features], got shape {array.shape}.")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.sum(~np.isfinite(array).all(axis=1)))
+        raise ValueError(f"{caller}: {name} holds NaN or inf values in {bad} rows; remove them first.")
+    largest = float(np.max(np.abs(array))) if array.size else 0.0
+    if largest > float(np.finfo(np.float32).max):
+        raise ValueError(
+            f"{caller}: {name} holds values up to {largest:.3g}, beyond float32's range "
+            f"({np.finfo(np.float32).max:.3g}); rescale {name} (MI does not change under rescaling)."
+        )
+    return array
+
+
 def check_pairs(x, y, caller, name_x="x", name_y="y"):
-    """``x``, ``y`` as float64 matrices [n, d] with the same number of finite rows;
-    ValueError naming the argument otherwise (1-d arrays are one feature)."""
-    arrays = []
-    for name, array in ((name_x, x), (name_y, y)):
-        try:
-            array = np.asarray(array, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{caller}: {name} must be numeric, got {error}.") from None
-        if array.ndim == 1:
-            array = array[:, None]
-        if array.ndim != 2 or array.shape[1] == 0:
-            raise ValueError(f"{caller}: {name} must be [n_samples, n_features], got shape {array.shape}.")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{caller}: {name} holds NaN or inf values; remove those rows first.")
-        arrays.append(array)
+    """``x``, ``y`` as float64 matrices [n, d] (``as_matrix``) with the same number of rows."""
+    arrays = [as_matrix(x, caller, name_x), as_matrix(y, caller, name_y)]
     if len(arrays[0]) != len(arrays[1]):
         raise ValueError(
             f"{caller}: {name_x} and {name_y} must pair up row by row, got {len(arrays[0])} and "
