@@ -504,7 +504,8 @@ def test_offline_download_fails_at_once_naming_the_switch(tmp_path, offline):
 
 def test_download_probe_is_bounded_when_a_host_never_answers(monkeypatch):
     def hang(address, timeout=None, *args, **kwargs):
-        time.sleep(30)
+        time.sleep(30)  # as a lookup that never answers; then what create_connection raises
+        raise TimeoutError("timed out")
 
     monkeypatch.setattr(socket, "create_connection", hang)
     start = time.time()
