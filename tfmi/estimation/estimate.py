@@ -207,9 +207,11 @@ def _choose(candidates, valid):
 
 
 def _candidates(estimator, train, valid, settings):
-    """The fitted candidates of ``estimator``; "auto": the elliptical copula (Gaussian, or
-    Student-t when validation prefers it; when it can be fitted: more train pairs than
-    dimensions, no collinear features) and an InfoNCE critic."""
+    """The fitted candidates of ``estimator``, in order of preference. "auto": the
+    elliptical copula (Gaussian, or Student-t when validation prefers it), the flow
+    (couplings on top of the copula's rank map, for dependence such as rotations that no
+    elliptical copula has) when both can be fitted (more train pairs than dimensions, no
+    collinear features), and an InfoNCE critic."""
     if estimator in ("copula", "flow"):
         return [_model_candidate(estimator, train, valid, settings)]
     if estimator != "auto":
@@ -217,8 +219,9 @@ def _candidates(estimator, train, valid, settings):
     found = []
     try:
         found.append(_model_candidate("copula", train, valid, settings))
-    except ValueError as error:
-        logger.info("estimate_mi: no copula candidate (%s)", error)
+        found.append(_model_candidate("flow", train, valid, settings))
+    except ValueError as error:  # then the joint Gaussian of the flow's latents is singular too
+        logger.info("estimate_mi: no copula or flow candidate (%s)", error)
     found.append(_neural_candidate("infonce", train, valid, settings))
     return found
 
@@ -255,7 +258,12 @@ def estimate_mi(
         feature); or ``x`` a finite ``tf.data.Dataset`` of single (x, y) pairs and
         ``y=None`` (call ``.unbatch()`` on a batched one).
       xprime: [n, d_x'] a subview of x for the decomposed (DEMI) estimators.
-      estimator: a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained
+      estimator: "auto" (the default): the elliptical copula, the flow and an InfoNCE
+        critic are fitted; the first is kept unless a later one beats it on validation
+        (InfoNCE over all validation pairs) by more than two standard errors of the
+        paired difference (chosen by ``tfmi.evaluation.estimator_benchmark``'s suite);
+        "copula" or "flow" alone (the plug-in mean of their log ratio on the test
+        pairs); a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained
         by maximising it on batches and scored on the test split by the same bound with
         all test pairs as candidates (``tfmi.estimation.heldout``; InfoNCE is then
         capped by log(n_test), not log(batch_size)); or a DEMI estimator of the total
