@@ -81,16 +81,16 @@ def fit_critic(
     x_valid,
     y_valid,
     *,
-    critic="concat",
-    critic_args=None,
-    bound="infonce",
-    bound_args=None,
-    batch_size=256,
-    learning_rate=3e-2,
-    max_steps=2000,
-    eval_every=100,
-    patience=5,
-    seed=0,
+    critic,
+    critic_args,
+    bound,
+    bound_args,
+    batch_size,
+    learning_rate,
+    max_steps,
+    eval_every,
+    patience,
+    seed,
     log=None,
 ):
     """Trains ``critic`` by maximising ``bound`` on train batches; keeps the weights with
@@ -101,7 +101,8 @@ def fit_critic(
       x_train, y_train, x_valid, y_valid: float32 arrays [n, d] of comparable scale
         (``estimate_mi`` passes normal scores).
       critic: a name of ``tfmi.critics.CRITICS`` or a critic layer; critic_args its
-        keyword arguments (default ``DEFAULT_CRITIC_ARGS``).
+        keyword arguments (None: ``DEFAULT_CRITIC_ARGS``). The other defaults are
+        ``estimate_mi``'s, the one caller, so they live in one place.
       bound, bound_args: a name of ``tfmi.bounds.UNCONDITIONAL_BOUNDS`` and its
         keyword arguments (TUBA and the interpolated bound get log_baseline 0).
       batch_size: pairs per step (each positive sees batch_size - 1 negatives).
