@@ -10,6 +10,7 @@ import pytest
 
 from tfmi.data import DATASETS, build_dataset
 from tfmi.data import dialogue as D
+from tfmi.data.dialogue.negatives import _infer_negative_length
 
 EOT = D.END_OF_TEXT_ID
 
@@ -320,8 +321,8 @@ def test_negatives_aligned_by_example_id(tmp_path):
 
 def test_negative_lengths_inferred_from_zero_padding():
     ids = np.array([[[5, EOT, 7, EOT, 0, 0], [0, 3, 0, 0, 0, 0]]])  # 0 = "!" is a real token before 50256
-    assert D._infer_negative_length(ids).tolist() == [[4, 2]]
-    assert D._infer_negative_length(np.array([[[5, 0, -1]]])).tolist() == [[2]]
+    assert _infer_negative_length(ids).tolist() == [[4, 2]]
+    assert _infer_negative_length(np.array([[[5, 0, -1]]])).tolist() == [[2]]
 
 
 def test_bad_dataset_arguments():

@@ -427,7 +427,7 @@ def test_sample_negatives_writes_futures_aligned_with_the_examples(negatives_fil
 
 
 def test_format_future_closes_every_utterance_and_keeps_whole_ones():
-    format_future = _tool("sample_negatives").format_future
+    from tfmi.data.dialogue import format_future
     end = 9
     # Two utterances wanted: the second, unfinished, is closed; the rest is dropped.
     np.testing.assert_array_equal(format_future([1, 2, end, 3, 4, 5], 2, 10, 20, end), [1, 2, end, 3, 4, 5, end])

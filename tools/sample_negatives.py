@@ -17,8 +17,9 @@ config`` of that data section, so the example ids match what the DEMI run stream
 Each prompt x' (utterance k with its closing <|endoftext|>) is continued by
 ``--max-new-tokens`` sampled tokens (default data.max_future_tokens) and formatted like
 a true future: as many utterances as the example's true future has, each cut to
-data.max_utterance_tokens and closed by <|endoftext|> = 50256 (``format_future``). Writes ``--out`` (.npz): example_id int64 [M], negative_ids int32
-[M, N, F] (0-padded), negative_length int32 [M, N]. The file is written atomically
+data.max_utterance_tokens and closed by <|endoftext|> = 50256
+(``tfmi.data.dialogue.format_future``). Writes ``--out`` (.npz): example_id int64 [M],
+negative_ids int32 [M, N, F] (0-padded), negative_length int32 [M, N]. The file is written atomically
 (temporary file + rename); progress is saved every ``--save-every`` batches to
 OUT.partial.npz and a rerun of the same command resumes from it.
 """
@@ -58,34 +59,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def format_future(generated, utterances, max_utterance_tokens, limit, end_id):
-    """Sampled tokens formatted exactly like a reference future (tfmi.data.dialogue):
-    the first ``utterances`` utterances (split at ``end_id``), each cut to
-    ``max_utterance_tokens`` and closed by ``end_id`` (an unfinished last one too), then
-    cut to ``limit`` tokens keeping whole utterances.
-
-    Without this, a sample cut off by the length limit would end in a word where every
-    true future ends in <|endoftext|>, and the critic (which reads the last token's
-    state) could tell the negatives apart by that alone.
-    """
-    pieces, current = [], []
-    for token in np.asarray(generated).tolist():
-        if token == end_id:
-            pieces.append(current)
-            current = []
-            if len(pieces) == utterances:
-                break
-        else:
-            current.append(token)
-    if len(pieces) < utterances and (current or not pieces):
-        pieces.append(current)
-    tokens = np.array([t for piece in pieces for t in piece[:max_utterance_tokens] + [end_id]], np.int32)
-    if len(tokens) <= limit:
-        return tokens
-    ends = np.flatnonzero(tokens[:limit] == end_id)
-    return tokens[: ends[-1] + 1] if len(ends) else np.append(tokens[: limit - 1], end_id).astype(np.int32)
-
-
 def _atomic_savez(path, **arrays):
     temporary = f"{path}.tmp.npz"
     np.savez(temporary, **arrays)
@@ -114,7 +87,7 @@ def _load_model(args):
 def sample(args):
     import keras_hub
 
-    from tfmi.data.dialogue import END_OF_TEXT_ID, examples_from_config
+    from tfmi.data.dialogue import END_OF_TEXT_ID, examples_from_config, format_future
 
     config, model = _load_model(args)
     data = config.data
