@@ -311,7 +311,6 @@ def imagenet_views_dataset(
     views.check_batch_args(batch_size, start_step)
     _check_config(dataset, image_size)
     views.subview_fn(subview, image_size=image_size, subview_size=subview_size, cutout_size=cutout_size)
-    import tensorflow_datasets as tfds
 
     builder = tfds_utils.require_tfds_data("imagenet2012", data_dir, download=download, manual_dir=manual_dir)
     mapping = label_map(dataset)
