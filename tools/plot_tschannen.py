@@ -45,9 +45,8 @@ train accuracy, I_EST, loss, our pixel baseline, what the paper states and wheth
 ours agrees), then the paper's comparative claims checked on our numbers, and writes
 both to <stem>_table.json.
 
-The paper's statements, the claim checks and the figures' panels are
-tfmi.evaluation.tschannen_claims; the means and spreads over seeds
-tfmi.evaluation.seed_curves. This file draws them.
+Library: tfmi.evaluation.tschannen_claims (the paper's statements, claim checks,
+panels) and tfmi.evaluation.seed_curves (means and spreads over seeds).
 """
 
 import argparse
