@@ -28,15 +28,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfmi import encoders  # noqa: E402
 from tfmi.config_utils import load_config  # noqa: E402
 from tfmi.data import build_dataset  # noqa: E402
+from tfmi.evaluation.benchmarking import peak_memory_mib  # noqa: E402
 from tfmi.models import MODELS, build_model  # noqa: E402
 from tfmi.optim import make_optimizer  # noqa: E402
-from tools.bench_paper_a import peak_memory_mib  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIMCLR_CONFIGS = ("cifar_simclr", "cifar_simclr_demi")
