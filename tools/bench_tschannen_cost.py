@@ -58,11 +58,9 @@ PAPER_RUNS = {
 PRESETS = {"quick": {"seconds": 1.0, "repeats": 2}, "full": {"seconds": 5.0, "repeats": 3}}
 
 
-# --- one pair, in a child process -------------------------------------------------------
-
-
 def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
-    """Builds the pair's model as the trainer does and times its training step."""
+    """Builds the pair's model as the trainer does and times its training step (in the
+    child process of ``run_child``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
@@ -117,9 +115,6 @@ def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
     if gpus:
         record["gpu_peak_mib"] = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
     return record
-
-
-# --- the parent: one child per pair, tables, JSON ---------------------------------------
 
 
 def run_child(encoder, critic, args):

@@ -110,11 +110,6 @@ def bench_config(name, args, batch_size, synthetic=True):
     return config
 
 
-def _reset_memory():
-    if tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.reset_memory_stats("GPU:0")
-
-
 def _optimizer(config, precision):
     optimizer = make_optimizer(config.optimizer, config.total_steps, config.batch_size)
     if precision == "mixed_float16":
@@ -144,7 +139,8 @@ def measure(name, args, batch_size):
     model.compile(optimizer=optimizer)
     model.build_from_batch(batch)
     optimizer.build(model.trainable_variables)
-    _reset_memory()
+    if tf.config.list_physical_devices("GPU"):  # the peak of this model's steps
+        tf.config.experimental.reset_memory_stats("GPU:0")
     ssl_seconds = _time_steps(tf.function(model.train_step, jit_compile=args.jit), (batch,), args)
     memory, memory_kind = peak_memory_mib()
 
