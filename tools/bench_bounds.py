@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tfmi.bounds import UNCONDITIONAL_BOUNDS
 from tfmi.evaluation import bound_benchmark as bench
-from tfmi.evaluation.benchmarking import format_seconds, library_versions, load_average, machine_info, progress
+from tfmi.evaluation.benchmarking import format_seconds, load_average, machine_info, progress
 from tfmi.jsonio import write_json
 from tfmi.models.demi import METHODS as DEMI_METHODS
 
@@ -189,7 +189,7 @@ def main(argv=None):
     tf.get_logger().setLevel("ERROR")  # one tf.function per model: retracing warnings are expected
     start = time.perf_counter()
     report = {
-        "machine": {**machine_info(), **library_versions()},
+        "machine": machine_info(libraries=True),
         "settings": vars(args),
         "flops_formula": (
             "step = 3 * 2 * (B * (macs(phi_x) + macs(phi_y) + macs(baseline)) + B^2 * embed_dim); "

@@ -1,8 +1,8 @@
 r"""What the speed benchmarks in tools/ share: the machine, memory, timing, tables and
 measurements in a fresh process.
 
-- ``machine_info`` / ``library_versions``: what timings depend on (CPU model and cores,
-  the 1-minute load average, Python, platform; GPUs and library versions).
+- ``machine_info``: what timings depend on (CPU model and cores, the 1-minute load
+  average, Python, platform; GPUs and library versions).
 - Memory in MiB: ``current_rss_mib``, ``peak_rss_mib`` (ru_maxrss), ``reset_peak_rss``
   with ``peak_rss_since_reset_mib`` (Linux VmHWM), and ``peak_memory_mib`` (the GPU
   allocator's peak where TensorFlow sees a GPU, else the process's peak RSS).
@@ -46,35 +46,29 @@ def load_average():
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
-def machine_info():
-    """The CPU (model, cores, usable cores), the load average now, Python and platform."""
+def machine_info(libraries=False):
+    """The CPU (cores, usable cores, model), the load average now, with ``libraries`` the
+    GPUs TensorFlow sees and the versions of TensorFlow, Keras and NumPy, then Python and
+    the platform."""
     cpu_model = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as cpuinfo:
             names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
         cpu_model = names[0] if names else cpu_model
-    return {
-        "cpu_model": cpu_model,
+    info = {
         "cpu_count": os.cpu_count(),
         "cpus_usable": usable_cpus(),
+        "cpu_model": cpu_model,
         "load_average_1m_at_start": load_average(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
     }
+    if libraries:
+        import keras
+        import numpy as np
+        import tensorflow as tf
 
-
-def library_versions():
-    """GPUs TensorFlow sees, and the versions of TensorFlow, Keras and NumPy."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    return {
-        "gpus": len(tf.config.list_physical_devices("GPU")),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-    }
+        info.update(gpus=len(tf.config.list_physical_devices("GPU")), tensorflow=tf.__version__,
+                    keras=keras.__version__, numpy=np.__version__)
+    return {**info, "python": platform.python_version(), "platform": platform.platform()}
 
 
 # --- memory ---------------------------------------------------------------------------
