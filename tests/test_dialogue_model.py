@@ -266,15 +266,16 @@ def test_gradients_reach_the_backbone_through_every_term(batch):
 
 
 def test_generate_continues_each_prompt_and_stops(batch):
+    from tfmi.evaluation.dialogue import Generator
+
     model = built_model("lm", batch)
-    sampler = keras_hub.samplers.TopPSampler(p=0.9, seed=1)
-    ids, mask = model.generate(batch["past_ids"], batch["past_length"], 6, stop_token_ids=[7], sampler=sampler)
+    generator = Generator(model, keras_hub.samplers.TopPSampler(p=0.9, seed=1))
+    ids, mask = generator(batch["past_ids"], batch["past_length"], 6, stop_token_ids=[7])
     assert ids.shape == (4, 6) and mask.dtype == bool
     assert not (ids[mask] == 7).any()  # the stop token is cut
     assert (ids[~mask] == 0).all()
     # Greedy decoding equals the argmax of the model's own next-token logits.
-    greedy, _ = model.generate(batch["past_ids"][:1], batch["past_length"][:1], 1,
-                               sampler=keras_hub.samplers.GreedySampler())
+    greedy, _ = Generator(model, keras_hub.samplers.GreedySampler())(batch["past_ids"][:1], batch["past_length"][:1], 1)
     p = batch["past_length"][0]
     states = np_states(model, batch["past_ids"][:1], [p])[0]
     expected = np.argmax(states[-1] @ np.asarray(model.backbone.token_embedding.embeddings).T)
@@ -383,7 +384,7 @@ def _untrained_workdir(path, config_spec):
     the trainer writes, without training): the input of the evaluation tools."""
     from tfmi.config_utils import load_config
     from tfmi.models import build_model
-    from tfmi.models.dialogue import build_for_inference
+    from tfmi.evaluation.dialogue import build_for_inference
 
     config = load_config(config_spec)
     keras.utils.set_random_seed(0)
@@ -493,7 +494,7 @@ def test_runlocal_trains_checkpoints_resumes_and_exports(name, tmp_path, negativ
     served = tf.saved_model.load(str(tmp_path / EXPORT / "backbone")).signatures["serve"]
     ids = tf.constant([[5, 6, 7]], tf.int32)
     states = list(served(token_ids=ids, padding_mask=tf.ones_like(ids)).values())[0]
-    from tfmi.models.dialogue import restore_run
+    from tfmi.evaluation.dialogue import restore_run
 
     _, model = restore_run(tmp_path)
     np.testing.assert_allclose(states.numpy(), model.states(ids, tf.ones_like(ids)).numpy(), rtol=1e-4, atol=1e-5)

@@ -1,5 +1,6 @@
 """The evaluation-over-training and figure tools of Tschannen et al. (2020):
-tools/eval_checkpoints.py (tfmi.evaluation.checkpoints) and tools/plot_tschannen.py.
+tools/eval_checkpoints.py (tfmi.evaluation.checkpoints) and tools/plot_tschannen.py
+(tfmi.evaluation.seed_curves and tfmi.evaluation.tschannen_claims).
 
 The plot tests fabricate tiny workdirs (config.json of the real configs, eval_curve.json,
 metrics.jsonl) whose means and spreads are computed here by hand. The checkpoint test
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from tfmi.config_utils import load_config
+from tfmi.evaluation import seed_curves, tschannen_claims
 from tfmi.workdir import CHECKPOINTS, CONFIG, EVAL_CURVE, METRICS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,18 +62,18 @@ def _records(accuracies, estimates, steps=(0, 1000, 2000, 3000)):
 
 def test_aggregate_mean_minmax_and_sample_std_step_by_step():
     series = [{0: 1.0, 10: 2.0}, {0: 3.0}, {0: 5.0, 10: float("nan")}]
-    minmax = plot_tschannen.aggregate(series, "minmax")
+    minmax = seed_curves.aggregate(series, "minmax")
     assert minmax["steps"] == [0, 10] and minmax["n"] == [3, 1]
     assert minmax["mean"] == pytest.approx([3.0, 2.0])
     assert minmax["low"] == pytest.approx([1.0, 2.0]) and minmax["high"] == pytest.approx([5.0, 2.0])
-    std = plot_tschannen.aggregate(series, "std")
+    std = seed_curves.aggregate(series, "std")
     # Sample std of (1, 3, 5) is 2; a single run has no spread.
     assert std["low"] == pytest.approx([1.0, 2.0]) and std["high"] == pytest.approx([5.0, 2.0])
     series = [{0: 0.90}, {0: 0.94}]
-    std = plot_tschannen.aggregate(series, "std")
+    std = seed_curves.aggregate(series, "std")
     assert std["high"][0] - std["mean"][0] == pytest.approx(math.sqrt(2 * 0.02**2))
     with pytest.raises(ValueError, match="minmax or std"):
-        plot_tschannen.aggregate(series, "sem")
+        seed_curves.aggregate(series, "sem")
 
 
 def test_pooled_percentiles_pool_the_runs_then_read_the_lower_value():
@@ -79,12 +81,52 @@ def test_pooled_percentiles_pool_the_runs_then_read_the_lower_value():
         {"records": [{"step": 0, "log_condition": [0.1, 0.2, 0.3]}, {"step": 5, "log_condition": [1.0]}]},
         {"records": [{"step": 0, "log_condition": [0.5, 0.4]}, {"step": 5, "log_condition": [3.0, None]}]},
     ]
-    pooled = plot_tschannen.pooled_percentiles(runs)
+    pooled = seed_curves.pooled_percentiles(runs)
     assert pooled["steps"] == [0, 5]
     # Step 0 pools five values; percentile p is the sorted value at floor(p / 100 * 4).
     assert [pooled["percentiles"][p][0] for p in (0, 20, 40, 60, 80, 100)] == pytest.approx([0.1, 0.1, 0.2, 0.3, 0.4, 0.5])
     # A singular Jacobian (stored as None) counts as an infinite condition number.
     assert pooled["percentiles"][100][1] == math.inf and pooled["percentiles"][0][1] == 1.0
+
+
+# --- what the paper states -------------------------------------------------------------
+
+
+def test_paper_values_are_the_papers():
+    paper = tschannen_claims.PAPER
+    # App. E prints the true MI of the non-i.i.d. task: 0.0204 nats.
+    assert paper["noniid_true_mi"] == pytest.approx(0.0204, abs=5e-5)
+    assert (paper["pixel_mnist"], paper["pixel_mnist_noisy"], paper["pixel_cifar10"]) == (0.85, 0.84, 0.24)
+    assert (paper["supervised_mnist"], paper["target_reached_step"], paper["runs"]) == (0.94, 7000, 20)
+    desc = {"dataset": "mnist_halves", "noise_std": 0.0}
+    assert tschannen_claims.pixel_reference(desc)[0] == 0.85
+    assert tschannen_claims.pixel_reference({**desc, "noise_std": 0.1})[0] == 0.84
+    assert tschannen_claims.pixel_reference({**desc, "dataset": "cifar10_halves"})[0] == 0.24
+
+
+def _row(accuracy, mi, first_accuracy=None, **desc):
+    return {"config": desc.get("critic") or desc.get("encoder") or "run", "desc": desc,
+            "test_accuracy": None if accuracy is None else (accuracy, accuracy, accuracy),
+            "mi": None if mi is None else (mi, mi, mi), "first_accuracy": first_accuracy,
+            "log_condition_median": None}
+
+
+def test_claims_hold_or_fail_on_hand_made_rows():
+    rows = [_row(0.90, 4.6, critic="bilinear", bound="infonce", batch_size=128),
+            _row(0.92, 4.0, critic="concat", bound="infonce", batch_size=128)]
+    held = {c["claim"]: c["holds"] for c in tschannen_claims.claims("3", rows)}
+    # bilinear 90% < concat 92%: the paper's ordering fails; log 128 - 0.5 = 4.35.
+    assert held["I_NCE: bilinear critic more accurate than the MLP (concat) critic (Sec. 3.2)"] is False
+    assert held["bilinear: testing I_NCE close to log 128 = 4.85 (within 0.5 nats, our reading of 'close')"] is True
+    assert held["concat: testing I_NCE close to log 128 = 4.85 (within 0.5 nats, our reading of 'close')"] is False
+    rows = [_row(0.95, None, encoder="convnet", bound="nwj", target_mi=2.0),
+            _row(0.93, None, encoder="mlp", bound="nwj", target_mi=2.0)]
+    (claim,) = tschannen_claims.claims("4", rows)
+    assert claim["holds"] is True and claim["ours"] == "95.0% vs 93.0%"
+    rows = [_row(None, 0.03, iid=False), _row(None, 0.01, iid=True)]
+    assert [c["holds"] for c in tschannen_claims.claims("noniid", rows)] == [True, True]
+    rows = [_row(None, 0.01, iid=False)]  # below the true MI 0.0204: the paper says above
+    assert [c["holds"] for c in tschannen_claims.claims("noniid", rows)] == [False]
 
 
 # --- the figure and the table ---------------------------------------------------------

@@ -16,9 +16,7 @@ process's peak resident set size. Prints a markdown table and writes JSON (--out
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -26,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tools.bench_paper_a import peak_memory_mib  # noqa: E402
+from tfmi.evaluation.benchmarking import peak_memory_mib, print_result, run_worker  # noqa: E402
 
 METHODS = ("lm", "infonce", "demi")
 
@@ -110,11 +108,13 @@ def worker(args):
     if args.worker == "generate":
         import keras_hub
 
-        sampler = keras_hub.samplers.TopPSampler(p=0.9, k=args.top_k or None, seed=0)
+        from tfmi.evaluation.dialogue import Generator
+
+        generator = Generator(model, keras_hub.samplers.TopPSampler(p=0.9, k=args.top_k or None, seed=0))
         past, length = batch["past_ids"].numpy(), batch["past_length"].numpy()
-        model.generate(past, length, args.new_tokens, sampler=sampler)  # trace / compile
+        generator(past, length, args.new_tokens)  # trace / compile
         start = time.perf_counter()
-        model.generate(past, length, args.new_tokens, sampler=sampler)
+        generator(past, length, args.new_tokens)
         seconds = time.perf_counter() - start
         result = {"generated_tokens_per_sec": args.batch_size * args.new_tokens / seconds, "seconds": seconds}
     else:
@@ -132,7 +132,7 @@ def worker(args):
         tokens = float(np.sum(batch["lm_mask"].numpy()))
         result = {"step_seconds": seconds, "train_tokens_per_sec": tokens / seconds}
     result["peak_memory_mib"], result["memory_kind"] = peak_memory_mib()
-    print("RESULT" + json.dumps(result), flush=True)
+    print_result(result)
 
 
 def run(args):
@@ -140,17 +140,13 @@ def run(args):
 
     results = {}
     for name in METHODS + ("generate",):
-        command = [sys.executable, os.path.abspath(__file__), "--worker", name] + [
-            a for a in sys.argv[1:] if not a.startswith("--out")
-        ]
+        arguments = ["--worker", name] + [a for a in sys.argv[1:] if not a.startswith("--out")]
         if args.out:  # "--out X" given as two items: drop its value too
-            command = [c for c in command if c != args.out]
-        env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        done = subprocess.run(command, capture_output=True, text=True, env=env)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
-        if done.returncode or not lines:
-            raise RuntimeError(f"the {name} measurement failed:\n{done.stderr[-2000:]}")
-        results[name] = json.loads(lines[-1][len("RESULT"):])
+            arguments = [a for a in arguments if a != args.out]
+        try:
+            results[name] = run_worker(__file__, arguments)
+        except RuntimeError as error:
+            raise RuntimeError(f"the {name} measurement failed:\n{error}") from None
         print(f"{name}: {results[name]}", flush=True)
     base = results["lm"]["step_seconds"]
     memory_kind = results["lm"]["memory_kind"]

@@ -28,15 +28,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfmi import encoders  # noqa: E402
 from tfmi.config_utils import load_config  # noqa: E402
 from tfmi.data import build_dataset  # noqa: E402
+from tfmi.evaluation.benchmarking import peak_memory_mib  # noqa: E402
 from tfmi.models import MODELS, build_model  # noqa: E402
 from tfmi.optim import make_optimizer  # noqa: E402
-from tools.bench_paper_a import peak_memory_mib  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIMCLR_CONFIGS = ("cifar_simclr", "cifar_simclr_demi")
@@ -111,11 +110,6 @@ def bench_config(name, args, batch_size, synthetic=True):
     return config
 
 
-def _reset_memory():
-    if tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.reset_memory_stats("GPU:0")
-
-
 def _optimizer(config, precision):
     optimizer = make_optimizer(config.optimizer, config.total_steps, config.batch_size)
     if precision == "mixed_float16":
@@ -145,7 +139,8 @@ def measure(name, args, batch_size):
     model.compile(optimizer=optimizer)
     model.build_from_batch(batch)
     optimizer.build(model.trainable_variables)
-    _reset_memory()
+    if tf.config.list_physical_devices("GPU"):  # the peak of this model's steps
+        tf.config.experimental.reset_memory_stats("GPU:0")
     ssl_seconds = _time_steps(tf.function(model.train_step, jit_compile=args.jit), (batch,), args)
     memory, memory_kind = peak_memory_mib()
 

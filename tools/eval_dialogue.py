@@ -26,6 +26,9 @@ the records as JSON (--out). --max-examples keeps the first N examples (a smoke 
 about a minute on CPU with a tiny model). --top-k K > 0 restricts nucleus sampling to
 the K most likely tokens first: sorting GPT-2's 50,257 logits per step dominates CPU
 time; a trained model's 0.9-nucleus lies within the top 1,000 almost always.
+
+The evaluation itself (restoring, sampling, reranking, the metrics) is
+tfmi.evaluation.dialogue; this file holds the command line and the paper's tables.
 """
 
 import argparse
@@ -35,8 +38,6 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -85,162 +86,59 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _first_utterance(tokens, end_id):
-    tokens = list(np.asarray(tokens))
-    return tokens[: tokens.index(end_id)] if end_id in tokens else tokens
-
-
-def _eval_batches(config, split, batch_size, max_examples):
-    from tfmi.data.dialogue import dialogue_dataset_from_config
-
-    data = config.data.copy_and_resolve_references()
-    data.negatives_path = ""
-    data.pad_to_multiple = 0  # one shape: generation traces once
-    dataset = dialogue_dataset_from_config(data, batch_size, 0, 0, split=split, shuffle=False, repeat=False)
-    seen = 0
-    for batch in dataset:
-        batch = {k: v.numpy() for k, v in batch.items()}
-        if max_examples and seen + len(batch["past_ids"]) > max_examples:
-            keep = max_examples - seen
-            batch = {k: v[:keep] for k, v in batch.items()}
-        seen += len(batch["past_ids"])
-        if len(batch["past_ids"]):
-            yield batch
-        if max_examples and seen >= max_examples:
-            return
-
-
 def _sampler(args, offset=0):
     import keras_hub
 
     return keras_hub.samplers.TopPSampler(p=args.top_p, k=args.top_k or None, seed=args.seed + offset)
 
 
-def teacher_forced(model, batch, token_metrics):
-    """(NLL sum, tokens) of the reference futures; updates the token-level metrics."""
-    import tensorflow as tf
-
-    ids, mask, target = batch["lm_ids"], batch["lm_mask"], batch["lm_target_mask"]
-    states = model.states(ids, mask)
-    nll, count = model.token_nll(states, ids, target)
-    scored = target[:, :-1].astype(bool)
-    logits = model.logits(tf.boolean_mask(states[:, :-1], scored))
-    predictions = np.zeros(ids.shape, np.int64)
-    predictions[:, :-1][scored] = np.argmax(np.asarray(logits), axis=-1)
-    token_metrics.update(predictions, ids, np.concatenate([scored, np.zeros([len(ids), 1], bool)], axis=1))
-    return float(np.sum(nll)), float(np.sum(count))
-
-
-def generate(model, batch, args, sampler, samples=1):
-    """``samples`` responses per past (rows repeated), as GPT-2 id lists."""
-    from tfmi.data.dialogue import END_OF_TEXT_ID
-
-    past, length = np.repeat(batch["past_ids"], samples, axis=0), np.repeat(batch["past_length"], samples)
-    max_new = min(args.max_new_tokens, int(model.backbone.max_sequence_length) - past.shape[1])
-    if max_new < 1:
-        raise ValueError(
-            f"the pasts ({past.shape[1]} tokens) leave no room to generate in the backbone's "
-            f"{int(model.backbone.max_sequence_length)} positions."
-        )
-    ids, mask = model.generate(past, length, max_new, stop_token_ids=[END_OF_TEXT_ID], sampler=sampler)
-    return [row[m].tolist() for row, m in zip(ids, mask)]
-
-
-def mmi_rerank(backward, batch, candidates, samples):
-    """The candidate with the largest log p(x | y) under the backward model, per past."""
-    from tfmi.data.dialogue import END_OF_TEXT_ID
-
-    rows = len(candidates)
-    # candidate ⊕ past must fit the backward model's positions: a candidate longer than
-    # the room left by the (padded) pasts is scored on its first tokens.
-    room = int(backward.backbone.max_sequence_length) - batch["past_ids"].shape[1]
-    width = min(max(len(c) for c in candidates) + 1, room)
-    future = np.zeros((rows, width), np.int32)
-    future_length = np.zeros(rows, np.int32)
-    for r, candidate in enumerate(candidates):
-        tokens = (list(candidate) + [END_OF_TEXT_ID])[:width]  # formatted like a reference future
-        future[r, : len(tokens)], future_length[r] = tokens, len(tokens)
-    past, past_length = np.repeat(batch["past_ids"], samples, axis=0), np.repeat(batch["past_length"], samples)
-    # In chunks: each scored token carries a vocabulary-sized logit vector.
-    chunk = 128
-    scores = np.concatenate([
-        np.asarray(backward.sequence_log_prob(
-            future[i : i + chunk], future_length[i : i + chunk], past[i : i + chunk], past_length[i : i + chunk]
-        ))
-        for i in range(0, rows, chunk)
-    ]).reshape(-1, samples)
-    best = scores.argmax(axis=1)
-    return [candidates[i * samples + b] for i, b in enumerate(best)]
-
-
-def _decode(tokenizer, sequences):
-    """The text of each token-id list ("" for an empty one)."""
-    texts = [tokenizer.detokenize(np.asarray(ids, np.int32)) if len(ids) else "" for ids in sequences]
-    return [t.numpy().decode("utf-8", "replace") if hasattr(t, "numpy") else str(t) for t in texts]
-
-
-def response_metrics(responses, references, tokenizer):
-    from tfmi.evaluation import text_metrics
-
-    texts, reference_texts = _decode(tokenizer, responses), _decode(tokenizer, references)
-    words = [t.split() for t in texts]
-    return {
-        "seq_rep_avg": text_metrics.seq_rep_avg(responses),
-        "dist_1": text_metrics.distinct_n(words, 1),
-        "dist_2": text_metrics.distinct_n(words, 2),
-        "entropy_4": text_metrics.entropy_n(words, 4),
-        "bleu": text_metrics.bleu(texts, reference_texts),
-    }, texts
-
-
 def evaluate(args):
-    from tfmi.data.dialogue import END_OF_TEXT_ID
     from tfmi.encoders.gpt2 import gpt2_tokenizer
-    from tfmi.evaluation import text_metrics
+    from tfmi.evaluation import dialogue, text_metrics
     from tfmi.jsonio import write_json
-    from tfmi.models.dialogue import restore_run
 
     tokenizer = gpt2_tokenizer()
-    backward = restore_run(args.backward)[1] if args.backward else None
+    backward = dialogue.restore_run(args.backward)[1] if args.backward else None
     if backward is not None and backward.method != "backward":
         raise ValueError(f"--backward {args.backward} is a {backward.method!r} run; pass a dialogue_mmi (backward) run.")
     rows, samples, mmi_done = [], {}, False
     for index, workdir in enumerate(args.workdirs):
-        config, model = restore_run(workdir)
+        config, model = dialogue.restore_run(workdir)
         if model.method == "backward":
             raise ValueError(f"{workdir} is the backward model p(x | y): pass it with --backward.")
         label = LABELS[model.method]
         with_mmi = backward is not None and model.method == "lm" and not mmi_done
         token_metrics = text_metrics.TokenLevelMetrics()
-        nll, tokens, responses, mmi_responses, references, reference_ids = 0.0, 0.0, [], [], [], []
-        sampler, mmi_sampler = _sampler(args, index), _sampler(args, 1000 + index)
+        nll, tokens, responses, mmi_responses, references = 0.0, 0.0, [], [], []
+        generator = dialogue.Generator(model, _sampler(args, index))
+        mmi_generator = dialogue.Generator(model, _sampler(args, 1000 + index)) if with_mmi else None
         start = time.time()
-        for batch in _eval_batches(config, args.split, args.batch_size, args.max_examples):
-            batch_nll, batch_tokens = teacher_forced(model, batch, token_metrics)
+        for batch in dialogue.evaluation_batches(config, args.split, args.batch_size, args.max_examples):
+            batch_nll, batch_tokens = dialogue.teacher_forced(model, batch, token_metrics)
             nll, tokens = nll + batch_nll, tokens + batch_tokens
-            responses += generate(model, batch, args, sampler)
+            responses += dialogue.sample_responses(generator, batch, args.max_new_tokens)
             if with_mmi:
-                candidates = generate(model, batch, args, mmi_sampler, samples=args.mmi_samples)
-                mmi_responses += mmi_rerank(backward, batch, candidates, args.mmi_samples)
+                candidates = dialogue.sample_responses(mmi_generator, batch, args.max_new_tokens, args.mmi_samples)
+                mmi_responses += dialogue.mmi_rerank(backward, batch, candidates, args.mmi_samples)
             for row, length in zip(batch["future_ids"], batch["future_length"]):
-                references.append(_first_utterance(row[:length], END_OF_TEXT_ID))
+                references.append(dialogue.first_utterance(row[:length]))
             print(f"{workdir}: {len(responses)} examples, {time.time() - start:.0f} s", flush=True)
         if not responses:
             raise ValueError(f"{workdir}: the {args.split} split has no examples.")
         token_level = token_metrics.result()
         common = {"ppl": text_metrics.perplexity(nll, tokens), "rep": token_level["rep"],
                   "wrep": token_level["wrep"], "uniq": token_level["uniq"], "tokens": tokens}
-        generated, texts = response_metrics(responses, references, tokenizer)
+        generated, texts = dialogue.response_metrics(responses, references, tokenizer)
         rows.append({"model": label, "workdir": workdir, "examples": len(responses), **common, **generated})
         samples[label] = texts[:5]
         if with_mmi:
-            mmi_generated, mmi_texts = response_metrics(mmi_responses, references, tokenizer)
+            mmi_generated, mmi_texts = dialogue.response_metrics(mmi_responses, references, tokenizer)
             rows.append({"model": "GPT2-MMI", "workdir": f"{workdir} + {args.backward}",
                          "examples": len(responses), **common, **mmi_generated})
             samples["GPT2-MMI"] = mmi_texts[:5]
             mmi_done = True
         if index == 0:
-            truth, truth_texts = response_metrics(references, references, tokenizer)
+            truth, truth_texts = dialogue.response_metrics(references, references, tokenizer)
             truth.update(ppl=None, bleu=None, wrep=None, rep=token_level["human_rep"], uniq=token_level["human_uniq"])
             ground_truth = {"model": "Ground Truth", "examples": len(references), **truth}
             samples["Ground Truth"] = truth_texts[:5]

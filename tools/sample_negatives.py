@@ -68,7 +68,7 @@ def _atomic_savez(path, **arrays):
 def _load_model(args):
     from tfmi.config_utils import load_config
     from tfmi.models import build_model
-    from tfmi.models.dialogue import build_for_inference, restore_run
+    from tfmi.evaluation.dialogue import build_for_inference, restore_run
 
     if args.workdir:
         run_config, model = restore_run(args.workdir, args.step)
@@ -88,6 +88,7 @@ def sample(args):
     import keras_hub
 
     from tfmi.data.dialogue import END_OF_TEXT_ID, examples_from_config, format_future
+    from tfmi.evaluation.dialogue import Generator
 
     config, model = _load_model(args)
     data = config.data
@@ -111,6 +112,7 @@ def sample(args):
     # Prompts of similar length share a batch (generation starts at the shortest prompt).
     order = [i for i in np.argsort([len(s) for s in examples.subview[:count]], kind="stable") if not done[i]]
     sampler = keras_hub.samplers.TopPSampler(p=args.top_p, k=args.top_k or None, seed=args.seed + int(done.sum()))
+    generator = Generator(model, sampler)
     start, batches = time.time(), 0
     total_left = len(order)
     # One shape for every call (the last batch padded with repeats): one trace / compile.
@@ -123,7 +125,7 @@ def sample(args):
         for r, prompt in enumerate(prompts):
             prompt_ids[r, : len(prompt)] = prompt
         lengths = np.array([len(p) for p in prompts], np.int32)
-        new_ids, new_mask = model.generate(prompt_ids, lengths, max_new, stop_token_ids=None, sampler=sampler)
+        new_ids, new_mask = generator(prompt_ids, lengths, max_new)
         for r, (ids, mask) in enumerate(zip(new_ids[: len(rows) * num_negatives], new_mask)):
             i, n = rows[r // num_negatives], r % num_negatives
             future = format_future(ids[mask], int(examples.num_future[i]), examples.max_utterance_tokens,

@@ -6,8 +6,21 @@
   scikit-learn SAGA logistic regression -> test accuracy) and the pixel baseline.
 - ``tfmi.evaluation.checkpoints``: that evaluation, plus the test I_EST, at every kept
   checkpoint of a run (WORKDIR/eval_curve.json, the curves of the paper's figures).
-- ``tfmi.evaluation.estimator_benchmark`` (imported by name, not here): ``estimate_mi``
-  against benchmark-mi's estimators on ``tfmi.data.ground_truth`` (tools/bench_estimators.py).
+
+Imported by name, not here (each is the library of one tool or paper):
+
+- ``tfmi.evaluation.estimator_benchmark``: ``estimate_mi`` against benchmark-mi's
+  estimators on ``tfmi.data.ground_truth`` (tools/bench_estimators.py).
+- ``tfmi.evaluation.bound_benchmark``: the bounds' accuracy on correlated Gaussians and
+  their training speed (tools/bench_bounds.py).
+- ``tfmi.evaluation.benchmarking``: what the speed benchmarks share (the machine,
+  memory, step timing, measurements in a fresh process, tables).
+- ``tfmi.evaluation.seed_curves`` and ``tfmi.evaluation.tschannen_claims``: curves over
+  seeds and Tschannen et al.'s stated values and claims checked on them
+  (tools/plot_tschannen.py).
+- ``tfmi.evaluation.dialogue``: restoring a dialogue run, generation and the metrics of
+  Sordoni et al.'s Tables 2, 5 and 6 (tools/eval_dialogue.py, tools/sample_negatives.py).
+- ``tfmi.evaluation.text_metrics``: perplexity, BLEU, repetition and diversity metrics.
 """
 
 from tfmi.evaluation.checkpoints import (

@@ -69,9 +69,8 @@ import tensorflow as tf
 from tfmi import bounds, distribute
 from tfmi.encoders.gpt2 import build_gpt2, last_token_states, lm_logits
 from tfmi.models.base import MIModel
-from tfmi.workdir import Workdir, restore_model
 
-__all__ = ["DialogueModel", "METHODS", "build_dialogue_model", "build_for_inference", "concat_padded", "restore_run"]
+__all__ = ["DialogueModel", "METHODS", "build_dialogue_model", "concat_padded"]
 
 METHODS = ("lm", "infonce", "demi", "demi_bo", "transfertransfo", "backward")
 _UNCONDITIONAL = ("past", "subview")
@@ -422,73 +421,6 @@ class DialogueModel(MIModel):
 
         return {"backbone": (backbone, signature), "lm": (lm, signature)}
 
-    # --- generation -------------------------------------------------------------------
-
-    def causal_lm(self):
-        """A ``keras_hub.models.GPT2CausalLM`` sharing this model's backbone (cached
-        decoding for generation; built once)."""
-        if getattr(self, "_causal_lm", None) is None:
-            import keras_hub
-
-            # Not a tracked sub-layer: it adds no variables and no checkpoint entries.
-            object.__setattr__(
-                self, "_causal_lm", keras_hub.models.GPT2CausalLM(backbone=self.backbone, preprocessor=None)
-            )
-        return self._causal_lm
-
-    def generate(self, prompt_ids, prompt_length, max_new_tokens, stop_token_ids=None, sampler=None):
-        """Continues each right-padded prompt by up to ``max_new_tokens`` tokens.
-
-        sampler: a ``keras_hub.samplers.Sampler`` (default: the previous call's, else
-        nucleus sampling p = 0.9, Holtzman et al. 2020, App. B.3; pass the same object
-        again to reuse the traced generation function). Generation stops at any of
-        ``stop_token_ids``.
-        Returns (ids [B, max_new_tokens], mask [B, max_new_tokens]) of the new tokens
-        (the stop token excluded), right-padded. Calls with the same shapes of
-        ``prompt_ids`` reuse one traced generation function.
-        """
-        import keras_hub
-
-        prompt_ids = np.asarray(prompt_ids, np.int32)
-        prompt_length = np.asarray(prompt_length, np.int32)
-        rows = prompt_ids.shape[0]
-        # The width of prompt_ids, not the longest prompt, fixes the generated shape:
-        # callers that pad to one width trace (and XLA-compile) generation once.
-        total = int(prompt_ids.shape[1]) + int(max_new_tokens)
-        if total > int(self.backbone.max_sequence_length):
-            raise ValueError(
-                f"prompts of width {int(prompt_ids.shape[1])} + {max_new_tokens} new tokens exceed "
-                f"max_sequence_length={int(self.backbone.max_sequence_length)}."
-            )
-        token_ids = np.zeros((rows, total), np.int32)
-        padding_mask = np.zeros((rows, total), bool)
-        for row, length in enumerate(prompt_length):
-            token_ids[row, :length] = prompt_ids[row, :length]
-            padding_mask[row, :length] = True
-        causal_lm = self.causal_lm()
-        sampler = sampler or getattr(self, "_sampler", None) or keras_hub.samplers.TopPSampler(p=0.9)
-        if sampler is not getattr(self, "_sampler", None):  # compiling again retraces generate
-            causal_lm.compile(sampler=sampler)
-            object.__setattr__(self, "_sampler", sampler)
-        result = causal_lm.generate(
-            {"token_ids": token_ids, "padding_mask": padding_mask},
-            stop_token_ids=tuple(stop_token_ids) if stop_token_ids else None,
-        )
-        out_ids, out_mask = np.asarray(result["token_ids"]), np.asarray(result["padding_mask"])
-        new_ids = np.zeros((rows, max_new_tokens), np.int32)
-        new_mask = np.zeros((rows, max_new_tokens), bool)
-        stops = set(stop_token_ids or ())
-        for row, length in enumerate(prompt_length):
-            generated = out_ids[row, length:][out_mask[row, length:]]
-            kept = []
-            for token in generated[:max_new_tokens]:
-                if int(token) in stops:
-                    break
-                kept.append(int(token))
-            new_ids[row, : len(kept)] = kept
-            new_mask[row, : len(kept)] = True
-        return new_ids, new_mask
-
     def get_config(self):
         return {
             **super().get_config(),
@@ -498,16 +430,6 @@ class DialogueModel(MIModel):
             "num_distractors": self.num_distractors,
             "nsp_weight": self.nsp_weight,
         }
-
-
-def build_for_inference(model):
-    """Creates the variables of ``model`` without a data batch (for restoring a run)."""
-    ids = tf.ones([1, 2], tf.int32)
-    model.states(ids, tf.ones_like(ids))
-    if model.method == "transfertransfo":
-        model.nsp_head.build((None, int(model.backbone.hidden_dim)))
-    model.built = True
-    return model
 
 
 def build_dialogue_model(config):
@@ -522,25 +444,3 @@ def build_dialogue_model(config):
         num_distractors=config.get("num_distractors", 1),
         nsp_weight=config.get("nsp_weight", 0.5),
     )
-
-
-def restore_run(workdir, step=None):
-    """(config, model) of a dialogue trainer workdir, restored from its newest checkpoint
-    (or the one of ``step``); dropout is inactive in every method used for evaluation.
-
-    Raises ValueError naming the problem: not a workdir, not a dialogue run, no checkpoint.
-    """
-    run = Workdir(workdir)
-    config = run.load_config()
-    if config.model.get("name") != "dialogue":
-        raise ValueError(f"{workdir} holds a {config.model.get('name')!r} model, not a dialogue model.")
-    steps = dict(run.checkpoint_steps())
-    if not steps:
-        raise ValueError(f"{workdir} has no checkpoint ({run.checkpoint_dir}/ckpt-N.index): train it first.")
-    if step is None:
-        step = max(steps)
-    if step not in steps:
-        raise ValueError(f"{workdir} has no checkpoint of step {step}; it has {sorted(steps)}.")
-    model = build_for_inference(build_dialogue_model(config.model))
-    restore_model(model, steps[step])
-    return config, model

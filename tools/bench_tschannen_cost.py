@@ -1,24 +1,23 @@
-r"""Training speed and memory of every encoder / critic pair of Tschannen et al. (2020).
+r"""What reproducing Tschannen et al. (2020) costs: training speed and memory of every
+encoder / critic pair of the paper, and the time of its Figures 1-4 on this machine.
 
-    PYTHONPATH=. python tools/bench_paper_a.py --quick   # ~1 s of timing per pair, ~3-5 min
-    PYTHONPATH=. python tools/bench_paper_a.py           # 5 s x 3 calls per pair
+    PYTHONPATH=. python tools/bench_tschannen_cost.py --quick   # ~1 s of timing per pair, ~3-5 min
+    PYTHONPATH=. python tools/bench_tschannen_cost.py           # 5 s x 3 calls per pair
 
 For each encoder (realnvp, residual_mlp, mlp, convnet; the paper's full sizes, on the
 392-pixel MNIST halves) and each critic (bilinear, separable, concat) the model of
 ``tfmi.config_utils.halves_config`` (g_1 and g_2, the critic, I_NCE, Adam) is built
 as the trainer builds it and its training step is timed as the trainer runs it: a
 tf.function looping ``model.train_step(next(iterator))`` over the MNIST halves
-pipeline at batch 128. After a tracing call, one call is sized to ``--seconds``; the
-best of ``--repeats`` calls gives steps/s (the median beside it), with the process
-CPU time / wall time / usable cores of that call ("CPU share": below 1, other work
-took cores during the timing).
+pipeline at batch 128, by ``tfmi.evaluation.benchmarking.time_steps``: calls sized to
+``--seconds``, the best of ``--repeats`` gives steps/s (the median beside it) and the
+CPU share (below 1: other work took cores during the timing).
 
 Each pair runs in its own process, so its memory is its own. Host memory: the RSS
 once TensorFlow and the MNIST arrays are loaded ("RSS before model"), then the peak
-RSS while the model is built and trained (Linux: VmHWM after resetting it through
-/proc/self/clear_refs; elsewhere ru_maxrss of ``resource.getrusage``, which also
-counts the loading, reported apart as "peak_rss_loading_mib"). On a GPU, the peak of
-``tf.config.experimental.get_memory_info``. The parameters and Adam's two slots take
+RSS while the model is built and trained (Linux VmHWM after a reset; elsewhere
+ru_maxrss, which also counts the loading, reported apart as "peak_rss_loading_mib").
+On a GPU, the peak of ``tf.config.experimental.get_memory_info``. The parameters and Adam's two slots take
 12 bytes per parameter (also reported).
 
 The estimated time of a full reproduction is 21,000 steps x 20 seeds of that pair
@@ -34,15 +33,11 @@ Prints markdown tables on stdout (progress on stderr) and writes everything to
 """
 
 import argparse
-import json
 import math
 import os
-import platform
-import resource
-import subprocess
-import sys
 import time
 
+from tfmi.evaluation import benchmarking
 from tfmi.jsonio import write_json
 
 ENCODERS = ("realnvp", "residual_mlp", "mlp", "convnet")
@@ -63,71 +58,9 @@ PAPER_RUNS = {
 PRESETS = {"quick": {"seconds": 1.0, "repeats": 2}, "full": {"seconds": 5.0, "repeats": 3}}
 
 
-def _mib(kilobytes):
-    return kilobytes / 1024.0
-
-
-def current_rss_mib():
-    """This process's resident set size now (Linux /proc), in MiB; None elsewhere."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def peak_rss_mib():
-    """This process's peak resident set size so far, in MiB (ru_maxrss: KiB on Linux)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else _mib(peak)
-
-
-def peak_memory_mib():
-    """(peak memory in MiB, what it measures): the GPU allocator's peak since its last
-    reset where TensorFlow sees a GPU, else this process's peak RSS."""
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, "GPU peak (MiB)"
-    return peak_rss_mib(), "process peak RSS (MiB)"
-
-
-def reset_peak_rss():
-    """Resets this process's peak RSS (Linux: "5" to /proc/self/clear_refs resets VmHWM).
-
-    Returns False where that is not possible; the peak then includes everything since
-    the process started (TensorFlow's import and the data loading)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_since_reset_mib():
-    """VmHWM of /proc/self/status (the peak RSS since the last reset), in MiB; else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return _mib(float(line.split()[1]))
-    except (OSError, ValueError, IndexError):
-        pass
-    return peak_rss_mib()
-
-
-def usable_cpus():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-# ---------------------------------------------------------------------------------------
-# One pair, in a child process
-
-
 def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
-    """Builds the pair's model as the trainer does and times its training step."""
+    """Builds the pair's model as the trainer does and times its training step (in the
+    child process of ``run_child``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
@@ -139,13 +72,13 @@ def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
 
     tf.get_logger().setLevel("ERROR")
     gpus = tf.config.list_physical_devices("GPU")
-    config = halves_config("bench_paper_a", encoder=encoder, critic=critic, bound="nce", batch_size=batch_size)
+    config = halves_config("bench_tschannen_cost", encoder=encoder, critic=critic, bound="nce", batch_size=batch_size)
     keras.utils.set_random_seed(seed)
     dataset = build_dataset(config.data, config.batch_size, seed)
     first_batch = next(iter(dataset))
-    rss_before = current_rss_mib()
-    peak_process = peak_rss_mib()  # TensorFlow's import and the data loading
-    reset = reset_peak_rss()
+    rss_before = benchmarking.current_rss_mib()
+    peak_process = benchmarking.peak_rss_mib()  # TensorFlow's import and the data loading
+    reset = benchmarking.reset_peak_rss()
     model = build_model(config.model)
     optimizer = make_optimizer(config.optimizer, config.total_steps)
     model.compile(optimizer=optimizer)
@@ -160,37 +93,22 @@ def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
             model.train_step(next(iterator))
         return optimizer.iterations
 
-    def call(steps):
-        wall, cpu = time.perf_counter(), time.process_time()
-        train_loop(iterator, tf.constant(steps)).numpy()
-        return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
-
     if gpus:
         tf.config.experimental.reset_memory_stats("GPU:0")
-    trace = call(1)["wall"]
-    steps, elapsed = 1, call(1)["wall"]
-    while elapsed < seconds / 4:
-        steps *= 4
-        elapsed = call(steps)["wall"]
-    steps = max(1, round(steps * seconds / elapsed))
-    calls = [call(steps) for _ in range(repeats)]
-    best = min(calls, key=lambda c: c["wall"])
-    walls = sorted(c["wall"] for c in calls)
+    timing = benchmarking.time_steps(lambda steps: train_loop(iterator, tf.constant(steps)).numpy(), seconds, repeats)
     record = {
         "encoder": encoder,
         "critic": critic,
         "batch_size": batch_size,
         "parameters": parameters,
         "param_and_adam_mib": 12 * parameters / 2**20,
-        "trace_seconds": trace,
-        "steps_per_call": steps,
-        "calls": calls,
-        "steps_per_sec": steps / best["wall"],
-        "steps_per_sec_median": steps / walls[len(walls) // 2],
-        "cpu_share": best["cpu"] / best["wall"] / usable_cpus(),
+        **{key: timing[key] for key in ("trace_seconds", "steps_per_call", "calls")},
+        "steps_per_sec": timing["rate"],
+        "steps_per_sec_median": timing["rate_median"],
+        "cpu_share": timing["cpu_share"],
         "rss_before_model_mib": rss_before,
         "peak_rss_loading_mib": peak_process,
-        "peak_rss_mib": peak_rss_since_reset_mib() if reset else peak_rss_mib(),
+        "peak_rss_mib": benchmarking.peak_rss_since_reset_mib() if reset else benchmarking.peak_rss_mib(),
         "peak_rss_scope": "model build + training" if reset else "whole process",
         "device": "GPU" if gpus else "CPU",
     }
@@ -199,43 +117,16 @@ def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
     return record
 
 
-# ---------------------------------------------------------------------------------------
-# The parent: one child per pair, tables, JSON
-
-
-def machine_info():
-    cpu_model = platform.processor()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-        cpu_model = names[0] if names else cpu_model
-    return {
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": usable_cpus(),
-        "load_average_1m_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
 def run_child(encoder, critic, args):
     """Times one pair in a fresh Python process; returns its record (or an error record)."""
-    command = [
-        sys.executable, os.path.abspath(__file__), "--worker", f"{encoder},{critic}",
-        "--batch-size", str(args.batch_size), "--seconds", str(args.seconds), "--repeats", str(args.repeats),
-    ]
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode or not lines:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        return {"encoder": encoder, "critic": critic, "error": " | ".join(tail) or f"exit {result.returncode}"}
-    record = json.loads(lines[-1])
+    try:
+        record = benchmarking.run_worker(__file__, [
+            "--worker", f"{encoder},{critic}", "--batch-size", args.batch_size,
+            "--seconds", args.seconds, "--repeats", args.repeats,
+        ], timeout=args.timeout)
+    except RuntimeError as error:
+        return {"encoder": encoder, "critic": critic, "error": " | ".join(str(error).splitlines()[-3:])}
     record["process_seconds"] = time.perf_counter() - start
     return record
 
@@ -255,20 +146,19 @@ def speed_table(records):
     header = ["encoder", "critic", "params", "steps/s", "ms/step", "CPU share", "trace s",
               "peak RSS MiB", "RSS before model MiB", "params+Adam MiB", "GPU peak MiB",
               "21k x 20 seeds (one config)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for r in records:
         if "error" in r:
-            lines.append(f"| {r['encoder']} | {r['critic']} | failed: {r['error']} |" + " |" * (len(header) - 3))
+            rows.append([r["encoder"], r["critic"], f"failed: {r['error']}"] + [""] * (len(header) - 3))
             continue
-        cells = [
+        rows.append([
             r["encoder"], r["critic"], f"{r['parameters'] / 1e6:.2f}M", f"{r['steps_per_sec']:.1f}",
             f"{1000 / r['steps_per_sec']:.1f}", f"{r['cpu_share']:.2f}", f"{r['trace_seconds']:.1f}",
             f"{r['peak_rss_mib']:.0f}", f"{r['rss_before_model_mib']:.0f}" if r["rss_before_model_mib"] else "-",
             f"{r['param_and_adam_mib']:.0f}", f"{r['gpu_peak_mib']:.0f}" if "gpu_peak_mib" in r else "-",
             fmt_hours(reproduction_hours(r["steps_per_sec"])),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        ])
+    return benchmarking.markdown_table(header, rows)
 
 
 def paper_summary(records):
@@ -286,18 +176,16 @@ def paper_summary(records):
 
 
 def summary_table(rows, total):
-    lines = ["| figures | encoder | critic | configs | runs (x 21k steps) | time |", "|---|---|---|---|---|---|"]
-    for row in rows:
-        lines.append(f"| {row['figures']} | {row['encoder']} | {row['critic']} | {row['configs']} | "
-                     f"{row['runs']} | {fmt_hours(row['hours'])} |")
-    lines.append(f"| **Figures 1-4, all runs** | | | | {sum(r['runs'] for r in rows)} | **{fmt_hours(total)}** |")
-    return "\n".join(lines)
+    cells = [[row["figures"], row["encoder"], row["critic"], str(row["configs"]), str(row["runs"]),
+              fmt_hours(row["hours"])] for row in rows]
+    cells.append(["**Figures 1-4, all runs**", "", "", "", str(sum(r["runs"] for r in rows)), f"**{fmt_hours(total)}**"])
+    return benchmarking.markdown_table(["figures", "encoder", "critic", "configs", "runs (x 21k steps)", "time"], cells)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="~1 s of timing per pair, 2 calls")
-    parser.add_argument("--out", default="bench_paper_a.json", help="JSON file of all results")
+    parser.add_argument("--out", default="bench_tschannen_cost.json", help="JSON file of all results")
     parser.add_argument("--encoders", default=",".join(ENCODERS), help="comma-separated encoders")
     parser.add_argument("--critics", default=",".join(CRITICS), help="comma-separated critics")
     parser.add_argument("--batch-size", type=int, default=128, help="the paper's 128")
@@ -323,10 +211,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         encoder, critic = args.worker.split(",")
-        print(json.dumps(time_pair(encoder, critic, args.batch_size, args.seconds, args.repeats)), flush=True)
+        benchmarking.print_result(time_pair(encoder, critic, args.batch_size, args.seconds, args.repeats))
         return
     start = time.perf_counter()
-    report = {"machine": machine_info(), "settings": {k: v for k, v in vars(args).items() if k != "worker"},
+    report = {"machine": benchmarking.machine_info(), "settings": {k: v for k, v in vars(args).items() if k != "worker"},
               "steps_per_run": STEPS_PER_RUN, "seeds": SEEDS, "results": []}
     pairs = [(e, c) for e in args.encoders for c in args.critics]
     for index, (encoder, critic) in enumerate(pairs):
@@ -340,13 +228,10 @@ def main(argv=None):
                        f"peak RSS {record['peak_rss_mib']:.0f} MiB, {record['process_seconds']:.0f} s")
         elapsed = time.perf_counter() - start
         eta = elapsed / (index + 1) * (len(pairs) - index - 1)
-        print(f"[{index + 1}/{len(pairs)}] {encoder:12s} x {critic:9s} {message} | ETA {eta / 60:.1f} min",
-              file=sys.stderr, flush=True)
+        benchmarking.progress(f"[{index + 1}/{len(pairs)}] {encoder:12s} x {critic:9s} {message} | ETA {eta / 60:.1f} min")
     rows, total = paper_summary(report["results"])
-    report["paper_runs"] = rows
-    report["paper_total_hours"] = total
-    report["total_seconds"] = time.perf_counter() - start
-    report["load_average_1m_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    report.update(paper_runs=rows, paper_total_hours=total, total_seconds=time.perf_counter() - start,
+                  load_average_1m_at_end=benchmarking.load_average())
     write_json(report, args.out)
     device = next((r["device"] for r in report["results"] if "device" in r), "?")
     machine = report["machine"]
