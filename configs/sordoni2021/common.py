@@ -111,8 +111,9 @@ def imagenet_config(experiment, method, dataset, args):
     if args["synthetic"]:
         size = config.data.image_size
         sub_size = (config.data.subview_size if args["subview"] == "crop" else size) if uses_subview else 0
+        num_classes = 100 if dataset == "imagenet100" else 1000
         config.data = ml_collections.ConfigDict(
-            dict(name="synthetic_views", image_size=size, sub_size=sub_size, num_classes=100 if dataset == "imagenet100" else 1000)
+            dict(name="synthetic_views", image_size=size, sub_size=sub_size, num_classes=num_classes)
         )
     return config
 
