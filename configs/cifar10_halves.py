@@ -25,7 +25,9 @@ than the MLP (concat) critic while reaching a lower I_NWJ (which is noisy); at a
 target t the ConvNet encoders clearly beat the MLP encoders.
 """
 
-from tfmi.config_utils import halves_config, parse_arg
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "tschannen2020/common.py")
 
 
 def get_config(arg=None):
@@ -39,12 +41,13 @@ def get_config(arg=None):
         model = dict(encoder="mlp", critic=args["critic"], target_mi=None)
     else:
         model = dict(encoder=args["encoder"], critic="bilinear", target_mi=args["t"])
-    config = halves_config(
+    config = common.halves_config(
         f"cifar10_halves_{args['variant']}",
         dataset="cifar10_halves",
-        bound=args["bound"],
         half_rows=args["half_rows"],
+        bound=args["bound"],
         learning_rate=1e-5,
+        batch_size=128,
         total_steps=3 * 21000,
         eval_every=3000,
         runlocal=args["runlocal"],

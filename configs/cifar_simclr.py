@@ -25,8 +25,11 @@ run), ``synthetic`` (random images instead of CIFAR-10: no download). Switches:
 ``--config.strategy=mirrored|multiworker|tpu``.
 """
 
-from tfmi.config_utils import simclr_cifar_config
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    return simclr_cifar_config("simclr", arg)
+    args = parse_arg(arg, epochs=1000, batch=800, depth=50, lars=False, runlocal=False, synthetic=False)
+    return common.cifar_config("cifar_simclr", "simclr", args)

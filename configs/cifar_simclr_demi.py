@@ -17,8 +17,11 @@ and 95.1% supervised. Same arguments as configs/cifar_simclr.py (``runlocal``,
 ``synthetic``, ``epochs``, ``batch``, ``lars``, ``depth``).
 """
 
-from tfmi.config_utils import simclr_cifar_config
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    return simclr_cifar_config("simclr_demi", arg)
+    args = parse_arg(arg, epochs=1000, batch=800, depth=50, lars=False, runlocal=False, synthetic=False)
+    return common.cifar_config("cifar_simclr_demi", "simclr_demi", args)

@@ -7,7 +7,7 @@ nucleus p = 0.9, offline) (Table 2: ppl 18.70, BLEU 0.82 on WoW valid; Table 5 t
     python -m trainers.train --config configs/dialogue_gpt2.py --workdir runs/dialogue/gpt2
     python tools/sample_negatives.py --workdir runs/dialogue/gpt2 \
         --config configs/dialogue_demi.py --out runs/dialogue/negatives.npz
-    python -m trainers.train --config configs/dialogue_demi.py:negatives=runs/dialogue/negatives.npz \
+    python -m trainers.train --config configs/dialogue_demi.py:negatives_path=runs/dialogue/negatives.npz \
         --workdir runs/dialogue/demi
     python tools/eval_dialogue.py runs/dialogue/demi
 
@@ -15,13 +15,18 @@ nucleus p = 0.9, offline) (Table 2: ppl 18.70, BLEU 0.82 on WoW valid; Table 5 t
 with in-batch negatives; it needs no sampled negatives ("We also tried I_BO in this
 setting and obtained similar results"). Logged: mi_nce / acc_nce, mi_cond / acc_cond
 (chance 1/N), mi = their sum. See tfmi.models.dialogue for the exact terms. Arguments as
-configs/dialogue_gpt2.py, plus bo, negatives (the .npz) and mi_weight.
+configs/dialogue_gpt2.py, plus bo, negatives_path (the .npz) and mi_weight.
 """
 
-from tfmi.config_utils import dialogue_config_from_args, parse_dialogue_arg
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    args = parse_dialogue_arg(arg, bo=False)
-    method = "demi_bo" if args["bo"] else "demi"
-    return dialogue_config_from_args("dialogue_demi_bo" if args["bo"] else "dialogue_demi", method, args)
+    args = parse_arg(
+        arg, bo=False, preset="", source="chitchat", path="", negatives_path="", mi_weight=0.1, runlocal=False
+    )
+    if args.pop("bo"):
+        return common.dialogue_config("dialogue_demi_bo", "demi_bo", args)
+    return common.dialogue_config("dialogue_demi", "demi", args)

@@ -11,8 +11,13 @@ true future scores highest (chance_nce = 0.1 at step 0). Arguments as
 configs/dialogue_gpt2.py, plus mi_weight.
 """
 
-from tfmi.config_utils import dialogue_config_from_args, parse_dialogue_arg
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    return dialogue_config_from_args("dialogue_infonce", "infonce", parse_dialogue_arg(arg))
+    args = parse_arg(
+        arg, preset="", source="chitchat", path="", negatives_path="", mi_weight=0.1, runlocal=False
+    )
+    return common.dialogue_config("dialogue_infonce", "infonce", args)

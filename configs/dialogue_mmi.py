@@ -13,8 +13,13 @@ from their checkpoints); its perplexity is the forward model's. Arguments as
 configs/dialogue_gpt2.py.
 """
 
-from tfmi.config_utils import dialogue_config_from_args, parse_dialogue_arg
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    return dialogue_config_from_args("dialogue_mmi", "backward", parse_dialogue_arg(arg))
+    args = parse_arg(
+        arg, preset="", source="chitchat", path="", negatives_path="", mi_weight=0.1, runlocal=False
+    )
+    return common.dialogue_config("dialogue_mmi", "backward", args)

@@ -14,8 +14,15 @@ Arguments: epochs, batch, queue, t, depth=50|18, runlocal, synthetic (as
 configs/imagenet_demi.py).
 """
 
-from tfmi.config_utils import moco_imagenet_config
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    return moco_imagenet_config("infomin", "imagenet100", arg)
+    args = parse_arg(
+        arg, subview="crop", epochs=200, batch=256, queue=65536, t=0.15, depth=50, runlocal=False, synthetic=False
+    )
+    config = common.imagenet_config("imagenet100_infomin", "infomin", "imagenet100", args)
+    config.paper_top1 = 74.9  # Table 1: linear-evaluation top-1 (%), ImageNet-100
+    return config

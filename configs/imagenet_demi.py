@@ -8,7 +8,7 @@ Maximises I_NCE(x'; y) + I_BO(x; y | x') + I_NCE(x; y) + I_BO(x'; y | x) with th
 heads reusing the unconditional logits detached (tfmi.models.MoCoModel, method "demi";
 terms logged as nce_x_y, nce_xp_y, bo_x_xp, bo_xp_x). x' is a subview of x: ``crop``
 (random resized crop, scale (0.05, 0.14), 96 x 96; the default and the better one) or
-``cut`` (cutout of x). Setup (tfmi.config_utils.moco_imagenet_config): ResNet-50,
+``cut`` (cutout of x). Setup (configs/sordoni2021/common.py): ResNet-50,
 ImageNet variant, InfoMin's settings as their code sets them: MLP head 2048-128, queue
 K = 65,536, EMA 0.999, temperature 0.15, SGD momentum 0.9, lr 0.03 x B/256, weight
 decay 1e-4, cosine, 200 epochs, batch 256.
@@ -25,8 +25,15 @@ ImageNet needed: ``runlocal,synthetic`` runs anywhere). Switches:
 ImageNet must be prepared for tfds (imagenet2012, manual download of the two tar files).
 """
 
-from tfmi.config_utils import moco_imagenet_config
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    return moco_imagenet_config("demi", "imagenet2012", arg)
+    args = parse_arg(
+        arg, subview="crop", epochs=200, batch=256, queue=65536, t=0.15, depth=50, runlocal=False, synthetic=False
+    )
+    config = common.imagenet_config(f"imagenet_demi_{args['subview']}", "demi", "imagenet2012", args)
+    config.paper_top1 = 70.8  # Table 1: linear-evaluation top-1 (%), IN1K with the crop subview
+    return config

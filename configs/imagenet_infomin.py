@@ -5,7 +5,7 @@ Sec. 5.2.1, Table 1 (Tian et al. 2020).
     python tools/linear_eval.py --workdir runs/imagenet_infomin --dataset imagenet2012
 
 Maximises I_NCE(x; y) between two InfoMin views (tfmi.models.MoCoModel, method
-"infomin"; logged as nce_x_y). Setup (tfmi.config_utils.moco_imagenet_config):
+"infomin"; logged as nce_x_y). Setup (configs/sordoni2021/common.py):
 ResNet-50, ImageNet variant, MLP head 2048-128, queue K = 65,536, EMA 0.999,
 temperature 0.15 (InfoMin's code), SGD momentum 0.9, lr 0.03 x B/256, weight decay
 1e-4, cosine, 200 epochs, batch 256.
@@ -18,8 +18,15 @@ Arguments: epochs, batch, queue, t, depth=50|18, runlocal, synthetic (as
 configs/imagenet_demi.py).
 """
 
-from tfmi.config_utils import moco_imagenet_config
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "sordoni2021/common.py")
 
 
 def get_config(arg=None):
-    return moco_imagenet_config("infomin", "imagenet2012", arg)
+    args = parse_arg(
+        arg, subview="crop", epochs=200, batch=256, queue=65536, t=0.15, depth=50, runlocal=False, synthetic=False
+    )
+    config = common.imagenet_config("imagenet_infomin", "infomin", "imagenet2012", args)
+    config.paper_top1 = 70.1  # Table 1: linear-evaluation top-1 (%), IN1K
+    return config

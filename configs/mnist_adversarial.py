@@ -29,7 +29,9 @@ and falls significantly below it as the encoder iterations proceed. The logged
 
 import ml_collections
 
-from tfmi.config_utils import apply_runlocal, base_config, critic_spec, encoder_spec, parse_arg
+from tfmi.config_utils import apply_runlocal, base_config, import_beside, parse_arg
+
+common = import_beside(__file__, "tschannen2020/common.py")
 
 
 def get_config(arg=None):
@@ -47,7 +49,7 @@ def get_config(arg=None):
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "adversarial"
-    config.model.encoder = encoder_spec("realnvp", seed=0, runlocal=args["runlocal"])
+    config.model.encoder = common.encoder_spec("realnvp", seed=0, runlocal=args["runlocal"])
     config.model.encoder.coupling = args["coupling"]
     config.model.num_classes = 10
     config.model.warmup_steps = 1000
@@ -55,8 +57,8 @@ def get_config(arg=None):
     config.model.encoder_learning_rate = args["encoder_lr"]
     config.model.mi_weight = args["mi_weight"]
     if args["mi_weight"]:
-        config.model.encoder_y = encoder_spec("realnvp", seed=1, runlocal=args["runlocal"])
-        config.model.critic = critic_spec("bilinear")
+        config.model.encoder_y = common.encoder_spec("realnvp", seed=1, runlocal=args["runlocal"])
+        config.model.critic = common.critic_spec("bilinear")
         config.model.bound = {"name": "infonce"}
 
     # The trainer's optimizer is the probe's.

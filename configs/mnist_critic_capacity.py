@@ -17,15 +17,22 @@ I_NCE is close to its ceiling log 128 = 4.85 for every critic; testing I_NWJ is 
 representations.
 """
 
-from tfmi.config_utils import halves_config, parse_arg
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "tschannen2020/common.py")
 
 
 def get_config(arg=None):
     args = parse_arg(arg, critic="bilinear", bound="nce", runlocal=False)
-    return halves_config(
+    return common.halves_config(
         "mnist_critic_capacity",
+        dataset="mnist_halves",
         encoder="mlp",
         critic=args["critic"],
         bound=args["bound"],
+        learning_rate=1e-4,
+        batch_size=128,
+        total_steps=21000,
+        eval_every=1000,
         runlocal=args["runlocal"],
     )

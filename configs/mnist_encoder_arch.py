@@ -18,17 +18,25 @@ and t the ConvNet's linear test accuracy is clearly above the MLP's (the noteboo
 spans 78-92%). Trained end to end with labels, both reach about 94%.
 """
 
-from tfmi.config_utils import halves_config, parse_arg
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "tschannen2020/common.py")
 
 
 def get_config(arg=None):
     args = parse_arg(arg, encoder="convnet", bound="nce", t=2.0, runlocal=False)
     if args["t"] <= 0:
         raise ValueError(f"the target t must be a positive number of nats, got {args['t']}.")
-    return halves_config(
+    return common.halves_config(
         "mnist_encoder_arch",
+        dataset="mnist_halves",
         encoder=args["encoder"],
+        critic="bilinear",
         bound=args["bound"],
         target_mi=args["t"],
+        learning_rate=1e-4,
+        batch_size=128,
+        total_steps=21000,
+        eval_every=1000,
         runlocal=args["runlocal"],
     )

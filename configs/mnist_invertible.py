@@ -19,15 +19,22 @@ the accuracy from the pixel baseline of about 85% (linear classifier on the raw 
 halves) upwards. I_NCE stays below log 128 = 4.85 nats.
 """
 
-from tfmi.config_utils import halves_config, parse_arg
+from tfmi.config_utils import import_beside, parse_arg
+
+common = import_beside(__file__, "tschannen2020/common.py")
 
 
 def get_config(arg=None):
     args = parse_arg(arg, bound="nce", critic="bilinear", runlocal=False)
-    return halves_config(
+    return common.halves_config(
         "mnist_invertible",
+        dataset="mnist_halves",
         encoder="realnvp",
         critic=args["critic"],
         bound=args["bound"],
+        learning_rate=1e-4,
+        batch_size=128,
+        total_steps=21000,
+        eval_every=1000,
         runlocal=args["runlocal"],
     )

@@ -21,17 +21,25 @@ numbers near 0, becomes steadily more ill-conditioned (Fig. 2c: the percentile l
 rise over training; the notebook's plot spans 0-8 in log units).
 """
 
-from tfmi.config_utils import halves_config, parse_arg
+from tfmi.config_utils import import_beside, parse_arg
 from tfmi.data.mnist_halves import NOISE_STD
+
+common = import_beside(__file__, "tschannen2020/common.py")
 
 
 def get_config(arg=None):
     args = parse_arg(arg, bound="nce", log_condition_every=1000, runlocal=False)
-    config = halves_config(
+    config = common.halves_config(
         "mnist_noninvertible",
-        encoder="residual_mlp",
-        bound=args["bound"],
+        dataset="mnist_halves",
         noise_std=NOISE_STD,
+        encoder="residual_mlp",
+        critic="bilinear",
+        bound=args["bound"],
+        learning_rate=1e-4,
+        batch_size=128,
+        total_steps=21000,
+        eval_every=1000,
         runlocal=args["runlocal"],
     )
     config.model.log_condition_every = args["log_condition_every"]

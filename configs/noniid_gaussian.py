@@ -20,8 +20,10 @@ bounds should.
 
 import ml_collections
 
-from tfmi.config_utils import apply_runlocal, base_config, bound_name, parse_arg
+from tfmi.config_utils import apply_runlocal, base_config, import_beside, parse_arg
 from tfmi.data import gaussians
+
+common = import_beside(__file__, "tschannen2020/common.py")
 
 
 def get_config(arg=None):
@@ -39,7 +41,7 @@ def get_config(arg=None):
     config.model.encoder_x = None
     config.model.encoder_y = None
     config.model.critic = {"name": "concat", "hidden_units": (10,) * 5, "activation": "relu"}
-    config.model.bound = {"name": bound_name(args["bound"])}
+    config.model.bound = {"name": common.bound_name(args["bound"])}
     config.model.target_mi = None
 
     config.optimizer = dict(name="adam", learning_rate=1e-4, schedule="constant", warmup_steps=0)

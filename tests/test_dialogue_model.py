@@ -476,7 +476,7 @@ def _train(config, workdir, *overrides, timeout=600):
 def test_runlocal_trains_checkpoints_resumes_and_exports(name, tmp_path, negatives_file):
     config = RUNLOCAL["demi"] + ",bo" if name == "demi_bo" else RUNLOCAL[name]
     if name == "demi":
-        config += f",negatives={negatives_file}"
+        config += f",negatives_path={negatives_file}"
     done = _train(config, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / METRICS).read_text().splitlines()]

@@ -50,10 +50,11 @@ def parse_args(argv=None):
 
 
 def _backbone(args):
-    from tfmi.config_utils import DIALOGUE_SMALL_GPT2, DIALOGUE_TINY_GPT2
+    from tfmi.config_utils import import_beside
     from tfmi.encoders.gpt2 import build_gpt2
 
-    size = DIALOGUE_TINY_GPT2 if args.quick else DIALOGUE_SMALL_GPT2
+    sordoni2021 = import_beside(__file__, "../configs/sordoni2021/common.py")
+    size = sordoni2021.DIALOGUE_TINY_GPT2 if args.quick else sordoni2021.DIALOGUE_SMALL_GPT2
     length = args.past_tokens + args.future_tokens + args.new_tokens
     return build_gpt2(args.preset or None, max_sequence_length=max(length, 16), dropout=0.1, **size)
 

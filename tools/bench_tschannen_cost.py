@@ -6,7 +6,7 @@ encoder / critic pair of the paper, and the time of its Figures 1-4 on this mach
 
 For each encoder (realnvp, residual_mlp, mlp, convnet; the paper's full sizes, on the
 392-pixel MNIST halves) and each critic (bilinear, separable, concat) the model of
-``tfmi.config_utils.halves_config`` (g_1 and g_2, the critic, I_NCE, Adam) is built
+``halves_config`` of configs/tschannen2020/common.py (g_1 and g_2, the critic, I_NCE, Adam) is built
 as the trainer builds it and its training step is timed as the trainer runs it: a
 tf.function looping ``model.train_step(next(iterator))`` over the MNIST halves
 pipeline at batch 128, by ``tfmi.evaluation.benchmarking.time_steps``: calls sized to
@@ -65,14 +65,18 @@ def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
     import keras
     import tensorflow as tf
 
-    from tfmi.config_utils import halves_config
+    from tfmi.config_utils import import_beside
     from tfmi.data import build_dataset
     from tfmi.models import build_model
     from tfmi.optim import make_optimizer
 
     tf.get_logger().setLevel("ERROR")
     gpus = tf.config.list_physical_devices("GPU")
-    config = halves_config("bench_tschannen_cost", encoder=encoder, critic=critic, bound="nce", batch_size=batch_size)
+    tschannen2020 = import_beside(__file__, "../configs/tschannen2020/common.py")
+    config = tschannen2020.halves_config(
+        "bench_tschannen_cost", dataset="mnist_halves", encoder=encoder, critic=critic, bound="nce",
+        learning_rate=1e-4, batch_size=batch_size, total_steps=STEPS_PER_RUN, eval_every=1000,
+    )
     keras.utils.set_random_seed(seed)
     dataset = build_dataset(config.data, config.batch_size, seed)
     first_batch = next(iter(dataset))

@@ -6,7 +6,7 @@ context x' (the last past utterance) only, with nucleus sampling (p = 0.9), offl
 
     python tools/sample_negatives.py --workdir runs/dialogue/gpt2 \
         --config configs/dialogue_demi.py --out runs/dialogue/negatives.npz
-    python -m trainers.train --config configs/dialogue_demi.py:negatives=runs/dialogue/negatives.npz ...
+    python -m trainers.train --config configs/dialogue_demi.py:negatives_path=runs/dialogue/negatives.npz ...
 
 --workdir: a trained dialogue_gpt2 run (its newest checkpoint; ``--step`` another);
 ``--fresh`` samples from a randomly initialised model of the config's model block
