@@ -105,4 +105,4 @@ def test_workdir_package_imports_no_higher_layer():
     package = {name for name in graph if name == "tfmi.workdir" or name.startswith("tfmi.workdir.")}
     assert len(package) > 1  # the package and its modules
     for name in sorted(package):
-        assert set(graph[name]) <= package | {"tfmi.jsonio", "tfmi.errors"}, name
+        assert set(graph[name]) <= package | {"tfmi.json_files", "tfmi.errors"}, name

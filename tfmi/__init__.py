@@ -14,7 +14,7 @@ import importlib
 __version__ = "0.1.0"
 __all__ = ["bounds", "critics", "estimate_mi", "MIEstimate"]
 
-# Imported on first use, so that light modules (tfmi.jsonio, tfmi.config_utils) and
+# Imported on first use, so that light modules (tfmi.json_files, tfmi.config_utils) and
 # the plotting tools that need only them do not pay for importing TensorFlow.
 _LAZY = {  # name -> (module, attribute of it; None: the module itself)
     "bounds": ("tfmi.bounds", None),

@@ -23,7 +23,7 @@ import tensorflow as tf
 from tfmi.bounds import UNCONDITIONAL_BOUNDS
 from tfmi.evaluation import bound_benchmark as bench
 from tfmi.evaluation.benchmarking import format_seconds, load_average, machine_info, progress
-from tfmi.jsonio import write_json
+from tfmi.json_files import write_json
 from tfmi.models.demi import METHODS as DEMI_METHODS
 
 

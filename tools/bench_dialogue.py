@@ -137,7 +137,7 @@ def worker(args):
 
 
 def run(args):
-    from tfmi.jsonio import write_json
+    from tfmi.json_files import write_json
 
     results = {}
     for name in METHODS + ("generate",):

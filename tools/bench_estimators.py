@@ -29,7 +29,7 @@ import time
 
 from tfmi.data import ground_truth
 from tfmi.evaluation import estimator_benchmark as bench
-from tfmi.jsonio import write_json
+from tfmi.json_files import write_json
 
 QUICK = {"tasks": list(bench.QUICK_TASKS), "n": [5000], "seeds": [0],
          "estimators": ["tfmi-default", "bmi-infonce-2k", "bmi-ksg", "bmi-cca"]}

@@ -38,7 +38,7 @@ import os
 import time
 
 from tfmi.evaluation import benchmarking
-from tfmi.jsonio import write_json
+from tfmi.json_files import write_json
 
 ENCODERS = ("realnvp", "residual_mlp", "mlp", "convnet")
 CRITICS = ("bilinear", "separable", "concat")

@@ -95,7 +95,7 @@ def _sampler(args, offset=0):
 def evaluate(args):
     from tfmi.encoders.gpt2 import gpt2_tokenizer
     from tfmi.evaluation import dialogue, text_metrics
-    from tfmi.jsonio import write_json
+    from tfmi.json_files import write_json
 
     tokenizer = gpt2_tokenizer()
     backward = dialogue.restore_run(args.backward)[1] if args.backward else None

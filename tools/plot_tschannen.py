@@ -68,7 +68,7 @@ from tfmi.evaluation.seed_curves import (  # noqa: E402
 from tfmi.evaluation.tschannen_claims import (  # noqa: E402
     ALIASES, FIGURES, PAPER, claims, group_runs, label, load_run, panels_for, pixel_reference, results_table,
     table_markdown)
-from tfmi.jsonio import json_safe  # noqa: E402
+from tfmi.json_files import json_safe  # noqa: E402
 
 
 def find_workdirs(paths):

@@ -50,7 +50,7 @@ import time
 import numpy as np
 
 from tfmi import workdir as workdir_lib
-from tfmi.jsonio import json_safe, write_json
+from tfmi.json_files import json_safe, write_json
 
 __all__ = [
     "EVAL_CURVE",

@@ -40,7 +40,7 @@ import numpy as np
 
 import tfmi
 from tfmi.data import ground_truth
-from tfmi.jsonio import write_json
+from tfmi.json_files import write_json
 
 __all__ = [
     "ESTIMATORS",

@@ -9,7 +9,7 @@ import re
 
 import tensorflow as tf
 
-from tfmi.jsonio import read_metrics
+from tfmi.json_files import read_metrics
 from tfmi.workdir import checkpoints, locking, metrics
 from tfmi.workdir.layout import (
     CHECKPOINTS,
