@@ -46,7 +46,9 @@ def get_config(arg=None):
     config.model = ml_collections.ConfigDict()
     config.model.name = "simclr"
     config.model.method = "simclr_demi"
-    config.model.backbone = dict(name="resnet", depth=args["depth"], variant="cifar", width=64, synchronized_bn=True)
+    config.model.backbone = dict(
+        name="resnet", depth=args["depth"], variant="cifar", width=64, synchronized_bn=True
+    )
     config.model.temperature = 0.5
     config.model.proj_dim = 128
     config.model.proj_hidden = 2048
