@@ -5,9 +5,10 @@ Sec. 5.2.1, Table 1 (Tian et al. 2020).
     python tools/linear_eval.py --workdir runs/imagenet_infomin --dataset imagenet2012
 
 Maximises I_NCE(x; y) between two InfoMin views (tfmi.models.MoCoModel, method
-"infomin"; logged as nce_x_y). Setup (get_config below): ResNet-50, ImageNet variant, MLP head 2048-128, queue K = 65,536, EMA 0.999,
-temperature 0.15 (InfoMin's code), SGD momentum 0.9, lr 0.03 x B/256, weight decay
-1e-4, cosine, 200 epochs, batch 256.
+"infomin"; logged as nce_x_y). Setup (get_config below): ResNet-50, ImageNet
+variant, MLP head 2048-128, queue K = 65,536, EMA 0.999, temperature 0.15 (InfoMin's
+code), SGD momentum 0.9, lr 0.03 x B/256, weight decay 1e-4, cosine, 200 epochs,
+batch 256.
 
 What it should reach (Table 1, linear evaluation top-1): IN1K 70.1% (transfer: STL10
 96.2, C10 92.0, C100 73.2, Cars 48.1, CUB 41.7, Flowers 93.2). ImageNet-100:
