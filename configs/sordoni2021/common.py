@@ -3,8 +3,8 @@ Estimation for Contrastive Representation Learning" (DEMI, ICML 2021).
 
 Each config writes its own data, model and optimizer sections, batch and length; this
 file holds only what every config of a family shares: the datasets' sizes, the GPT-2
-sizes, the trainer's cadence, the ``runlocal`` shrinking and the ``synthetic`` data
-swap. The families: configs/imagenet*_{infomin,infomin_multi,demi}.py (Sec. 5.2.1),
+sizes, the trainer's cadence, the check of the ImageNet ``subview`` argument, the
+``runlocal`` shrinking and the ``synthetic`` data swap. The families: configs/imagenet*_{infomin,infomin_multi,demi}.py (Sec. 5.2.1),
 configs/cifar_simclr*.py (Sec. 5.2.2) and configs/dialogue_*.py (Sec. 5.3 / App. B). A
 config loads this file with ``import_beside(__file__, "sordoni2021/common.py")``.
 configs/demi_synthetic.py (Sec. 5.1) needs none of it.
