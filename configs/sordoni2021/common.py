@@ -1,269 +1,97 @@
-"""Shared setup of Sordoni et al. (2021), "Decomposed Mutual Information Estimation for
-Contrastive Representation Learning" (DEMI, ICML 2021).
+"""Shared pieces of the configs of Sordoni et al. (2021), "Decomposed Mutual Information
+Estimation for Contrastive Representation Learning" (DEMI, ICML 2021).
 
-* ``imagenet_config``: Sec. 5.2.1, InfoMin / InfoMin (multi) / DEMI with a MoCo memory
-  on ImageNet and ImageNet-100 (configs/imagenet*_{infomin,infomin_multi,demi}.py).
-* ``cifar_config``: Sec. 5.2.2, SimCLR and SimCLR + DEMI on CIFAR-10
-  (configs/cifar_simclr.py, configs/cifar_simclr_demi.py).
-* ``dialogue_config``: Sec. 5.3 / App. B, the GPT-2 dialogue models
-  (configs/dialogue_*.py).
-
-Each config parses its own argument, names its experiment and states the paper's
-number it should reach; the values the experiments of a family share are here. A
+Each config writes its own data, model and optimizer sections, batch and length; this
+file holds only what every config of a family shares: the datasets' sizes, the GPT-2
+sizes, the trainer's cadence, the check of the ImageNet ``subview`` argument, the
+``runlocal`` shrinking and the ``synthetic`` data swap. The families: configs/imagenet*_{infomin,infomin_multi,demi}.py (Sec. 5.2.1),
+configs/cifar_simclr*.py (Sec. 5.2.2) and configs/dialogue_*.py (Sec. 5.3 / App. B). A
 config loads this file with ``import_beside(__file__, "sordoni2021/common.py")``.
 configs/demi_synthetic.py (Sec. 5.1) needs none of it.
 """
 
-import math
-
 import ml_collections
 
-from tfmi.config_utils import apply_runlocal, base_config
+from tfmi.config_utils import apply_runlocal
 
-
-# --- Sec. 5.2.1: InfoMin / InfoMin (multi) / DEMI on ImageNet ----------------------------
-
+# Training images, for epochs -> steps.
 IMAGENET_TRAIN_IMAGES = {"imagenet2012": 1_281_167, "imagenet100": 126_689}
-
-
-def imagenet_config(experiment, method, dataset, args):
-    """The config of ``method`` ("infomin", "infomin_multi", "demi") on ``dataset``
-    ("imagenet2012" or "imagenet100"), for the parsed config argument ``args`` (see
-    configs/imagenet_demi.py).
-
-    Tian et al.'s (2020) InfoMin as their code (PyContrast, --method InfoMin) sets it:
-    ResNet-50 (ImageNet variant; batch norm synchronised across replicas), MLP head
-    2048 -> ReLU -> 128, MoCo memory of K = 65,536 keys, key-encoder EMA 0.999,
-    temperature 0.15, SGD momentum 0.9, learning rate 0.03 at batch 256 (scaled by
-    B / 256), weight decay 1e-4, cosine schedule, 200 epochs, warm-up (5 epochs) only
-    above batch 256. Views: ``imagenet_views`` (InfoMin's augmentations); x' for
-    infomin_multi and demi: ``subview`` "crop" (scale (0.05, 0.14), 96 x 96) or "cut".
-
-    ``args``: subview=crop|cut, epochs, batch, queue (K), t (temperature; MoCo v2's 0.2
-    is the other common value), depth=50|18, runlocal, synthetic (random images: no
-    ImageNet needed).
-    """
-    if args["subview"] not in ("crop", "cut"):
-        raise ValueError(f"subview must be crop or cut, got {args['subview']!r}.")
-    if dataset not in IMAGENET_TRAIN_IMAGES:
-        raise ValueError(f"Unknown ImageNet dataset {dataset!r}; choose one of {sorted(IMAGENET_TRAIN_IMAGES)}.")
-    uses_subview = method != "infomin"
-    config = base_config(experiment)
-    config.batch_size = args["batch"]
-    config.epochs = args["epochs"]
-    steps_per_epoch = IMAGENET_TRAIN_IMAGES[dataset] / config.batch_size
-    config.total_steps = math.ceil(args["epochs"] * steps_per_epoch)
-
-    config.data = ml_collections.ConfigDict()
-    config.data.name = "imagenet_views"
-    config.data.dataset = dataset
-    config.data.image_size = 224
-    config.data.subview = args["subview"] if uses_subview else ""  # "": no x'
-    config.data.subview_size = 96
-    config.data.cutout_size = 0  # 0: the data's default (half the image side)
-    config.data.randaugment_magnitude = 10.0
-    config.data.jigsaw = False  # InfoMin's JigsawCrop branch is not part of MoCoModel
-    config.data.data_dir = ""
-    config.data.manual_dir = ""
-    config.data.download = False  # true: prepare from the tar files in manual_dir on first use (hours)
-
-    config.model = ml_collections.ConfigDict()
-    config.model.name = "moco"
-    config.model.method = method
-    config.model.backbone = dict(
-        name="resnet", depth=args["depth"], variant="imagenet", width=64, synchronized_bn=True
-    )
-    features = 2048 if args["depth"] >= 50 else 512
-    config.model.head_hidden = (features,)
-    config.model.head_dim = 128
-    config.model.queue_size = args["queue"]
-    config.model.momentum = 0.999
-    config.model.temperature = args["t"]
-    config.model.queue_seed = 0
-
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "sgd"
-    config.optimizer.learning_rate = 0.03
-    config.optimizer.lr_scaling = "linear"  # 0.03 * B / 256
-    config.optimizer.momentum = 0.9
-    config.optimizer.weight_decay = 1e-4
-    config.optimizer.schedule = "cosine"
-    config.optimizer.warmup_steps = math.ceil(5 * steps_per_epoch) if config.batch_size > 256 else 0
-
-    config.mixed_precision = ""
-    config.jit_compile = False
-    config.steps_per_loop = 100
-    config.log_every = 100
-    config.checkpoint_every = 5000
-    config.histogram_every = 25000
-    config.keep_checkpoints = 2
-    config.export = True
-
-    if args["runlocal"]:
-        apply_runlocal(config, steps=6, batch_size=8)
-        config.data.image_size = 32
-        config.data.subview_size = 16
-        config.model.backbone = dict(name="resnet", depth=18, variant="imagenet", width=8, synchronized_bn=True)
-        config.model.head_hidden = (32,)
-        config.model.head_dim = 16
-        config.model.queue_size = 32
-        config.optimizer.warmup_steps = 0
-    if args["synthetic"]:
-        size = config.data.image_size
-        sub_size = (config.data.subview_size if args["subview"] == "crop" else size) if uses_subview else 0
-        num_classes = 100 if dataset == "imagenet100" else 1000
-        config.data = ml_collections.ConfigDict(
-            dict(name="synthetic_views", image_size=size, sub_size=sub_size, num_classes=num_classes)
-        )
-    return config
-
-
-# --- Sec. 5.2.2: SimCLR (+ DEMI) on CIFAR-10 --------------------------------------------
-
 CIFAR10_TRAIN_IMAGES = 50_000
-
-
-def cifar_config(experiment, method, args):
-    """The config of ``method`` ("simclr" or "simclr_demi") on CIFAR-10 for the parsed
-    config argument ``args`` (see configs/cifar_simclr.py): epochs, batch, depth, lars,
-    runlocal, synthetic.
-    """
-    config = base_config(experiment)
-    config.batch_size = args["batch"]
-    config.epochs = args["epochs"]
-    steps_per_epoch = CIFAR10_TRAIN_IMAGES / config.batch_size
-    config.total_steps = math.ceil(args["epochs"] * steps_per_epoch)
-
-    config.data = ml_collections.ConfigDict()
-    config.data.name = "cifar10_views"
-    config.data.data_dir = ""
-    config.data.download = True  # as tfds: fetch CIFAR-10 on first use (false: fail offline at once)
-    config.data.image_size = 32
-    config.data.color_strength = 0.5  # SimCLR's colour distortion strength on CIFAR-10
-    config.data.subview = "crop" if method == "simclr_demi" else ""  # "": no x'
-    config.data.subview_size = 16 if method == "simclr_demi" else 0
-
-    config.model = ml_collections.ConfigDict()
-    config.model.name = "simclr"
-    config.model.method = method
-    config.model.backbone = dict(
-        name="resnet", depth=args["depth"], variant="cifar", width=64, synchronized_bn=True
-    )
-    config.model.temperature = 0.5
-    config.model.proj_dim = 128
-    config.model.proj_hidden = 2048
-    config.model.proj_layers = 1
-    config.model.synchronized_bn = True
-    config.model.num_classes = 10  # a linear probe on detached features, logged as probe_acc
-
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = "lars" if args["lars"] else "sgd"
-    config.optimizer.learning_rate = 0.5
-    config.optimizer.lr_scaling = "none"
-    config.optimizer.momentum = 0.9
-    config.optimizer.schedule = "cosine"
-    config.optimizer.warmup_steps = math.ceil(10 * steps_per_epoch)
-    config.optimizer.weight_decay = 1e-6
-    config.optimizer.weight_decay_exclude = ["gamma", "beta", "bias"]
-
-    config.mixed_precision = ""
-    config.jit_compile = False
-    config.steps_per_loop = 100
-    config.log_every = 100
-    config.checkpoint_every = 2500
-    config.histogram_every = 12500
-    config.keep_checkpoints = 2
-    config.export = True
-
-    if args["runlocal"]:
-        apply_runlocal(config, steps=6, batch_size=16)
-        config.model.backbone = dict(name="resnet", depth=18, variant="cifar", width=8, synchronized_bn=True)
-        config.model.proj_hidden = 64
-        config.model.proj_dim = 32
-        config.optimizer.warmup_steps = 2
-        config.optimizer.learning_rate = 0.1
-    if args["synthetic"]:
-        config.data = ml_collections.ConfigDict(
-            dict(name="synthetic_views", image_size=32, sub_size=config.data.subview_size, num_classes=10)
-        )
-    return config
-
-
-# --- Sec. 5.3 / App. B: GPT-2 dialogue models ---------------------------------------------
 
 # The small offline GPT-2 (preset ""), trained from scratch on the chitchat corpus, and
 # the tiny one of ``runlocal``. GPT-2's vocabulary (50,257 BPE tokens) in both.
 DIALOGUE_SMALL_GPT2 = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024)
 DIALOGUE_TINY_GPT2 = dict(num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64)
 
+# The trainer's fields of each family: loop and logging cadence, checkpoints (2 kept),
+# export of the trained model; the vision runs in float32 without XLA
+# (``--config.mixed_precision``, ``--config.jit_compile`` switch them).
+VISION_TRAINER = dict(
+    mixed_precision="", jit_compile=False, steps_per_loop=100, log_every=100, keep_checkpoints=2, export=True
+)
+IMAGENET_TRAINER = dict(VISION_TRAINER, checkpoint_every=5000, histogram_every=25000)
+CIFAR_TRAINER = dict(VISION_TRAINER, checkpoint_every=2500, histogram_every=12500)
+DIALOGUE_TRAINER = dict(
+    steps_per_loop=50, log_every=100, checkpoint_every=1000, histogram_every=5000, keep_checkpoints=2, export=True
+)
 
-def dialogue_config(experiment, method, args):
-    """The common config of the dialogue experiments (Sordoni et al. 2021, App. B.3).
+SUBVIEWS = ("crop", "cut")
 
-    model: ``tfmi.models.dialogue.DialogueModel`` with ``method`` (lm, infonce, demi,
-    demi_bo, transfertransfo, backward), MI terms weighted by ``mi_weight`` (0.1), on a
-    GPT-2 backbone: ``preset=gpt2_base_en`` is the paper's pretrained GPT-2 small
-    (downloaded once), no preset (default) a small randomly initialised GPT-2
-    (``DIALOGUE_SMALL_GPT2``) trained from scratch, offline. Dropout 0.1 on all layers.
-    data: ``tfmi.data.dialogue`` on ``source`` "chitchat" (the offline corpus of the
-    chitchat-dataset package, default) or "wow" (Wizard of Wikipedia; ``path`` = the
-    directory or JSON file the user downloaded), up to 5 past and 3 future utterances;
-    DEMI reads the futures sampled from p_GPT2(y | x') from ``negatives_path``
-    (``data.num_negatives`` = N - 1 = 9 per example, written by tools/sample_negatives.py).
-    optimizer: Adam, linear decay to 0 over 20,000 steps; batch 10 = 5 per GPU x 2
-    GPUs (run with ``--config.strategy=mirrored`` on two devices). The paper's learning
-    rate 6.25e-5 fine-tunes a pretrained GPT-2 and is the default with a preset; a
-    GPT-2 trained from scratch (preset "") learns nothing useful at that rate in a
-    short run, so it defaults to 5e-4 (``--config.optimizer.learning_rate`` sets either).
-    runlocal: a tiny GPT-2 (``DIALOGUE_TINY_GPT2``), batch 4, short sequences, 4 steps.
-    ``args`` (the parsed config argument): preset, source, path, negatives_path,
-    mi_weight, runlocal.
-    """
-    config = base_config(experiment)
-    config.data = ml_collections.ConfigDict()
-    config.data.name = "dialogue"
-    config.data.source = args["source"]
-    config.data.path = args["path"]
-    config.data.split = "train"
-    config.data.max_past = 5
-    config.data.max_future = 3
-    config.data.max_utterance_tokens = 64
-    config.data.max_past_tokens = 256
-    config.data.max_future_tokens = 128
-    config.data.negatives_path = args["negatives_path"]
-    config.data.num_negatives = 9
-    # Each batch padded to its longest row rounded up to 32 tokens, not to P + F = 384:
-    # chitchat utterances are short, and a few distinct shapes trace a few times only.
-    config.data.pad_to_multiple = 32
-    config.data.max_dialogues = 0  # all; runlocal keeps the first few
-    config.batch_size = 10
 
-    config.model = ml_collections.ConfigDict()
-    config.model.name = "dialogue"
-    config.model.method = method
-    config.model.mi_weight = float(args["mi_weight"])
-    config.model.unconditional = "past"
-    config.model.num_distractors = 1
-    config.model.nsp_weight = 0.5
-    backbone = dict(DIALOGUE_TINY_GPT2 if args["runlocal"] else DIALOGUE_SMALL_GPT2)
-    config.model.backbone = dict(preset=args["preset"], max_sequence_length=384, dropout=0.1, **backbone)
+def check_subview(subview):
+    """The ImageNet configs' ``subview`` argument, checked: x' is a "crop" or a "cut" of x."""
+    if subview not in SUBVIEWS:
+        raise ValueError(f"subview must be crop or cut, got {subview!r}.")
+    return subview
 
-    learning_rate = 6.25e-5 if args["preset"] else 5e-4
-    config.optimizer = dict(name="adam", learning_rate=learning_rate, schedule="linear", warmup_steps=0)
-    config.total_steps = 20000
-    config.steps_per_loop = 50
-    config.log_every = 100
-    config.checkpoint_every = 1000
-    config.histogram_every = 5000
-    config.keep_checkpoints = 2
-    config.export = True
-    if args["runlocal"]:
-        config.data.max_utterance_tokens = 16
-        config.data.max_past_tokens = 48
-        config.data.max_future_tokens = 24
-        config.data.num_negatives = 3
-        config.data.max_dialogues = 8
-        config.data.pad_to_multiple = 0
-        config.model.backbone.max_sequence_length = 80
-        apply_runlocal(config, steps=4, batch_size=4)
+
+def imagenet_runlocal(config):
+    """Shrinks an ImageNet config to a CPU smoke run (in place): ResNet-18 of width 8,
+    32 x 32 images (16 x 16 subviews), head 32-16, queue 32, batch 8, 6 steps."""
+    apply_runlocal(config, steps=6, batch_size=8)
+    config.data.image_size = 32
+    config.data.subview_size = 16
+    config.model.backbone.update(depth=18, width=8)
+    config.model.head_hidden = (32,)
+    config.model.head_dim = 16
+    config.model.queue_size = 32
+    config.optimizer.warmup_steps = 0
+    return config
+
+
+def cifar_runlocal(config):
+    """Shrinks a CIFAR-10 config to a CPU smoke run (in place): ResNet-18 of width 8,
+    projection 64-32, learning rate 0.1 after 2 warm-up steps, batch 16, 6 steps."""
+    apply_runlocal(config, steps=6, batch_size=16)
+    config.model.backbone.update(depth=18, width=8)
+    config.model.proj_hidden = 64
+    config.model.proj_dim = 32
+    config.optimizer.warmup_steps = 2
+    config.optimizer.learning_rate = 0.1
+    return config
+
+
+def dialogue_runlocal(config):
+    """Shrinks a dialogue config to a CPU smoke run (in place): the tiny GPT-2, short
+    sequences, 8 dialogues, 3 sampled negatives, batch 4, 4 steps."""
+    config.data.max_utterance_tokens = 16
+    config.data.max_past_tokens = 48
+    config.data.max_future_tokens = 24
+    config.data.num_negatives = 3
+    config.data.max_dialogues = 8
+    config.data.pad_to_multiple = 0
+    config.model.backbone.update(DIALOGUE_TINY_GPT2, max_sequence_length=80)
+    apply_runlocal(config, steps=4, batch_size=4)
+    return config
+
+
+def synthetic_views(config, num_classes):
+    """Swaps a vision config's data for random images of its size (in place): no
+    dataset needed. The subview x', if any, keeps its size: data.subview_size for a
+    "crop", the whole image for a "cut"."""
+    size = config.data.image_size
+    sub_size = {"": 0, "crop": config.data.subview_size, "cut": size}[config.data.subview]
+    config.data = ml_collections.ConfigDict(
+        dict(name="synthetic_views", image_size=size, sub_size=sub_size, num_classes=num_classes)
+    )
     return config
