@@ -33,9 +33,17 @@ from tfmi.config_utils import base_config, import_beside, parse_arg
 
 common = import_beside(__file__, "sordoni2021/common.py")
 
+# The arguments (configs/cifar_simclr_demi.py takes the same) and their defaults.
+ARGS = dict(epochs=1000, batch=800, depth=50, lars=False, runlocal=False, synthetic=False)
+
 
 def get_config(arg=None):
-    args = parse_arg(arg, epochs=1000, batch=800, depth=50, lars=False, runlocal=False, synthetic=False)
+    args = parse_arg(arg, **ARGS)
+    return common.cifar_options(full_size(args), args)
+
+
+def full_size(args):
+    """The run before the ``runlocal`` and ``synthetic`` options."""
     config = base_config("cifar_simclr")
     config.batch_size = args["batch"]
     config.epochs = args["epochs"]
@@ -75,8 +83,4 @@ def get_config(arg=None):
     config.optimizer.weight_decay_exclude = ["gamma", "beta", "bias"]
 
     config.update(common.CIFAR_TRAINER)
-    if args["runlocal"]:
-        common.cifar_runlocal(config)
-    if args["synthetic"]:
-        common.synthetic_views(config, num_classes=10)
     return config

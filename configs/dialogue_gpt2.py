@@ -12,8 +12,9 @@ GPT-2 small, Adam 6.25e-5 linearly decayed to 0, batch 5 per GPU on 2 GPUs: add
 ``--config.strategy=mirrored``). Arguments: preset, source, path, runlocal (a
 seconds-long CPU smoke run); the learning rate, steps and seed are fields
 (``--config.optimizer.learning_rate=``, ``--config.total_steps=``, ``--config.seed=``).
-The values are in get_config below; the other configs/dialogue_*.py share its data,
-backbone and optimizer (the GPT-2 sizes: configs/sordoni2021/common.py).
+The values are in full_size below; the other configs/dialogue_*.py load this file and
+change the experiment's name and the method (the GPT-2 sizes:
+configs/sordoni2021/common.py).
 
 This run is also DEMI's proposal: ``tools/sample_negatives.py --workdir`` this run's
 workdir samples the futures y ~ p_GPT2(y | x') that configs/dialogue_demi.py reads.
@@ -25,11 +26,18 @@ from tfmi.config_utils import base_config, import_beside, parse_arg
 
 common = import_beside(__file__, "sordoni2021/common.py")
 
+# The arguments and their defaults (the other configs/dialogue_*.py take the same;
+# configs/dialogue_demi.py adds bo).
+ARGS = dict(preset="", source="chitchat", path="", negatives_path="", mi_weight=0.1, runlocal=False)
+
 
 def get_config(arg=None):
-    args = parse_arg(
-        arg, preset="", source="chitchat", path="", negatives_path="", mi_weight=0.1, runlocal=False
-    )
+    args = parse_arg(arg, **ARGS)
+    return common.dialogue_options(full_size(args), args)
+
+
+def full_size(args):
+    """The run before the ``runlocal`` option."""
     config = base_config("dialogue_gpt2")
     config.batch_size = 10  # 5 per GPU x 2 GPUs: run with --config.strategy=mirrored on two devices
     config.total_steps = 20000
@@ -70,6 +78,4 @@ def get_config(arg=None):
     config.optimizer = dict(name="adam", learning_rate=learning_rate, schedule="linear", warmup_steps=0)
 
     config.update(common.DIALOGUE_TRAINER)
-    if args["runlocal"]:
-        common.dialogue_runlocal(config)
     return config

@@ -8,8 +8,8 @@ Maximises I_NCE(x'; y) + I_BO(x; y | x') + I_NCE(x; y) + I_BO(x'; y | x) with th
 heads reusing the unconditional logits detached (tfmi.models.MoCoModel, method "demi";
 terms logged as nce_x_y, nce_xp_y, bo_x_xp, bo_xp_x). x' is a subview of x: ``crop``
 (random resized crop, scale (0.05, 0.14), 96 x 96; the default and the better one) or
-``cut`` (cutout of x). Setup (get_config below): ResNet-50, ImageNet
-variant, InfoMin's settings as their code sets them: MLP head 2048-128, queue
+``cut`` (cutout of x). Setup (full_size below; the other configs/imagenet*.py build
+on it): ResNet-50, ImageNet variant, InfoMin's settings as their code sets them: MLP head 2048-128, queue
 K = 65,536, EMA 0.999, temperature 0.15, SGD momentum 0.9, lr 0.03 x B/256, weight
 decay 1e-4, cosine, 200 epochs, batch 256.
 
@@ -33,22 +33,31 @@ from tfmi.config_utils import base_config, import_beside, parse_arg
 
 common = import_beside(__file__, "sordoni2021/common.py")
 
+# The arguments (the ImageNet variants take the same) and their defaults.
+ARGS = dict(
+    subview="crop", epochs=200, batch=256, queue=65536, t=0.15, depth=50, runlocal=False, synthetic=False
+)
+
 
 def get_config(arg=None):
-    args = parse_arg(
-        arg, subview="crop", epochs=200, batch=256, queue=65536, t=0.15, depth=50, runlocal=False, synthetic=False
-    )
+    args = parse_arg(arg, **ARGS)
+    return common.imagenet_options(full_size(args), args)
+
+
+def full_size(args, dataset="imagenet2012"):
+    """The run on ``dataset`` (imagenet2012, or imagenet100 for configs/imagenet100_*.py),
+    before the ``runlocal`` and ``synthetic`` options."""
     subview = common.check_subview(args["subview"])
     config = base_config(f"imagenet_demi_{subview}")
     config.paper_top1 = 70.8  # Table 1: linear-evaluation top-1 (%), IN1K with the crop subview
     config.batch_size = args["batch"]
     config.epochs = args["epochs"]
-    steps_per_epoch = common.IMAGENET_TRAIN_IMAGES["imagenet2012"] / config.batch_size
+    steps_per_epoch = common.IMAGENET_TRAIN_IMAGES[dataset] / config.batch_size
     config.total_steps = math.ceil(config.epochs * steps_per_epoch)
 
     config.data = ml_collections.ConfigDict()
     config.data.name = "imagenet_views"  # InfoMin's augmentations
-    config.data.dataset = "imagenet2012"
+    config.data.dataset = dataset
     config.data.image_size = 224
     config.data.subview = subview  # x': "crop" (scale (0.05, 0.14), 96 x 96) or "cut" (a cutout of x)
     config.data.subview_size = 96
@@ -83,8 +92,4 @@ def get_config(arg=None):
     config.optimizer.warmup_steps = math.ceil(5 * steps_per_epoch) if config.batch_size > 256 else 0
 
     config.update(common.IMAGENET_TRAINER)
-    if args["runlocal"]:
-        common.imagenet_runlocal(config)
-    if args["synthetic"]:
-        common.synthetic_views(config, num_classes=1000)
     return config

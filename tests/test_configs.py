@@ -39,6 +39,8 @@ print(json.dumps({"experiment": config.value.experiment, "lr": config.value.opti
     "spec, experiment, lr",
     [
         ("imagenet_demi.py:subview=cut,runlocal", "imagenet_demi_cut", 0.03),
+        # A variant of a variant: imagenet100_infomin_multi -> imagenet_infomin_multi -> imagenet_demi.
+        ("imagenet100_infomin_multi.py:subview=cut,runlocal", "imagenet100_infomin_multi", 0.03),
         ("dialogue_demi.py:bo,preset=gpt2_base_en", "dialogue_demi_bo", 6.25e-5),
         ("mnist_encoder_arch.py:mlp,t=4", "mnist_encoder_arch", 1e-4),
     ],
