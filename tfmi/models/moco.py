@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds, distribute
-from tfmi.critics import mlp
+from tfmi.layers import mlp
 from tfmi.models.base import MIModel
 
 __all__ = ["MoCoModel", "METHODS"]

@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from tfmi import bounds, critics, distribute
-from tfmi.encoders.resnet import ProjectionHead
+from tfmi.layers import ProjectionHead
 from tfmi.models.base import MIModel
 
 __all__ = ["SimCLRModel", "SIMCLR_METHODS", "nt_xent"]
