@@ -19,7 +19,7 @@ scored future tokens):
 
     "lm"               LM                                                (GPT2)
     "infonce"          LM - w I_NCE(x; y)                                (InfoNCE)
-    "demi"             LM - w [I_NCE(x; y) + I_VAR(x; y | x')]           (DEMI)
+    "demi"             LM - w [I_NCE(x; y) + I_VAR(x; y | x')]           (DEMI, I_VAR)
     "demi_bo"          LM - w [I_NCE(x'; y) + I_BO(x; y | x')]           (DEMI, I_BO)
     "transfertransfo"  LM + nsp_weight CE(next-sentence head)            (Wolf et al. 2019)
     "backward"         LM of the past given the future, p(x | y)         (GPT2-MMI's scorer)
@@ -68,7 +68,7 @@ import tensorflow as tf
 
 from tfmi import bounds, distribute
 from tfmi.encoders.gpt2 import build_gpt2, last_token_states, lm_logits
-from tfmi.models.base import MIModel
+from tfmi.models.base import MIModel, part_section
 from tfmi.workdir import Workdir, restore_model
 
 __all__ = ["DialogueModel", "METHODS", "build_dialogue_model", "build_for_inference", "concat_padded", "restore_run"]
@@ -127,6 +127,14 @@ def _row_offset(local_rows):
     return tf.cast(context.replica_id_in_sync_group, tf.int32) * local_rows
 
 
+def _build_backbone(section):
+    """GPT-2 from ``build_gpt2``'s keyword arguments, or from its Keras serialisation
+    (what ``get_config`` gives for a backbone passed built)."""
+    if "class_name" in section:
+        return keras.saving.deserialize_keras_object(section)
+    return build_gpt2(**section)
+
+
 def _accuracy(positive, negatives):
     """Fraction of rows whose positive beats every negative (ties are misses)."""
     return tf.reduce_mean(tf.cast(positive > tf.reduce_max(negatives, axis=1), tf.float32))
@@ -135,7 +143,9 @@ def _accuracy(positive, negatives):
 class DialogueModel(MIModel):
     """GPT-2 trained by one of ``METHODS`` on dialogue batches (see the module doc).
 
-    backbone: a ``keras_hub.models.GPT2Backbone`` (``tfmi.encoders.gpt2.build_gpt2``).
+    Args (the fields of ``config.model``):
+    backbone: a ``keras_hub.models.GPT2Backbone``, or the keyword arguments of
+    ``tfmi.encoders.gpt2.build_gpt2`` that build one (preset, max_sequence_length, ...).
     mi_weight: w of the MI terms. unconditional: "past" (I_NCE(x; y), App. B.1) or
     "subview" (I_NCE(x'; y), Eq. 5) for the unconditional term of "demi".
     num_distractors, nsp_weight: TransferTransfo's head.
@@ -169,7 +179,8 @@ class DialogueModel(MIModel):
         if method == "transfertransfo":
             names += ["nsp_loss", "acc_nsp"]
         super().__init__(names, **kwargs)
-        self.backbone = backbone
+        self._backbone_section = backbone
+        self.backbone = backbone if isinstance(backbone, keras.Model) else _build_backbone(dict(backbone))
         self.method = method
         self.mi_weight = float(mi_weight)
         self.unconditional = unconditional
@@ -257,7 +268,8 @@ class DialogueModel(MIModel):
         return {k: v if k == "loss" else tf.stop_gradient(v) for k, v in outputs.items()}
 
     def _mi_columns(self, batch, lm_states, training):
-        """This replica's f(x), f(y) (and f(x')), and the conditional scores of DEMI."""
+        """This replica's f(x), f(y) (and f(x')), and for "demi" the conditional scores
+        of I_VAR on the offline negatives."""
         columns = {
             # f(x) read off the LM pass over past ⊕ future (see the module doc)
             "fx": last_token_states(lm_states, batch["past_length"]),
@@ -491,7 +503,7 @@ class DialogueModel(MIModel):
 
     def get_config(self):
         return {
-            **super().get_config(),
+            "backbone": part_section(self._backbone_section, self.backbone),
             "method": self.method,
             "mi_weight": self.mi_weight,
             "unconditional": self.unconditional,
@@ -511,17 +523,9 @@ def build_for_inference(model):
 
 
 def build_dialogue_model(config):
-    """The DialogueModel of a config's model block (``tfmi.models.build_model`` for
-    name "dialogue"): backbone (build_gpt2 arguments), method, mi_weight, unconditional,
-    num_distractors, nsp_weight."""
-    return DialogueModel(
-        build_gpt2(**dict(config.backbone)),
-        method=config.method,
-        mi_weight=config.get("mi_weight", 0.1),
-        unconditional=config.get("unconditional", "past"),
-        num_distractors=config.get("num_distractors", 1),
-        nsp_weight=config.get("nsp_weight", 0.5),
-    )
+    """The DialogueModel of a config's model block: its fields but "name" are the
+    constructor's arguments (as ``tfmi.models.build_model`` builds every model)."""
+    return DialogueModel(**{field: config[field] for field in config if field != "name"})
 
 
 def restore_run(workdir, step=None):
