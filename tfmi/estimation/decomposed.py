@@ -1,7 +1,7 @@
-"""The decomposed (DEMI) estimators of ``estimate_mi``: a Keras ``DecomposedEstimatorModel`` trained on
-batches, early stopping on the validation batches (the best validation weights are
-restored), then the mean of the test-batch values, read once; the standard error is
-that of the mean over the test batches.
+"""The decomposed (DEMI) estimators of ``estimate_mi``: a Keras
+``DecomposedEstimatorModel`` trained on batches, early stopping on the validation
+batches (the best validation weights are restored), then the mean of the test-batch
+values, read once; the standard error is that of the mean over the test batches.
 """
 
 import keras

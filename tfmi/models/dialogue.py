@@ -5,7 +5,7 @@ A dialogue (x_1, ..., x_L) is split at k: past x = (x_1 .. x_k), future y = (x_{
 subview x' = x_k. Batches follow the contract of ``tfmi.data.dialogue`` (right-padded
 int32 ids with masks and lengths): past_*, future_*, subview_*, lm_* (past ⊕ future,
 ``lm_target_mask[t] = 1`` where lm_ids[t + 1] is a scored future token), example_id and,
-for DEMI, negative_ids / negative_mask [B, N, F]: futures sampled offline from
+for "demi" (I_VAR), negative_ids / negative_mask [B, N, F]: futures sampled offline from
 p_GPT2(y | x') by ``tools/sample_negatives.py``.
 
 Critic (App. B.1): f(s) = the last-layer GPT-2 state at the last real token of s, run
@@ -375,7 +375,7 @@ class DialogueModel(MIModel):
     def build_from_batch(self, batch):
         """Creates the variables on one (global, eager) batch and checks the batch
         against the model: sequence lengths within GPT-2's positions, the past a prefix
-        of lm_ids, the negatives DEMI needs."""
+        of lm_ids, the offline negatives of I_VAR ("demi")."""
         max_positions = int(self.backbone.max_sequence_length)
         ids, mask, target = self._lm_batch(batch)
         if int(ids.shape[1]) > max_positions:

@@ -1,7 +1,7 @@
 """InfoMin and DEMI with a momentum encoder and a MoCo memory queue (Sordoni et al. 2021,
 Sec. 5.2.1 and Listing 1; Tian et al. 2020; He et al. 2020; Chen et al. 2020b).
 
-Query side: backbone f and head g (and, for DEMI, a second head g_bo on the same
+Query side: backbone f and head g (and, for DEMI's Listing 1, a second head g_bo on the same
 features); key side: f_ema and g_ema, copies of f and g updated after every step by
 
     theta_ema <- m * theta_ema + (1 - m) * theta          (m = ``momentum``, 0.999)
