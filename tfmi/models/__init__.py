@@ -11,11 +11,10 @@ defaults in its constructor) and one line in ``MODELS``.
 import os
 
 import keras
-import ml_collections
 
 from tfmi.errors import InputError
 from tfmi.models.adversarial import AdversarialModel
-from tfmi.models.base import MIModel
+from tfmi.models.base import MIModel, as_dict
 from tfmi.models.bound import LOGGED_BOUNDS, Bound
 from tfmi.models.demi import DecomposedEstimatorModel
 from tfmi.models.infomax import InfoMaxModel
@@ -58,7 +57,7 @@ MODELS = {
 def build_model(config):
     """``MODELS[config.name](**fields)``, the fields every one of ``config`` (a
     ConfigDict or dict) but "name". Raises InputError for an unknown model or field."""
-    fields = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else dict(config)
+    fields = as_dict(config)
     name = fields.pop("name", None)
     if name not in MODELS:
         raise InputError(f"Unknown model {name!r} (config.model.name); choose one of {sorted(MODELS)}.")

@@ -99,8 +99,8 @@ class AdversarialModel(MIModel):
             )
         if encoder is None:
             raise InputError("model.encoder of the adversarial model must name an encoder, e.g. {'name': 'realnvp'}.")
-        self._sections = {"encoder": encoder, "encoder_y": encoder_y, "critic": critic}
         self.encoder = build_part(encoder, encoders_lib.get, "encoder")
+        self._keep_sections(encoder=part_section(encoder, self.encoder))
         self.num_classes = int(num_classes)
         self.warmup_steps = int(warmup_steps)
         self.probe_steps = int(probe_steps)
@@ -114,6 +114,11 @@ class AdversarialModel(MIModel):
             self.encoder_y = build_part(encoder_y, encoders_lib.get, "encoder_y")
             self.critic = build_part(critic, critics_lib.get, "critic")
             self.bound = bound_lib.get(bound)
+            self._keep_sections(
+                encoder_y=part_section(encoder_y, self.encoder_y),
+                critic=part_section(critic, self.critic),
+                bound=self.bound.spec,
+            )
 
     # --- the two players' objectives -----------------------------------------------
 
@@ -226,21 +231,14 @@ class AdversarialModel(MIModel):
         return endpoints
 
     def get_config(self):
-        config = {
-            "encoder": part_section(self._sections["encoder"], self.encoder),
+        return {
             "num_classes": self.num_classes,
             "warmup_steps": self.warmup_steps,
             "probe_steps": self.probe_steps,
             "encoder_learning_rate": self.encoder_learning_rate,
             "mi_weight": self.mi_weight,
+            **self._parts,
         }
-        if self.mi_weight:
-            config.update(
-                encoder_y=part_section(self._sections["encoder_y"], self.encoder_y),
-                critic=part_section(self._sections["critic"], self.critic),
-                bound=self.bound.spec,
-            )
-        return config
 
 
 def _switch(predicate, true_fn, false_fn, batch):

@@ -6,15 +6,24 @@ import inspect
 from collections.abc import Mapping
 
 import keras
+import ml_collections
 import tensorflow as tf
 
 from tfmi import distribute
 from tfmi.errors import InputError
 
-__all__ = ["MIModel", "build_part", "part_section"]
+__all__ = ["MIModel", "build_part", "part_section", "as_dict"]
 
 # Keyword arguments of keras.Model that are not config fields.
 _KERAS_ARGUMENTS = ("name", "trainable", "dtype")
+
+
+def as_dict(section):
+    """A config block (a dict or an ml_collections.ConfigDict) as a plain dict; None for
+    anything else (a name, a built object, None)."""
+    if isinstance(section, ml_collections.ConfigDict):
+        return section.to_dict()
+    return dict(section) if isinstance(section, Mapping) else None
 
 
 def build_part(section, get, field):
@@ -23,9 +32,9 @@ def build_part(section, get, field):
     of a built one) deserialised, or a built object or None returned as it is."""
     if isinstance(section, str):
         return get(section)
-    if not isinstance(section, Mapping):
+    if as_dict(section) is None:
         return section
-    section = dict(section)
+    section = as_dict(section)
     if "class_name" in section:
         return keras.saving.deserialize_keras_object(section)
     if "name" not in section:
@@ -36,8 +45,8 @@ def build_part(section, get, field):
 def part_section(section, part):
     """What ``get_config`` returns for a part built from ``section``: the config block
     itself, or the Keras serialisation of a part that was passed built."""
-    if section is None or isinstance(section, Mapping):
-        return None if section is None else dict(section)
+    if section is None or as_dict(section) is not None:
+        return None if section is None else as_dict(section)
     if isinstance(section, str):
         return {"name": section}
     return keras.saving.serialize_keras_object(part)
@@ -76,6 +85,12 @@ class MIModel(keras.Model):
             )
         super().__init__(**kwargs)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in metric_names}
+        # Plain config data, kept out of Keras's tracking (which wraps dict attributes).
+        object.__setattr__(self, "_parts", {})
+
+    def _keep_sections(self, **sections):
+        """Records the config sections of parts (``part_section``) for ``get_config``."""
+        self._parts.update(sections)
 
     @classmethod
     def config_fields(cls):

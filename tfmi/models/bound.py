@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfmi import bounds
 from tfmi.errors import InputError
 from tfmi.layers import mlp
+from tfmi.models.base import as_dict
 
 __all__ = ["Bound", "Baseline", "MineAverage", "LOGGED_BOUNDS", "get"]
 
@@ -133,7 +134,7 @@ def get(spec):
         return spec
     if isinstance(spec, str):
         return Bound(spec)
-    spec = dict(spec)
+    spec = as_dict(spec)
     if "name" not in spec:
         raise InputError(f"model.bound needs a 'name', one of {list(bounds.BOUNDS)} (got the fields {sorted(spec)}).")
     return Bound(spec.pop("name"), **spec)

@@ -68,7 +68,7 @@ import tensorflow as tf
 
 from tfmi import bounds, distribute
 from tfmi.encoders.gpt2 import build_gpt2, last_token_states, lm_logits
-from tfmi.models.base import MIModel, part_section
+from tfmi.models.base import MIModel, as_dict, part_section
 from tfmi.workdir import Workdir, restore_model
 
 __all__ = ["DialogueModel", "METHODS", "build_dialogue_model", "build_for_inference", "concat_padded", "restore_run"]
@@ -179,8 +179,8 @@ class DialogueModel(MIModel):
         if method == "transfertransfo":
             names += ["nsp_loss", "acc_nsp"]
         super().__init__(names, **kwargs)
-        self._backbone_section = backbone
-        self.backbone = backbone if isinstance(backbone, keras.Model) else _build_backbone(dict(backbone))
+        self.backbone = backbone if isinstance(backbone, keras.Model) else _build_backbone(as_dict(backbone))
+        self._keep_sections(backbone=part_section(backbone, self.backbone))
         self.method = method
         self.mi_weight = float(mi_weight)
         self.unconditional = unconditional
@@ -503,7 +503,7 @@ class DialogueModel(MIModel):
 
     def get_config(self):
         return {
-            "backbone": part_section(self._backbone_section, self.backbone),
+            **self._parts,
             "method": self.method,
             "mi_weight": self.mi_weight,
             "unconditional": self.unconditional,
@@ -525,7 +525,9 @@ def build_for_inference(model):
 def build_dialogue_model(config):
     """The DialogueModel of a config's model block: its fields but "name" are the
     constructor's arguments (as ``tfmi.models.build_model`` builds every model)."""
-    return DialogueModel(**{field: config[field] for field in config if field != "name"})
+    fields = as_dict(config)
+    fields.pop("name", None)
+    return DialogueModel(**fields)
 
 
 def restore_run(workdir, step=None):

@@ -66,11 +66,15 @@ class InfoMaxModel(MIModel):
                 "InfoMaxModel: log_condition_every needs an encoder_x whose Jacobian to "
                 "condition; set model.encoder_x or log_condition_every = 0."
             )
-        self._sections = {"critic": critic, "encoder_x": encoder_x, "encoder_y": encoder_y}
         self.critic = build_part(critic, critics_lib.get, "critic")
         self.bound = bound_lib.get(bound)
         self.encoder_x = build_part(encoder_x, encoders_lib.get, "encoder_x")
         self.encoder_y = build_part(encoder_y, encoders_lib.get, "encoder_y")
+        self._keep_sections(
+            critic=part_section(critic, self.critic),
+            encoder_x=part_section(encoder_x, self.encoder_x),
+            encoder_y=part_section(encoder_y, self.encoder_y),
+        )
         self.target_mi = target_mi
         self.log_condition_every = int(log_condition_every)
         self.condition_points = int(condition_points)
@@ -169,7 +173,7 @@ class InfoMaxModel(MIModel):
 
     def get_config(self):
         return {
-            **{field: part_section(self._sections[field], getattr(self, field)) for field in self._sections},
+            **self._parts,
             "bound": self.bound.spec,
             "target_mi": self.target_mi,
             "log_condition_every": self.log_condition_every,

@@ -131,8 +131,8 @@ class MoCoModel(MIModel):
         self.queue_seed = int(queue_seed)
         if backbone is None:
             raise InputError("model.backbone of the moco model must name an encoder, e.g. {'name': 'resnet50'}.")
-        self._backbone_section = backbone
         self.backbone = build_part(backbone, encoders_lib.get, "backbone")
+        self._keep_sections(backbone=part_section(backbone, self.backbone))
         if key_backbone is None and isinstance(backbone, keras.Model):
             key_backbone = keras.models.clone_model(backbone)
         self.key_backbone = build_part(backbone if key_backbone is None else key_backbone, encoders_lib.get, "backbone")
@@ -329,7 +329,7 @@ class MoCoModel(MIModel):
 
     def get_config(self):
         return {
-            "backbone": part_section(self._backbone_section, self.backbone),
+            **self._parts,
             "method": self.method,
             "head_hidden": self.head_hidden,
             "head_dim": self.head_dim,

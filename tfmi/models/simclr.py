@@ -90,8 +90,9 @@ class SimCLRModel(MIModel):
         if num_classes:
             names += ["probe_loss", "probe_acc"]
         super().__init__(names, **kwargs)
-        self._backbone_section = backbone
-        self.backbone = backbone = build_part(backbone, encoders_lib.get, "backbone")
+        self.backbone = build_part(backbone, encoders_lib.get, "backbone")
+        self._keep_sections(backbone=part_section(backbone, self.backbone))
+        backbone = self.backbone
         self.method = method
         self.temperature = temperature
         self.num_classes = num_classes
@@ -183,7 +184,7 @@ class SimCLRModel(MIModel):
 
     def get_config(self):
         return {
-            "backbone": part_section(self._backbone_section, self.backbone),
+            **self._parts,
             "method": self.method,
             "temperature": self.temperature,
             "proj_dim": self.proj_dim,
