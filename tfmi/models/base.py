@@ -32,28 +32,30 @@ def build_part(section, get, field):
     of a built one) deserialised, or a built object or None returned as it is."""
     if isinstance(section, str):
         return get(section)
-    if as_dict(section) is None:
+    block = as_dict(section)
+    if block is None:
         return section
-    section = as_dict(section)
-    if "class_name" in section:
-        return keras.saving.deserialize_keras_object(section)
-    if "name" not in section:
-        raise InputError(f"model.{field} needs a 'name' (got the fields {sorted(section)}).")
-    return get(section.pop("name"), **section)
+    if "class_name" in block:
+        return keras.saving.deserialize_keras_object(block)
+    if "name" not in block:
+        raise InputError(f"model.{field} needs a 'name' (got the fields {sorted(block)}).")
+    return get(block.pop("name"), **block)
 
 
 def part_section(section, part):
     """What ``get_config`` returns for a part built from ``section``: the config block
-    itself, or the Keras serialisation of a part that was passed built."""
-    if section is None or as_dict(section) is not None:
-        return None if section is None else as_dict(section)
+    itself ({"name": ...} for a name), or the Keras serialisation of a part that was
+    passed built."""
+    if section is None:
+        return None
     if isinstance(section, str):
         return {"name": section}
-    return keras.saving.serialize_keras_object(part)
+    block = as_dict(section)
+    return keras.saving.serialize_keras_object(part) if block is None else block
 
 
 class MIModel(keras.Model):
-    """A Keras model trained by ``tfmi`` 's trainer; the contract, all of it:
+    """A Keras model trained by tfmi's trainer; the contract, all of it:
 
     - ``forward(batch, training)``: a dict of scalar tensors: "loss" (minimised) and
       the estimates to log (nats). It computes the loss of the GLOBAL batch (gather

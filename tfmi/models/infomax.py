@@ -14,7 +14,6 @@ log(sigma_max / sigma_min) of the Jacobian of g_x at ``condition_points`` fixed 
 (the first training batch), as "jacobian/log_condition_pP" (see ``periodic_metrics``).
 """
 
-import keras
 import tensorflow as tf
 
 from tfmi import critics as critics_lib
