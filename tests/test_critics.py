@@ -31,7 +31,7 @@ def _np_activation(name):
 
 
 def _np_mlp(sequential, h, activation):
-    """Runs a critics.mlp Sequential in NumPy: activation after every Dense but the last."""
+    """Runs a tfmi.layers.mlp Sequential in NumPy: activation after every Dense but the last."""
     dense = sequential.layers
     for k, layer in enumerate(dense):
         h = h @ layer.kernel.numpy() + layer.bias.numpy()

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfmi import bounds
 from tfmi.config_utils import load_config
 from tfmi.data import demi_synthetic
-from tfmi.models import DemiModel
+from tfmi.models import DecomposedEstimatorModel
 from tfmi.workdir import EXPORT
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +24,7 @@ def batch():
 
 def build(method, batch):
     keras.utils.set_random_seed(0)
-    model = DemiModel(method, hidden_units=16, embed_dim=8)
+    model = DecomposedEstimatorModel(method, hidden_units=16, embed_dim=8)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_from_batch(batch)
     model.optimizer.build(model.trainable_variables)
@@ -96,7 +96,7 @@ def test_var_proposal_learns_the_conditional_mean(batch):
 
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="Unknown DEMI method 'demi_xx'"):
-        DemiModel("demi_xx")
+        DecomposedEstimatorModel("demi_xx")
 
 
 DEMI_CONFIG = os.path.join(REPO, "configs", "demi_synthetic.py")

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from tfmi import bounds
 from tfmi.encoders import get as get_encoder
-from tfmi.encoders.resnet import ProjectionHead, ResNet
+from tfmi.encoders.resnet import ResNet
+from tfmi.layers import ProjectionHead
 from tfmi.models import build_model
 from tfmi.models.simclr import SimCLRModel, nt_xent
 from tfmi.optim import LARS, make_optimizer, scaled_learning_rate

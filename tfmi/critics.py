@@ -8,15 +8,9 @@ positive pairs (x_i, y_i) lie on the diagonal. Every critic is serialisable thro
 import keras
 import tensorflow as tf
 
-__all__ = ["Bilinear", "Separable", "Concat", "InnerProduct", "Cosine", "mlp", "get", "CRITICS"]
+from tfmi.layers import mlp
 
-
-def mlp(hidden_units, output_units, activation="relu", name=None, **dense_kwargs):
-    """A Sequential MLP: Dense(hidden, activation) for each hidden size, then a linear
-    Dense(output_units)."""
-    layers = [keras.layers.Dense(units, activation=activation, **dense_kwargs) for units in hidden_units]
-    layers.append(keras.layers.Dense(output_units, **dense_kwargs))
-    return keras.Sequential(layers, name=name)
+__all__ = ["Bilinear", "Separable", "Concat", "InnerProduct", "Cosine", "get", "CRITICS"]
 
 
 def _check_pair(x, y, name):

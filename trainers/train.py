@@ -216,8 +216,8 @@ def _check_finite(loss, step, last_checkpoint):
 
 def _current_loss(model):
     """The running mean of the loss since the last log (NaN/inf once any step's was)."""
-    tracker = model.trackers.get("loss") if hasattr(model, "trackers") else None
-    if tracker is None or _value(tracker.count) == 0:
+    tracker = model.trackers["loss"]
+    if _value(tracker.count) == 0:
         return 0.0
     return float(tracker.result())
 
@@ -345,9 +345,8 @@ def _train(config, run, strategy, chief):
     writer = run.metric_writer(enabled=chief)
     # Scalars a model computes outside its training step (e.g. Jacobian conditioning),
     # due when it says so; a fresh run logs their values at initialisation too.
-    periodic_metrics = getattr(model, "periodic_metrics", lambda step: {})
     if step == 0:
-        initial = periodic_metrics(0)
+        initial = model.periodic_metrics(0)
         if initial:
             writer.scalars(0, initial)
     log_interval = _Interval(config.log_every)
@@ -383,7 +382,7 @@ def _train(config, run, strategy, chief):
                             **{f"train/{name}": value for name, value in metrics.items()},
                             "train/learning_rate": learning_rate,
                             "train/steps_per_sec": steps_per_sec,
-                            **periodic_metrics(step),
+                            **model.periodic_metrics(step),
                         },
                     )
                     rate = (step - start_step) / max(now - start_time, 1e-9)

@@ -17,6 +17,9 @@ take the scores of each row's positive [B] and of its own negatives [B, K - 1] i
 ``kpair_loss`` and ``triplet_loss`` are the metric-learning losses that Tschannen et al.
 (2020, Sec. 4) relate to InfoNCE: losses to minimise on the same score matrix, not bounds.
 
+``BOUNDS`` (``registry``) maps every name a model or config accepts to its function, each
+taking the scores and only its own arguments; ``get(name)`` looks one up.
+
 References: Poole et al. 2019 "On variational bounds of mutual information" (InfoNCE,
 NWJ, TUBA, interpolated), Belghazi et al. 2018 (DV / MINE), Song & Ermon 2020 (SMILE),
 Nowozin et al. 2016 (f-GAN JS), Sordoni et al. 2021 (DEMI: CNCE, VAR, IS, BO),
@@ -45,6 +48,7 @@ from tfmi.bounds.conditional import (
     split_scores,
     var,
 )
+from tfmi.bounds.registry import BOUNDS, STATE_ARGUMENTS, arguments, get, kpair, triplet
 from tfmi.bounds.losses import (
     METRIC_LOSSES,
     contrastive_cross_entropy,
@@ -54,6 +58,12 @@ from tfmi.bounds.losses import (
 )
 
 __all__ = [
+    "BOUNDS",
+    "STATE_ARGUMENTS",
+    "get",
+    "arguments",
+    "kpair",
+    "triplet",
     "infonce",
     "log_mean_exp_off_diagonal",
     "nwj",

@@ -191,7 +191,7 @@ def _log_leave_one_out_mean(scores):
     return log_rest - tf.math.log(_batch_size(scores) - 1.0)
 
 
-def interpolated(scores, log_baseline, alpha):
+def interpolated(scores, log_baseline, alpha=0.5):
     """Interpolated bound I_alpha between NWJ-style and InfoNCE (Poole et al. Eq. 13).
 
     The baseline of TUBA for row i with y_j left out is
@@ -296,6 +296,10 @@ class MineMovingAverage(keras.layers.Layer):
         )
 
     def call(self, scores):
+        return mine(scores, self.update(scores))
+
+    def update(self, scores):
+        """Blends this batch's partition into the average; returns the new log A."""
         scores = _check_scores(scores, "mine")
         log_partition = tf.stop_gradient(log_mean_exp_off_diagonal(scores))
         previous = tf.cast(tf.convert_to_tensor(self.log_average), scores.dtype)
@@ -304,11 +308,11 @@ class MineMovingAverage(keras.layers.Layer):
         )
         updated = tf.where(tf.math.is_finite(previous), blended, log_partition)
         self.log_average.assign(tf.cast(updated, self.log_average.dtype))
-        return mine(scores, updated)
+        return updated
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum}
 
 
-# The names models, configs and estimate_mi accept (tfmi.models.Bound dispatches them).
+# The MI bounds of tfmi.bounds.BOUNDS (the names configs and estimate_mi accept).
 UNCONDITIONAL_BOUNDS = ("infonce", "nwj", "tuba", "dv", "js", "smile", "interpolated", "mine")

@@ -12,8 +12,8 @@ from tfmi.bounds.classic import _batch_size, _check_scores, _off_diagonal_mask
 # --- Metric-learning losses (Tschannen et al. 2020, Sec. 4 and App. C) -----------------
 #
 # Losses to minimise on the same [B, B] score matrix, read as similarities: anchor x_i,
-# positive y_i, negatives y_j (j != i). They are not bounds on MI; tfmi.models.Bound
-# trains them under the names of METRIC_LOSSES (its value is then -loss).
+# positive y_i, negatives y_j (j != i). They are not bounds on MI; tfmi.bounds.BOUNDS
+# holds them as objectives (-loss) under the names of METRIC_LOSSES.
 
 
 def kpair_loss(scores):
@@ -59,7 +59,7 @@ def triplet_loss(scores, margin=1.0):
     return tf.reduce_sum(off_diagonal) / (batch * (batch - 1.0))
 
 
-# The losses tfmi.models.Bound also trains (maximising -loss): not MI estimates.
+# The losses tfmi.bounds.BOUNDS also holds as objectives (-loss): not MI estimates.
 METRIC_LOSSES = ("kpair", "triplet")
 
 

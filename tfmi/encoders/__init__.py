@@ -23,7 +23,7 @@ from tfmi.encoders.base import FlatInputEncoder, check_flat_inputs
 from tfmi.encoders.convnet import ConvNet
 from tfmi.encoders.mlp import MLP, ResidualMLP
 from tfmi.encoders.realnvp import CouplingFlow, RealNVP
-from tfmi.encoders.resnet import ProjectionHead, ResNet, resnet18, resnet50
+from tfmi.encoders.resnet import ResNet, resnet18, resnet50
 
 __all__ = [
     "ENCODERS",
@@ -36,7 +36,6 @@ __all__ = [
     "ResidualMLP",
     "ConvNet",
     "ResNet",
-    "ProjectionHead",
 ]
 
 

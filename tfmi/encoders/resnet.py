@@ -1,4 +1,4 @@
-"""ResNet-18 / ResNet-50 backbones for images in [0, 1], and SimCLR's projection head.
+"""ResNet-18 / ResNet-50 backbones for images in [0, 1].
 
 Why not keras.applications or keras-hub: ``keras.applications.ResNet50`` fixes the
 7x7/2 stem, max-pool and biased convolutions; keras-hub's ``ResNetBackbone`` (0.32)
@@ -27,7 +27,9 @@ of all replicas (SimCLR's "global BN"); it equals plain BN on one replica.
 
 import keras
 
-__all__ = ["ResNet", "ProjectionHead", "RESNET_DEPTHS", "VARIANTS", "IMAGENET_MEAN", "IMAGENET_STD"]
+from tfmi.layers import batch_norm
+
+__all__ = ["ResNet", "RESNET_DEPTHS", "VARIANTS", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 # depth -> (block type, blocks per stage)
 RESNET_DEPTHS = {
@@ -39,16 +41,6 @@ RESNET_DEPTHS = {
 VARIANTS = ("cifar", "imagenet")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _batch_norm(name, synchronized, momentum, zero_init=False):
-    return keras.layers.BatchNormalization(
-        momentum=momentum,
-        epsilon=1e-5,
-        synchronized=synchronized,
-        gamma_initializer="zeros" if zero_init else "ones",
-        name=name,
-    )
 
 
 def _conv(filters, kernel, stride, name):
@@ -117,7 +109,7 @@ class ResNet(keras.Model):
         kind, blocks = RESNET_DEPTHS[depth]
 
         def bn(name, zero_init=False):
-            return _batch_norm(name, synchronized_bn, bn_momentum, zero_init and zero_init_residual)
+            return batch_norm(name, synchronized_bn, bn_momentum, zero_init and zero_init_residual)
 
         inputs = keras.Input((image_size, image_size, 3), name="images")
         # (x - mean) / std per channel, in the compute dtype (float16 under mixed precision).
@@ -162,50 +154,6 @@ class ResNet(keras.Model):
             "bn_momentum": self.bn_momentum,
             "image_size": self.image_size,
             "zero_init_residual": self.zero_init_residual,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class ProjectionHead(keras.Sequential):
-    """SimCLR's projection MLP g: (Dense -> BN -> ReLU) x ``num_hidden`` -> Dense(output_dim).
-
-    v1 (Chen et al. 2020a) has one hidden layer as wide as the features; v2 uses more.
-    ``hidden_dim`` None: the input width. Features -> z in R^output_dim (128).
-    """
-
-    def __init__(self, output_dim=128, hidden_dim=None, num_hidden=1, synchronized_bn=False,
-                 bn_momentum=0.9, input_dim=None, **kwargs):
-        if input_dim is None and hidden_dim is None:
-            raise ValueError("ProjectionHead: give hidden_dim or input_dim (the feature width).")
-        hidden = hidden_dim or input_dim
-        layers = [keras.Input((input_dim,))] if input_dim else []
-        for i in range(num_hidden):
-            layers += [
-                keras.layers.Dense(hidden, use_bias=False, name=f"hidden{i + 1}"),
-                _batch_norm(f"hidden{i + 1}_bn", synchronized_bn, bn_momentum),
-                keras.layers.ReLU(name=f"hidden{i + 1}_relu"),
-            ]
-        layers.append(keras.layers.Dense(output_dim, name="output"))
-        super().__init__(layers, **kwargs)
-        self.output_dim = output_dim
-        self.hidden_dim = hidden_dim
-        self.num_hidden = num_hidden
-        self.synchronized_bn = synchronized_bn
-        self.bn_momentum = bn_momentum
-        self.input_dim = input_dim
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "output_dim": self.output_dim,
-            "hidden_dim": self.hidden_dim,
-            "num_hidden": self.num_hidden,
-            "synchronized_bn": self.synchronized_bn,
-            "bn_momentum": self.bn_momentum,
-            "input_dim": self.input_dim,
         }
 
     @classmethod

@@ -1,7 +1,7 @@
-"""The decomposed (DEMI) estimators of ``estimate_mi``: a Keras ``DemiModel`` trained on
-batches, early stopping on the validation batches (the best validation weights are
-restored), then the mean of the test-batch values, read once; the standard error is
-that of the mean over the test batches.
+"""The decomposed (DEMI) estimators of ``estimate_mi``: a Keras
+``DecomposedEstimatorModel`` trained on batches, early stopping on the validation
+batches (the best validation weights are restored), then the mean of the test-batch
+values, read once; the standard error is that of the mean over the test batches.
 """
 
 import keras
@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi.estimation import heldout
-from tfmi.models import DemiModel
+from tfmi.models import DecomposedEstimatorModel
 
 __all__ = ["demi_estimate", "DEMI_ESTIMATORS"]
 
@@ -30,7 +30,7 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
         )
         for part, seed in zip(parts, (settings["seed"], None, None))
     )
-    model = DemiModel(settings["estimator"], **settings["critic_args"])
+    model = DecomposedEstimatorModel(settings["estimator"], **settings["critic_args"])
     model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     model.build_from_batch(next(iter(valid)))
     stopper = keras.callbacks.EarlyStopping(

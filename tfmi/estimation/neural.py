@@ -69,7 +69,7 @@ def _bound_fn(bound, bound_args):
     if bound == "mine":
         layer = bounds_lib.MineMovingAverage(**bound_args)
         return layer
-    function = getattr(bounds_lib, bound)
+    function = bounds_lib.get(bound)
     if bound in ("tuba", "interpolated"):
         bound_args = {"log_baseline": 0.0, **bound_args}
     return lambda scores: function(scores, **bound_args)

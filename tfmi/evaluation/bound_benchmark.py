@@ -51,6 +51,7 @@ from tfmi.critics import Separable
 from tfmi.data import build_dataset, gaussians
 from tfmi.evaluation.benchmarking import markdown_table, time_steps
 from tfmi.models import Bound, build_model
+from tfmi.models.bound import Baseline
 from tfmi.optim import make_optimizer
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "configs"
@@ -228,8 +229,9 @@ def analytic_step_flops(model, batch_size):
         return None
     macs = batch_size * (_mlp_macs(critic.phi_x) + _mlp_macs(critic.phi_y))
     macs += batch_size**2 * critic.embed_dim
-    if model.bound.uses_baseline and model.bound.baseline == "mlp":
-        macs += batch_size * _mlp_macs(model.bound.baseline_net)
+    state = model.bound.state
+    if isinstance(state, Baseline) and state.baseline == "mlp":
+        macs += batch_size * _mlp_macs(state.baseline_net)
     return 3 * 2 * macs
 
 

@@ -45,8 +45,10 @@ import tensorflow as tf
 
 from tfmi import critics as critics_lib
 from tfmi import distribute
-from tfmi.models.base import MIModel
-from tfmi.models.bound import Bound
+from tfmi import encoders as encoders_lib
+from tfmi.errors import InputError
+from tfmi.models import bound as bound_lib
+from tfmi.models.base import MIModel, build_part, part_section
 
 __all__ = ["AdversarialModel"]
 
@@ -54,8 +56,9 @@ __all__ = ["AdversarialModel"]
 class AdversarialModel(MIModel):
     """An encoder trained to make a linear probe fail, the probe trained to succeed.
 
-    Args:
-      encoder: g_1, a Keras model [B, d] -> [B, k] (the paper's RealNVP).
+    Args (the fields of ``config.model``; a part is a config block {"name": ..., **kwargs}
+    or a built object):
+      encoder: g_1, an encoder [B, d] -> [B, k] (the paper's RealNVP).
       num_classes: the probe's outputs; 10 digits.
       warmup_steps: probe-only steps before the alternation starts; the paper's 1000.
       probe_steps: probe steps per encoder step after the warm-up; the paper's 10.
@@ -94,7 +97,10 @@ class AdversarialModel(MIModel):
                 f"AdversarialModel: needs encoder_learning_rate > 0 and mi_weight >= 0, got "
                 f"{encoder_learning_rate} and {mi_weight}."
             )
-        self.encoder = encoder
+        if encoder is None:
+            raise InputError("model.encoder of the adversarial model must name an encoder, e.g. {'name': 'realnvp'}.")
+        self.encoder = build_part(encoder, encoders_lib.get, "encoder")
+        self._keep_sections(encoder=part_section(encoder, self.encoder))
         self.num_classes = int(num_classes)
         self.warmup_steps = int(warmup_steps)
         self.probe_steps = int(probe_steps)
@@ -102,10 +108,17 @@ class AdversarialModel(MIModel):
         self.mi_weight = float(mi_weight)
         self.probe = keras.layers.Dense(self.num_classes, name="probe")
         self.encoder_optimizer = keras.optimizers.Adam(self.encoder_learning_rate, name="encoder_adam")
+        # The MI term's parts exist only when it is trained.
+        self.encoder_y = self.critic = self.bound = None
         if self.mi_weight:
-            self.encoder_y = encoder_y
-            self.critic = critics_lib.get(critic)
-            self.bound = bound if isinstance(bound, Bound) else Bound(bound)
+            self.encoder_y = build_part(encoder_y, encoders_lib.get, "encoder_y")
+            self.critic = build_part(critic, critics_lib.get, "critic")
+            self.bound = bound_lib.get(bound)
+            self._keep_sections(
+                encoder_y=part_section(encoder_y, self.encoder_y),
+                critic=part_section(critic, self.critic),
+                bound=self.bound.spec,
+            )
 
     # --- the two players' objectives -----------------------------------------------
 
@@ -211,29 +224,21 @@ class AdversarialModel(MIModel):
     def export_endpoints(self):
         """What the SavedModel export holds: g_1 as "encoder_x" (and g_2 as "encoder_y")."""
         endpoints = {}
-        for name, encoder in (("encoder_x", self.encoder), ("encoder_y", getattr(self, "encoder_y", None))):
+        for name, encoder in (("encoder_x", self.encoder), ("encoder_y", self.encoder_y)):
             if encoder is not None:
                 spec = tf.TensorSpec([None, *encoder.inputs[0].shape[1:]], tf.float32, name="x")
                 endpoints[name] = (encoder, [spec])
         return endpoints
 
     def get_config(self):
-        config = {
-            **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
+        return {
             "num_classes": self.num_classes,
             "warmup_steps": self.warmup_steps,
             "probe_steps": self.probe_steps,
             "encoder_learning_rate": self.encoder_learning_rate,
             "mi_weight": self.mi_weight,
+            **self._parts,
         }
-        if self.mi_weight:
-            config.update(
-                encoder_y=keras.saving.serialize_keras_object(self.encoder_y),
-                critic=keras.saving.serialize_keras_object(self.critic),
-                bound=keras.saving.serialize_keras_object(self.bound),
-            )
-        return config
 
 
 def _switch(predicate, true_fn, false_fn, batch):

@@ -1,121 +1,140 @@
-"""The ``Bound`` layer: a named MI bound plus the state some bounds carry."""
+"""The ``Bound`` layer: a bound of ``tfmi.bounds.BOUNDS`` with its own settings, plus the
+state that MINE, TUBA and the interpolated bound carry (made only for those bounds)."""
+
+import inspect
 
 import keras
 import tensorflow as tf
 
 from tfmi import bounds
-from tfmi.critics import mlp
+from tfmi.errors import InputError
+from tfmi.layers import mlp
+from tfmi.models.base import as_dict
 
-__all__ = ["Bound", "LOGGED_BOUNDS"]
+__all__ = ["Bound", "Baseline", "MineAverage", "LOGGED_BOUNDS", "get"]
 
 # Bounds with no state, evaluated on every score matrix for logging beside the
 # trained one: they show how the same critic reads under each estimator.
-LOGGED_BOUNDS = {
-    "infonce": bounds.infonce,
-    "nwj": bounds.nwj,
-    "dv": bounds.dv,
-    "js": bounds.js,
-}
+LOGGED_BOUNDS = {name: bounds.get(name) for name in ("infonce", "nwj", "dv", "js")}
 
 BASELINES = ("mlp", "constant", "none")
 
 
-# Every name a Bound accepts: the MI bounds, then the metric-learning losses.
-NAMES = bounds.UNCONDITIONAL_BOUNDS + bounds.METRIC_LOSSES
+class Baseline(keras.layers.Layer):
+    """log a(x_i) of TUBA and the interpolated bound, one per row: [B].
+
+    baseline: "mlp" (a learned MLP of x with hidden widths ``baseline_hidden``, as in
+    Poole et al. 2019), "constant" (one learned scalar) or "none" (a = 1).
+    """
+
+    argument = "log_baseline"
+
+    def __init__(self, baseline="mlp", baseline_hidden=(128,), **kwargs):
+        super().__init__(**kwargs)
+        if baseline not in BASELINES:
+            raise ValueError(f"Unknown baseline {baseline!r}; choose one of {list(BASELINES)}.")
+        self.baseline = baseline
+        self.baseline_hidden = tuple(baseline_hidden)
+        if baseline == "mlp":
+            self.baseline_net = mlp(self.baseline_hidden, 1, name="baseline_net")
+        elif baseline == "constant":
+            self.log_baseline_constant = self.add_weight(shape=(), initializer="zeros", name="log_baseline")
+
+    def build(self, scores_shape, x_shape=None):
+        if self.baseline == "mlp":
+            if x_shape is None:
+                raise ValueError("an mlp baseline needs x: call the bound with (scores, x).")
+            self.baseline_net.build(x_shape)
+
+    def call(self, scores, x=None):
+        if self.baseline == "mlp":
+            return tf.squeeze(self.baseline_net(x), axis=-1)
+        if self.baseline == "constant":
+            return tf.fill(tf.shape(scores)[:1], tf.convert_to_tensor(self.log_baseline_constant))
+        return tf.zeros(tf.shape(scores)[:1], scores.dtype)
+
+
+class MineAverage(bounds.MineMovingAverage):
+    """MINE's state: log A, the moving average of E_p(x)p(y)[e^f] that each call updates
+    and returns (``tfmi.bounds.MineMovingAverage``, whose ``momentum`` it takes)."""
+
+    argument = "log_moving_average"
+
+    def call(self, scores, x=None):
+        return self.update(scores)
+
+
+# The state a bound carries, created only for the bounds listed here: the layer that
+# computes the bound's state argument (its class attribute ``argument``).
+STATES = {"mine": MineAverage, "tuba": Baseline, "interpolated": Baseline}
+
+
+def settings(name):
+    """{setting: default} that a config block of bound ``name`` may give: the bound
+    function's own arguments and those of the state layer it carries."""
+    own = bounds.arguments(name)
+    if name in STATES:
+        parameters = list(inspect.signature(STATES[name].__init__).parameters.values())[1:]
+        own.update({p.name: p.default for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD})
+    return own
+
+
+# Every setting some bound takes. A block shared by several bounds (one sweep over
+# bound names, as configs/gaussian_staircase.py) may hold settings of other bounds:
+# those are left unused; a setting that no bound takes is an error.
+_ALL_SETTINGS = frozenset(setting for name in bounds.BOUNDS for setting in settings(name))
 
 
 class Bound(keras.layers.Layer):
-    """Turns scores [B, B] into the MI estimate of the bound called ``bound``.
+    """Turns scores [B, B] (and x, for a baseline) into the value of the bound ``bound``.
 
-    For a metric-learning loss of ``tfmi.bounds.METRIC_LOSSES`` ("kpair": the multi-class
-    K-pair loss, "triplet": the hinge triplet loss; Tschannen et al. 2020, Sec. 4) the
-    value is -loss, the objective to maximise: not an MI estimate (for "kpair",
-    log B + value is I_NCE of the same scores).
-
-    Args:
-      bound: one of ``tfmi.bounds.UNCONDITIONAL_BOUNDS`` or ``tfmi.bounds.METRIC_LOSSES``.
-      alpha: interpolation weight of ``interpolated`` (1 = InfoNCE-like, 0 = TUBA).
-      clip: SMILE's clipping threshold tau (None: no clipping).
-      momentum: MINE's moving-average momentum.
-      baseline: log a(x) for ``tuba`` and ``interpolated``: "mlp" (learned MLP of x,
-        as in Poole et al. 2019), "constant" (one learned scalar) or "none" (a = 1).
-      baseline_hidden: hidden widths of the "mlp" baseline.
-      margin: the triplet loss's margin.
+    ``bound`` names a function of ``tfmi.bounds.BOUNDS``; ``args`` are its own settings
+    (``clip`` for "smile", ``alpha`` for "interpolated", ``margin`` for "triplet") and
+    those of the state it carries, created only for the bounds of ``STATES``:
+    ``momentum`` of MINE's moving average (``MineAverage``), ``baseline`` and
+    ``baseline_hidden`` of the baseline a(x) of "tuba" and "interpolated"
+    (``Baseline``). Defaults live in those signatures. For "kpair" and "triplet" the
+    value is -loss, an objective to maximise, not an MI estimate.
     """
 
-    def __init__(
-        self,
-        bound="infonce",
-        alpha=0.5,
-        clip=5.0,
-        momentum=0.9,
-        baseline="mlp",
-        baseline_hidden=(128,),
-        margin=1.0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if bound not in NAMES:
-            raise ValueError(f"Unknown bound {bound!r}; choose one of {list(NAMES)}.")
-        if baseline not in BASELINES:
-            raise ValueError(f"Unknown baseline {baseline!r}; choose one of {list(BASELINES)}.")
-        if not margin >= 0:
-            raise ValueError(f"Bound: the triplet margin must be >= 0, got {margin}.")
-        self.bound = bound
-        self.alpha = alpha
-        self.clip = clip
-        self.momentum = momentum
-        self.baseline = baseline
-        self.baseline_hidden = tuple(baseline_hidden)
-        self.margin = margin
-        self.uses_baseline = bound in ("tuba", "interpolated") and baseline != "none"
-        if bound == "mine":
-            self.mine_average = bounds.MineMovingAverage(momentum, name="mine_average")
-        if self.uses_baseline and baseline == "mlp":
-            self.baseline_net = mlp(self.baseline_hidden, 1, name="baseline_net")
-        elif self.uses_baseline:
-            self.log_baseline_constant = self.add_weight(
-                shape=(), initializer="zeros", name="log_baseline"
+    def __init__(self, bound="infonce", name=None, dtype=None, trainable=True, **args):
+        super().__init__(name=name, dtype=dtype, trainable=trainable)
+        self.function = bounds.get(bound)
+        accepted = settings(bound)
+        unknown = sorted(set(args) - _ALL_SETTINGS)
+        if unknown:
+            raise InputError(
+                f"model.bound: {bound!r} takes no setting {unknown}; its settings are "
+                f"{sorted(accepted)} (no other bound takes them either)."
             )
+        self.bound = bound
+        self.args = {key: value for key, value in args.items() if key in accepted}
+        own = bounds.arguments(bound)
+        self.function_args = {key: value for key, value in self.args.items() if key in own}
+        state_args = {key: value for key, value in self.args.items() if key not in own}
+        self.state = STATES[bound](**state_args, name="state") if bound in STATES else None
 
-    def build(self, scores_shape, x_shape=None):
-        if self.uses_baseline and self.baseline == "mlp":
-            if x_shape is None:
-                raise ValueError(f"bound {self.bound!r} with an mlp baseline needs x.")
-            self.baseline_net.build(x_shape)
-
-    def log_baseline(self, scores, x):
-        """log a(x_i) for each row of ``scores``: shape [B]."""
-        if not self.uses_baseline:
-            return tf.zeros(tf.shape(scores)[:1], scores.dtype)
-        if self.baseline == "mlp":
-            return tf.squeeze(self.baseline_net(x), axis=-1)
-        return tf.fill(tf.shape(scores)[:1], tf.convert_to_tensor(self.log_baseline_constant))
+    @property
+    def spec(self):
+        """The config block that rebuilds this bound: {"name": bound, **settings}."""
+        return {"name": self.bound, **self.args}
 
     def call(self, scores, x=None):
-        name = self.bound
-        if name == "mine":
-            return self.mine_average(scores)
-        if name == "smile":
-            return bounds.smile(scores, self.clip)
-        if name == "tuba":
-            return bounds.tuba(scores, self.log_baseline(scores, x))
-        if name == "interpolated":
-            return bounds.interpolated(scores, self.log_baseline(scores, x), self.alpha)
-        if name == "kpair":
-            return -bounds.kpair_loss(scores)
-        if name == "triplet":
-            return -bounds.triplet_loss(scores, self.margin)
-        return getattr(bounds, name)(scores)
+        state = {} if self.state is None else {self.state.argument: self.state(scores, x)}
+        return self.function(scores, **state, **self.function_args)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "bound": self.bound,
-            "alpha": self.alpha,
-            "clip": self.clip,
-            "momentum": self.momentum,
-            "baseline": self.baseline,
-            "baseline_hidden": self.baseline_hidden,
-            "margin": self.margin,
-        }
+        return {**super().get_config(), "bound": self.bound, **self.args}
+
+
+def get(spec):
+    """A ``Bound`` from a config block {"name": ..., **settings}, a bound name, or a
+    ``Bound`` (returned as it is)."""
+    if isinstance(spec, Bound):
+        return spec
+    if isinstance(spec, str):
+        return Bound(spec)
+    spec = as_dict(spec)
+    if "name" not in spec:
+        raise InputError(f"model.bound needs a 'name', one of {list(bounds.BOUNDS)} (got the fields {sorted(spec)}).")
+    return Bound(spec.pop("name"), **spec)

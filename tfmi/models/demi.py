@@ -1,4 +1,5 @@
-"""DEMI: decomposed MI estimation with a subview x' of x (Sordoni et al. 2021).
+"""The decomposed MI estimators of DEMI on synthetic data (Sordoni et al. 2021, Sec. 5.1):
+I(x; y) = I(x'; y) + I(x; y | x') with a subview x' of x.
 
 Encoders: f, an MLP on the concatenation [x', x] (x zeroed for the subview alone), and
 g, an MLP on y; Sec. 5.1 / App. A.6 use one hidden ReLU layer of 100 and 100 outputs.
@@ -12,7 +13,9 @@ samples of p(y | x') per row (the negatives of I_CNCE), and "true_mi". ``method`
 decides what is trained:
 
     "infonce"   I_NCE(f([x', x]); g(y)) with the B in-batch candidates
-    "demi"      I_NCE(x'; y) + I_CNCE(x; y | x'), negatives from p(y | x') (needs y_cond)
+    "demi"      I_NCE(x'; y) + I_CNCE(x; y | x'), negatives from p(y | x') (needs y_cond);
+                the conditional-NCE objective, not the MoCo / SimCLR Listing-1 loss nor
+                the dialogue model's I_VAR, which share the config value "demi"
     "demi_is"   I_NCE(x'; y) + I_IS, in-batch negatives weighted by psi
     "demi_bo"   I_NCE(x'; y) + I_BO, in-batch negatives, psi detached in the boost
     "demi_var"  I_NCE(x'; y) + I_CNCE with negatives from a learned Gaussian q(y | x'),
@@ -30,10 +33,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds, distribute
-from tfmi.critics import mlp
+from tfmi.layers import mlp
 from tfmi.models.base import MIModel
 
-__all__ = ["DemiModel", "METHODS"]
+__all__ = ["DecomposedEstimatorModel", "METHODS"]
 
 METHODS = ("infonce", "demi", "demi_is", "demi_bo", "demi_var")
 
@@ -62,8 +65,12 @@ class GaussianConditional(keras.layers.Layer):
         return self.log_prob(xprime, y)
 
 
-class DemiModel(MIModel):
-    """Trains one of ``METHODS`` on (x, x', y) batches and logs the total-MI estimates.
+class DecomposedEstimatorModel(MIModel):
+    """Trains one of the decomposed estimators ``METHODS`` on (x, x', y) batches and logs
+    the total-MI estimates (registered as "demi_synthetic").
+
+    Args (the fields of ``config.model``): method, one of ``METHODS``; hidden_units and
+    embed_dim of the MLPs f and g.
 
     The number of conditional negatives equals B - 1 (as many as in-batch negatives),
     also for the samples of q in "demi_var".
@@ -116,7 +123,9 @@ class DemiModel(MIModel):
         outputs = {"mi_infonce": bounds.infonce(phi), "mi_nce_is": nce_is, "nce_xprime": nce_xprime}
         has_conditional = "y_cond" in batch
         if has_conditional:
-            outputs["cnce"] = bounds.cnce(phi_pos, self._conditional_scores(joint, gather(batch["y_cond"])))
+            # all_gather of a rank-3 tensor forgets the static width that g needs.
+            y_cond = tf.ensure_shape(gather(batch["y_cond"]), [None, None, batch["y_cond"].shape[-1]])
+            outputs["cnce"] = bounds.cnce(phi_pos, self._conditional_scores(joint, y_cond))
             outputs["mi_demi"] = nce_xprime + outputs["cnce"]
         elif self.method == "demi":
             raise ValueError(
@@ -174,9 +183,4 @@ class DemiModel(MIModel):
         }
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "method": self.method,
-            "hidden_units": self.hidden_units,
-            "embed_dim": self.embed_dim,
-        }
+        return {"method": self.method, "hidden_units": self.hidden_units, "embed_dim": self.embed_dim}

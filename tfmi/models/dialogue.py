@@ -5,7 +5,7 @@ A dialogue (x_1, ..., x_L) is split at k: past x = (x_1 .. x_k), future y = (x_{
 subview x' = x_k. Batches follow the contract of ``tfmi.data.dialogue`` (right-padded
 int32 ids with masks and lengths): past_*, future_*, subview_*, lm_* (past ⊕ future,
 ``lm_target_mask[t] = 1`` where lm_ids[t + 1] is a scored future token), example_id and,
-for DEMI, negative_ids / negative_mask [B, N, F]: futures sampled offline from
+for "demi" (I_VAR), negative_ids / negative_mask [B, N, F]: futures sampled offline from
 p_GPT2(y | x') by ``tools/sample_negatives.py``.
 
 Critic (App. B.1): f(s) = the last-layer GPT-2 state at the last real token of s, run
@@ -19,7 +19,7 @@ scored future tokens):
 
     "lm"               LM                                                (GPT2)
     "infonce"          LM - w I_NCE(x; y)                                (InfoNCE)
-    "demi"             LM - w [I_NCE(x; y) + I_VAR(x; y | x')]           (DEMI)
+    "demi"             LM - w [I_NCE(x; y) + I_VAR(x; y | x')]           (DEMI, I_VAR)
     "demi_bo"          LM - w [I_NCE(x'; y) + I_BO(x; y | x')]           (DEMI, I_BO)
     "transfertransfo"  LM + nsp_weight CE(next-sentence head)            (Wolf et al. 2019)
     "backward"         LM of the past given the future, p(x | y)         (GPT2-MMI's scorer)
@@ -68,9 +68,9 @@ import tensorflow as tf
 
 from tfmi import bounds, distribute
 from tfmi.encoders.gpt2 import build_gpt2, last_token_states, lm_logits
-from tfmi.models.base import MIModel
+from tfmi.models.base import MIModel, as_dict, part_section
 
-__all__ = ["DialogueModel", "METHODS", "build_dialogue_model", "concat_padded"]
+__all__ = ["DialogueModel", "METHODS", "concat_padded"]
 
 METHODS = ("lm", "infonce", "demi", "demi_bo", "transfertransfo", "backward")
 _UNCONDITIONAL = ("past", "subview")
@@ -126,6 +126,14 @@ def _row_offset(local_rows):
     return tf.cast(context.replica_id_in_sync_group, tf.int32) * local_rows
 
 
+def _build_backbone(section):
+    """GPT-2 from ``build_gpt2``'s keyword arguments, or from its Keras serialisation
+    (what ``get_config`` gives for a backbone passed built)."""
+    if "class_name" in section:
+        return keras.saving.deserialize_keras_object(section)
+    return build_gpt2(**section)
+
+
 def _accuracy(positive, negatives):
     """Fraction of rows whose positive beats every negative (ties are misses)."""
     return tf.reduce_mean(tf.cast(positive > tf.reduce_max(negatives, axis=1), tf.float32))
@@ -134,7 +142,9 @@ def _accuracy(positive, negatives):
 class DialogueModel(MIModel):
     """GPT-2 trained by one of ``METHODS`` on dialogue batches (see the module doc).
 
-    backbone: a ``keras_hub.models.GPT2Backbone`` (``tfmi.encoders.gpt2.build_gpt2``).
+    Args (the fields of ``config.model``):
+    backbone: a ``keras_hub.models.GPT2Backbone``, or the keyword arguments of
+    ``tfmi.encoders.gpt2.build_gpt2`` that build one (preset, max_sequence_length, ...).
     mi_weight: w of the MI terms. unconditional: "past" (I_NCE(x; y), App. B.1) or
     "subview" (I_NCE(x'; y), Eq. 5) for the unconditional term of "demi".
     num_distractors, nsp_weight: TransferTransfo's head.
@@ -168,7 +178,8 @@ class DialogueModel(MIModel):
         if method == "transfertransfo":
             names += ["nsp_loss", "acc_nsp"]
         super().__init__(names, **kwargs)
-        self.backbone = backbone
+        self.backbone = backbone if isinstance(backbone, keras.Model) else _build_backbone(as_dict(backbone))
+        self._keep_sections(backbone=part_section(backbone, self.backbone))
         self.method = method
         self.mi_weight = float(mi_weight)
         self.unconditional = unconditional
@@ -256,7 +267,8 @@ class DialogueModel(MIModel):
         return {k: v if k == "loss" else tf.stop_gradient(v) for k, v in outputs.items()}
 
     def _mi_columns(self, batch, lm_states, training):
-        """This replica's f(x), f(y) (and f(x')), and the conditional scores of DEMI."""
+        """This replica's f(x), f(y) (and f(x')), and for "demi" the conditional scores
+        of I_VAR on the offline negatives."""
         columns = {
             # f(x) read off the LM pass over past ⊕ future (see the module doc)
             "fx": last_token_states(lm_states, batch["past_length"]),
@@ -362,7 +374,7 @@ class DialogueModel(MIModel):
     def build_from_batch(self, batch):
         """Creates the variables on one (global, eager) batch and checks the batch
         against the model: sequence lengths within GPT-2's positions, the past a prefix
-        of lm_ids, the negatives DEMI needs."""
+        of lm_ids, the offline negatives of I_VAR ("demi")."""
         max_positions = int(self.backbone.max_sequence_length)
         ids, mask, target = self._lm_batch(batch)
         if int(ids.shape[1]) > max_positions:
@@ -423,7 +435,7 @@ class DialogueModel(MIModel):
 
     def get_config(self):
         return {
-            **super().get_config(),
+            **self._parts,
             "method": self.method,
             "mi_weight": self.mi_weight,
             "unconditional": self.unconditional,
@@ -431,16 +443,3 @@ class DialogueModel(MIModel):
             "nsp_weight": self.nsp_weight,
         }
 
-
-def build_dialogue_model(config):
-    """The DialogueModel of a config's model block (``tfmi.models.build_model`` for
-    name "dialogue"): backbone (build_gpt2 arguments), method, mi_weight, unconditional,
-    num_distractors, nsp_weight."""
-    return DialogueModel(
-        build_gpt2(**dict(config.backbone)),
-        method=config.method,
-        mi_weight=config.get("mi_weight", 0.1),
-        unconditional=config.get("unconditional", "past"),
-        num_distractors=config.get("num_distractors", 1),
-        nsp_weight=config.get("nsp_weight", 0.5),
-    )

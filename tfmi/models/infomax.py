@@ -14,13 +14,14 @@ log(sigma_max / sigma_min) of the Jacobian of g_x at ``condition_points`` fixed 
 (the first training batch), as "jacobian/log_condition_pP" (see ``periodic_metrics``).
 """
 
-import keras
 import tensorflow as tf
 
 from tfmi import critics as critics_lib
 from tfmi import distribute
-from tfmi.models.base import MIModel
-from tfmi.models.bound import LOGGED_BOUNDS, Bound
+from tfmi import encoders as encoders_lib
+from tfmi.models import bound as bound_lib
+from tfmi.models.base import MIModel, build_part, part_section
+from tfmi.models.bound import LOGGED_BOUNDS
 
 __all__ = ["InfoMaxModel"]
 
@@ -28,10 +29,12 @@ __all__ = ["InfoMaxModel"]
 class InfoMaxModel(MIModel):
     """Maximises (or matches to a target) an MI bound between two views.
 
-    Args:
-      critic: a critic layer (``tfmi.critics``) or its name.
-      bound: a ``Bound`` layer or a bound name.
-      encoder_x, encoder_y: Keras models for each view, or None for the identity.
+    Args (the fields of ``config.model``; a part is a config block {"name": ..., **kwargs}
+    or a built object):
+      critic: a critic of ``tfmi.critics``.
+      bound: a bound of ``tfmi.bounds.BOUNDS`` with its settings (``tfmi.models.Bound``).
+      encoder_x, encoder_y: encoders of ``tfmi.encoders`` for each view, or None for
+        the identity.
       target_mi: if set, the loss is |I_EST - target_mi| instead of -I_EST.
       log_condition_every: N > 0 logs the Jacobian condition numbers of ``encoder_x``
         every N steps (0: never).
@@ -62,10 +65,15 @@ class InfoMaxModel(MIModel):
                 "InfoMaxModel: log_condition_every needs an encoder_x whose Jacobian to "
                 "condition; set model.encoder_x or log_condition_every = 0."
             )
-        self.critic = critics_lib.get(critic)
-        self.bound = bound if isinstance(bound, Bound) else Bound(bound)
-        self.encoder_x = encoder_x
-        self.encoder_y = encoder_y
+        self.critic = build_part(critic, critics_lib.get, "critic")
+        self.bound = bound_lib.get(bound)
+        self.encoder_x = build_part(encoder_x, encoders_lib.get, "encoder_x")
+        self.encoder_y = build_part(encoder_y, encoders_lib.get, "encoder_y")
+        self._keep_sections(
+            critic=part_section(critic, self.critic),
+            encoder_x=part_section(encoder_x, self.encoder_x),
+            encoder_y=part_section(encoder_y, self.encoder_y),
+        )
         self.target_mi = target_mi
         self.log_condition_every = int(log_condition_every)
         self.condition_points = int(condition_points)
@@ -164,11 +172,8 @@ class InfoMaxModel(MIModel):
 
     def get_config(self):
         return {
-            **super().get_config(),
-            "critic": keras.saving.serialize_keras_object(self.critic),
-            "bound": keras.saving.serialize_keras_object(self.bound),
-            "encoder_x": keras.saving.serialize_keras_object(self.encoder_x),
-            "encoder_y": keras.saving.serialize_keras_object(self.encoder_y),
+            **self._parts,
+            "bound": self.bound.spec,
             "target_mi": self.target_mi,
             "log_condition_every": self.log_condition_every,
             "condition_points": self.condition_points,

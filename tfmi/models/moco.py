@@ -1,7 +1,7 @@
 """InfoMin and DEMI with a momentum encoder and a MoCo memory queue (Sordoni et al. 2021,
 Sec. 5.2.1 and Listing 1; Tian et al. 2020; He et al. 2020; Chen et al. 2020b).
 
-Query side: backbone f and head g (and, for DEMI, a second head g_bo on the same
+Query side: backbone f and head g (and, for DEMI's Listing 1, a second head g_bo on the same
 features); key side: f_ema and g_ema, copies of f and g updated after every step by
 
     theta_ema <- m * theta_ema + (1 - m) * theta          (m = ``momentum``, 0.999)
@@ -17,10 +17,12 @@ an aggressive crop or a cutout), encoded by the same f. ``method``:
 
     "infomin"        nce_x_y                                    I_NCE(x; y)
     "infomin_multi"  nce_x_y + nce_xp_y                         I_NCE(x; y) + I_NCE(x'; y)
-    "demi"           nce_x_y + nce_xp_y + bo_x_xp + bo_xp_x     Listing 1: both
+    "demi"           nce_x_y + nce_xp_y + bo_x_xp + bo_xp_x     DEMI's Listing 1: both
                      decompositions of I(x, x'; y), the conditional terms I_BO(x; y | x')
                      and I_BO(x'; y | x) estimated by the boosted critic, whose logits
-                     s(q_bo(x)) + stop_gradient(s(q(x'))) reuse the unconditional ones.
+                     s(q_bo(x)) + stop_gradient(s(q(x'))) reuse the unconditional ones
+                     (the boosted Listing-1 objective: not the synthetic model's I_CNCE
+                     nor the dialogue model's I_VAR, which share the config value "demi").
 
 Every term is logged on its own (nce_x_y, nce_xp_y, bo_x_xp, bo_xp_x), with "loss"
 (their sum) and "accuracy" (share of rows of s(q(x)) whose positive scores highest).
@@ -48,8 +50,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds, distribute
-from tfmi.critics import mlp
-from tfmi.models.base import MIModel
+from tfmi import encoders as encoders_lib
+from tfmi.errors import InputError
+from tfmi.layers import mlp
+from tfmi.models.base import MIModel, build_part, part_section
 
 __all__ = ["MoCoModel", "METHODS"]
 
@@ -72,14 +76,15 @@ def _unit_rows_initializer(seed):
 
 
 class MoCoModel(MIModel):
-    """InfoMin / InfoMin (multi) / DEMI with a momentum key encoder and a key queue.
+    """InfoMin / InfoMin (multi) / DEMI's Listing 1 with a momentum key encoder and a key queue.
 
-    Args:
+    Args (the fields of ``config.model``, but ``key_backbone``):
       backbone: the query encoder f, any Keras model mapping images [B, H, W, C] to
-        features [B, D] (it must accept the subview's size as well).
+        features [B, D] (it must accept the subview's size as well), or a config block
+        {"name": "resnet", ...} of ``tfmi.encoders``, then built twice: f and f_ema.
       key_backbone: the key encoder f_ema, a model of the same architecture (its
-        weights are overwritten by f's when the model is built). None: a clone of
-        ``backbone`` (``keras.models.clone_model``).
+        weights are overwritten by f's when the model is built). None: built from the
+        block, or a clone of a built ``backbone`` (``keras.models.clone_model``).
       method: one of ``METHODS``.
       head_hidden: hidden widths of the heads g, g_ema, g_bo (ReLU MLPs; InfoMin: one
         layer as wide as the features, 2048 for ResNet-50).
@@ -124,8 +129,13 @@ class MoCoModel(MIModel):
         self.momentum = float(momentum)
         self.temperature = float(temperature)
         self.queue_seed = int(queue_seed)
-        self.backbone = backbone
-        self.key_backbone = key_backbone if key_backbone is not None else keras.models.clone_model(backbone)
+        if backbone is None:
+            raise InputError("model.backbone of the moco model must name an encoder, e.g. {'name': 'resnet50'}.")
+        self.backbone = build_part(backbone, encoders_lib.get, "backbone")
+        self._keep_sections(backbone=part_section(backbone, self.backbone))
+        if key_backbone is None and isinstance(backbone, keras.Model):
+            key_backbone = keras.models.clone_model(backbone)
+        self.key_backbone = build_part(backbone if key_backbone is None else key_backbone, encoders_lib.get, "backbone")
         if self.key_backbone is self.backbone:
             raise ValueError("MoCoModel: key_backbone must be a separate model, not the query backbone itself.")
         self.head = mlp(self.head_hidden, self.head_dim, name="head")
@@ -319,7 +329,7 @@ class MoCoModel(MIModel):
 
     def get_config(self):
         return {
-            **super().get_config(),
+            **self._parts,
             "method": self.method,
             "head_hidden": self.head_hidden,
             "head_dim": self.head_dim,

@@ -34,8 +34,9 @@ import keras
 import tensorflow as tf
 
 from tfmi import bounds, critics, distribute
-from tfmi.encoders.resnet import ProjectionHead
-from tfmi.models.base import MIModel
+from tfmi import encoders as encoders_lib
+from tfmi.layers import ProjectionHead
+from tfmi.models.base import MIModel, build_part, part_section
 
 __all__ = ["SimCLRModel", "SIMCLR_METHODS", "nt_xent"]
 
@@ -70,7 +71,8 @@ class SimCLRModel(MIModel):
     """Backbone f + projection head g (+ BO head g_bo for "simclr_demi") trained with
     ``method`` (one of ``SIMCLR_METHODS``) at cosine temperature ``temperature``.
 
-    ``proj_dim``: width of z (128); ``proj_hidden``: hidden width of the head (None: the
+    ``backbone``: an image encoder of ``tfmi.encoders`` as a config block
+    {"name": "resnet", ...} or built; ``proj_dim``: width of z (128); ``proj_hidden``: hidden width of the head (None: the
     feature width, SimCLR v1); ``proj_layers``: hidden layers of the head;
     ``synchronized_bn``: cross-replica batch norm in the heads (the backbone's is set
     where it is built); ``num_classes``: classes of the linear probe (0: none).
@@ -88,10 +90,14 @@ class SimCLRModel(MIModel):
         if num_classes:
             names += ["probe_loss", "probe_acc"]
         super().__init__(names, **kwargs)
-        self.backbone = backbone
+        self.backbone = build_part(backbone, encoders_lib.get, "backbone")
+        self._keep_sections(backbone=part_section(backbone, self.backbone))
+        backbone = self.backbone
         self.method = method
         self.temperature = temperature
         self.num_classes = num_classes
+        self.proj_dim, self.proj_hidden, self.proj_layers = proj_dim, proj_hidden, proj_layers
+        self.synchronized_bn = synchronized_bn
         feature_dim = int(backbone.outputs[0].shape[-1])
         head = dict(output_dim=proj_dim, hidden_dim=proj_hidden, num_hidden=proj_layers,
                     synchronized_bn=synchronized_bn, input_dim=feature_dim)
@@ -105,7 +111,7 @@ class SimCLRModel(MIModel):
     def _project(self, head, features, training):
         return tf.cast(head(features, training=training), tf.float32)
 
-    def _demi(self, z_x, z_xp, z_y, q_bo_x, q_bo_xp):
+    def _listing1_terms(self, z_x, z_xp, z_y, q_bo_x, q_bo_xp):
         """Listing 1 on the global batch: candidates [y_1..y_N, x_1..x_N], own x masked."""
         n = tf.shape(z_x)[0]
         candidates = tf.concat([z_y, z_x], axis=0)
@@ -134,7 +140,7 @@ class SimCLRModel(MIModel):
             sub_features = self.backbone(batch["x_sub"], training=training)
             z_xp = gather(self._project(self.head, sub_features, training))
             q_bo = self._project(self.bo_head, tf.concat([features[:local], sub_features], 0), training)
-            terms = self._demi(z_x, z_xp, z_y, gather(q_bo[:local]), gather(q_bo[local:]))
+            terms = self._listing1_terms(z_x, z_xp, z_y, gather(q_bo[:local]), gather(q_bo[local:]))
             loss = terms.pop("loss")
             outputs.update(terms)
         if self.probe is not None:
@@ -177,5 +183,13 @@ class SimCLRModel(MIModel):
         return {"encoder": (encoder, [tf.TensorSpec([None, *self._image_shape], tf.float32, name="images")])}
 
     def get_config(self):
-        return {**super().get_config(), "method": self.method, "temperature": self.temperature,
-                "num_classes": self.num_classes}
+        return {
+            **self._parts,
+            "method": self.method,
+            "temperature": self.temperature,
+            "proj_dim": self.proj_dim,
+            "proj_hidden": self.proj_hidden,
+            "proj_layers": self.proj_layers,
+            "synchronized_bn": self.synchronized_bn,
+            "num_classes": self.num_classes,
+        }
