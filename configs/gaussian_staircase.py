@@ -22,6 +22,17 @@ import ml_collections
 from tfmi.config_utils import base_config, parse_arg
 
 
+# Each bound's own settings, as in Poole et al. (2019): SMILE's clip tau, MINE's
+# moving-average momentum, the interpolated bound's alpha, and the baseline a(x) of TUBA
+# and the interpolated bound (an MLP of x with one hidden layer of 128).
+BOUND_SETTINGS = {
+    "smile": dict(clip=5.0),
+    "mine": dict(momentum=0.9),
+    "tuba": dict(baseline="mlp", baseline_hidden=(128,)),
+    "interpolated": dict(alpha=0.5, baseline="mlp", baseline_hidden=(128,)),
+}
+
+
 def get_config(arg=None):
     args = parse_arg(arg, bound="infonce", critic="concat", cubic=False, runlocal=False)
     config = base_config("gaussian_staircase")
@@ -43,9 +54,7 @@ def get_config(arg=None):
     elif args["critic"] == "concat":
         critic.update(hidden_units=(256, 256), activation="relu")
     config.model.critic = critic
-    config.model.bound = dict(
-        name=args["bound"], alpha=0.5, clip=5.0, momentum=0.9, baseline="mlp", baseline_hidden=(128,)
-    )
+    config.model.bound = dict(name=args["bound"], **BOUND_SETTINGS.get(args["bound"], {}))
 
     config.optimizer = dict(name="adam", learning_rate=5e-4, schedule="constant", warmup_steps=0)
     config.total_steps = 20000

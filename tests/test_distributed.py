@@ -55,13 +55,20 @@ EQUIVALENCE_SCRIPT = textwrap.dedent(
             [keras.Input((DIM,)), keras.layers.Dense(6, activation="tanh")], name=name
         )
 
+    # Each stateful bound's own settings: a small baseline MLP, a fast MINE average.
+    OWN_SETTINGS = {
+        "tuba": dict(baseline="mlp", baseline_hidden=(8,)),
+        "interpolated": dict(baseline="mlp", baseline_hidden=(8,)),
+        "mine": dict(momentum=0.5),
+    }
+
     def build(strategy, bound):
         first = next(iter(dataset()))
         with strategy.scope():
             keras.utils.set_random_seed(1)
             model = InfoMaxModel(
                 critics.get("separable", hidden_units=(16,), embed_dim=8, activation="relu"),
-                Bound(bound, baseline="mlp", baseline_hidden=(8,), momentum=0.5),
+                Bound(bound, **OWN_SETTINGS.get(bound, {})),
                 encoder_x=encoder("gx"),
                 encoder_y=encoder("gy"),
             )

@@ -227,25 +227,29 @@ def test_unknown_model_and_bound_are_named():
         build_model({"name": "infomax", **CASES["infomax"][0], "bound": {"name": "nce"}})
 
 
-def test_bound_keeps_its_own_settings_and_state_only_where_it_has_one():
-    """A block shared by several bounds keeps each bound's own settings; the values equal
-    the functions of tfmi.bounds called with them; only MINE, TUBA and the interpolated
-    bound carry state."""
+def test_bound_takes_its_own_settings_and_state_only_where_it_has_one():
+    """Each bound takes only its own settings (another bound's is refused, naming the
+    accepted ones); the values equal the functions of tfmi.bounds called with them; only
+    MINE, TUBA and the interpolated bound carry state."""
     scores = tf.constant(np.random.default_rng(0).normal(size=(6, 6)), tf.float32)
-    shared = {"alpha": 0.3, "clip": 2.0, "momentum": 0.5, "baseline": "constant", "baseline_hidden": (4,)}
-    infonce = Bound("infonce", **shared)
+    infonce = Bound("infonce")
     assert infonce.spec == {"name": "infonce"} and infonce.state is None
-    smile = Bound("smile", **shared)
+    with pytest.raises(InputError, match=r"'infonce' takes no setting \['clip'\]"):
+        Bound("infonce", clip=2.0)
+    with pytest.raises(InputError, match=r"'smile' takes no setting \['alpha'\].*\['clip'\]"):
+        Bound("smile", clip=2.0, alpha=0.3)
+    smile = Bound("smile", clip=2.0)
     assert smile.spec == {"name": "smile", "clip": 2.0} and smile.state is None
     np.testing.assert_allclose(float(smile(scores)), float(bounds.smile(scores, 2.0)), rtol=1e-6)
-    tuba = Bound("tuba", **shared)  # a constant baseline starts at log a = 0
-    assert tuba.spec == {"name": "tuba", "baseline": "constant", "baseline_hidden": (4,)}
+    baseline = {"baseline": "constant", "baseline_hidden": (4,)}
+    tuba = Bound("tuba", **baseline)  # a constant baseline starts at log a = 0
+    assert tuba.spec == {"name": "tuba", **baseline}
     np.testing.assert_allclose(float(tuba(scores)), float(bounds.tuba(scores, 0.0)), rtol=1e-6)
-    interpolated = Bound("interpolated", **shared)
+    interpolated = Bound("interpolated", alpha=0.3, **baseline)
     np.testing.assert_allclose(
         float(interpolated(scores)), float(bounds.interpolated(scores, 0.0, 0.3)), rtol=1e-6
     )
-    mine = Bound("mine", **shared)  # MINE's value is DV's
+    mine = Bound("mine", momentum=0.5)  # MINE's value is DV's
     assert mine.spec == {"name": "mine", "momentum": 0.5} and mine.state.momentum == 0.5
     np.testing.assert_allclose(float(mine(scores)), float(bounds.dv(scores)), rtol=1e-6)
     assert sorted(bounds.BOUNDS) == sorted(bounds.UNCONDITIONAL_BOUNDS + bounds.METRIC_LOSSES)

@@ -128,7 +128,9 @@ def optimal_estimates(bound_config, batches, rho):
     """
     settings = dict(bound_config)
     name = settings.pop("name")
-    bound = Bound(name, **{**settings, "baseline": "none"})
+    if "baseline" in settings:
+        settings["baseline"] = "none"
+    bound = Bound(name, **settings)
     shift = 1.0 if name == "nwj" else 0.0
     values = []
     for batch in batches:

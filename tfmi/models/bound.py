@@ -79,12 +79,6 @@ def settings(name):
     return own
 
 
-# Every setting some bound takes. A block shared by several bounds (one sweep over
-# bound names, as configs/gaussian_staircase.py) may hold settings of other bounds:
-# those are left unused; a setting that no bound takes is an error.
-_ALL_SETTINGS = frozenset(setting for name in bounds.BOUNDS for setting in settings(name))
-
-
 class Bound(keras.layers.Layer):
     """Turns scores [B, B] (and x, for a baseline) into the value of the bound ``bound``.
 
@@ -101,14 +95,14 @@ class Bound(keras.layers.Layer):
         super().__init__(name=name, dtype=dtype, trainable=trainable)
         self.function = bounds.get(bound)
         accepted = settings(bound)
-        unknown = sorted(set(args) - _ALL_SETTINGS)
+        unknown = sorted(set(args) - set(accepted))
         if unknown:
             raise InputError(
                 f"model.bound: {bound!r} takes no setting {unknown}; its settings are "
-                f"{sorted(accepted)} (no other bound takes them either)."
+                f"{sorted(accepted) or 'none'}. Remove the others from the bound block."
             )
         self.bound = bound
-        self.args = {key: value for key, value in args.items() if key in accepted}
+        self.args = dict(args)
         own = bounds.arguments(bound)
         self.function_args = {key: value for key, value in self.args.items() if key in own}
         state_args = {key: value for key, value in self.args.items() if key not in own}
