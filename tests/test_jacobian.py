@@ -1,4 +1,4 @@
-"""Tests of tfmi.evaluation.jacobian: Jacobians and condition numbers against NumPy for
+"""Tests of tfmi.encoders.jacobian: Jacobians and condition numbers against NumPy for
 linear and tanh encoders, the near-identity starting point of the paper's encoders, and
 the percentiles of Figures 2c and 5 against the authors' notebook formula."""
 

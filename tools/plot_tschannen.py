@@ -62,7 +62,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfmi import workdir as workdir_lib  # noqa: E402
-from tfmi.evaluation.jacobian import PAPER_PERCENTILES  # noqa: E402
+from tfmi.encoders.jacobian import PAPER_PERCENTILES  # noqa: E402
 from tfmi.evaluation.seed_curves import (  # noqa: E402
     aggregate, eval_series, finite, logged_percentiles, metric_series, pooled_percentiles)
 from tfmi.evaluation.tschannen_claims import (  # noqa: E402

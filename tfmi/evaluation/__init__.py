@@ -1,7 +1,7 @@
 """Evaluation of trained encoders: what ``tools/`` and the trainers report after training.
 
-- ``tfmi.evaluation.jacobian``: condition numbers of an encoder's Jacobian and their
-  percentiles (Tschannen et al. 2020, Figures 2c and 5).
+- condition numbers of an encoder's Jacobian and their percentiles (Tschannen et al.
+  2020, Figures 2c and 5), from ``tfmi.encoders.jacobian`` (models log them in training).
 - ``tfmi.evaluation.linear_eval``: the linear evaluation protocol (SavedModel encoder ->
   scikit-learn SAGA logistic regression -> test accuracy) and the pixel baseline.
 - ``tfmi.evaluation.checkpoints``: that evaluation, plus the test I_EST, at every kept
@@ -30,7 +30,7 @@ from tfmi.evaluation.checkpoints import (
     load_run_config,
     read_eval_curve,
 )
-from tfmi.evaluation.jacobian import (
+from tfmi.encoders.jacobian import (
     PAPER_PERCENTILES,
     condition_percentiles,
     encoder_jacobian,

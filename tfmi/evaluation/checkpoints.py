@@ -241,7 +241,7 @@ def _condition_fn(encoder, x):
     """
     import tensorflow as tf
 
-    from tfmi.evaluation import jacobian
+    from tfmi.encoders import jacobian
 
     inputs = tf.constant(x, tf.float32)
     function = tf.function(lambda: jacobian.jacobian_condition_numbers(encoder, inputs, batch_size=32))

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from tfmi.evaluation.jacobian import PAPER_PERCENTILES
+from tfmi.encoders.jacobian import PAPER_PERCENTILES
 
 
 def aggregate(series, spread="minmax"):

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfmi import critics as critics_lib
 from tfmi import distribute
 from tfmi import encoders as encoders_lib
+from tfmi.encoders import jacobian
 from tfmi.models import bound as bound_lib
 from tfmi.models.base import MIModel, build_part, part_section
 from tfmi.models.bound import LOGGED_BOUNDS
@@ -140,8 +141,6 @@ class InfoMaxModel(MIModel):
         """Percentiles 0, 20, ..., 100 of log kappa(x_i), kappa the condition number of the
         Jacobian of g_x at each row of ``x`` (default: the fixed inputs); a dict of floats
         named "jacobian/log_condition_pP"."""
-        from tfmi.evaluation import jacobian  # only models that log it pay the import
-
         if x is None:
             x = self._condition_inputs
         if x is None:
