@@ -1,5 +1,6 @@
-"""The layers of tfmi import downwards only: no module imports another in a cycle,
-counting imports inside functions (read from the source with ``ast``, not by importing)."""
+"""The layers of tfmi import downwards only: no module imports another in a cycle, and
+no module imports a higher layer, counting imports inside functions (read from the
+source with ``ast``, not by importing)."""
 
 import ast
 from pathlib import Path
@@ -106,3 +107,40 @@ def test_workdir_package_imports_no_higher_layer():
     assert len(package) > 1  # the package and its modules
     for name in sorted(package):
         assert set(graph[name]) <= package | {"tfmi.json_files", "tfmi.errors"}, name
+
+
+# The layers of README's Architecture section, lowest first; a module may import its own
+# layer and those below it. "tfmi" is the package's front (estimate_mi).
+LAYERS = (
+    ("errors", "json_files", "network", "config_utils", "cli"),
+    ("bounds", "layers", "distribute", "optim", "workdir"),
+    ("critics", "encoders"),
+    ("data",),
+    ("models",),
+    ("estimation", ""),
+    ("evaluation",),
+)
+
+
+def _layer(module):
+    part = module.split(".")[1] if "." in module else ""
+    for rank, members in enumerate(LAYERS):
+        if part in members:
+            return rank
+    raise AssertionError(f"{module} is in no layer of LAYERS: add it to one.")
+
+
+def test_layers_import_only_their_own_layer_and_lower_ones():
+    graph = import_graph()
+    upward = [
+        f"{name} (layer {_layer(name)}) imports {target} (layer {_layer(target)}, line {lines[0]})"
+        for name, targets in sorted(graph.items())
+        for target, lines in sorted(targets.items())
+        if _layer(target) > _layer(name)
+    ]
+    assert not upward, "imports of a higher layer: " + "; ".join(upward)
+
+
+def test_layer_check_sees_an_upward_import():
+    assert _layer("tfmi.models.infomax") > _layer("tfmi.encoders.jacobian")
+    assert _layer("tfmi.evaluation.checkpoints") > _layer("tfmi.models")
