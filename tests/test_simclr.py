@@ -19,7 +19,7 @@ from tfmi.encoders import get as get_encoder
 from tfmi.encoders.resnet import ResNet
 from tfmi.layers import ProjectionHead
 from tfmi.models import build_model
-from tfmi.models.simclr import SimCLRModel, nt_xent
+from tfmi.models.simclr import nt_xent
 from tfmi.optim import LARS, make_optimizer, scaled_learning_rate
 
 REPO_CONFIGS = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"

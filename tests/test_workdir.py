@@ -6,7 +6,6 @@ Command-line behaviour runs real ``python -m trainers.train`` processes; the res
 """
 
 import contextlib
-import json
 import os
 import re
 import shutil
