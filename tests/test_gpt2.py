@@ -16,6 +16,7 @@ regex = pytest.importorskip("regex")
 import tensorflow as tf  # noqa: E402
 
 from tfmi.encoders import bpe, gpt2  # noqa: E402
+from tfmi.errors import InputError  # noqa: E402
 
 
 # OpenAI's encoder.py algorithm (github.com/openai/gpt-2, src/encoder.py), written out
@@ -172,7 +173,7 @@ def test_from_preset_offline_is_fast_and_names_the_offline_option(monkeypatch, t
 
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     start = time.time()
-    with pytest.raises(RuntimeError, match="gpt2_base_en") as error:
+    with pytest.raises(InputError, match="gpt2_base_en") as error:
         gpt2.build_gpt2("gpt2_base_en")
     assert time.time() - start < 30
     assert "preset=None" in str(error.value) and "network" in str(error.value)

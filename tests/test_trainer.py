@@ -187,6 +187,10 @@ BAD_INPUTS = {
         ["--config", "configs/no_such_config.py"],
         ["cannot load the config file", "no_such_config.py"],
     ),
+    "unknown_argument": (
+        ["--config", "configs/gaussian_staircase.py:nwj,bogus=1"],
+        ["Unknown config argument 'bogus'", "runlocal"],
+    ),
     "unknown_field": (
         ["--config.nope=1"],
         ["--config.nope", "no field 'nope'"],
@@ -236,7 +240,7 @@ def bad_input_results(tmp_path_factory, helpers):
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
 def test_bad_input_gives_one_clear_message(bad_input_results, name):
     returncode, stdout, stderr, workdir = bad_input_results[name]
-    assert returncode != 0
+    assert returncode == 2, stderr[-3000:]
     assert "Traceback" not in stderr + stdout
     for fragment in BAD_INPUTS[name][1]:
         assert fragment in stderr, stderr[-3000:]

@@ -452,8 +452,7 @@ def _parse_flags(argv):
             message = f"{head} {message.rstrip().splitlines()[-1]}"
         _fail(
             f"FATAL Flags parsing error: {message}\n"
-            "Pass --helpshort or --helpfull to see help on flags.",
-            status=1,
+            "Pass --helpshort or --helpfull to see help on flags."
         )
     except (AttributeError, KeyError) as error:
         # ml_collections raises these for an override of a field the config lacks.

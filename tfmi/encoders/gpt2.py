@@ -30,6 +30,7 @@ from tfmi.encoders.bpe import (
     gpt2_vocabulary_files,
     vocabulary_and_merges,
 )
+from tfmi.errors import InputError
 
 __all__ = [
     "VOCABULARY_SIZE",
@@ -144,7 +145,7 @@ def _from_preset(preset, *, dropout, load_weights):
                 "Face handle, a local preset directory, or preset=None for a small random GPT-2."
             ) from None
         first_line = (str(error).strip().splitlines() or [""])[0][:300]
-        raise RuntimeError(
+        raise InputError(
             f"Could not load the GPT-2 preset {preset!r} ({type(error).__name__}: {first_line}). "
             "Pretrained weights are downloaded from Kaggle on first use and need network access. "
             "Offline options: (1) preset=None (config.model.preset='') trains a small randomly "
