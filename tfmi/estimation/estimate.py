@@ -237,7 +237,7 @@ def estimate_mi(
     bound_args=None,
     conditional_sampler=None,
     batch_size=256,
-    learning_rate=3e-2,
+    learning_rate=None,
     max_steps=2000,
     eval_every=100,
     patience=5,
@@ -275,7 +275,9 @@ def estimate_mi(
         ``embed_dim``); bound_args: of the bound (e.g. ``{"clip": 5.0}`` for SMILE).
       conditional_sampler: ``f(xprime [b, d_x'], k) -> [b, k, d_y]`` samples of p(y | x').
       batch_size: pairs per training step (an integer; 64.0 is accepted).
-      learning_rate: Adam's peak rate (cosine decay over ``max_steps``).
+      learning_rate: Adam's rate; for a critic the peak of a cosine decay over
+        ``max_steps`` (None: ``neural.DEFAULT_LEARNING_RATE``, 3e-2), for the DEMI
+        estimators constant (None: ``decomposed.DEFAULT_LEARNING_RATE``, 1e-2).
       max_steps, eval_every, patience: training length; validation every
         ``eval_every`` steps; stop after ``patience`` evaluations without improvement.
       valid_fraction, test_fraction: shares of the pairs for validation and test.
@@ -333,7 +335,10 @@ def estimate_mi(
             f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
             f"pairs, fewer than one batch of {batch_size} in a split; use more samples or a smaller batch_size."
         )
-    default_args = {} if estimator in DEMI_ESTIMATORS else neural.DEFAULT_CRITIC_ARGS.get(critic, {})
+    if estimator in DEMI_ESTIMATORS:
+        default_args, default_rate = {}, decomposed.DEFAULT_LEARNING_RATE
+    else:
+        default_args, default_rate = neural.DEFAULT_CRITIC_ARGS.get(critic, {}), neural.DEFAULT_LEARNING_RATE
     settings = {
         "estimator": estimator,
         "critic": critic if isinstance(critic, str) else type(critic).__name__,
@@ -341,7 +346,7 @@ def estimate_mi(
         "bound_args": dict(bound_args or {}),
         "conditional_sampler": getattr(conditional_sampler, "__name__", None),
         "batch_size": batch_size,
-        "learning_rate": learning_rate,
+        "learning_rate": default_rate if learning_rate is None else learning_rate,
         "max_steps": max_steps,
         "eval_every": eval_every,
         "patience": patience,
