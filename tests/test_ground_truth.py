@@ -58,7 +58,7 @@ def test_suite_is_bmis_forty_tasks_in_order_with_their_mi():
     for task in gt.BMI_TASKS:
         assert task.mi == pytest.approx(BMI_VALUES[task.name], abs=1e-7), task.name
     assert [t.mi for t in gt.HIGH_MI_TASKS] == pytest.approx([6.0, 8.0, 10.0], abs=1e-9)
-    assert len(gt.TASKS) == 43
+    assert len(gt.TASKS) == 43 + len(gt.MIXTURE_TASKS) == 56
 
 
 def canonical_correlation_mi(covariance, dim_x):
@@ -226,3 +226,72 @@ def test_every_task_samples_finite_arrays_of_its_dimensions_deterministically():
 def test_unknown_task_names_the_choices():
     with pytest.raises(ValueError, match="unknown task 'gauss'.*1v1-normal-0.75"):
         gt.get_task("gauss")
+
+
+# bmi 0.1.3's Monte Carlo values (10^5 draws each; their own standard errors ~0.003-0.008),
+# printed once from bmi.benchmark.tasks.mixtures: task_x(), task_ai(), task_galaxy(),
+# task_waves(), task_concentric_multinormal(3 and 5), task_multinormal_sparse_w_inliers(5, 5).
+BMI_MIXTURE_VALUES = {
+    "1v1-X-0.9": 0.40876397490501404,
+    "1v1-AI": 0.7775421142578125,
+    "2v1-galaxy-0.5-3.0": 0.49330103397369385,
+    "2v1-waves-12-5.0-3.0": 1.307978868484497,
+    "3v1-concentric_gaussians-3": 0.34669673442840576,
+    "5v1-concentric_gaussians-3": 0.49473702907562256,
+    "mult-sparse-w-inliers-5-5-2-2.0-0.2": 0.6334941387176514,
+}
+
+
+def test_bmis_mixture_tasks_have_bmis_mi():
+    for name, value in BMI_MIXTURE_VALUES.items():
+        assert gt.get_task(name).mi == pytest.approx(value, abs=0.01), name
+
+
+@pytest.mark.parametrize("name", [task.name for task in gt.MIXTURE_TASKS])
+def test_mixture_mi_matches_fresh_monte_carlo(name):
+    mean, stderr = gt.MIXTURES[name].monte_carlo_mi(n=100_000, seed=1)
+    pinned, pinned_stderr = gt.MIXTURE_MI[name]
+    assert gt.get_task(name).mi == pinned
+    assert abs(mean - pinned) < 5 * np.hypot(stderr, pinned_stderr) + 1e-4, (mean, stderr, pinned)
+
+
+def test_mixture_log_ratio_matches_scipy_on_a_hand_mixture():
+    means = np.array([[0.0, 0.0], [1.0, -2.0]])
+    covariances = np.array([[[1.0, 0.5], [0.5, 2.0]], [[0.5, -0.2], [-0.2, 1.0]]])
+    mixture = gt.GaussianMixture([0.25, 0.75], means, covariances, 1)
+    x, y = np.array([[0.3], [-1.0]]), np.array([[0.7], [2.0]])
+
+    def density(points, block):
+        return sum(w * stats.multivariate_normal(m[block], c[np.ix_(block, block)]).pdf(points)
+                   for w, m, c in zip([0.25, 0.75], means, covariances))
+
+    expected = [np.log(density(np.r_[a, b], [0, 1]) / density(a, [0]) / density(b, [1])) for a, b in zip(x, y)]
+    np.testing.assert_allclose(mixture.log_ratio(x, y), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["mix-scale-2-1", "mix-outliers-3-3", "1v1-AI"])
+def test_mixture_samples_have_the_mixture_moments(name):
+    mixture = gt.MIXTURES[name]
+    x, y = gt.get_task(name).sample(200_000, seed=2)
+    z = np.concatenate([x, y], axis=1)
+    mean = mixture.weights @ mixture.means
+    second = np.einsum("k,kij->ij", mixture.weights, mixture.covariances + np.einsum("ki,kj->kij", mixture.means,
+                                                                                     mixture.means))
+    np.testing.assert_allclose(z.mean(axis=0), mean, atol=0.05)
+    np.testing.assert_allclose(np.cov(z, rowvar=False), second - np.outer(mean, mean), atol=0.1, rtol=0.03)
+
+
+def test_galaxy_and_waves_transforms_are_injective():
+    """Their MI is the base mixture's only if the base x is recoverable from the task's x."""
+    def draws(name):
+        task_x, _ = gt.get_task(name).draw(1000, np.random.default_rng(3))
+        base_x, _ = gt.MIXTURES[name].draw(1000, np.random.default_rng(3))
+        return task_x, base_x
+
+    spun, base = draws("2v1-galaxy-0.5-3.0")
+    np.testing.assert_allclose(np.sum(spun**2, axis=1), np.sum(base**2, axis=1))  # the norm is kept,
+    np.testing.assert_allclose(gt._rotation_by_norm(-0.5)(spun), base, atol=1e-9)  # so the angle undoes it
+    bent, base = draws("2v1-waves-12-5.0-3.0")
+    x1 = bent[:, 1] / 0.5
+    x0 = (bent[:, 0] + 0.8) / 0.1 - 5.0 * np.sin(3.0 * x1)
+    np.testing.assert_allclose(np.stack([x0, x1], axis=1), base, atol=1e-9)

@@ -51,13 +51,26 @@ Above log(batch): x ~ N(0, I_20), y = rho x + sqrt(1 - rho^2) eps, so
 I = -10 log(1 - rho^2), with rho set for 6, 8 and 10 nats
 (``tfmi.data.gaussians.rho_from_mi``); InfoNCE on batches of 256 cannot exceed
 log 256 = 5.5 nats.
+
+Mixtures (``MIXTURE_TASKS``): Gaussian mixtures p(x, y) = sum_k w_k N([x; y]; m_k, S_k),
+whose marginals are the mixtures of the blocks, so log p(x, y) - log p(x) - log p(y) is
+exact (``GaussianMixture``). Their MI has no closed form: it is the Monte Carlo mean of
+that log ratio over 10^6 draws (seed 0), pinned in ``MIXTURE_MI`` with its standard
+error (at most 0.002 nats; bmi's own 10^5-draw values agree within theirs; tests/test_ground_truth.py recomputes it).
+The mixture tasks of bmi 0.1.3 (Czyż et al., "The Mixtures and the Neural Critics",
+NeurIPS 2023; ``bmi.benchmark.tasks.mixtures``: X, AI, Galaxy, Waves, Concentric,
+sparse normal with inliers) keep bmi's ids and parameters, sampled here (Galaxy and
+Waves are injective maps of a mixture, so the mixture's MI holds). Mixtures of this
+project's own: X shapes in 2 and 5 dimensions per side (zero correlation), clusters at
+high MI (64 clusters on a grid in 1 x 1, 4.1 nats; 32 at random in 2 x 2), a scale mixture (the spread
+of x set by y) and correlated pairs with wide independent outliers.
 """
 
 import dataclasses
 import zlib
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 __all__ = [
     "Task",
@@ -66,6 +79,8 @@ __all__ = [
     "additive_uniform_mi",
     "BMI_TASKS",
     "HIGH_MI_TASKS",
+    "MIXTURE_TASKS",
+    "GaussianMixture",
     "TASKS",
     "get_task",
 ]
@@ -315,6 +330,185 @@ def _high_mi_gaussian(dim, mi):
                        f"Multinormal {dim} × {dim} ({mi:g} nats)")
 
 
+# ---------------------------------------------------------------------------------------
+# Mixtures
+
+
+class GaussianMixture:
+    """p(z) = sum_k w_k N(z; m_k, S_k) over z = [x; y], x the first ``dim_x`` coordinates;
+    its marginals are the mixtures of the x and y blocks with the same weights."""
+
+    def __init__(self, weights, means, covariances, dim_x):
+        self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+        self.means = np.asarray(means, dtype=np.float64)
+        self.covariances = np.asarray(covariances, dtype=np.float64)
+        self.dim_x = int(dim_x)
+        self.choleskies = np.linalg.cholesky(self.covariances)
+
+    def draw(self, n, rng):
+        """(x [n, dim_x], y [n, dim_y]) drawn from the mixture."""
+        labels = rng.choice(len(self.weights), size=n, p=self.weights)
+        noise = rng.standard_normal((n, self.means.shape[1]))
+        z = self.means[labels] + np.einsum("nij,nj->ni", self.choleskies[labels], noise)
+        return _split(z, self.dim_x)
+
+    def _log_density(self, z, block):
+        parts = [np.log(w) + stats.multivariate_normal(m[block], c[block][:, block]).logpdf(z)
+                 for w, m, c in zip(self.weights, self.means, self.covariances)]
+        return special.logsumexp(np.stack(parts).reshape(len(parts), len(z)), axis=0)
+
+    def log_ratio(self, x, y):
+        """[n] log p(x, y) - log p(x) - log p(y) of the pairs (x_i, y_i)."""
+        dim = self.means.shape[1]
+        joint = self._log_density(np.concatenate([x, y], axis=1), np.arange(dim))
+        return joint - self._log_density(x, np.arange(self.dim_x)) - self._log_density(y, np.arange(self.dim_x, dim))
+
+    def monte_carlo_mi(self, n=1_000_000, seed=0, chunk=100_000):
+        """(mean, standard error) of ``log_ratio`` over ``n`` draws: I(x; y) and its MC error."""
+        rng = np.random.default_rng(seed)
+        values = np.concatenate([self.log_ratio(*self.draw(min(chunk, n - i), rng)) for i in range(0, n, chunk)])
+        return float(values.mean()), float(values.std() / np.sqrt(n))
+
+
+# I(x; y) of each mixture task: GaussianMixture.monte_carlo_mi() with 10^6 draws, seed 0,
+# as (mean, standard error); tests/test_ground_truth.py checks them with fresh draws.
+MIXTURE_MI = {
+    "1v1-X-0.9": (0.4086, 0.0007),
+    "1v1-AI": (0.7774, 0.0009),
+    "2v1-galaxy-0.5-3.0": (0.4944, 0.0005),
+    "2v1-waves-12-5.0-3.0": (1.3066, 0.0004),
+    "3v1-concentric_gaussians-3": (0.3479, 0.0006),
+    "5v1-concentric_gaussians-3": (0.4934, 0.0006),
+    "mult-sparse-w-inliers-5-5-2-2.0-0.2": (0.6350, 0.0012),
+    "mix-x-2-2-0.9": (1.0755, 0.0012),
+    "mix-x-5-5-0.9": (3.4647, 0.0020),
+    "mix-grid-1-1-64": (4.1589, 0.0000),
+    "mix-clusters-2-2-32": (2.0716, 0.0011),
+    "mix-scale-2-1": (0.6825, 0.0007),
+    "mix-outliers-3-3": (1.6108, 0.0013),
+}
+
+
+def _mixture_task(name, title, mixture, transform_x=None):
+    def draw(n, rng):
+        x, y = mixture.draw(n, rng)
+        return (x if transform_x is None else transform_x(x)), y
+
+    task = Task(name, title, mixture.dim_x, mixture.means.shape[1] - mixture.dim_x,
+                MIXTURE_MI[name][0], draw)
+    return task, mixture
+
+
+def _canonical(rho, dim_x, dim_y=None):
+    """Unit variances, corr(x_i, y_i) = rho for i < min(dim_x, dim_y), other correlations 0."""
+    dim_y = dim_x if dim_y is None else dim_y
+    covariance = np.eye(dim_x + dim_y)
+    for i in range(min(dim_x, dim_y)):
+        covariance[i, dim_x + i] = covariance[dim_x + i, i] = rho
+    return covariance
+
+
+def _x_shape(dim, rho=0.9, name=None, title=None):
+    """X: 1/2 N(0, corr rho) + 1/2 N(0, corr -rho) on each pair (x_i, y_i): zero correlation."""
+    mixture = GaussianMixture([0.5, 0.5], np.zeros((2, 2 * dim)), [_canonical(r, dim) for r in (-rho, rho)], dim)
+    return _mixture_task(name or f"mix-x-{dim}-{dim}-{rho}", title or f"X {dim} × {dim}", mixture)
+
+
+def _ai():
+    """bmi's AI 1 x 1: six axis-aligned or tilted Gaussians drawing the letters A and I."""
+    tilt = np.sqrt(0.04 * 0.2) * 0.95
+    means = [[1.0, 0.0], [1.0, 1.0], [1.0, -1.0], [-0.8, -0.2], [-1.2, 0.0], [-0.4, 0.0]]
+    covariances = [np.diag([0.01, 0.2]), np.diag([0.05, 0.001]), np.diag([0.05, 0.001]), np.diag([0.03, 0.001]),
+                   [[0.04, tilt], [tilt, 0.2]], [[0.04, -tilt], [-tilt, 0.2]]]
+    return _mixture_task("1v1-AI", "AI 1 × 1", GaussianMixture(np.ones(6), means, covariances, 1))
+
+
+def _rotation_by_norm(speed):
+    """x -> R(speed |x|^2) x in the plane (bmi's Spiral with generator [[0, -1], [1, 0]])."""
+    def transform(x):
+        angle = speed * np.sum(x**2, axis=1)
+        cos, sin = np.cos(angle), np.sin(angle)
+        return np.stack([cos * x[:, 0] - sin * x[:, 1], sin * x[:, 0] + cos * x[:, 1]], axis=1)
+    return transform
+
+
+def _galaxy(speed=0.5, distance=3.0):
+    """bmi's Galaxy 2 x 1: two unit balls at +-distance/2 (1, 1, 1), x spiralled."""
+    means = [np.full(3, sign * distance / 2) for sign in (-1, 1)]
+    mixture = GaussianMixture([0.5, 0.5], means, [np.eye(3)] * 2, 2)
+    return _mixture_task(f"2v1-galaxy-{speed}-{distance}", "Galaxy 2 × 1", mixture, _rotation_by_norm(speed))
+
+
+def _waves(n_components=12, amplitude=5.0, frequency=3.0):
+    """bmi's Waves 2 x 1: a row of Gaussians, x bent by a sine wave, then rescaled."""
+    means = [np.array([k, 0.0, k % 4]) * 1.5 for k in range(n_components)]
+    mixture = GaussianMixture(np.ones(n_components), means, [np.diag([0.1, 1.0, 0.1])] * n_components, 2)
+
+    def transform(x):
+        bent = x[:, 0] + amplitude * np.sin(frequency * x[:, 1])
+        return np.stack([0.1 * bent - 0.8, 0.5 * x[:, 1]], axis=1)
+
+    return _mixture_task(f"2v1-waves-{n_components}-{amplitude}-{frequency}", "Waves 2 × 1", mixture, transform)
+
+
+def _concentric(dim_x, n_components=3):
+    """bmi's Concentric d x 1: x ~ N(0, i^2 I), y ~ N(i, 0.01^2) for component i = 1..3."""
+    means = [np.r_[np.zeros(dim_x), float(i)] for i in range(1, n_components + 1)]
+    covariances = [np.diag([i**2] * dim_x + [1e-4]) for i in range(1, n_components + 1)]
+    mixture = GaussianMixture(np.ones(n_components), means, covariances, dim_x)
+    return _mixture_task(f"{dim_x}v1-concentric_gaussians-{n_components}", f"Concentric {dim_x} × 1", mixture)
+
+
+def _inliers(dim, fraction=0.2):
+    """bmi's sparse normal with inliers: (1 - f) N(0, C) + f N(0, C_xx (+) C_yy), C 2-pair."""
+    correlation = two_pair_correlation(dim, dim)
+    independent = correlation * np.kron(np.eye(2), np.ones((dim, dim)))
+    mixture = GaussianMixture([1 - fraction, fraction], np.zeros((2, 2 * dim)), [correlation, independent], dim)
+    return _mixture_task(f"mult-sparse-w-inliers-{dim}-{dim}-2-2.0-{fraction}",
+                         f"Multinormal {dim} × {dim} (sparse, {fraction:.0%} inliers)", mixture)
+
+
+def _clusters(dim, n_clusters, spread, seed):
+    """n_clusters Gaussians (sd ``spread``) at random centres in [-3, 3]^(2 dim): x and y
+    both name the cluster, so the MI approaches log n_clusters as the clusters separate."""
+    centres = np.random.default_rng(seed).uniform(-3.0, 3.0, size=(n_clusters, 2 * dim))
+    mixture = GaussianMixture(np.ones(n_clusters), centres, [np.eye(2 * dim) * spread**2] * n_clusters, dim)
+    return _mixture_task(f"mix-clusters-{dim}-{dim}-{n_clusters}", f"Clusters {dim} × {dim} ({n_clusters})", mixture)
+
+
+def _grid_clusters(n_clusters=64, spread=0.1, seed=1):
+    """Clusters 1 x 1 at high MI: x ~ N(k, spread^2), y ~ N(pi(k), spread^2) for a cluster
+    k of n_clusters, pi a fixed permutation: I = log n_clusters less a little overlap."""
+    centres = np.stack([np.arange(n_clusters), np.random.default_rng(seed).permutation(n_clusters)], axis=1)
+    mixture = GaussianMixture(np.ones(n_clusters), centres.astype(float), [np.eye(2) * spread**2] * n_clusters, 1)
+    return _mixture_task(f"mix-grid-1-1-{n_clusters}", f"Clusters on a grid 1 × 1 ({n_clusters})", mixture)
+
+
+def _scale(dim_x=2):
+    """Scale mixture: y ~ N(m_k, 0.5^2) names k, which sets the spread s_k of x ~ N(0, s_k^2 I)."""
+    spreads, centres = (0.25, 1.0, 4.0), (-2.0, 0.0, 2.0)
+    means = [np.r_[np.zeros(dim_x), c] for c in centres]
+    covariances = [np.diag([s**2] * dim_x + [0.25]) for s in spreads]
+    mixture = GaussianMixture(np.ones(3), means, covariances, dim_x)
+    return _mixture_task(f"mix-scale-{dim_x}-1", f"Scale mixture {dim_x} × 1", mixture)
+
+
+def _outliers(dim=3, rho=0.8, fraction=0.15, spread=5.0):
+    """Correlated pairs (rho on each (x_i, y_i)) with a share of wide independent outliers."""
+    covariances = [_canonical(rho, dim), np.eye(2 * dim) * spread**2]
+    mixture = GaussianMixture([1 - fraction, fraction], np.zeros((2, 2 * dim)), covariances, dim)
+    return _mixture_task(f"mix-outliers-{dim}-{dim}", f"Outliers {dim} × {dim} ({fraction:.0%})", mixture)
+
+
+def _mixture_tasks():
+    """(task, mixture) of each mixture task: bmi's, then this project's own."""
+    bmi = [_x_shape(1, name="1v1-X-0.9", title="X 1 × 1"), _ai(), _galaxy(), _waves(), _concentric(3),
+           _concentric(5), _inliers(5)]
+    own = [_x_shape(2), _x_shape(5), _grid_clusters(), _clusters(2, 32, 0.3, seed=2), _scale(),
+           _outliers()]
+    return bmi + own
+
+
 def _bmi_tasks():
     """The 40 tasks of bmi 0.1.3's BENCHMARK_TASKS_LIST, in its order."""
     binormal = _bivariate_normal()
@@ -337,7 +531,9 @@ def _bmi_tasks():
 
 BMI_TASKS = tuple(_bmi_tasks())
 HIGH_MI_TASKS = tuple(_high_mi_gaussian(20, mi) for mi in (6.0, 8.0, 10.0))
-TASKS = {task.name: task for task in BMI_TASKS + HIGH_MI_TASKS}
+MIXTURES = {task.name: mixture for task, mixture in _mixture_tasks()}  # the exact densities
+MIXTURE_TASKS = tuple(task for task, _ in _mixture_tasks())
+TASKS = {task.name: task for task in BMI_TASKS + HIGH_MI_TASKS + MIXTURE_TASKS}
 
 
 def get_task(name):

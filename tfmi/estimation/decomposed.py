@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi.estimation import heldout
+from tfmi.estimation.candidates import curve_point
 from tfmi.models import DecomposedEstimatorModel
 
 __all__ = ["demi_estimate", "DEMI_ESTIMATORS", "DEFAULT_LEARNING_RATE"]
@@ -50,10 +51,10 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
         verbose=settings["verbose"],
     )
     curve = [
-        {"step": (k + 1) * settings["eval_every"], "train_mi": float(a), "valid_mi": float(b)}
+        curve_point((k + 1) * settings["eval_every"], float(a), float(b), f"{settings['estimator']} (nats)")
         for k, (a, b) in enumerate(zip(history.history["mi"], history.history["val_mi"]))
     ]
-    best_step = curve[int(np.argmax([point["valid_mi"] for point in curve]))]["step"]
+    best_step = curve[int(np.argmax([point["valid"] for point in curve]))]["stage"]
     values = np.array([float(model.forward(batch)["mi"]) for batch in test])
     stderr = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
     result = heldout.HeldOutEstimate(float(np.mean(values)), stderr, values, 2 * np.log(batch_size), "demi")

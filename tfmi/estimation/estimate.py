@@ -2,18 +2,21 @@
 
 The pairs are split once at random into three disjoint parts:
 
-  train        fits the critic (or flow);
-  validation   early stopping and every choice: the training step to keep, and with
-               ``estimator="auto"`` which candidate estimator wins;
+  train        fits each candidate (``candidates.CANDIDATES``);
+  validation   early stopping and every choice: the training step or model size to
+               keep, and with ``estimator="auto"`` which candidate wins;
   test         the reported number, computed once, by the held-out estimator of the
-               chosen candidate with all test pairs as candidates (``heldout``).
+               chosen candidate (``heldout``: a model's plug-in mean, or a critic's bound
+               with all test pairs as candidates).
 
-Each input coordinate is mapped to normal scores through its train empirical CDF
-(``gaussian.RankGaussianizer``): a monotone map, so the MI is unchanged, that makes
-every marginal standard normal whatever its tails. Three splits rather than K-fold
-cross-fitting: one fit instead of K keeps the default as fast as a single neural
-estimator; the price is that only ``test_fraction`` of the pairs enter the reported
-number, which its standard error shows.
+Each candidate reads the pairs through maps fitted on the train rows
+(``candidates.Views``): per-coordinate normal scores (monotone, MI-preserving, no heavy
+tails) or standardised values (affine: mixtures stay mixtures). Three splits rather
+than K-fold cross-fitting: one fit instead of K keeps the default fast. The fit's own
+error is not in the test split's noise: for the closed-form models (copula, mixture)
+``bootstrap`` refits on resampled train rows measure it, and the reported value is
+corrected for the held-out bias they show (``_debiased``); a critic's or the flow's
+interval covers the test split's noise only.
 """
 
 import dataclasses
@@ -24,14 +27,16 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds as bounds_lib
-from tfmi.estimation import decomposed, flow, gaussian, heldout, neural
+from tfmi.estimation import candidates as candidates_lib
+from tfmi.estimation import decomposed, gaussian, neural
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
 
 __all__ = ["estimate_mi", "MIEstimate"]
 
 logger = logging.getLogger("tfmi.estimation")
 
-ESTIMATORS = ("auto", "copula", "flow")  # besides the bounds and the DEMI estimators
+ESTIMATORS = ("auto", "copula", "mixture", "flow")  # besides the bounds and the DEMI estimators
+BOOTSTRAP_REFITS = 32  # refits of a closed-form model for its bias and fitting variance
 MAX_DATASET_PAIRS = 1_000_000  # a dataset of unknown length is read up to this many
 PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
 CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
@@ -43,18 +48,25 @@ class MIEstimate:
     """The result of ``estimate_mi``.
 
     Attributes:
-      mi: the estimate in nats, computed once on the test split.
-      stderr: its standard error, from the per-pair terms of the held-out estimator
-        (delta method for the partition term, rows treated as independent; see
-        ``tfmi.estimation.heldout``); for the DEMI estimators, from the per-batch values.
-      interval: the 95% normal interval (mi - 1.96 stderr, mi + 1.96 stderr).
+      mi: the estimate in nats, computed once on the test split (for the copula and
+        the mixture, corrected for the held-out bias that bootstrap refits show).
+      stderr: its standard error: the test split's noise, from the per-pair terms of
+        the held-out estimator (delta method for the partition term, rows treated as
+        independent; see ``tfmi.estimation.heldout``; for the DEMI estimators, from the
+        per-batch values), plus for the copula and the mixture the variance of the fit
+        itself (bootstrap refits). A critic's or the flow's stderr leaves out the
+        fitting variance and the bias of an under-trained critic.
+      interval: the 95% normal interval (mi - 1.96 stderr, mi + 1.96 stderr), cut at 0
+        since MI >= 0 (an interval wholly below 0 becomes (0, 0)).
       warnings: reasons to distrust the number (few pairs for the dimension, a negative
         estimate, an estimate at its method's ceiling, x identical to y); each is also
         logged on the "tfmi.estimation" logger.
-      method: how the number was computed, e.g. "infonce critic, infonce on 2000 test pairs".
-      curve: the training curve of the chosen candidate, one dict per evaluation:
-        {"step", "train_mi", "valid_mi"}.
-      best_step: the step whose critic was kept (best on validation).
+      method: how the number was computed, e.g. "infonce critic, held-out infonce on
+        2000 test pairs".
+      curve: the fitting curve of the chosen candidate, dicts with the keys
+        ``candidates.CURVE_KEYS``: {"stage", "train", "valid", "measure"}, stage a
+        training step or a model size (see ``candidates.Candidate``).
+      best_step: the stage kept (best on validation).
       settings: every argument that produced the estimate, with n_train, n_valid, n_test.
     """
 
@@ -141,89 +153,14 @@ def _warnings(result_mi, ceiling, ceiling_name, n_train, dims, identical):
     return found
 
 
-@dataclasses.dataclass
-class _Candidate:
-    """A fitted estimator: its pair scorer, ``evaluate(x, y) -> heldout.HeldOutEstimate``
-    on held-out pairs, its training curve and the step kept."""
-
-    name: str
-    scores: object
-    evaluate: object
-    curve: list
-    best_step: int
-
-
-def _neural_candidate(bound, train, valid, settings):
-    fitted = neural.fit_critic(
-        *train,
-        *valid,
-        critic=settings["critic"],
-        critic_args=settings["critic_args"],
-        bound=bound,
-        bound_args=settings["bound_args"],
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        max_steps=settings["max_steps"],
-        eval_every=settings["eval_every"],
-        patience=settings["patience"],
-        seed=settings["seed"],
-        log=logger.info if settings["verbose"] else None,
-    )
-    args = neural.heldout_args(bound, settings["bound_args"])
-    return _Candidate(
-        f"{bound} critic",
-        fitted.scores,
-        lambda x, y: heldout.estimate(fitted.scores, x, y, **args),
-        fitted.history,
-        fitted.best_step,
-    )
-
-
-def _model_candidate(name, train, valid, settings):
-    """A normalised model of the joint (the elliptical copula, or the flow), reported by
-    the plug-in mean of its log ratio on the held-out pairs (no log n ceiling)."""
-    if name == "copula":
-        scorer, best_step = gaussian.fit_rank_copula(*train, *valid), 0
-    else:
-        scorer = flow.fit_flow(*train, *valid, seed=settings["seed"])
-        best_step = min(scorer.history, key=lambda point: point["valid_loss"])["step"] if scorer.history else 0
-    return _Candidate(
-        f"{name} model", scorer.scores, lambda x, y: heldout.plugin(scorer.pointwise, x, y), scorer.history, best_step
-    )
-
-
-def _choose(candidates, valid):
-    """The first candidate, unless a later one beats it by more than two standard errors
-    of the paired difference of their validation InfoNCE (all validation pairs as
-    candidates): a critic must earn its place against the normalised model, whose
-    plug-in value has no log n ceiling. Returns (chosen, {name: validation InfoNCE})."""
-    terms = {c.name: heldout.estimate(c.scores, *valid, "infonce").terms for c in candidates}
-    chosen = candidates[0]
-    for candidate in candidates[1:]:
-        difference = terms[candidate.name] - terms[chosen.name]
-        if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
-            chosen = candidate
-    return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
-
-
-def _candidates(estimator, train, valid, settings):
-    """The fitted candidates of ``estimator``, in order of preference. "auto": the
-    elliptical copula (Gaussian, or Student-t when validation prefers it), the flow
-    (couplings on top of the copula's rank map, for dependence such as rotations that no
-    elliptical copula has) when both can be fitted (more train pairs than dimensions, no
-    collinear features), and an InfoNCE critic."""
-    if estimator in ("copula", "flow"):
-        return [_model_candidate(estimator, train, valid, settings)]
-    if estimator != "auto":
-        return [_neural_candidate(estimator, train, valid, settings)]
-    found = []
-    try:
-        found.append(_model_candidate("copula", train, valid, settings))
-        found.append(_model_candidate("flow", train, valid, settings))
-    except ValueError as error:  # then the joint Gaussian of the flow's latents is singular too
-        logger.info("estimate_mi: no copula or flow candidate (%s)", error)
-    found.append(_neural_candidate("infonce", train, valid, settings))
-    return found
+def _debiased(result, chosen, x_parts_y_parts, replicates, seed):
+    """``result`` (the chosen model's held-out mean m_0 on the test pairs) corrected by
+    ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
+    var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
+    means = candidates_lib.bootstrap(chosen, *x_parts_y_parts, replicates, seed)
+    mi = 2.0 * result.mi - float(np.mean(means))
+    stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
+    return dataclasses.replace(result, mi=mi, stderr=stderr)
 
 
 def estimate_mi(
@@ -243,36 +180,38 @@ def estimate_mi(
     patience=5,
     valid_fraction=0.2,
     test_fraction=0.2,
+    bootstrap=BOOTSTRAP_REFITS,
     seed=0,
     verbose=0,
 ):
     """Estimates I(x; y) in nats from paired samples, with a standard error.
 
-    Splits the pairs into train / validation / test (module docstring), maps each
-    coordinate to normal scores with the train empirical CDF, fits the estimator on train, keeps the step that
-    scores best on validation, and reports the held-out estimate on the test pairs,
-    computed once. Deterministic for a given ``seed``.
+    Splits the pairs into train / validation / test (module docstring), fits the
+    candidate estimators on train, makes every choice on validation, and reports the
+    held-out estimate on the test pairs, computed once. Deterministic for a given
+    ``seed``.
 
     Args:
       x, y: arrays [n, d_x] and [n, d_y] of paired samples (1-d arrays are one
         feature); or ``x`` a finite ``tf.data.Dataset`` of single (x, y) pairs and
         ``y=None`` (call ``.unbatch()`` on a batched one).
       xprime: [n, d_x'] a subview of x for the decomposed (DEMI) estimators.
-      estimator: "auto" (the default): the elliptical copula, the flow and an InfoNCE
-        critic are fitted; the first is kept unless a later one beats it on validation
-        (InfoNCE over all validation pairs) by more than two standard errors of the
-        paired difference (chosen by ``tfmi.evaluation.estimator_benchmark``'s suite);
-        "copula" or "flow" alone (the plug-in mean of their log ratio on the test
-        pairs); a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained
+      estimator: "auto" (the default): the candidates of
+        ``candidates.AUTO_CANDIDATES`` are fitted: the elliptical copula, a Gaussian
+        mixture of the joint, the flow and an InfoNCE critic; the first is kept unless a
+        later one beats it on validation (InfoNCE over the validation pairs) by more
+        than two standard errors of the paired difference (chosen by
+        ``tfmi.evaluation.estimator_benchmark``'s suite); "copula", "mixture" or "flow"
+        alone (the plug-in mean of their log ratio on the test pairs); a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained
         by maximising it on batches and scored on the test split by the same bound with
         all test pairs as candidates (``tfmi.estimation.heldout``; InfoNCE is then
         capped by log(n_test), not log(batch_size)); or a DEMI estimator of the total
         I({x, x'}; y) (Sordoni et al. 2021), which needs ``xprime``: "demi" (needs
         ``conditional_sampler``, draws of p(y | x')), "demi_bo", "demi_is", "demi_var".
       critic: a name of ``tfmi.critics.CRITICS`` or a critic layer; critic_args: its
-        keyword arguments (default ``neural.DEFAULT_CRITIC_ARGS``: the concatenated
-        critic MLP (16, 8) on [x, y], as bmi's; for DEMI: ``hidden_units``,
-        ``embed_dim``); bound_args: of the bound (e.g. ``{"clip": 5.0}`` for SMILE).
+        keyword arguments (default ``neural.default_critic_args``: the concatenated
+        critic is an MLP (w, w / 2) on [x, y], w = 4 (d_x + d_y) rounded up to a power
+        of two in [16, 256]; for DEMI: ``hidden_units``, ``embed_dim``); bound_args: of the bound (e.g. ``{"clip": 5.0}`` for SMILE).
       conditional_sampler: ``f(xprime [b, d_x'], k) -> [b, k, d_y]`` samples of p(y | x').
       batch_size: pairs per training step (an integer; 64.0 is accepted).
       learning_rate: Adam's rate; for a critic the peak of a cosine decay over
@@ -280,6 +219,8 @@ def estimate_mi(
         estimators constant (None: ``decomposed.DEFAULT_LEARNING_RATE``, 1e-2).
       max_steps, eval_every, patience: training length; validation every
         ``eval_every`` steps; stop after ``patience`` evaluations without improvement.
+      bootstrap: refits of a closed-form model (copula, mixture) on resampled train
+        rows, for the bias correction and the fitting variance (0: none).
       valid_fraction, test_fraction: shares of the pairs for validation and test.
 
     Returns:
@@ -318,6 +259,9 @@ def estimate_mi(
     max_steps = _as_int(max_steps, "max_steps", 1)
     eval_every = _as_int(eval_every, "eval_every", 1)
     patience = _as_int(patience, "patience", 1)
+    bootstrap = _as_int(bootstrap, "bootstrap", 0)
+    if bootstrap == 1:
+        raise ValueError("estimate_mi: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
     for name, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"estimate_mi: {name} must lie in (0, 1), got {fraction}.")
@@ -338,7 +282,8 @@ def estimate_mi(
     if estimator in DEMI_ESTIMATORS:
         default_args, default_rate = {}, decomposed.DEFAULT_LEARNING_RATE
     else:
-        default_args, default_rate = neural.DEFAULT_CRITIC_ARGS.get(critic, {}), neural.DEFAULT_LEARNING_RATE
+        dims = arrays["x"].shape[1] + arrays["y"].shape[1]
+        default_args, default_rate = neural.default_critic_args(critic, dims), neural.DEFAULT_LEARNING_RATE
     settings = {
         "estimator": estimator,
         "critic": critic if isinstance(critic, str) else type(critic).__name__,
@@ -350,6 +295,7 @@ def estimate_mi(
         "max_steps": max_steps,
         "eval_every": eval_every,
         "patience": patience,
+        "bootstrap": bootstrap,
         "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "seed": seed,
@@ -368,25 +314,30 @@ def estimate_mi(
         method = f"{estimator}, mean over {len(result.terms)} test batches of {batch_size}"
         ceiling_name = f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
     else:
-        # Normal scores per coordinate through the train empirical CDF: monotone, so the
-        # MI is unchanged, and heavy tails (Cauchy) or monotone distortions of the
-        # marginals no longer reach the critic.
-        scores = {}
-        for name in ("x", "y"):
-            normal_scores = gaussian.RankGaussianizer.fit(arrays[name][parts[0]])
-            scores[name] = [normal_scores.transform(arrays[name][part]) for part in parts]
-        train, valid, test = ((scores["x"][k], scores["y"][k]) for k in range(3))
-        candidates = _candidates(estimator, train, valid, settings)
-        chosen, settings["validation_infonce"] = _choose(candidates, valid) if len(candidates) > 1 else (candidates[0], {})
-        result = chosen.evaluate(*test)  # the only look at the test split
+        views = candidates_lib.Views(*([arrays[name][part] for part in parts] for name in ("x", "y")))
+        if estimator == "auto":
+            fitted = candidates_lib.fit_auto(views, settings)
+        elif estimator in candidates_lib.CANDIDATES:
+            fitted = [candidates_lib.CANDIDATES[estimator](views, settings)]
+        else:
+            fitted = [candidates_lib.fit_critic_candidate(views, settings, bound=estimator)]
+        chosen, settings["validation_infonce"] = (
+            candidates_lib.choose(fitted, views) if len(fitted) > 1 else (fitted[0], {})
+        )
+        result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
         curve, best_step = chosen.curve, chosen.best_step
         method = f"{chosen.name}, held-out {result.method} on {n_test} test pairs"
+        if chosen.refit is not None and bootstrap > 0:
+            result = _debiased(result, chosen, [[arrays[name][part] for part in parts] for name in "xy"], bootstrap,
+                               seed)
+            method += f", bias-corrected by {bootstrap} bootstrap refits"
         ceiling_name = None
         if result.ceiling is not None:
-            candidates = int(round(np.exp(result.ceiling)))
-            ceiling_name = f"InfoNCE cannot exceed log(K) = log({candidates}) = {result.ceiling:.3f} nats"
+            count = int(round(np.exp(result.ceiling)))
+            ceiling_name = f"InfoNCE cannot exceed log(K) = log({count}) = {result.ceiling:.3f} nats"
     mi = result.mi
-    interval = (mi - Z_95 * result.stderr, mi + Z_95 * result.stderr)
+    # MI >= 0: the interval is cut at 0 (an interval wholly below 0 becomes [0, 0]).
+    interval = (max(mi - Z_95 * result.stderr, 0.0), max(mi + Z_95 * result.stderr, 0.0))
     dims = (arrays["x"].shape[1], arrays["y"].shape[1])
     found = _warnings(mi, result.ceiling, ceiling_name, n_train, dims, identical)
     return MIEstimate(mi, result.stderr, interval, found, method, curve, best_step, settings)

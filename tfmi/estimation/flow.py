@@ -192,6 +192,9 @@ def fit_flow(
             f"covariance in {dim} dimensions; each split needs more pairs than dimensions."
         )
     batch_size = int(min(batch_size, len(x_train)))
+    # The flow starts at the rank map's Gaussian: collinear or constant features make it
+    # singular (ValueError naming them) before any training is spent.
+    GaussianRatio.fit(RankGaussianizer.fit(x_train).transform(x_train), RankGaussianizer.fit(y_train).transform(y_train))
 
     keras.utils.set_random_seed(seed)
     side_x = _Side(x_train, num_couplings, hidden_units, seed, "flow_x")

@@ -35,6 +35,7 @@ __all__ = [
     "RankGaussianizer",
     "LatentScorer",
     "fit_rank_gaussian",
+    "fit_rank_elliptical",
     "fit_rank_copula",
     "as_matrix",
     "check_pairs",
@@ -396,43 +397,55 @@ def _student_scores(rank, dof):
     return RankGaussianizer(rank.knots, [stats.t.ppf(special.ndtr(scores), dof) for scores in rank.scores])
 
 
+def fit_rank_elliptical(x_train, y_train, dof=np.inf, rank=None):
+    """The copula scorer of one family: per-coordinate rank maps of the training pairs to
+    normal scores (``dof`` inf: the ``GaussianRatio``) or to Student-t quantiles with
+    ``dof`` (the ``StudentRatio``), then the ratio fitted to the mapped pairs. ``rank``:
+    the (x, y) ``RankGaussianizer`` pair, when already fitted on these training pairs."""
+    rank_x, rank_y = rank or (RankGaussianizer.fit(x_train), RankGaussianizer.fit(y_train))
+    if np.isinf(dof):
+        map_x, map_y = rank_x.transform, rank_y.transform
+        ratio = GaussianRatio.fit(map_x(x_train), map_y(y_train))
+    else:
+        map_x, map_y = _student_scores(rank_x, dof).transform, _student_scores(rank_y, dof).transform
+        ratio = StudentRatio.fit(map_x(x_train), map_y(y_train), dof)
+    return LatentScorer(map_x, map_y, ratio)
+
+
 def fit_rank_copula(x_train, y_train, x_valid, y_valid, dofs=(1, 2, 3, 5, 10, 30)):
     """The elliptical-copula scorer: a Gaussian copula, or a Student-t one when it fits the
     validation pairs clearly better.
 
     Gaussian: ``fit_rank_gaussian``. Student-t with each of ``dofs``: per-coordinate
     Student-t quantiles of the empirical CDF of the training data, then the
-    ``StudentRatio`` fitted to the training pairs. The Student-t copula with the highest
+    ``StudentRatio`` fitted to the training pairs (``fit_rank_elliptical``). The
+    Student-t copula with the highest
     mean log-likelihood on the validation pairs replaces the Gaussian one when it beats it
     by more than two standard errors of the per-pair difference (``history`` lists each
     candidate's dof (inf: Gaussian), validation log-likelihood, closed-form MI and mean
     log ratio on the validation pairs). Instant; a Gaussian copula covers elementwise
     monotone transforms of Gaussians, a Student-t copula those of multivariate Student-t
     (dependence through a shared scale, zero correlation included). A scorer like
-    ``fit_rank_gaussian``'s, with ``closed_form_mi``.
+    ``fit_rank_gaussian``'s, with ``closed_form_mi``; ``ratio.dof`` (absent: Gaussian)
+    says which family was kept.
     """
     x_train, y_train = check_pairs(x_train, y_train, "fit_rank_copula", "x_train", "y_train")
     x_valid, y_valid = check_pairs(x_valid, y_valid, "fit_rank_copula", "x_valid", "y_valid")
     if any(not 0 < dof < np.inf for dof in dofs):
         raise ValueError(f"fit_rank_copula: dofs must be positive finite numbers, got {dofs}.")
-    rank_x, rank_y = RankGaussianizer.fit(x_train), RankGaussianizer.fit(y_train)
+    rank = RankGaussianizer.fit(x_train), RankGaussianizer.fit(y_train)
     candidates, history = [], []
     for dof in (np.inf, *dofs):
-        if np.isinf(dof):
-            map_x, map_y = rank_x.transform, rank_y.transform
-            ratio = GaussianRatio.fit(map_x(x_train), map_y(y_train))
-        else:
-            map_x, map_y = _student_scores(rank_x, dof).transform, _student_scores(rank_y, dof).transform
-            ratio = StudentRatio.fit(map_x(x_train), map_y(y_train), dof)
-        u, v = (np.asarray(a, np.float64) for a in (map_x(x_valid), map_y(y_valid)))
-        log_likelihood = ratio.copula_log_density(np.concatenate([u, v], axis=1))
-        candidates.append((log_likelihood, LatentScorer(map_x, map_y, ratio)))
+        scorer = fit_rank_elliptical(x_train, y_train, dof, rank)
+        u, v = scorer.latents(x_valid, y_valid)
+        log_likelihood = scorer.ratio.copula_log_density(np.concatenate([u, v], axis=1))
+        candidates.append((log_likelihood, scorer))
         history.append(
             {
                 "dof": float(dof),
                 "valid_log_likelihood": float(np.mean(log_likelihood)),
-                "closed_form_mi": ratio.mi,
-                "valid_mi": float(np.mean(ratio.pointwise(u, v))),
+                "closed_form_mi": scorer.ratio.mi,
+                "valid_mi": float(np.mean(scorer.ratio.pointwise(u, v))),
             }
         )
     gaussian_terms, chosen = candidates[0]

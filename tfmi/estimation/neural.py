@@ -18,7 +18,7 @@ from tfmi import bounds as bounds_lib
 from tfmi import critics as critics_lib
 from tfmi.estimation import heldout
 
-__all__ = ["FittedCritic", "fit_critic", "heldout_args", "DEFAULT_CRITIC_ARGS", "DEFAULT_LEARNING_RATE"]
+__all__ = ["FittedCritic", "fit_critic", "heldout_args", "default_critic_args", "DEFAULT_CRITIC_ARGS", "DEFAULT_LEARNING_RATE"]
 
 # Adam's peak rate for a critic: as good as 1e-2 at n = 10,000 and better at n = 5,000
 # on bmi's Student-t tasks (README, "Accuracy of the default").
@@ -28,6 +28,19 @@ DEFAULT_CRITIC_ARGS = {
     "separable": {"hidden_units": (256, 256), "embed_dim": 32},
     "concat": {"hidden_units": (16, 8)},
 }
+MAX_CONCAT_WIDTH = 256
+
+
+def default_critic_args(critic, dims):
+    """The critic's keyword arguments sized to ``dims`` = d_x + d_y input dimensions: the
+    concatenated critic's MLP is (w, w / 2) with w = 4 dims rounded up to a power of two
+    within [16, ``MAX_CONCAT_WIDTH``]: bmi's (16, 8) up to 4 dimensions, (128, 64) for
+    10 + 10 (where (16, 8) left NWJ at 0.44 of 1 nat); other critics
+    ``DEFAULT_CRITIC_ARGS``."""
+    if critic != "concat":
+        return dict(DEFAULT_CRITIC_ARGS.get(critic, {})) if isinstance(critic, str) else {}
+    width = int(min(MAX_CONCAT_WIDTH, max(16, 2 ** int(np.ceil(np.log2(4 * dims))))))
+    return {"hidden_units": (width, width // 2)}
 
 
 @dataclasses.dataclass(eq=False)  # hashable: tf.function keys its traces on self
@@ -105,7 +118,7 @@ def fit_critic(
       x_train, y_train, x_valid, y_valid: float32 arrays [n, d] of comparable scale
         (``estimate_mi`` passes normal scores).
       critic: a name of ``tfmi.critics.CRITICS`` or a critic layer; critic_args its
-        keyword arguments (None: ``DEFAULT_CRITIC_ARGS``). The other defaults are
+        keyword arguments (None: ``default_critic_args``). The other defaults are
         ``estimate_mi``'s, the one caller, so they live in one place.
       bound, bound_args: a name of ``tfmi.bounds.UNCONDITIONAL_BOUNDS`` and its
         keyword arguments (TUBA and the interpolated bound get log_baseline 0).
@@ -118,8 +131,8 @@ def fit_critic(
     Returns:
       A ``FittedCritic``.
     """
-    if critic_args is None and isinstance(critic, str):
-        critic_args = DEFAULT_CRITIC_ARGS.get(critic, {})
+    if critic_args is None:
+        critic_args = default_critic_args(critic, np.shape(x_train)[1] + np.shape(y_train)[1])
     layer = critics_lib.get(critic, **(critic_args or {}))
     objective = _bound_fn(bound, dict(bound_args or {}))
     keras.utils.set_random_seed(seed)

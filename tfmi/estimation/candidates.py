@@ -1,0 +1,225 @@
+"""The candidate estimators of ``estimate_mi``: ``CANDIDATES`` maps a name to a fit function.
+
+A fit function ``fit(views, settings) -> Candidate`` fits on the train split of its
+representation of the pairs (``Views``), using validation only for its own choices
+(early stopping, the number of mixture components, the copula's family). A
+``Candidate`` holds a pair scorer ``scores(x [a, d_x], y [b, d_y]) -> [a, b]`` on that
+representation, how it is read on held-out pairs (``evaluate``: the plug-in mean of a
+normalised model's log ratio, or a bound over all pairs for a critic), its curve, and,
+for the models that refit in milliseconds, ``refit`` (the bootstrap of the interval).
+
+``choose`` picks among fitted candidates by InfoNCE on the validation pairs: a lower
+bound for any scorer, so a larger value is a better scorer whatever kind it is.
+
+Adding a candidate: a fit function here, one line in ``CANDIDATES`` (and in
+``AUTO_CANDIDATES`` to enter the default), a test against an exact MI in
+tests/test_candidates.py.
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from tfmi.estimation import flow, gaussian, heldout, mixture, neural
+
+__all__ = ["Views", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose", "fit_auto", "bootstrap"]
+
+logger = logging.getLogger("tfmi.estimation")
+
+CURVE_KEYS = ("stage", "train", "valid", "measure")  # one dict per point of MIEstimate.curve
+CHOICE_CANDIDATES = 1024  # validation pairs scored against each other when choosing
+
+
+class Views:
+    """The train / validation / test pairs in each representation a candidate reads, the
+    maps fitted on the train rows only:
+
+      "normal"        per coordinate, Phi^-1 of the train empirical CDF
+                      (``gaussian.RankGaussianizer``): monotone, so the MI is unchanged;
+                      heavy tails and monotone distortions of the margins are gone;
+      "standardised"  per coordinate, (value - train mean) / train sd: affine, so a
+                      mixture of Gaussians stays one.
+
+    ``views[name]`` is [(x, y) train, (x, y) validation, (x, y) test], float32.
+    """
+
+    NAMES = ("normal", "standardised")
+
+    def __init__(self, x_parts, y_parts):
+        self._maps = {name: (self.fit_map(name, x_parts[0]), self.fit_map(name, y_parts[0])) for name in self.NAMES}
+        self._views = {name: [self.apply(name, x, y) for x, y in zip(x_parts, y_parts)] for name in self.NAMES}
+
+    @staticmethod
+    def fit_map(name, train):
+        """The per-coordinate map ``name`` fitted on ``train`` [n, d]: a function of [m, d]."""
+        if name == "normal":
+            return gaussian.RankGaussianizer.fit(train).transform
+        mean, scale = train.mean(axis=0), train.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)  # a constant column stays 0
+        return lambda values: ((values - mean) / scale).astype(np.float32)
+
+    def apply(self, name, x, y):
+        map_x, map_y = self._maps[name]
+        return map_x(x), map_y(y)
+
+    def __getitem__(self, name):
+        return self._views[name]
+
+
+@dataclasses.dataclass
+class Candidate:
+    """A fitted estimator.
+
+    Attributes:
+      name: what it is, e.g. "copula model" or "infonce critic".
+      inputs: the ``Views`` representation its scorer reads.
+      scores: its pair scorer on that representation.
+      evaluate: ``evaluate(x, y) -> heldout.HeldOutEstimate`` on held-out pairs.
+      curve: its fitting curve, dicts with ``CURVE_KEYS``: "stage" (training step, or
+        model size: mixture components, copula degrees of freedom with inf for the
+        Gaussian), "train" and "valid" values (None where not computed) of "measure".
+      best_step: the stage kept.
+      refit: for a normalised model, ``refit(x_train, y_train) -> model`` with
+        ``pointwise``: the same model (size, family) fitted on other train pairs; None
+        where a refit costs a whole training run.
+    """
+
+    name: str
+    inputs: str
+    scores: object
+    evaluate: object
+    curve: list
+    best_step: object
+    refit: object = None
+
+
+def curve_point(stage, train, valid, measure):
+    """One point of a curve: {"stage", "train", "valid", "measure"}."""
+    return dict(zip(CURVE_KEYS, (stage, train, valid, measure)))
+
+
+def _plugin_candidate(name, inputs, model, curve, best_step, refit):
+    return Candidate(name, inputs, model.scores, lambda x, y: heldout.plugin(model.pointwise, x, y), curve,
+                     best_step, refit)
+
+
+def fit_copula(views, settings):
+    """The elliptical copula (``gaussian.fit_rank_copula``) on normal scores."""
+    train, valid, _ = views["normal"]
+    scorer = gaussian.fit_rank_copula(*train, *valid)
+    dof = getattr(scorer.ratio, "dof", np.inf)
+    curve = [curve_point(point["dof"], None, point["valid_log_likelihood"], "copula log-likelihood per pair")
+             for point in scorer.history]
+    return _plugin_candidate("copula model", "normal", scorer, curve, float(dof),
+                             lambda x, y: gaussian.fit_rank_elliptical(x, y, dof))
+
+
+def fit_mixture(views, settings):
+    """A Gaussian mixture of the joint (``mixture.fit_mixture``) on standardised values."""
+    train, valid, _ = views["standardised"]
+    model = mixture.fit_mixture(*train, *valid, seed=settings["seed"])
+    curve = [curve_point(p["components"], p["train_log_likelihood"], p["valid_log_likelihood"],
+                          "joint log-likelihood per pair") for p in model.history]
+    return _plugin_candidate(f"mixture model ({model.num_components} components)", "standardised", model, curve,
+                             model.num_components, lambda x, y: model.refit(x, y, seed=settings["seed"]))
+
+
+def fit_flow(views, settings):
+    """The flow (``flow.fit_flow``: couplings on the rank map) on normal scores."""
+    train, valid, _ = views["normal"]
+    scorer = flow.fit_flow(*train, *valid, seed=settings["seed"])
+    curve = [curve_point(p["step"], p["train_loss"], p["valid_loss"], "negative log-likelihood per pair")
+             for p in scorer.history]
+    best_step = min(scorer.history, key=lambda p: p["valid_loss"])["step"] if scorer.history else 0
+    return _plugin_candidate("flow model", "normal", scorer, curve, best_step, None)
+
+
+def fit_critic_candidate(views, settings, bound="infonce"):
+    """A critic trained with ``bound`` (``neural.fit_critic``) on normal scores, read on
+    held-out pairs by the same bound over all pairs (``neural.heldout_args``)."""
+    train, valid, _ = views["normal"]
+    fitted = neural.fit_critic(
+        *train,
+        *valid,
+        critic=settings["critic"],
+        critic_args=settings["critic_args"],
+        bound=bound,
+        bound_args=settings["bound_args"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        max_steps=settings["max_steps"],
+        eval_every=settings["eval_every"],
+        patience=settings["patience"],
+        seed=settings["seed"],
+        log=logger.info if settings["verbose"] else None,
+    )
+    args = neural.heldout_args(bound, settings["bound_args"])
+    curve = [curve_point(p["step"], p["train_mi"], p["valid_mi"], f"{bound} (nats)") for p in fitted.history]
+    return Candidate(f"{bound} critic", "normal", fitted.scores,
+                     lambda x, y: heldout.estimate(fitted.scores, x, y, **args), curve, fitted.best_step)
+
+
+CANDIDATES = {"copula": fit_copula, "mixture": fit_mixture, "flow": fit_flow, "critic": fit_critic_candidate}
+# The default's candidates in order of preference: a later one must beat the kept one.
+AUTO_CANDIDATES = ("copula", "mixture", "flow", "critic")
+
+
+def fit_auto(views, settings):
+    """Every candidate of ``AUTO_CANDIDATES`` that can be fitted to these pairs: a model
+    that needs more pairs than the dimension has, or non-collinear features, is skipped
+    with a log line, and so is a one-component mixture (a Gaussian, which the copula
+    already is); the critic's errors come from the caller's arguments and are raised."""
+    found = []
+    for name in AUTO_CANDIDATES:
+        if name == "critic":
+            found.append(CANDIDATES[name](views, settings))
+            continue
+        try:
+            candidate = CANDIDATES[name](views, settings)
+        except ValueError as error:
+            logger.info("estimate_mi: no %s candidate (%s)", name, error)
+            continue
+        if name == "mixture" and candidate.best_step == 1:
+            logger.info("estimate_mi: no mixture candidate (one component: a Gaussian, as the copula's)")
+            continue
+        found.append(candidate)
+    return found
+
+
+def choose(candidates, views):
+    """The first candidate, unless a later one beats it by more than two standard errors
+    of the paired difference of their validation InfoNCE (validation pairs scored
+    against up to ``CHOICE_CANDIDATES`` others): a model or critic must earn its place
+    against the ones before it. Returns (chosen, {name: validation InfoNCE})."""
+    terms = {}
+    for candidate in candidates:
+        valid = views[candidate.inputs][1]
+        terms[candidate.name] = heldout.estimate(candidate.scores, *valid, "infonce",
+                                                 max_candidates=CHOICE_CANDIDATES).terms
+    chosen = candidates[0]
+    for candidate in candidates[1:]:
+        difference = terms[candidate.name] - terms[chosen.name]
+        if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
+            chosen = candidate
+    return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
+
+
+def bootstrap(candidate, x_parts, y_parts, replicates, seed):
+    """The fitting variability of a refittable candidate: ``replicates`` refits, each on
+    train rows drawn with replacement (the representation's maps refitted on them too),
+    each read by its plug-in mean on the same test pairs. Returns the [replicates] means.
+
+    With m_0 the candidate's own test mean, mean_b(m_b) - m_0 estimates the bias of the
+    fitted model's held-out value (second order in the fitting error, as the bias is),
+    and var_b(m_b) the variance that the fit adds to the test-split noise."""
+    rng = np.random.default_rng([seed, 7919])
+    (x_train, x_test), (y_train, y_test) = (x_parts[0], x_parts[2]), (y_parts[0], y_parts[2])
+    means = []
+    for _ in range(replicates):
+        rows = rng.integers(0, len(x_train), size=len(x_train))
+        map_x = Views.fit_map(candidate.inputs, x_train[rows])
+        map_y = Views.fit_map(candidate.inputs, y_train[rows])
+        model = candidate.refit(map_x(x_train[rows]), map_y(y_train[rows]))
+        means.append(float(np.mean(model.pointwise(map_x(x_test), map_y(y_test)))))
+    return np.array(means)
