@@ -39,15 +39,17 @@ def test_summary_scores_and_ratios_by_hand():
     own = summary["tfmi-default"]
     # errors 0.1 and 2.0 (a failed run counts the truth as its error)
     assert own["mae"] == pytest.approx(1.05) and own["solved"] == 1 and own["failed"] == 1
-    best = own["vs_best_bmi_neural"]
+    best = own["vs_best_peer"]
     assert best["peer"] == "bmi-nwj" and best["peer_mae"] == pytest.approx(0.1)
     assert best["mae_ratio"] == pytest.approx(10.5)
     assert best["worst_excess_error"] == pytest.approx(1.9) and best["worst_excess_task"] == "b"
+    assert best["runs_over_best_run_peer_by_0.1"] == 1
     assert own["time_ratio_bmi-infonce-2k"] == pytest.approx(1.0)
     assert own["time_ratio_bmi-infonce"] == pytest.approx(0.3)
     assert summary["bmi-infonce"]["solved"] == 1  # 0.8 / 1.0 is inside a factor 1.5, 1.0 / 2.0 is not
-    partial = bench.summarise(records + [record("bmi-dv", "a", 1.0, 1.0)])["tfmi-default"]["vs_best_bmi_neural"]
+    partial = bench.summarise(records + [record("bmi-dv", "a", 1.0, 1.0)])["tfmi-default"]["vs_best_peer"]
     assert partial["peer"] == "bmi-nwj"  # bmi-dv is exact on its one run but shares fewer runs
+    assert partial["worst_excess_error"] == pytest.approx(1.9)  # run a's best peer is now bmi-dv (error 0)
     table = bench.summary_table(summary)
     assert "| tfmi-default | 2 | 1.050 | 1.050 | 1/2 | 1 |" in table
 

@@ -20,10 +20,11 @@ Scores, per estimator over its runs (true MI I > 0 on every task):
     failed: the estimator raised or returned NaN/inf; counted unsolved, with error I
             (the error of answering 0).
 
-tfmi/bmi ratios, for each tfmi estimator on the runs it shares with the peer:
-MAE / MAE of bmi's best neural estimator (InfoNCE, NWJ, DV or MINE: the lowest MAE on
-the shared runs, among the peers that share the most runs), the largest excess error over
-that estimator on one run, and total seconds / total seconds of bmi's InfoNCE with 2,000
+tfmi/peer ratios, for each tfmi estimator on the runs it shares with the peers: MAE /
+MAE of the best peer (the lowest MAE on the shared runs, among the peers that share the
+most runs: bmi's InfoNCE, NWJ, DV, MINE, KSG, CCA, GMM-MI), the largest excess error over
+the best peer of each run (whichever peer erred least on it) and how many runs exceed it
+by more than 0.1 nats, and total seconds / total seconds of bmi's InfoNCE with 2,000
 steps (and with its default 10,000).
 """
 
@@ -45,7 +46,6 @@ from tfmi.json_files import write_json
 __all__ = [
     "ESTIMATORS",
     "PEER_ESTIMATORS",
-    "BMI_NEURAL",
     "QUICK_TASKS",
     "TASK_GROUPS",
     "summarise_groups",
@@ -69,13 +69,13 @@ ESTIMATORS = {
 
 # benchmark-mi's estimators, run by tools/bmi_peer.py (see its docstring for the settings).
 PEER_ESTIMATORS = ("bmi-infonce", "bmi-nwj", "bmi-dv", "bmi-mine", "bmi-ksg", "bmi-cca", "bmi-infonce-2k")
-BMI_NEURAL = ("bmi-infonce", "bmi-nwj", "bmi-dv", "bmi-mine")
 TIME_REFERENCES = ("bmi-infonce-2k", "bmi-infonce")
 
 TASK_GROUPS = {
     "all": list(ground_truth.TASKS),
     "bmi": [task.name for task in ground_truth.BMI_TASKS],
     "high_mi": [task.name for task in ground_truth.HIGH_MI_TASKS],
+    "mixtures": [task.name for task in ground_truth.MIXTURE_TASKS],
 }
 QUICK_TASKS = (
     "1v1-normal-0.75",
@@ -212,23 +212,11 @@ def summarise(records):
             "failed": sum(not _finite(r.get("estimate")) for r in cells.values()),
             "seconds": float(sum(r.get("seconds") or 0.0 for r in cells.values())),
         }
+    peers = [name for name in by_estimator if is_peer(name)]
     for name, cells in by_estimator.items():
-        if name.startswith("bmi-"):
+        if is_peer(name):
             continue
-        best = None
-        for peer in BMI_NEURAL:
-            shared = sorted(set(cells) & set(by_estimator.get(peer, {})))
-            if not shared:
-                continue
-            own = np.array([absolute_error(cells[c]) for c in shared])
-            theirs = np.array([absolute_error(by_estimator[peer][c]) for c in shared])
-            candidate = {"peer": peer, "runs": len(shared), "mae_ratio": float(own.mean() / max(theirs.mean(), 1e-12)),
-                         "worst_excess_error": float(np.max(own - theirs)),
-                         "worst_excess_task": shared[int(np.argmax(own - theirs))][0], "peer_mae": float(theirs.mean())}
-            # the peer sharing the most runs wins first, so that a partly run peer cannot win on a few easy tasks
-            if best is None or (-candidate["runs"], candidate["peer_mae"]) < (-best["runs"], best["peer_mae"]):
-                best = candidate
-        summary[name]["vs_best_bmi_neural"] = best
+        summary[name]["vs_best_peer"] = _versus_peers(cells, {peer: by_estimator[peer] for peer in peers})
         for reference in TIME_REFERENCES:
             shared = sorted(set(cells) & set(by_estimator.get(reference, {})))
             if shared:
@@ -237,6 +225,36 @@ def summarise(records):
                 summary[name][f"time_ratio_{reference}"] = own / max(theirs, 1e-12)
                 summary[name][f"time_ratio_{reference}_runs"] = len(shared)
     return summary
+
+
+def is_peer(name):
+    """A peer's estimator (run in its own virtualenv), not one of tfmi's."""
+    return not name.startswith("tfmi-")
+
+
+def _versus_peers(cells, peers):
+    """tfmi's runs ``cells`` against the peers' runs: the best peer over the runs (lowest
+    MAE on the shared runs, among the peers that share the most runs, so that a partly
+    run peer cannot win on a few easy tasks) and the MAE ratio to it; and per run the
+    excess error over the best peer of that run (any peer), its largest value and task."""
+    best = None
+    for peer, theirs in peers.items():
+        shared = sorted(set(cells) & set(theirs))
+        if not shared:
+            continue
+        own = np.mean([absolute_error(cells[c]) for c in shared])
+        peer_mae = float(np.mean([absolute_error(theirs[c]) for c in shared]))
+        candidate = {"peer": peer, "runs": len(shared), "mae_ratio": float(own / max(peer_mae, 1e-12)),
+                     "peer_mae": peer_mae}
+        if best is None or (-candidate["runs"], candidate["peer_mae"]) < (-best["runs"], best["peer_mae"]):
+            best = candidate
+    if best is None:
+        return None
+    excess = {c: absolute_error(cells[c]) - min(absolute_error(theirs[c]) for theirs in peers.values() if c in theirs)
+              for c in cells if any(c in theirs for theirs in peers.values())}
+    worst = max(excess, key=excess.get)
+    return {**best, "worst_excess_error": float(excess[worst]), "worst_excess_task": worst[0],
+            "runs_over_best_run_peer_by_0.1": sum(value > 0.1 for value in excess.values())}
 
 
 def summarise_groups(records):
@@ -262,7 +280,7 @@ def runs_table(records):
     for record in records:
         cells.setdefault(_cell(record), {})[record["estimator"]] = record
     task_order = {name: i for i, name in enumerate(ground_truth.TASKS)}
-    lines = ["| task | n | seed | true MI | " + " | ".join(names) + " |", "|" + "---|" * (4 + len(names))]
+    lines = ["| task | n | seed | true MI | " + " | ".join(names) + " | best peer |", "|" + "---|" * (5 + len(names))]
     for cell in sorted(cells, key=lambda c: (task_order.get(c[0], len(task_order)), c[0], c[1], c[2])):
         row = cells[cell]
         truth = next(iter(row.values()))["mi_true"]
@@ -277,24 +295,29 @@ def runs_table(records):
                 mark = "" if is_solved(record["estimate"], truth) else "*"
                 entries.append(f"{record['estimate']:.3f}{mark} ({absolute_error(record):.3f}) "
                                f"{record.get('seconds') or 0:.0f}s")
+        peers = [r for name, r in row.items() if is_peer(name)]
+        best = min(peers, key=absolute_error) if peers else None
+        entries.append(f"{best['estimator']} ({absolute_error(best):.3f})" if best else "")
         lines.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | {truth:.3f} | " + " | ".join(entries) + " |")
     return "\n".join(lines)
 
 
 def summary_table(summary):
-    """Markdown: per estimator MAE, solved, failed, seconds and the tfmi/bmi ratios."""
-    lines = ["| estimator | runs | MAE | median error | solved | failed | mean s | MAE / best bmi neural "
-             "| worst excess error | time / bmi-infonce-2k | time / bmi-infonce |", "|" + "---|" * 11]
+    """Markdown: per estimator MAE, solved, failed, seconds and the tfmi/peer ratios."""
+    lines = ["| estimator | runs | MAE | median error | solved | failed | mean s | MAE / best peer "
+             "| worst excess over the run's best peer | runs > 0.1 over it | time / bmi-infonce-2k "
+             "| time / bmi-infonce |", "|" + "---|" * 12]
     for name in _order(summary):
         s = summary[name]
-        best = s.get("vs_best_bmi_neural")
+        best = s.get("vs_best_peer")
         ratio = f"{best['mae_ratio']:.2f} (vs {best['peer']}, {best['runs']} runs)" if best else "-"
         excess = f"{best['worst_excess_error']:.3f} ({best['worst_excess_task']})" if best else "-"
+        over = str(best["runs_over_best_run_peer_by_0.1"]) if best else "-"
         times = [f"{s[f'time_ratio_{ref}']:.2f} ({s[f'time_ratio_{ref}_runs']} runs)" if f"time_ratio_{ref}" in s
                  else "-" for ref in TIME_REFERENCES]
         lines.append(f"| {name} | {s['runs']} | {s['mae']:.3f} | {s['median_error']:.3f} | {s['solved']}/{s['runs']} | "
                      f"{s['failed']} | "
-                     f"{s['seconds'] / s['runs']:.1f} | {ratio} | {excess} | {times[0]} | {times[1]} |")
+                     f"{s['seconds'] / s['runs']:.1f} | {ratio} | {excess} | {over} | {times[0]} | {times[1]} |")
     return "\n".join(lines)
 
 
@@ -309,7 +332,8 @@ def subset_description(records):
     }
 
 
-GROUP_TITLES = {"all": "All tasks", "bmi": "bmi's 40 tasks", "high_mi": "Above log(batch): 20-d Gaussians"}
+GROUP_TITLES = {"all": "All tasks", "bmi": "bmi's 40 tasks (elliptical and transformed)",
+                "high_mi": "Above log(batch): 20-d Gaussians", "mixtures": "Mixtures (bmi's 7 and 6 of tfmi's)"}
 
 
 def report_markdown(records, groups, machine_note=""):
@@ -321,7 +345,8 @@ def report_markdown(records, groups, machine_note=""):
         f"Runs: {subset['runs']} over {len(subset['tasks'])} tasks, n = {subset['n']}, seeds {subset['seeds']}. "
         f"{machine_note}\n\n"
         "Solved: |log(estimate / truth)| < log 1.5 (an estimate <= 0 is unsolved); failed runs count "
-        "as unsolved with error = truth. Ratios use the runs each tfmi estimator shares with the peer.\n\n"
+        "as unsolved with error = truth. Ratios use the runs each tfmi estimator shares with the peers; "
+        "the best peer of a run is the peer with the smallest error on it (chosen knowing the truth).\n\n"
         + tables
         + "## Every run\n\nestimate (absolute error) seconds; * = not solved.\n\n"
         + runs_table(records) + "\n"
