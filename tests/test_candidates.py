@@ -164,3 +164,16 @@ def test_intervals_hold_the_truth_including_zero(case):
 def test_intervals_hold_the_truth_in_nine_of_ten_seeds(case):
     make_pairs, truth, estimator = COVERAGE_CASES[case]
     assert coverage(make_pairs, truth, estimator, range(40)) >= 36
+
+
+def test_early_stopping_keeps_the_best_and_stops_after_patience():
+    from tfmi.estimation.early_stopping import EarlyStopping
+
+    stopper = EarlyStopping(patience=2, mode="min")
+    values = [3.0, 2.0, 2.5, 1.5, 1.6, 1.7, 0.1]
+    steps = [step for step, value in enumerate(values) if stopper.update(step, value, lambda v=value: v)]
+    assert steps == [0, 1, 2, 3, 4] and stopper.stopped  # stopped at step 5, before seeing 0.1
+    assert (stopper.best_step, stopper.best_value, stopper.best_weights) == (3, 1.5, 1.5)
+    diverged = EarlyStopping(patience=5, mode="max")
+    diverged.update(0, 1.0, lambda: "w")
+    assert not diverged.update(1, float("nan"), lambda: "nan") and diverged.best_weights == "w"

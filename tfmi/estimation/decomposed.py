@@ -1,6 +1,6 @@
 """The decomposed (DEMI) estimators of ``estimate_mi``: a Keras
 ``DecomposedEstimatorModel`` trained on batches, early stopping on the validation
-batches (the best validation weights are restored), then the mean of the test-batch
+batches (``early_stopping.EarlyStopping``; the best validation weights are restored), then the mean of the test-batch
 values, read once; the standard error is that of the mean over the test batches.
 """
 
@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi.estimation import heldout
+from tfmi.estimation.early_stopping import EarlyStopping
 from tfmi.estimation.candidates import curve_point
 from tfmi.models import DecomposedEstimatorModel
 
@@ -38,9 +39,7 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
     model = DecomposedEstimatorModel(settings["estimator"], **settings["critic_args"])
     model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     model.build_from_batch(next(iter(valid)))
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_mi", mode="max", patience=settings["patience"], restore_best_weights=True
-    )
+    stopper = _StopOnValidation(EarlyStopping(settings["patience"], "max"))
     history = model.fit(
         train.repeat(),
         validation_data=valid,
@@ -59,6 +58,23 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
     stderr = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
     result = heldout.HeldOutEstimate(float(np.mean(values)), stderr, values, 2 * np.log(batch_size), "demi")
     return result, curve, best_step
+
+
+class _StopOnValidation(keras.callbacks.Callback):
+    """``early_stopping.EarlyStopping`` on the validation "val_mi" of each Keras epoch; the
+    best weights are restored when training ends."""
+
+    def __init__(self, stopper):
+        super().__init__()
+        self.stopper = stopper
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.stopper.update(epoch, float(logs["val_mi"]), self.model.get_weights):
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopper.best_weights is not None:
+            self.model.set_weights(self.stopper.best_weights)
 
 
 def _conditional_negatives(sampler, xprime, k, dim_y):

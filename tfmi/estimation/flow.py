@@ -38,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfmi.estimation.early_stopping import EarlyStopping
 from tfmi.estimation.gaussian import GaussianRatio, LatentScorer, RankGaussianizer, check_pairs
 
 __all__ = ["fit_flow", "AffineCouplingFlow"]
@@ -246,8 +247,10 @@ def fit_flow(
         rng = np.random.default_rng(seed)
         n = len(x_train)
         order = np.empty(0, dtype=np.int32)
-        best = (float(valid_loss()), 0, [v.numpy() for v in variables])
-        history.append({"step": 0, "train_loss": None, "valid_loss": best[0]})
+        weights = lambda: [v.numpy() for v in variables]  # noqa: E731
+        stopper = EarlyStopping(patience, "min")
+        stopper.update(0, float(valid_loss()), weights)
+        history.append({"step": 0, "train_loss": None, "valid_loss": stopper.best_value})
         for step in range(eval_every, max_steps + eval_every, eval_every):
             while len(order) < eval_every * batch_size:
                 order = np.concatenate([order, rng.permutation(n).astype(np.int32)])
@@ -255,13 +258,9 @@ def fit_flow(
             train_loss = float(train_steps(tf.constant(batches.reshape(eval_every, batch_size))))
             loss = float(valid_loss())
             history.append({"step": step, "train_loss": train_loss, "valid_loss": loss})
-            if not np.isfinite(loss) or not np.isfinite(train_loss):
+            if not stopper.update(step, loss if np.isfinite(train_loss) else float("nan"), weights):
                 break
-            if loss < best[0]:
-                best = (loss, step, [v.numpy() for v in variables])
-            elif (step - best[1]) // eval_every >= patience:
-                break
-        for variable, value in zip(variables, best[2]):
+        for variable, value in zip(variables, stopper.best_weights):
             variable.assign(value)
 
     @tf.function(autograph=False, reduce_retracing=True)

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfmi import bounds as bounds_lib
 from tfmi import critics as critics_lib
 from tfmi.estimation import heldout
+from tfmi.estimation.early_stopping import EarlyStopping
 
 __all__ = ["FittedCritic", "fit_critic", "heldout_args", "default_critic_args", "DEFAULT_CRITIC_ARGS", "DEFAULT_LEARNING_RATE"]
 
@@ -159,8 +160,8 @@ def fit_critic(
         return total / tf.cast(steps, tf.float32)
 
     scorer = FittedCritic(layer, [], 0)
-    best_value, best_weights, waited, step = -np.inf, layer.get_weights(), 0, 0
-    while step < max_steps and waited < patience:
+    stopper, step = EarlyStopping(patience, "max"), 0
+    while step < max_steps and not stopper.stopped:
         steps = min(eval_every, max_steps - step)
         train_mi = float(train_steps(tf.constant(steps)))
         step += steps
@@ -168,9 +169,8 @@ def fit_critic(
         scorer.history.append({"step": step, "train_mi": train_mi, "valid_mi": valid_mi})
         if log is not None:
             log(f"step {step}: train {train_mi:.4f}, validation {valid_mi:.4f} nats")
-        if valid_mi > best_value:
-            best_value, best_weights, waited, scorer.best_step = valid_mi, layer.get_weights(), 0, step
-        else:
-            waited += 1
-    layer.set_weights(best_weights)
+        stopper.update(step, valid_mi, layer.get_weights)
+    if stopper.best_weights is not None:
+        layer.set_weights(stopper.best_weights)
+    scorer.best_step = stopper.best_step
     return scorer
