@@ -64,6 +64,7 @@ ESTIMATORS = {
     "tfmi-smile": {"estimator": "smile"},
     "tfmi-nwj": {"estimator": "nwj"},
     "tfmi-copula": {"estimator": "copula"},
+    "tfmi-mixture": {"estimator": "mixture"},
     "tfmi-flow": {"estimator": "flow"},
 }
 
