@@ -203,9 +203,25 @@ def test_few_pairs_for_the_dimension_warn():
 
 def test_negative_estimate_warns():
     from tfmi.estimation.estimate import _warnings
+    from tfmi.estimation.heldout import HeldOutEstimate
 
-    assert any("negative" in message for message in _warnings(-0.1, None, None, 1000, (1, 1), False))
-    assert _warnings(0.1, 5.0, "InfoNCE cannot exceed log(K)", 1000, (1, 1), False) == []
+    def warnings(mi, stderr, ceiling=None):
+        result = HeldOutEstimate(mi, stderr, None, ceiling, "plugin")
+        return _warnings(result, "InfoNCE cannot exceed log(K)", 1000, (1, 1), False, {})
+
+    assert any("below 0 by more than 1.96 standard errors" in message for message in warnings(-0.1, 0.02))
+    assert warnings(-0.01, 0.02) == []  # within its noise of 0: no warning
+    assert warnings(0.1, 0.01, ceiling=5.0) == []
+
+
+def test_constant_columns_warn():
+    x, y = correlated_gaussian(1000, 2, 0.5)
+    x[:, 1] = 3.0
+    result = tfmi.estimate_mi(x, y, estimator="copula")
+    assert any("x has constant columns [1]" in message for message in result.warnings), result.warnings
+    assert abs(result.mi - 0.25) < 0.1  # the one correlated pair left
+    with pytest.raises(ValueError, match="x is constant .* I\\(x; y\\) = 0"):
+        tfmi.estimate_mi(np.ones((1000, 1)), y)
 
 
 def test_integral_float_batch_size_is_accepted():
@@ -220,6 +236,7 @@ def test_integral_float_batch_size_is_accepted():
         (lambda x, y: dict(x=x, y=y, batch_size=64.5), "batch_size must be an integer, got 64.5"),
         (lambda x, y: dict(x=x, y=y, batch_size="64"), "batch_size must be an integer"),
         (lambda x, y: dict(x=x.astype(str).astype(object) + "a", y=y), "x must hold numbers"),
+        (lambda x, y: dict(x=x, y=y + 1j), "y holds complex numbers; pass their real and imaginary parts"),
         (lambda x, y: dict(x=x, y=y.astype(np.float64) * 1e39), "y holds values up to .* beyond float32's range"),
         (
             lambda x, y: dict(x=tf.data.Dataset.from_tensor_slices((x, y)).repeat()),
@@ -230,7 +247,7 @@ def test_integral_float_batch_size_is_accepted():
             r"dataset.unbatch\(\)",
         ),
     ],
-    ids=["fractional_batch", "string_batch", "strings", "overflow", "infinite_dataset", "batched_dataset"],
+    ids=["fractional_batch", "string_batch", "strings", "complex", "overflow", "infinite_dataset", "batched_dataset"],
 )
 def test_bad_input_names_the_argument(make_input, message):
     x, y = correlated_gaussian(300, 2, 0.5)

@@ -128,7 +128,10 @@ def _as_int(value, name, minimum):
     return int(value)
 
 
-def _warnings(result_mi, ceiling, ceiling_name, n_train, dims, identical):
+def _warnings(result, ceiling_name, n_train, dims, identical, constant):
+    """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``constant`` maps
+    "x" / "y" to the indices of their constant columns."""
+    result_mi, ceiling = result.mi, result.ceiling
     found = []
     if n_train < PAIRS_PER_DIMENSION * sum(dims):
         found.append(
@@ -136,12 +139,18 @@ def _warnings(result_mi, ceiling, ceiling_name, n_train, dims, identical):
             f"too few to fit a critic (want >= {PAIRS_PER_DIMENSION} per dimension); the estimate "
             f"may be far below the true MI."
         )
+    for name, columns in constant.items():
+        if len(columns):
+            found.append(
+                f"{name} has constant columns {[int(c) for c in columns]} (zero variance): they carry no information "
+                f"and were left out."
+            )
     if identical:
         found.append("x and y are identical: for continuous data I(x; y) is infinite; the estimate is a ceiling.")
-    if result_mi < 0:
+    if result_mi + Z_95 * result.stderr < 0:
         found.append(
-            f"the estimate {result_mi:.4f} nats is negative; MI is >= 0: no dependence was detected "
-            f"(or the critic overfitted)."
+            f"the estimate {result_mi:.4f} nats is below 0 by more than 1.96 standard errors; MI is >= 0: "
+            f"the fitted model or critic overfitted the train split."
         )
     if ceiling is not None and result_mi > ceiling - CEILING_MARGIN:
         found.append(
@@ -254,6 +263,14 @@ def estimate_mi(
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
+    # Constant columns carry no information and make every model singular: dropped, named.
+    constant = {name: np.flatnonzero(np.ptp(arrays[name], axis=0) == 0) for name in "xy"}
+    for name, columns in constant.items():
+        if len(columns) == arrays[name].shape[1]:
+            raise ValueError(f"estimate_mi: {name} is constant (zero variance in every column): I(x; y) = 0, "
+                             f"nothing to estimate.")
+        if len(columns) and estimator not in DEMI_ESTIMATORS:
+            arrays[name] = np.delete(arrays[name], columns, axis=1)
     n = lengths["x"]
     batch_size = _as_int(batch_size, "batch_size", 2)
     max_steps = _as_int(max_steps, "max_steps", 1)
@@ -339,5 +356,5 @@ def estimate_mi(
     # MI >= 0: the interval is cut at 0 (an interval wholly below 0 becomes [0, 0]).
     interval = (max(mi - Z_95 * result.stderr, 0.0), max(mi + Z_95 * result.stderr, 0.0))
     dims = (arrays["x"].shape[1], arrays["y"].shape[1])
-    found = _warnings(mi, result.ceiling, ceiling_name, n_train, dims, identical)
+    found = _warnings(result, ceiling_name, n_train, dims, identical, constant)
     return MIEstimate(mi, result.stderr, interval, found, method, curve, best_step, settings)

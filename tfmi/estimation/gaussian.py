@@ -46,7 +46,11 @@ _CHUNK_ENTRIES = 1 << 22  # float64 entries per chunk of a score matrix (32 MiB)
 
 def as_matrix(array, caller, name):
     """``array`` as a float64 matrix [n, d] (a 1-d array is one feature), checked:
-    numbers, finite, within float32's range; one ValueError naming ``name`` otherwise."""
+    real numbers, finite, within float32's range; one ValueError naming ``name`` otherwise."""
+    if np.iscomplexobj(array):
+        raise ValueError(
+            f"{caller}: {name} holds complex numbers; pass their real and imaginary parts as separate columns."
+        )
     try:
         array = np.asarray(array, dtype=np.float64)
     except (TypeError, ValueError) as error:
