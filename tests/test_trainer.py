@@ -207,7 +207,16 @@ BAD_INPUTS = {
         ["--config.strategy=warp"],
         ["config.strategy is 'warp'", "mirrored"],
     ),
+    "missing_workdir": (
+        ["--config", "configs/gaussian_staircase.py:nwj,runlocal"],
+        ["error: --workdir is required"],
+    ),
+    "missing_config": (
+        [],
+        ["error: --config is required"],
+    ),
 }
+WITHOUT_WORKDIR = {"missing_workdir"}
 
 
 @pytest.fixture(scope="module")
@@ -217,10 +226,11 @@ def bad_input_results(tmp_path_factory, helpers):
     processes = {}
     try:
         for name, (args, _) in BAD_INPUTS.items():
-            if args[0] != "--config":
+            if args and args[0] != "--config":
                 args = ["--config", f"{helpers.STAIRCASE}:nwj,runlocal", *args]
+            workdir = [] if name in WITHOUT_WORKDIR else ["--workdir", str(root / name)]
             processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "trainers.train", *args, "--workdir", str(root / name)],
+                [sys.executable, "-m", "trainers.train", *args, *workdir],
                 cwd=helpers.REPO_ROOT,
                 env=helpers.trainer_env(),
                 stdout=subprocess.PIPE,
@@ -242,9 +252,20 @@ def test_bad_input_gives_one_clear_message(bad_input_results, name):
     returncode, stdout, stderr, workdir = bad_input_results[name]
     assert returncode == 2, stderr[-3000:]
     assert "Traceback" not in stderr + stdout
+    assert "FATAL" not in stderr and "USAGE" not in stderr + stdout  # not absl's flag help
     for fragment in BAD_INPUTS[name][1]:
         assert fragment in stderr, stderr[-3000:]
     assert not workdir.exists() or not any(workdir.iterdir()), "a refused run wrote to its workdir"
+
+
+def test_home_is_expanded_in_workdir_and_config_values(monkeypatch):
+    """bash does not expand ~ after "=": --workdir=~/runs/x must not make a "./~"."""
+    from trainers import train
+
+    monkeypatch.setenv("HOME", "/home/someone")
+    argv = ["train", "--workdir=~/runs/x", "--config=~/c.py:nwj", "--config.name=~x", "--other=~/y"]
+    assert train._expand_home(argv) == [
+        "train", "--workdir=/home/someone/runs/x", "--config=/home/someone/c.py:nwj", "--config.name=~x", "--other=~/y"]
 
 
 def test_workdir_of_another_experiment_is_refused(finished_copy, helpers):

@@ -440,8 +440,21 @@ def _config_file_error(error):
     )
 
 
+def _expand_home(argv):
+    """``~`` expanded in the values of --workdir and --config (bash leaves it alone after
+    "=", so --workdir=~/runs/x would otherwise create a directory named "~")."""
+    expanded = []
+    for arg in argv:
+        name, equals, value = arg.partition("=")
+        if equals and name.lstrip("-") in ("workdir", "config") and value.startswith("~"):
+            arg = f"{name}={os.path.expanduser(value)}"
+        expanded.append(arg)
+    return expanded
+
+
 def _parse_flags(argv):
     """absl flag parsing, with the config's own mistakes told in one line, not a traceback."""
+    argv = _expand_home(argv)
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
@@ -450,10 +463,7 @@ def _parse_flags(argv):
             # ml_collections embeds the traceback of an error inside get_config(ARG).
             head = message.split("Error whilst parsing config file", 1)[0].rstrip()
             message = f"{head} {message.rstrip().splitlines()[-1]}"
-        _fail(
-            f"FATAL Flags parsing error: {message}\n"
-            "Pass --helpshort or --helpfull to see help on flags."
-        )
+        _fail(f"error: {message} (python -m trainers.train --helpshort lists the flags)")
     except (AttributeError, KeyError) as error:
         # ml_collections raises these for an override of a field the config lacks.
         text = str(error)
@@ -478,18 +488,18 @@ def _parse_flags(argv):
 def main(argv):
     std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        _fail(f"error: unexpected arguments {argv[1:]}; flags are --config, --workdir and --config.FIELD=VALUE.")
     config = _CONFIG.value
     if config is None:
-        raise app.UsageError("--config is required, e.g. --config configs/gaussian_staircase.py")
+        _fail("error: --config is required, e.g. --config configs/gaussian_staircase.py")
     try:
         config.keys()  # a config file that failed to load raises here
     except OSError as error:
         _fail(_config_file_error(error))
     if not _WORKDIR.value:
-        raise app.UsageError("--workdir is required: where checkpoints, logs and the export go.")
+        _fail("error: --workdir is required: where checkpoints, logs and the export go, e.g. --workdir runs/NAME")
     try:
-        train(config, _WORKDIR.value)
+        train(config, os.path.expanduser(_WORKDIR.value))
     except distribute.StartupInterrupted as interrupted:  # a signal before the first step
         _fail(str(interrupted), status=interrupted.exit_status)
     except Stopped as stopped:
