@@ -28,7 +28,6 @@ __all__ = ["Views", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", 
 logger = logging.getLogger("tfmi.estimation")
 
 CURVE_KEYS = ("stage", "train", "valid", "measure")  # one dict per point of MIEstimate.curve
-CHOICE_CANDIDATES = 1024  # validation pairs scored against each other when choosing
 
 
 class Views:
@@ -190,13 +189,13 @@ def fit_auto(views, settings):
 def choose(candidates, views):
     """The first candidate, unless a later one beats it by more than two standard errors
     of the paired difference of their validation InfoNCE (validation pairs scored
-    against up to ``CHOICE_CANDIDATES`` others): a model or critic must earn its place
+    against up to ``heldout.SELECTION_CANDIDATES`` others): a model or critic must earn its place
     against the ones before it. Returns (chosen, {name: validation InfoNCE})."""
     terms = {}
     for candidate in candidates:
         valid = views[candidate.inputs][1]
         terms[candidate.name] = heldout.estimate(candidate.scores, *valid, "infonce",
-                                                 max_candidates=CHOICE_CANDIDATES).terms
+                                                 max_candidates=heldout.SELECTION_CANDIDATES).terms
     chosen = candidates[0]
     for candidate in candidates[1:]:
         difference = terms[candidate.name] - terms[chosen.name]

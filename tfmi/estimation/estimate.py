@@ -37,6 +37,7 @@ logger = logging.getLogger("tfmi.estimation")
 
 ESTIMATORS = ("auto", "copula", "mixture", "flow")  # besides the bounds and the DEMI estimators
 BOOTSTRAP_REFITS = 32  # refits of a closed-form model for its bias and fitting variance
+MAX_FIT_PAIRS = 20_000  # train pairs a candidate fits on (and a fifth as many validation pairs)
 MAX_DATASET_PAIRS = 1_000_000  # a dataset of unknown length is read up to this many
 PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
 CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
@@ -190,6 +191,7 @@ def estimate_mi(
     valid_fraction=0.2,
     test_fraction=0.2,
     bootstrap=BOOTSTRAP_REFITS,
+    max_fit_pairs=MAX_FIT_PAIRS,
     seed=0,
     verbose=0,
 ):
@@ -230,6 +232,10 @@ def estimate_mi(
         ``eval_every`` steps; stop after ``patience`` evaluations without improvement.
       bootstrap: refits of a closed-form model (copula, mixture) on resampled train
         rows, for the bias correction and the fitting variance (0: none).
+      max_fit_pairs: the candidates fit on at most this many train pairs and a fifth as
+        many validation pairs, drawn at random (``method`` says so); the test read-out
+        uses every test pair, in blocks of ``heldout.MAX_CANDIDATES`` for a critic. Keeps
+        the cost of large n nearly flat; raise it when more data still helps.
       valid_fraction, test_fraction: shares of the pairs for validation and test.
 
     Returns:
@@ -277,6 +283,7 @@ def estimate_mi(
     eval_every = _as_int(eval_every, "eval_every", 1)
     patience = _as_int(patience, "patience", 1)
     bootstrap = _as_int(bootstrap, "bootstrap", 0)
+    max_fit_pairs = _as_int(max_fit_pairs, "max_fit_pairs", 2)
     if bootstrap == 1:
         raise ValueError("estimate_mi: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
     for name, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
@@ -313,6 +320,7 @@ def estimate_mi(
         "eval_every": eval_every,
         "patience": patience,
         "bootstrap": bootstrap,
+        "max_fit_pairs": max_fit_pairs,
         "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "seed": seed,
@@ -331,7 +339,10 @@ def estimate_mi(
         method = f"{estimator}, mean over {len(result.terms)} test batches of {batch_size}"
         ceiling_name = f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
     else:
-        views = candidates_lib.Views(*([arrays[name][part] for part in parts] for name in ("x", "y")))
+        # The candidates fit on at most max_fit_pairs train pairs and a fifth as many
+        # validation pairs (the splits are already in random order); every test pair reads.
+        fit_parts = [parts[0][:max_fit_pairs], parts[1][: max(max_fit_pairs // 5, 2)], parts[2]]
+        views = candidates_lib.Views(*([arrays[name][part] for part in fit_parts] for name in ("x", "y")))
         if estimator == "auto":
             fitted = candidates_lib.fit_auto(views, settings)
         elif estimator in candidates_lib.CANDIDATES:
@@ -344,9 +355,11 @@ def estimate_mi(
         result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
         curve, best_step = chosen.curve, chosen.best_step
         method = f"{chosen.name}, held-out {result.method} on {n_test} test pairs"
+        if len(fit_parts[0]) < n_train:
+            method += f", fitted on {len(fit_parts[0])} of {n_train} train pairs"
         if chosen.refit is not None and bootstrap > 0:
-            result = _debiased(result, chosen, [[arrays[name][part] for part in parts] for name in "xy"], bootstrap,
-                               seed)
+            result = _debiased(result, chosen, [[arrays[name][part] for part in fit_parts] for name in "xy"],
+                               bootstrap, seed)
             method += f", bias-corrected by {bootstrap} bootstrap refits"
         ceiling_name = None
         if result.ceiling is not None:

@@ -30,10 +30,13 @@ import dataclasses
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["HeldOutEstimate", "row_statistics", "estimate", "plugin", "METHODS"]
+__all__ = ["HeldOutEstimate", "row_statistics", "estimate", "plugin", "METHODS", "MAX_CANDIDATES", "SELECTION_CANDIDATES"]
 
 METHODS = ("infonce", "dv", "smile", "tuba")
 MAX_CANDIDATES = 8192  # pairs scored against each other; beyond, blocks of this size
+# Validation pairs scored against each other for a choice (a critic's early stopping, the
+# default's candidate): enough to rank scorers, and linear in n beyond it.
+SELECTION_CANDIDATES = 1024
 
 
 @dataclasses.dataclass
