@@ -59,6 +59,26 @@ def test_dataset_input_equals_array_input():
     assert from_arrays.mi == pytest.approx(from_dataset.mi, abs=1e-6)
 
 
+@pytest.mark.parametrize("endless", ["filtered_repeat", "generator"])
+def test_a_dataset_of_unknown_length_is_read_up_to_max_pairs(endless):
+    x, y = correlated_gaussian(1000, 1, 0.5)
+    if endless == "filtered_repeat":
+        dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().filter(lambda a, b: a[0] > -10.0)
+    else:
+        def pairs():
+            rng = np.random.default_rng(0)
+            while True:
+                value = rng.standard_normal(1).astype(np.float32)
+                yield value, value + rng.standard_normal(1).astype(np.float32)
+
+        spec = tf.TensorSpec([1], tf.float32)
+        dataset = tf.data.Dataset.from_generator(pairs, output_signature=(spec, spec))
+    assert int(dataset.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    result = tfmi.estimate_mi(dataset, max_pairs=3000, estimator="copula")
+    assert result.settings["n_train"] + result.settings["n_valid"] + result.settings["n_test"] == 3000
+    assert any("read the first 3000 pairs of a dataset of unknown length" in w for w in result.warnings)
+
+
 def test_one_dimensional_arrays_are_single_features():
     x, y = correlated_gaussian(1000, 1, 0.5)
     result = tfmi.estimate_mi(x[:, 0], y[:, 0], critic="bilinear", batch_size=50, max_steps=50)

@@ -38,7 +38,7 @@ logger = logging.getLogger("tfmi.estimation")
 ESTIMATORS = ("auto", "copula", "mixture", "flow")  # besides the bounds and the DEMI estimators
 BOOTSTRAP_REFITS = 32  # refits of a closed-form model for its bias and fitting variance
 MAX_FIT_PAIRS = 20_000  # train pairs a candidate fits on (and a fifth as many validation pairs)
-MAX_DATASET_PAIRS = 1_000_000  # a dataset of unknown length is read up to this many
+MAX_DATASET_PAIRS = 1_000_000  # pairs read from a dataset at most (max_pairs)
 PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
 CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
 Z_95 = 1.959964
@@ -90,8 +90,12 @@ def _as_matrix(array, name):
     return gaussian.as_matrix(array, "estimate_mi", name)
 
 
-def _from_dataset(dataset):
-    """A finite dataset of single (x, y) pairs (or {"x", "y"} dicts) as two arrays."""
+def _from_dataset(dataset, max_pairs):
+    """A dataset of single (x, y) pairs (or {"x", "y"} dicts) as two arrays and a warning
+    (None when it ended within the cap): at most
+    ``max_pairs`` pairs are read, in batches, with a warning when more were available (a
+    dataset of unknown length, e.g. ``repeat().filter(...)`` or an endless generator,
+    stops there rather than filling memory)."""
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
         raise ValueError("estimate_mi: the dataset x is infinite (e.g. .repeat()); pass a finite one, e.g. dataset.take(n).")
@@ -106,18 +110,19 @@ def _from_dataset(dataset):
                 f"dataset.unbatch() (single pairs) or arrays."
             )
     xs, ys = [], []
-    for element in dataset.take(MAX_DATASET_PAIRS + 1).as_numpy_iterator():
+    for element in dataset.take(max_pairs + 1).batch(8192).as_numpy_iterator():
         x, y = (element["x"], element["y"]) if isinstance(element, dict) else element
         xs.append(x)
         ys.append(y)
-    if len(xs) > MAX_DATASET_PAIRS:
-        raise ValueError(
-            f"estimate_mi: the dataset x holds more than {MAX_DATASET_PAIRS} pairs (or never ends); "
-            f"pass dataset.take(n)."
-        )
     if not xs:
         raise ValueError("estimate_mi: the dataset is empty.")
-    return np.stack(xs), np.stack(ys)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if len(x) <= max_pairs:
+        return x, y, None
+    length = "of unknown length" if cardinality == tf.data.UNKNOWN_CARDINALITY else f"of {cardinality} pairs"
+    message = (f"read the first {max_pairs} pairs of a dataset {length} (max_pairs={max_pairs}); pass "
+               f"max_pairs= to read more, or dataset.take(n).")
+    return x[:max_pairs], y[:max_pairs], message
 
 
 def _as_int(value, name, minimum):
@@ -129,11 +134,12 @@ def _as_int(value, name, minimum):
     return int(value)
 
 
-def _warnings(result, ceiling_name, n_train, dims, identical, constant):
+def _warnings(result, ceiling_name, n_train, dims, identical, constant, truncated=None):
     """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``constant`` maps
-    "x" / "y" to the indices of their constant columns."""
+    "x" / "y" to the indices of their constant columns; ``truncated``: a dataset's
+    message that only part of it was read."""
     result_mi, ceiling = result.mi, result.ceiling
-    found = []
+    found = [truncated] if truncated else []
     if n_train < PAIRS_PER_DIMENSION * sum(dims):
         found.append(
             f"{n_train} train pairs for {sum(dims)} input dimensions (d_x={dims[0]}, d_y={dims[1]}): "
@@ -192,6 +198,7 @@ def estimate_mi(
     test_fraction=0.2,
     bootstrap=BOOTSTRAP_REFITS,
     max_fit_pairs=MAX_FIT_PAIRS,
+    max_pairs=MAX_DATASET_PAIRS,
     seed=0,
     verbose=0,
 ):
@@ -204,8 +211,10 @@ def estimate_mi(
 
     Args:
       x, y: arrays [n, d_x] and [n, d_y] of paired samples (1-d arrays are one
-        feature); or ``x`` a finite ``tf.data.Dataset`` of single (x, y) pairs and
-        ``y=None`` (call ``.unbatch()`` on a batched one).
+        feature); or ``x`` a ``tf.data.Dataset`` of single (x, y) pairs and ``y=None``
+        (call ``.unbatch()`` on a batched one): at most ``max_pairs`` pairs are read
+        (default ``MAX_DATASET_PAIRS``, 10^6), with a warning when it held more or its
+        length is unknown and it did not end; an infinite one (``.repeat()``) is refused.
       xprime: [n, d_x'] a subview of x for the decomposed (DEMI) estimators.
       estimator: "auto" (the default): the candidates of
         ``candidates.AUTO_CANDIDATES`` are fitted: the elliptical copula, a Gaussian
@@ -248,9 +257,11 @@ def estimate_mi(
     if isinstance(x, tf.data.Dataset):
         if y is not None:
             raise ValueError("estimate_mi: pass either a dataset of (x, y) pairs or two arrays, not both.")
-        x, y = _from_dataset(x)
+        x, y, truncated = _from_dataset(x, _as_int(max_pairs, "max_pairs", 2))
     elif y is None:
         raise ValueError("estimate_mi: y is missing; pass paired arrays x and y.")
+    else:
+        truncated = None
     arrays = {"x": _as_matrix(x, "x"), "y": _as_matrix(y, "y")}
     if estimator in DEMI_ESTIMATORS:
         if xprime is None:
@@ -369,5 +380,5 @@ def estimate_mi(
     # MI >= 0: the interval is cut at 0 (an interval wholly below 0 becomes [0, 0]).
     interval = (max(mi - Z_95 * result.stderr, 0.0), max(mi + Z_95 * result.stderr, 0.0))
     dims = (arrays["x"].shape[1], arrays["y"].shape[1])
-    found = _warnings(result, ceiling_name, n_train, dims, identical, constant)
+    found = _warnings(result, ceiling_name, n_train, dims, identical, constant, truncated)
     return MIEstimate(mi, result.stderr, interval, found, method, curve, best_step, settings)
