@@ -80,8 +80,8 @@ class Candidate:
         Gaussian), "train" and "valid" values (None where not computed) of "measure".
       best_step: the stage kept.
       refit: for a normalised model, ``refit(x_train, y_train) -> model`` with
-        ``pointwise``: the same model (size, family) fitted on other train pairs; None
-        where a refit costs a whole training run.
+        ``pointwise``: the same model (size, family, margins) refitted on other train
+        pairs; None where a refit costs a whole training run.
     """
 
     name: str
@@ -110,8 +110,7 @@ def fit_copula(views, settings):
     dof = getattr(scorer.ratio, "dof", np.inf)
     curve = [curve_point(point["dof"], None, point["valid_log_likelihood"], "copula log-likelihood per pair")
              for point in scorer.history]
-    return _plugin_candidate("copula model", "normal", scorer, curve, float(dof),
-                             lambda x, y: gaussian.fit_rank_elliptical(x, y, dof))
+    return _plugin_candidate("copula model", "normal", scorer, curve, float(dof), scorer.refit)
 
 
 def fit_mixture(views, settings):
@@ -204,21 +203,21 @@ def choose(candidates, views):
     return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
 
 
-def bootstrap(candidate, x_parts, y_parts, replicates, seed):
+def bootstrap(candidate, views, replicates, seed):
     """The fitting variability of a refittable candidate: ``replicates`` refits, each on
-    train rows drawn with replacement (the representation's maps refitted on them too),
-    each read by its plug-in mean on the same test pairs. Returns the [replicates] means.
+    its train pairs drawn with replacement (the maps of the representation and of the
+    model's margins held fixed: a map refitted on rows with duplicates adds a noise the
+    fit itself does not have), each read by its plug-in mean on the same test pairs.
+    Returns the [replicates] means.
 
     With m_0 the candidate's own test mean, mean_b(m_b) - m_0 estimates the bias of the
     fitted model's held-out value (second order in the fitting error, as the bias is),
     and var_b(m_b) the variance that the fit adds to the test-split noise."""
     rng = np.random.default_rng([seed, 7919])
-    (x_train, x_test), (y_train, y_test) = (x_parts[0], x_parts[2]), (y_parts[0], y_parts[2])
+    (x_train, y_train), _, test = views[candidate.inputs]
     means = []
     for _ in range(replicates):
         rows = rng.integers(0, len(x_train), size=len(x_train))
-        map_x = Views.fit_map(candidate.inputs, x_train[rows])
-        map_y = Views.fit_map(candidate.inputs, y_train[rows])
-        model = candidate.refit(map_x(x_train[rows]), map_y(y_train[rows]))
-        means.append(float(np.mean(model.pointwise(map_x(x_test), map_y(y_test)))))
+        model = candidate.refit(x_train[rows], y_train[rows])
+        means.append(float(np.mean(model.pointwise(*test))))
     return np.array(means)

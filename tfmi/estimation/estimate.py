@@ -169,11 +169,11 @@ def _warnings(result, ceiling_name, n_train, dims, identical, constant, truncate
     return found
 
 
-def _debiased(result, chosen, x_parts_y_parts, replicates, seed):
+def _debiased(result, chosen, views, replicates, seed):
     """``result`` (the chosen model's held-out mean m_0 on the test pairs) corrected by
     ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
     var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
-    means = candidates_lib.bootstrap(chosen, *x_parts_y_parts, replicates, seed)
+    means = candidates_lib.bootstrap(chosen, views, replicates, seed)
     mi = 2.0 * result.mi - float(np.mean(means))
     stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
     return dataclasses.replace(result, mi=mi, stderr=stderr)
@@ -369,8 +369,7 @@ def estimate_mi(
         if len(fit_parts[0]) < n_train:
             method += f", fitted on {len(fit_parts[0])} of {n_train} train pairs"
         if chosen.refit is not None and bootstrap > 0:
-            result = _debiased(result, chosen, [[arrays[name][part] for part in fit_parts] for name in "xy"],
-                               bootstrap, seed)
+            result = _debiased(result, chosen, views, bootstrap, seed)
             method += f", bias-corrected by {bootstrap} bootstrap refits"
         ceiling_name = None
         if result.ceiling is not None:

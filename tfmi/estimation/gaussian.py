@@ -371,6 +371,16 @@ class LatentScorer:
     def gaussian_mi(self):
         return self.ratio.mi
 
+    def refit(self, x, y):
+        """The same maps and family (Gaussian, or Student-t with the same dof), the ratio
+        refitted on the pairs (x, y): a bootstrap refit of the model, its margins fixed."""
+        u, v = self.latents(x, y)
+        if isinstance(self.ratio, StudentRatio):
+            ratio = StudentRatio.fit(u, v, self.ratio.dof)
+        else:
+            ratio = GaussianRatio.fit(u, v)
+        return LatentScorer(self.map_x, self.map_y, ratio)
+
     def latents(self, x, y):
         """(u, v) = (map_x(x), map_y(y)) as float64 arrays."""
         x, y = (np.asarray(a, dtype=np.float32) for a in (x, y))
