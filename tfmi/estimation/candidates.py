@@ -58,6 +58,12 @@ class Views:
         scale = np.where(scale > 0, scale, 1.0)  # a constant column stays 0
         return lambda values: ((values - mean) / scale).astype(np.float32)
 
+    def model_train(self, name, settings):
+        """The train pairs a model fits on: at most ``settings["max_fit_pairs"]`` (the
+        rows are in random order). A critic trains on them all: its steps, not the
+        pairs, set its cost."""
+        return tuple(part[: settings["max_fit_pairs"]] for part in self._views[name][0])
+
     def apply(self, name, x, y):
         map_x, map_y = self._maps[name]
         return map_x(x), map_y(y)
@@ -79,6 +85,7 @@ class Candidate:
         model size: mixture components, copula degrees of freedom with inf for the
         Gaussian), "train" and "valid" values (None where not computed) of "measure".
       best_step: the stage kept.
+      fit_pairs: the train pairs it was fitted on.
       refit: for a normalised model, ``refit(x_train, y_train) -> model`` with
         ``pointwise``: the same model (size, family, margins) refitted on other train
         pairs; None where a refit costs a whole training run.
@@ -90,6 +97,7 @@ class Candidate:
     evaluate: object
     curve: list
     best_step: object
+    fit_pairs: int
     refit: object = None
 
 
@@ -98,39 +106,39 @@ def curve_point(stage, train, valid, measure):
     return dict(zip(CURVE_KEYS, (stage, train, valid, measure)))
 
 
-def _plugin_candidate(name, inputs, model, curve, best_step, refit):
+def _plugin_candidate(name, inputs, model, curve, best_step, train, refit):
     return Candidate(name, inputs, model.scores, lambda x, y: heldout.plugin(model.pointwise, x, y), curve,
-                     best_step, refit)
+                     best_step, len(train[0]), refit)
 
 
 def fit_copula(views, settings):
     """The elliptical copula (``gaussian.fit_rank_copula``) on normal scores."""
-    train, valid, _ = views["normal"]
+    train, valid = views.model_train("normal", settings), views["normal"][1]
     scorer = gaussian.fit_rank_copula(*train, *valid)
     dof = getattr(scorer.ratio, "dof", np.inf)
     curve = [curve_point(point["dof"], None, point["valid_log_likelihood"], "copula log-likelihood per pair")
              for point in scorer.history]
-    return _plugin_candidate("copula model", "normal", scorer, curve, float(dof), scorer.refit)
+    return _plugin_candidate("copula model", "normal", scorer, curve, float(dof), train, scorer.refit)
 
 
 def fit_mixture(views, settings):
     """A Gaussian mixture of the joint (``mixture.fit_mixture``) on standardised values."""
-    train, valid, _ = views["standardised"]
+    train, valid = views.model_train("standardised", settings), views["standardised"][1]
     model = mixture.fit_mixture(*train, *valid, seed=settings["seed"])
     curve = [curve_point(p["components"], p["train_log_likelihood"], p["valid_log_likelihood"],
                           "joint log-likelihood per pair") for p in model.history]
     return _plugin_candidate(f"mixture model ({model.num_components} components)", "standardised", model, curve,
-                             model.num_components, lambda x, y: model.refit(x, y, seed=settings["seed"]))
+                             model.num_components, train, lambda x, y: model.refit(x, y, seed=settings["seed"]))
 
 
 def fit_flow(views, settings):
     """The flow (``flow.fit_flow``: couplings on the rank map) on normal scores."""
-    train, valid, _ = views["normal"]
+    train, valid = views.model_train("normal", settings), views["normal"][1]
     scorer = flow.fit_flow(*train, *valid, seed=settings["seed"])
     curve = [curve_point(p["step"], p["train_loss"], p["valid_loss"], "negative log-likelihood per pair")
              for p in scorer.history]
     best_step = min(scorer.history, key=lambda p: p["valid_loss"])["step"] if scorer.history else 0
-    return _plugin_candidate("flow model", "normal", scorer, curve, best_step, None)
+    return _plugin_candidate("flow model", "normal", scorer, curve, best_step, train, None)
 
 
 def fit_critic_candidate(views, settings, bound="infonce"):
@@ -155,7 +163,7 @@ def fit_critic_candidate(views, settings, bound="infonce"):
     args = neural.heldout_args(bound, settings["bound_args"])
     curve = [curve_point(p["step"], p["train_mi"], p["valid_mi"], f"{bound} (nats)") for p in fitted.history]
     return Candidate(f"{bound} critic", "normal", fitted.scores,
-                     lambda x, y: heldout.estimate(fitted.scores, x, y, **args), curve, fitted.best_step)
+                     lambda x, y: heldout.estimate(fitted.scores, x, y, **args), curve, fitted.best_step, len(train[0]))
 
 
 CANDIDATES = {"copula": fit_copula, "mixture": fit_mixture, "flow": fit_flow, "critic": fit_critic_candidate}
@@ -203,9 +211,9 @@ def choose(candidates, views):
     return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
 
 
-def bootstrap(candidate, views, replicates, seed):
+def bootstrap(candidate, views, settings, replicates):
     """The fitting variability of a refittable candidate: ``replicates`` refits, each on
-    its train pairs drawn with replacement (the maps of the representation and of the
+    its train pairs (``Views.model_train``) drawn with replacement (the maps of the representation and of the
     model's margins held fixed: a map refitted on rows with duplicates adds a noise the
     fit itself does not have), each read by its plug-in mean on the same test pairs.
     Returns the [replicates] means.
@@ -213,8 +221,8 @@ def bootstrap(candidate, views, replicates, seed):
     With m_0 the candidate's own test mean, mean_b(m_b) - m_0 estimates the bias of the
     fitted model's held-out value (second order in the fitting error, as the bias is),
     and var_b(m_b) the variance that the fit adds to the test-split noise."""
-    rng = np.random.default_rng([seed, 7919])
-    (x_train, y_train), _, test = views[candidate.inputs]
+    rng = np.random.default_rng([settings["seed"], 7919])
+    (x_train, y_train), test = views.model_train(candidate.inputs, settings), views[candidate.inputs][2]
     means = []
     for _ in range(replicates):
         rows = rng.integers(0, len(x_train), size=len(x_train))

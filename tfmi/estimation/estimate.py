@@ -37,7 +37,7 @@ logger = logging.getLogger("tfmi.estimation")
 
 ESTIMATORS = ("auto", "copula", "mixture", "flow")  # besides the bounds and the DEMI estimators
 BOOTSTRAP_REFITS = 32  # refits of a closed-form model for its bias and fitting variance
-MAX_FIT_PAIRS = 20_000  # train pairs a candidate fits on (and a fifth as many validation pairs)
+MAX_FIT_PAIRS = 20_000  # train pairs a model fits on (and a fifth as many validation pairs)
 MAX_DATASET_PAIRS = 1_000_000  # pairs read from a dataset at most (max_pairs)
 PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
 CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
@@ -169,11 +169,55 @@ def _warnings(result, ceiling_name, n_train, dims, identical, constant, truncate
     return found
 
 
-def _debiased(result, chosen, views, replicates, seed):
+def _demi_estimate(arrays, parts, settings, conditional_sampler):
+    """(result, curve, best step, method) of a DEMI estimator (``decomposed``)."""
+    result, curve, best_step = decomposed.demi_estimate(arrays, parts, settings, conditional_sampler)
+    method = f"{settings['estimator']}, mean over {len(result.terms)} test batches of {settings['batch_size']}"
+    return result, curve, best_step, method
+
+
+def _candidate_estimate(arrays, parts, settings):
+    """(result, curve, best step, method) of ``settings["estimator"]`` through the
+    candidates (``candidates``): fitted on train (a model on at most ``max_fit_pairs``
+    pairs; validation at most a fifth as many; the splits are already in random order),
+    chosen on validation, read once on every test pair, bias-corrected by the bootstrap
+    where the chosen model refits cheaply."""
+    estimator, max_fit_pairs = settings["estimator"], settings["max_fit_pairs"]
+    fit_parts = [parts[0], parts[1][: max(max_fit_pairs // 5, 2)], parts[2]]
+    views = candidates_lib.Views(*([arrays[name][part] for part in fit_parts] for name in ("x", "y")))
+    if estimator == "auto":
+        fitted = candidates_lib.fit_auto(views, settings)
+    elif estimator in candidates_lib.CANDIDATES:
+        fitted = [candidates_lib.CANDIDATES[estimator](views, settings)]
+    else:
+        fitted = [candidates_lib.fit_critic_candidate(views, settings, bound=estimator)]
+    chosen, settings["validation_infonce"] = candidates_lib.choose(fitted, views) if len(fitted) > 1 else (fitted[0], {})
+    result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
+    method = f"{chosen.name}, held-out {result.method} on {len(parts[2])} test pairs"
+    if chosen.fit_pairs < len(parts[0]):
+        method += f", fitted on {chosen.fit_pairs} of {len(parts[0])} train pairs"
+    if chosen.refit is not None and settings["bootstrap"] > 0:
+        result = _debiased(result, chosen, views, settings)
+        method += f", bias-corrected by {settings['bootstrap']} bootstrap refits"
+    return result, chosen.curve, chosen.best_step, method
+
+
+def _ceiling_name(result, estimator):
+    """What caps ``result``, in words, or None."""
+    if result.ceiling is None:
+        return None
+    if estimator in DEMI_ESTIMATORS:
+        return f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
+    count = int(round(np.exp(result.ceiling)))
+    return f"InfoNCE cannot exceed log(K) = log({count}) = {result.ceiling:.3f} nats"
+
+
+def _debiased(result, chosen, views, settings):
     """``result`` (the chosen model's held-out mean m_0 on the test pairs) corrected by
     ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
     var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
-    means = candidates_lib.bootstrap(chosen, views, replicates, seed)
+    replicates = settings["bootstrap"]
+    means = candidates_lib.bootstrap(chosen, views, settings, replicates)
     mi = 2.0 * result.mi - float(np.mean(means))
     stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
     return dataclasses.replace(result, mi=mi, stderr=stderr)
@@ -242,10 +286,12 @@ def estimate_mi(
         ``eval_every`` steps; stop after ``patience`` evaluations without improvement.
       bootstrap: refits of a closed-form model (copula, mixture) on resampled train
         rows, for the bias correction and the fitting variance (0: none).
-      max_fit_pairs: the candidates fit on at most this many train pairs and a fifth as
-        many validation pairs, drawn at random (``method`` says so); the test read-out
-        uses every test pair, in blocks of ``heldout.MAX_CANDIDATES`` for a critic. Keeps
-        the cost of large n nearly flat; raise it when more data still helps.
+      max_fit_pairs: the models (copula, mixture, flow) fit on at most this many train
+        pairs, drawn at random (``method`` says so), and every candidate chooses on at
+        most a fifth as many validation pairs; a critic trains on every train pair (its
+        steps set its cost) and the test read-out uses every test pair (in blocks of
+        ``heldout.MAX_CANDIDATES`` for a critic). Keeps the cost of large n nearly flat;
+        raise it when more data still helps.
       valid_fraction, test_fraction: shares of the pairs for validation and test.
 
     Returns:
@@ -351,38 +397,12 @@ def estimate_mi(
 
     parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
     if estimator in DEMI_ESTIMATORS:
-        result, curve, best_step = decomposed.demi_estimate(arrays, parts, settings, conditional_sampler)
-        method = f"{estimator}, mean over {len(result.terms)} test batches of {batch_size}"
-        ceiling_name = f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
+        result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
     else:
-        # The candidates fit on at most max_fit_pairs train pairs and a fifth as many
-        # validation pairs (the splits are already in random order); every test pair reads.
-        fit_parts = [parts[0][:max_fit_pairs], parts[1][: max(max_fit_pairs // 5, 2)], parts[2]]
-        views = candidates_lib.Views(*([arrays[name][part] for part in fit_parts] for name in ("x", "y")))
-        if estimator == "auto":
-            fitted = candidates_lib.fit_auto(views, settings)
-        elif estimator in candidates_lib.CANDIDATES:
-            fitted = [candidates_lib.CANDIDATES[estimator](views, settings)]
-        else:
-            fitted = [candidates_lib.fit_critic_candidate(views, settings, bound=estimator)]
-        chosen, settings["validation_infonce"] = (
-            candidates_lib.choose(fitted, views) if len(fitted) > 1 else (fitted[0], {})
-        )
-        result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
-        curve, best_step = chosen.curve, chosen.best_step
-        method = f"{chosen.name}, held-out {result.method} on {n_test} test pairs"
-        if len(fit_parts[0]) < n_train:
-            method += f", fitted on {len(fit_parts[0])} of {n_train} train pairs"
-        if chosen.refit is not None and bootstrap > 0:
-            result = _debiased(result, chosen, views, bootstrap, seed)
-            method += f", bias-corrected by {bootstrap} bootstrap refits"
-        ceiling_name = None
-        if result.ceiling is not None:
-            count = int(round(np.exp(result.ceiling)))
-            ceiling_name = f"InfoNCE cannot exceed log(K) = log({count}) = {result.ceiling:.3f} nats"
+        result, curve, best_step, method = _candidate_estimate(arrays, parts, settings)
     mi = result.mi
     # MI >= 0: the interval is cut at 0 (an interval wholly below 0 becomes [0, 0]).
     interval = (max(mi - Z_95 * result.stderr, 0.0), max(mi + Z_95 * result.stderr, 0.0))
     dims = (arrays["x"].shape[1], arrays["y"].shape[1])
-    found = _warnings(result, ceiling_name, n_train, dims, identical, constant, truncated)
+    found = _warnings(result, _ceiling_name(result, estimator), n_train, dims, identical, constant, truncated)
     return MIEstimate(mi, result.stderr, interval, found, method, curve, best_step, settings)
