@@ -115,7 +115,7 @@ def run_tfmi(name, task, n, seed, results_dir, kwargs=None):
     try:
         result = tfmi.estimate_mi(x.astype(np.float32), y.astype(np.float32), **{"seed": seed, **kwargs})
         fields = {"estimate": float(result.mi)}
-        for extra in ("stderr", "interval", "warnings"):
+        for extra in ("stderr", "interval", "warnings", "method"):
             if hasattr(result, extra):
                 fields[extra] = getattr(result, extra)
     except Exception as error:  # a failing estimator is a result, not the end of the benchmark
