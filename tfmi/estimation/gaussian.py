@@ -374,12 +374,7 @@ class LatentScorer:
     def refit(self, x, y):
         """The same maps and family (Gaussian, or Student-t with the same dof), the ratio
         refitted on the pairs (x, y): a bootstrap refit of the model, its margins fixed."""
-        u, v = self.latents(x, y)
-        if isinstance(self.ratio, StudentRatio):
-            ratio = StudentRatio.fit(u, v, self.ratio.dof)
-        else:
-            ratio = GaussianRatio.fit(u, v)
-        return LatentScorer(self.map_x, self.map_y, ratio)
+        return LatentScorer(self.map_x, self.map_y, _fit_ratio(*self.latents(x, y), getattr(self.ratio, "dof", np.inf)))
 
     def latents(self, x, y):
         """(u, v) = (map_x(x), map_y(y)) as float64 arrays."""
@@ -419,11 +414,14 @@ def fit_rank_elliptical(x_train, y_train, dof=np.inf, rank=None):
     rank_x, rank_y = rank or (RankGaussianizer.fit(x_train), RankGaussianizer.fit(y_train))
     if np.isinf(dof):
         map_x, map_y = rank_x.transform, rank_y.transform
-        ratio = GaussianRatio.fit(map_x(x_train), map_y(y_train))
     else:
         map_x, map_y = _student_scores(rank_x, dof).transform, _student_scores(rank_y, dof).transform
-        ratio = StudentRatio.fit(map_x(x_train), map_y(y_train), dof)
-    return LatentScorer(map_x, map_y, ratio)
+    return LatentScorer(map_x, map_y, _fit_ratio(map_x(x_train), map_y(y_train), dof))
+
+
+def _fit_ratio(u, v, dof):
+    """The ``GaussianRatio`` (dof inf) or ``StudentRatio`` of the pairs (u, v)."""
+    return GaussianRatio.fit(u, v) if np.isinf(dof) else StudentRatio.fit(u, v, dof)
 
 
 def fit_rank_copula(x_train, y_train, x_valid, y_valid, dofs=(1, 2, 3, 5, 10, 30)):
