@@ -211,12 +211,12 @@ def choose(candidates, views):
     return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
 
 
-def bootstrap(candidate, views, settings, replicates):
-    """The fitting variability of a refittable candidate: ``replicates`` refits, each on
+def bootstrap(candidate, views, settings):
+    """The fitting variability of a refittable candidate: ``settings["bootstrap"]`` refits, each on
     its train pairs (``Views.model_train``) drawn with replacement (the maps of the representation and of the
     model's margins held fixed: a map refitted on rows with duplicates adds a noise the
     fit itself does not have), each read by its plug-in mean on the same test pairs.
-    Returns the [replicates] means.
+    Returns their means.
 
     With m_0 the candidate's own test mean, mean_b(m_b) - m_0 estimates the bias of the
     fitted model's held-out value (second order in the fitting error, as the bias is),
@@ -224,7 +224,7 @@ def bootstrap(candidate, views, settings, replicates):
     rng = np.random.default_rng([settings["seed"], 7919])
     (x_train, y_train), test = views.model_train(candidate.inputs, settings), views[candidate.inputs][2]
     means = []
-    for _ in range(replicates):
+    for _ in range(settings["bootstrap"]):
         rows = rng.integers(0, len(x_train), size=len(x_train))
         model = candidate.refit(x_train[rows], y_train[rows])
         means.append(float(np.mean(model.pointwise(*test))))

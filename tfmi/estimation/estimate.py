@@ -217,7 +217,7 @@ def _debiased(result, chosen, views, settings):
     ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
     var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
     replicates = settings["bootstrap"]
-    means = candidates_lib.bootstrap(chosen, views, settings, replicates)
+    means = candidates_lib.bootstrap(chosen, views, settings)
     mi = 2.0 * result.mi - float(np.mean(means))
     stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
     return dataclasses.replace(result, mi=mi, stderr=stderr)
@@ -266,9 +266,10 @@ def estimate_mi(
         later one beats it on validation (InfoNCE over the validation pairs) by more
         than two standard errors of the paired difference (chosen by
         ``tfmi.evaluation.estimator_benchmark``'s suite); "copula", "mixture" or "flow"
-        alone (the plug-in mean of their log ratio on the test pairs); a bound of ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained
-        by maximising it on batches and scored on the test split by the same bound with
-        all test pairs as candidates (``tfmi.estimation.heldout``; InfoNCE is then
+        alone (the plug-in mean of their log ratio on the test pairs); a bound of
+        ``tfmi.bounds.UNCONDITIONAL_BOUNDS``: a critic is trained by maximising it on
+        batches and scored on the test split by the same bound with all test pairs as
+        candidates (``tfmi.estimation.heldout``; InfoNCE is then
         capped by log(n_test), not log(batch_size)); or a DEMI estimator of the total
         I({x, x'}; y) (Sordoni et al. 2021), which needs ``xprime``: "demi" (needs
         ``conditional_sampler``, draws of p(y | x')), "demi_bo", "demi_is", "demi_var".
@@ -276,7 +277,8 @@ def estimate_mi(
         keyword arguments (default ``neural.default_critic_args``: for a named bound the
         concatenated critic is an MLP (w, w / 2) on [x, y], w = 4 (d_x + d_y) rounded
         up to a power of two in [16, 256]; in "auto" bmi's (16, 8); for DEMI:
-        ``hidden_units``, ``embed_dim``); bound_args: of the bound (e.g. ``{"clip": 5.0}`` for SMILE).
+        ``hidden_units``, ``embed_dim``); bound_args: of the bound (e.g.
+        ``{"clip": 5.0}`` for SMILE).
       conditional_sampler: ``f(xprime [b, d_x'], k) -> [b, k, d_y]`` samples of p(y | x').
       batch_size: pairs per training step (an integer; 64.0 is accepted).
       learning_rate: Adam's rate; for a critic the peak of a cosine decay over
@@ -333,8 +335,7 @@ def estimate_mi(
         if len(columns) == arrays[name].shape[1]:
             raise ValueError(f"estimate_mi: {name} is constant (zero variance in every column): I(x; y) = 0, "
                              f"nothing to estimate.")
-        if len(columns) and estimator not in DEMI_ESTIMATORS:
-            arrays[name] = np.delete(arrays[name], columns, axis=1)
+        arrays[name] = np.delete(arrays[name], columns, axis=1)
     n = lengths["x"]
     batch_size = _as_int(batch_size, "batch_size", 2)
     max_steps = _as_int(max_steps, "max_steps", 1)
@@ -368,8 +369,11 @@ def estimate_mi(
         # critic is the last candidate, after the models: bmi's (16, 8), whose cost does
         # not grow with the dimension (a (256, 128) concatenated critic on 50 inputs
         # scores 65,536 pairs per step through 45,000 weights each: minutes on a CPU).
-        dims = 4 if estimator == "auto" else arrays["x"].shape[1] + arrays["y"].shape[1]
-        default_args, default_rate = neural.default_critic_args(critic, dims), neural.DEFAULT_LEARNING_RATE
+        if estimator == "auto":
+            default_args = dict(neural.DEFAULT_CRITIC_ARGS.get(critic, {})) if isinstance(critic, str) else {}
+        else:
+            default_args = neural.default_critic_args(critic, arrays["x"].shape[1] + arrays["y"].shape[1])
+        default_rate = neural.DEFAULT_LEARNING_RATE
     settings = {
         "estimator": estimator,
         "critic": critic if isinstance(critic, str) else type(critic).__name__,

@@ -193,15 +193,15 @@ def fit_flow(
             f"covariance in {dim} dimensions; each split needs more pairs than dimensions."
         )
     batch_size = int(min(batch_size, len(x_train)))
-    # The flow starts at the rank map's Gaussian: collinear or constant features make it
-    # singular (ValueError naming them) before any training is spent.
-    GaussianRatio.fit(RankGaussianizer.fit(x_train).transform(x_train), RankGaussianizer.fit(y_train).transform(y_train))
 
     keras.utils.set_random_seed(seed)
     side_x = _Side(x_train, num_couplings, hidden_units, seed, "flow_x")
     side_y = _Side(y_train, num_couplings, hidden_units, seed + 1, "flow_y")
     train = [tf.constant(side.rank.transform(a)) for side, a in ((side_x, x_train), (side_y, y_train))]
     valid = [tf.constant(side.rank.transform(a)) for side, a in ((side_x, x_valid), (side_y, y_valid))]
+    # The flow starts at the rank map's Gaussian: collinear or constant features make it
+    # singular (ValueError naming them) before any training is spent.
+    GaussianRatio.fit(*(part.numpy() for part in train))
     variables = side_x.variables + side_y.variables
 
     def latents(zx, zy):

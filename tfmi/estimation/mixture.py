@@ -10,8 +10,8 @@ is exact for the fitted model, and its plug-in mean on held-out pairs estimates
 I(u; v) with no ceiling (clusters at 4+ nats, X shapes with zero correlation, scale
 mixtures, outliers). The number of components is chosen on validation: 1, 2, 4, ...
 components are fitted (EM, scikit-learn's ``GaussianMixture``, full covariances) until
-the mean validation log-likelihood of the joint stops rising for two doublings, or the components would
-have fewer than ``POINTS_PER_PARAMETER`` training pairs per parameter.
+the mean validation log-likelihood of the joint stops rising for two doublings, or the
+components would have fewer than ``POINTS_PER_PARAMETER`` training pairs per parameter.
 
 Over all pairs (u_i, v_j) component k's quadratic form splits as
 A_k(u_i) + B_k(v_j) + 2 (u_i - m_k^u)^T P_k^uv (v_j - m_k^v), P_k = S_k^-1, so an
@@ -48,7 +48,7 @@ class MixtureRatio:
 
     ``scores(u [a, d_x], v [b, d_y]) -> [a, b]`` and ``pointwise(u, v) -> [n]`` (float32),
     ``log_likelihood(u, v) -> [n]`` of the joint; ``history`` the validation curve of the
-    component count; ``fit_args`` what ``refit`` needs.
+    component count; ``refit`` the same number of components on other training pairs.
     """
 
     def __init__(self, weights, means, covariances, dim_x, history=()):

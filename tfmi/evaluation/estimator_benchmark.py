@@ -22,7 +22,7 @@ Scores, per estimator over its runs (true MI I > 0 on every task):
 
 tfmi/peer ratios, for each tfmi estimator on the runs it shares with the peers: MAE /
 MAE of the best peer (the lowest MAE on the shared runs, among the peers that share the
-most runs: bmi's InfoNCE, NWJ, DV, MINE, KSG, CCA, GMM-MI), the largest excess error over
+most runs: bmi's InfoNCE, NWJ, DV, MINE, KSG, CCA), the largest excess error over
 the best peer of each run (whichever peer erred least on it) and how many runs exceed it
 by more than 0.1 nats, and total seconds / total seconds of bmi's InfoNCE with 2,000
 steps (and with its default 10,000).
