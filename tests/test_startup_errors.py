@@ -8,13 +8,14 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-from tfmi import distribute, network
+from tfmi import distribute, network, worker_startup
 
 VALID = {"cluster": {"chief": ["h0:2000"], "worker": ["h1:2001", "[::1]:2002"]}, "task": {"type": "worker", "index": 1}}
 
@@ -65,6 +66,16 @@ def test_unreachable_tells_a_closed_port_from_a_listening_one():
     assert list(result) == [closed_address] and "refused" in result[closed_address].lower()
 
 
+def test_greeting_round_trips_and_refuses_other_lines():
+    greeting = worker_startup.Greeting.of(VALID, "abc123")
+    assert worker_startup.Greeting.parse(greeting.line()) == greeting
+    assert greeting.task() == "worker 1"
+    assert worker_startup.Greeting.parse(b"SSH-2.0-OpenSSH_9.6\r\n") is None
+    assert worker_startup.Greeting.parse(b"") is None
+    other = {**VALID, "cluster": {**VALID["cluster"], "worker": ["h1:2001", "h2:2002"]}}
+    assert worker_startup.Greeting.of(other, "abc123").cluster != greeting.cluster
+
+
 def test_start_timeout_must_be_positive():
     with pytest.raises(ValueError, match="start_timeout must be a positive number"):
         distribute._start_multiworker(VALID, 0)
@@ -74,6 +85,7 @@ def test_start_timeout_must_be_positive():
 
 START_TIMEOUT = 6
 SIGNALS = {"sigterm": (signal.SIGTERM, 143), "sigint": (signal.SIGINT, 130)}
+TIMED_OUT_IMPOSTORS = ("silent", "greeter")  # worker 1's port held by another program
 SYNTAX_ERROR_CONFIG = """import ml_collections
 
 
@@ -81,6 +93,29 @@ def get_config(arg=None):
     config = ml_collections.ConfigDict()
     config.seed = (0
     return config
+"""
+
+
+# Programs that hold worker 1's port: one that accepts and says nothing, one that greets
+# as worker 1 of the same cluster and then never starts TensorFlow (so worker 0's own
+# TensorFlow start-up would wait for it forever).
+SILENT_LISTENER = """
+import socket, sys
+server = socket.create_server(("", int(sys.argv[1])))
+held = []
+while True:
+    held.append(server.accept()[0])
+"""
+GREETER = """
+import socket, sys
+from tfmi import distribute, worker_startup
+config = distribute.tf_config()
+hello = worker_startup.Greeting.of(config, "impostor")
+server = socket.create_server(("", int(sys.argv[1])))
+while True:
+    connection, _ = server.accept()
+    with connection:
+        worker_startup._exchange(connection, hello, 1.0)
 """
 
 
@@ -118,11 +153,17 @@ def startups(tmp_path_factory, helpers):
     corrupt.mkdir(parents=True)
     (corrupt / "dataset_info.json").write_text('{"name": "mnist", "version": ')
     dead_proxy = f"http://127.0.0.1:{_free_port()}"
-    cases = {}
-    for name in ("absent_peer", *SIGNALS):
+    cases, impostors = {}, {}
+    for name in ("absent_peer", *SIGNALS, *TIMED_OUT_IMPOSTORS, "silent_sigterm"):
         cluster = helpers.local_cluster(2)  # free ports: worker 1 never starts
-        overrides = {"strategy": "multiworker", **({"start_timeout": START_TIMEOUT} if name == "absent_peer" else {})}
+        overrides = {"strategy": "multiworker", **({} if name in SIGNALS or name == "silent_sigterm" else {"start_timeout": START_TIMEOUT})}
         cases[name] = (staircase, overrides, {"TF_CONFIG": _tf_config(cluster)}, cluster["worker"][1])
+        if name != "absent_peer" and name not in SIGNALS:
+            impostors[name] = (GREETER if name == "greeter" else SILENT_LISTENER, cluster)
+    port = helpers.local_cluster(1)["worker"][0].rpartition(":")[2]  # one port, two names
+    alias = {"worker": [f"localhost:{port}", f"127.0.0.1:{port}"]}
+    cases["alias"] = (staircase, {"strategy": "multiworker", "start_timeout": START_TIMEOUT},
+                      {"TF_CONFIG": _tf_config(alias)}, alias["worker"][1])
     multiworker = {"strategy": "multiworker"}
     cases["malformed_json"] = (staircase, multiworker, {"TF_CONFIG": '{"cluster": {"worker": ["localhost:1"'}, "")
     cases["not_an_object"] = (staircase, multiworker, {"TF_CONFIG": "[1,2]"}, "")
@@ -138,6 +179,15 @@ def startups(tmp_path_factory, helpers):
     )
     processes, logs, results = {}, {}, {}
     try:
+        for name, (script, cluster) in impostors.items():
+            port = cluster["worker"][1].rpartition(":")[2]
+            processes[f"{name} impostor"] = subprocess.Popen(
+                [sys.executable, "-c", script, port], cwd=helpers.REPO_ROOT, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=helpers.trainer_env(TF_CONFIG=_tf_config(cluster, 1)),
+            )
+        for name, (script, cluster) in impostors.items():  # listening before the workers start
+            address = cluster["worker"][1]
+            helpers.wait_for(lambda: not network.unreachable([address], 1.0), 120, processes[f"{name} impostor"])
         for name, (config, overrides, env, _) in cases.items():
             logs[name] = root / f"{name}.log"
             with open(logs[name], "w") as log:
@@ -146,12 +196,15 @@ def startups(tmp_path_factory, helpers):
                     env=helpers.trainer_env(**env), stdout=subprocess.DEVNULL, stderr=log,
                 )
         waiting_since = {}
-        for name in ("absent_peer", *SIGNALS):
+        for name in ("absent_peer", *SIGNALS, *TIMED_OUT_IMPOSTORS, "silent_sigterm"):
             helpers.wait_for(lambda: "waiting up to" in logs[name].read_text(), 300, processes[name])
             waiting_since[name] = time.monotonic()
-            if name in SIGNALS:
-                processes[name].send_signal(SIGNALS[name][0])
+            if name in SIGNALS or name == "silent_sigterm":
+                time.sleep(1.0)  # a round of probes under way
+                processes[name].send_signal(signal.SIGTERM if name == "silent_sigterm" else SIGNALS[name][0])
         for name, process in processes.items():
+            if name.endswith(" impostor"):
+                continue
             process.wait(timeout=300)
             seconds = time.monotonic() - waiting_since.get(name, time.monotonic())
             results[name] = Result(process.returncode, logs[name].read_text(), seconds, root / name, cases[name][3])
@@ -203,6 +256,41 @@ def test_signal_stops_the_wait_for_peers(startups, name):
     # more on a loaded machine).
     assert result.seconds < 150, result.seconds
     assert not result.workdir.exists()
+
+
+def test_a_silent_program_on_the_peers_port_is_named_after_start_timeout(startups):
+    result = startups["silent"]
+    assert result.returncode == 2, result.stderr[-3000:]
+    line = _one_error_line(result.stderr)
+    assert f"no answer within {START_TIMEOUT} s from {result.detail} (worker 1: the port accepts" in line
+    assert "another program holds it" in line
+    assert START_TIMEOUT - 1 <= result.seconds < START_TIMEOUT + 150, result.seconds
+
+
+def test_sigterm_ends_the_wait_on_a_silent_program(startups):
+    result = startups["silent_sigterm"]
+    assert result.returncode == 143, result.stderr[-3000:]
+    assert "stopped by SIGTERM while waiting for the other workers" in result.stderr
+    assert result.seconds < 150, result.seconds
+
+
+def test_two_names_of_one_endpoint_fail_at_once(startups):
+    result = startups["alias"]
+    assert result.returncode == 2, result.stderr[-3000:]
+    line = _one_error_line(result.stderr)
+    assert f"TF_CONFIG names {result.detail} as worker 1, but that address reaches this same worker" in line
+    assert "two names in the cluster resolve to one endpoint" in line
+
+
+def test_tensorflows_own_start_up_is_bounded_by_start_timeout(startups):
+    """A program greets as worker 1 and never starts TensorFlow: worker 0's TensorFlow
+    wait (native code, deaf to signals) is ended by the watcher after start_timeout."""
+    result = startups["greeter"]
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    line = _one_error_line(result.stderr)
+    assert f"TensorFlow's own start-up did not finish within {START_TIMEOUT} s" in line
+    assert result.seconds < START_TIMEOUT + 150, result.seconds
 
 
 def test_config_syntax_error_names_file_line_and_fix(startups):

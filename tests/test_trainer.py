@@ -305,6 +305,42 @@ def test_corrupt_checkpoint_names_the_file_and_deletes_nothing(finished_copy, he
     assert helpers.checkpoint_steps(finished_copy) == [80, 100, 120]
 
 
+def test_checksum_corrupt_checkpoint_is_one_line_without_tensorflow_noise(finished_copy, helpers):
+    """Flipped bytes (same size): TensorFlow's checksum fails; the user sees one error
+    line, not the op's decorations or the "unrestored values" warnings at teardown."""
+    data = finished_copy / CHECKPOINTS / "ckpt-100.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    for i in range(len(raw) // 3, len(raw) // 3 + 64):
+        raw[i] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    result = helpers.run_trainer(
+        f"{helpers.STAIRCASE}:nwj,runlocal", finished_copy, {**helpers.FINISHED_RUN, "total_steps": 120}
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: cannot restore the checkpoint"), result.stderr[-3000:]
+    assert "Checksum does not match" in lines[-1]
+    assert "function_node" not in lines[-1] and "[Op:" not in lines[-1]
+    assert "Traceback" not in result.stderr and "unrestored" not in result.stderr
+
+
+def test_ctrl_c_while_starting_is_one_line_and_status_130(tmp_path, helpers):
+    """SIGINT half a second in: while TensorFlow loads, or (on a fast machine) while the
+    run is set up; either way one line, exit 130, no traceback."""
+    process = subprocess.Popen(
+        helpers.trainer_command(f"{helpers.STAIRCASE}:nwj,runlocal", tmp_path / "run"),
+        cwd=helpers.REPO_ROOT, env=helpers.trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        helpers.stop(process)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "stopped by SIGINT" in stderr
+
+
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(finished_copy, helpers):
     # Resuming at step 100 with a learning rate of 1e6 blows the critic up at once.
     config = helpers.load_staircase_config(

@@ -14,9 +14,11 @@ every complaint):
     TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]},
                 "task": {"type": "worker", "index": 0}}'
 
-Its start-up waits until every task of the cluster has started, at most
-``start_timeout`` seconds; then it fails naming the tasks that do not answer.
-SIGTERM and SIGINT stop the wait at once (``StartupInterrupted``).
+Its start-up waits until every task of the cluster has greeted this one
+(``tfmi.worker_startup``: a handshake that tells a tfmi worker of the same cluster
+from another program on its port), at most ``start_timeout`` seconds; then it fails
+naming the tasks that did not. SIGTERM and SIGINT stop the wait at once
+(``StartupInterrupted``).
 
 Without a GPU, ``configure_cpu_devices(n)`` splits the CPU into n logical devices
 (before TensorFlow initialises its devices) so "mirrored" runs n replicas on one
@@ -26,14 +28,12 @@ host: the way to test multi-replica code on a laptop or in CI.
 import json
 import os
 import signal
-import socket
 import threading
-import time
 
 import tensorflow as tf
-from absl import logging
 
-from tfmi import network
+from tfmi import network, worker_startup
+from tfmi.worker_startup import StartupInterrupted
 
 __all__ = [
     "STRATEGIES",
@@ -55,22 +55,6 @@ MULTIWORKER_JOBS = ("chief", "worker")
 TF_CONFIG_EXAMPLE = (
     '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}'
 )
-
-
-class StartupInterrupted(Exception):
-    """SIGTERM or SIGINT arrived while a multi-worker start-up was waiting for its workers.
-
-    ``exit_status`` is the shell's convention for a process ended by that signal
-    (128 + signal number: 130 for SIGINT, 143 for SIGTERM).
-    """
-
-    def __init__(self, signum):
-        self.signum = signum
-        self.exit_status = 128 + signum
-        super().__init__(
-            f"stopped by {signal.Signals(signum).name} while waiting for the other workers, "
-            "before any training step; nothing was written. Run the same command again to start."
-        )
 
 
 def make_strategy(name="default", tpu="", start_timeout=START_TIMEOUT):
@@ -208,99 +192,25 @@ def tf_config(text=None):
 
 
 def _start_multiworker(config, timeout):
-    """MultiWorkerMirroredStrategy(), once every other task of ``config`` has started.
-
-    The constructor waits inside TensorFlow, holding the interpreter lock, until every
-    task has registered: without a bound, deaf to Python's signal handlers, and with
-    TensorFlow's own SIGTERM handler swallowing SIGTERM. So the wait happens here
-    first, in Python: this task listens on its own port (so that the others see it)
-    and connects to theirs until each has answered (``_wait_for_tasks``); only then
-    does TensorFlow start, and its own wait is short.
-    """
+    """MultiWorkerMirroredStrategy(), once every other task of ``config`` has greeted
+    this one (``worker_startup.wait_for_workers``: TensorFlow's own wait has no bound
+    and ignores signals). TensorFlow's start-up that follows is bounded by ``timeout``
+    too: a worker that greeted and died before it would leave it waiting forever."""
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"start_timeout must be a positive number of seconds, got {timeout!r}.")
-    _wait_for_tasks(config, timeout)
+    worker_startup.wait_for_workers(config, timeout)
     in_main_thread = threading.current_thread() is threading.main_thread()
     sigterm = signal.getsignal(signal.SIGTERM)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    message = (
+        "error: multiworker start-up: every worker greeted this one, but TensorFlow's own "
+        "start-up {status} (a worker stopped meanwhile?); this worker was ended. Start the "
+        "same command again on every worker."
+    )
+    with worker_startup.kill_after(timeout, message):
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
     if in_main_thread and sigterm is not None:
         signal.signal(signal.SIGTERM, sigterm)  # undo TensorFlow's: SIGTERM stops the run again
     return strategy
-
-
-def _wait_for_tasks(config, timeout):
-    """Returns once every task of the cluster other than this one accepts TCP
-    connections; ValueError naming those that did not within ``timeout`` seconds;
-    StartupInterrupted on SIGTERM / SIGINT. Meanwhile this task's own port accepts
-    (and closes) connections, so that the other tasks see it waiting too."""
-    me = config["task"]
-    tasks = {
-        address: f"{job} {index}"
-        for job, addresses in config["cluster"].items()
-        for index, address in enumerate(addresses)
-    }
-    own = config["cluster"][me["type"]][me["index"]]
-    del tasks[own]
-    logging.info(
-        "Multi-worker start-up as %s %d (%s): waiting up to %g s for %s.",
-        me["type"], me["index"], own, timeout, ", ".join(tasks) or "no other task",
-    )
-    listener = _listen(own)
-
-    def interrupt(signum, frame):
-        raise StartupInterrupted(signum)
-
-    previous = {}
-    try:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                previous[signum] = signal.signal(signum, interrupt)
-        deadline = time.monotonic() + timeout
-        waiting = network.unreachable(tasks, timeout=1.0)
-        while waiting and time.monotonic() < deadline:
-            _close_incoming(listener)
-            time.sleep(0.2)
-            waiting = network.unreachable(waiting, timeout=min(1.0, max(deadline - time.monotonic(), 0.1)))
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        listener.close()
-    if waiting:
-        missing = "; ".join(f"{address} ({tasks[address]}: {reason})" for address, reason in waiting.items())
-        raise ValueError(
-            f"multiworker start-up: no answer within {timeout:g} s from {missing}. Start the same "
-            "command there (with TF_CONFIG naming that task), check the addresses in TF_CONFIG, "
-            "or allow more time with config.start_timeout (seconds)."
-        )
-
-
-def _listen(address):
-    """A listening socket on the port of this task's ``address`` (all interfaces, as
-    TensorFlow's server binds it); ValueError when another process holds the port."""
-    _, port = network.split_address(address)
-    try:
-        if socket.has_dualstack_ipv6():
-            listener = socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
-        else:
-            listener = socket.create_server(("", port))
-    except OSError as error:
-        raise ValueError(
-            f"TF_CONFIG gives this task the address {address}, but its port {port} cannot be "
-            f"opened ({error.strerror or error}): another process holds it, or this task's "
-            '"index" names another worker\'s address. Stop that process or fix TF_CONFIG.'
-        ) from None
-    listener.setblocking(False)
-    return listener
-
-
-def _close_incoming(listener):
-    """Accepts and closes the connections waiting on ``listener`` (other tasks' probes)."""
-    while True:
-        try:
-            connection, _ = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        connection.close()
 
 
 def task_id(strategy):

@@ -1,7 +1,7 @@
 """Whether TCP addresses accept connections, within a deadline (no TensorFlow).
 
 Used before work that would otherwise wait without bound on the network: a
-multi-worker start-up (``tfmi.distribute``) and a tfds download
+multi-worker start-up (``tfmi.worker_startup``) and a tfds download
 (``tfmi.data.tfds_utils``).
 """
 
@@ -11,7 +11,7 @@ import time
 import urllib.parse
 import urllib.request
 
-__all__ = ["split_address", "unreachable", "download_address"]
+__all__ = ["split_address", "ask_all", "unreachable", "download_address"]
 
 
 def split_address(address):
@@ -32,6 +32,25 @@ def _probe(address, timeout):
         return error.strerror or type(error).__name__
 
 
+def ask_all(addresses, ask, timeout):
+    """{address: ask(address)} for each address, asked in parallel threads; the call
+    returns within about ``timeout`` seconds, and an address whose ``ask`` has not
+    returned by then (e.g. a hanging name lookup) maps to None."""
+    results = {}
+
+    def run(address):
+        results[address] = ask(address)
+
+    addresses = list(dict.fromkeys(addresses))
+    threads = [threading.Thread(target=run, args=(address,), daemon=True) for address in addresses]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0.0))
+    return {address: results.get(address) for address in addresses}
+
+
 def unreachable(addresses, timeout=5.0):
     """{address: reason} for each "host:port" that does not accept a TCP connection
     within ``timeout`` seconds.
@@ -40,21 +59,12 @@ def unreachable(addresses, timeout=5.0):
     ``timeout`` seconds, even when a name lookup hangs (such an address counts as
     unreachable: "no answer within T s").
     """
-    results = {}
-
-    def probe(address):
-        results[address] = _probe(address, timeout)
-
-    threads = [threading.Thread(target=probe, args=(a,), daemon=True) for a in dict.fromkeys(addresses)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout + 0.5
-    for thread in threads:
-        thread.join(max(deadline - time.monotonic(), 0.0))
+    sentinel = "reachable"
+    answers = ask_all(addresses, lambda address: _probe(address, timeout) or sentinel, timeout + 0.5)
     return {
-        address: results.get(address, f"no answer within {timeout:g} s")
-        for address in dict.fromkeys(addresses)
-        if results.get(address, "") is not None
+        address: answer or f"no answer within {timeout:g} s"
+        for address, answer in answers.items()
+        if answer != sentinel
     }
 
 

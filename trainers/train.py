@@ -53,17 +53,21 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+try:  # Ctrl-C while TensorFlow loads (seconds): one line, not a traceback
+    import keras
+    import tensorflow as tf
+    from absl import app, flags, logging
+    from ml_collections import config_flags
 
-from tfmi import distribute  # noqa: E402
-from tfmi.errors import InputError  # noqa: E402
-from tfmi.data import build_dataset  # noqa: E402
-from tfmi.models import build_model, export_model  # noqa: E402
-from tfmi.optim import make_optimizer  # noqa: E402
-from tfmi.workdir import Workdir  # noqa: E402
+    from tfmi import distribute
+    from tfmi.errors import InputError
+    from tfmi.data import build_dataset
+    from tfmi.models import build_model, export_model
+    from tfmi.optim import make_optimizer
+    from tfmi.workdir import Workdir
+except KeyboardInterrupt:
+    print("stopped by SIGINT while starting; nothing was written.", file=sys.stderr)
+    sys.exit(130)
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. configs/gaussian_staircase.py:nwj."
@@ -410,6 +414,9 @@ def _train(config, run, strategy, chief):
 
 
 def _fail(message, status=2):
+    # The run is over: TensorFlow's complaints while objects are torn down (a checkpoint
+    # that failed to restore warns of "unrestored values") would only bury the message.
+    std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
     print(message, file=sys.stderr)
     sys.exit(status)
 
@@ -505,6 +512,9 @@ def main(argv):
     except Stopped as stopped:
         resume = shlex.join(["python", "-m", "trainers.train", *sys.argv[1:]])
         _fail(f"{stopped} Resume with:\n  {resume}", status=stopped.exit_status)
+    except KeyboardInterrupt:  # before the training loop handles signals, or after it
+        _fail("stopped by SIGINT outside the training loop. Run the same command again: it resumes "
+              "from the last checkpoint.", status=130)
     except (UserError, ValueError, OSError) as error:
         if os.environ.get("TFMI_DEBUG"):
             raise
@@ -513,10 +523,8 @@ def main(argv):
                 f"error: the disk is full ({error}). Free space and run the same command "
                 "again to resume from the last checkpoint."
             )
-        print(f"error: {error}", file=sys.stderr)
-        if not isinstance(error, InputError):
-            print("(set TFMI_DEBUG=1 to see the traceback)", file=sys.stderr)
-        sys.exit(getattr(error, "exit_status", 2))
+        hint = "" if isinstance(error, InputError) else "\n(set TFMI_DEBUG=1 to see the traceback)"
+        _fail(f"error: {error}{hint}", status=getattr(error, "exit_status", 2))
 
 if __name__ == "__main__":
     app.run(main, flags_parser=_parse_flags)

@@ -1,6 +1,8 @@
 """The names of a workdir's files (the tree in ``tfmi.workdir``) and ``WorkdirError``, which
 every problem with a workdir raises."""
 
+import re
+
 from tfmi.errors import InputError
 
 CONFIG = "config.json"
@@ -22,5 +24,7 @@ def _is_local(path):
 
 
 def _first_line(error):
-    text = str(error).strip()
+    """ "Type: first line" of ``error``, without TensorFlow's op decorations
+    ("{{function_node ...}}", "[Op:RestoreV2]")."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", str(error)).strip()
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
