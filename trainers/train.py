@@ -33,9 +33,9 @@ Under ``multiworker`` start the same command once per worker with TF_CONFIG set
 (same --workdir on a shared filesystem); only the chief writes the config, the
 summaries, metrics.jsonl, the checkpoints and the export that stay; the other
 workers write theirs into WORKDIR/.worker_<id>, deleted right after. Each worker first
-waits for the others' addresses to answer, at most ``config.start_timeout`` seconds
-(default 300), then exits 2 naming the addresses that did not; SIGTERM / SIGINT end
-that wait at once (143 / 130).
+waits until every other one has greeted it (``tfmi.worker_startup``), at most
+``config.start_timeout`` seconds (default 300), then exits 2 naming the addresses that
+did not and why; SIGTERM / SIGINT end that wait at once (143 / 130).
 """
 
 import contextlib
