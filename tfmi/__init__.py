@@ -3,6 +3,7 @@
     import tfmi
     result = tfmi.estimate_mi(x, y)
     result.mi, result.stderr  # held-out estimate in nats and its standard error
+    tfmi.estimate_cmi(x, y, z)  # I(x; y | z), the same protocol
 
 Modules: ``tfmi.bounds`` (bounds as pure functions of score matrices),
 ``tfmi.critics`` (Keras critic layers), ``tfmi.models`` (trainable models),
@@ -12,7 +13,7 @@ Modules: ``tfmi.bounds`` (bounds as pure functions of score matrices),
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["bounds", "critics", "estimate_mi", "MIEstimate"]
+__all__ = ["bounds", "critics", "estimate_mi", "estimate_cmi", "MIEstimate"]
 
 # Imported on first use, so that light modules (tfmi.json_files, tfmi.config_utils) and
 # the plotting tools that need only them do not pay for importing TensorFlow.
@@ -20,6 +21,7 @@ _LAZY = {  # name -> (module, attribute of it; None: the module itself)
     "bounds": ("tfmi.bounds", None),
     "critics": ("tfmi.critics", None),
     "estimate_mi": ("tfmi.estimation", "estimate_mi"),
+    "estimate_cmi": ("tfmi.estimation", "estimate_cmi"),
     "MIEstimate": ("tfmi.estimation", "MIEstimate"),
 }
 

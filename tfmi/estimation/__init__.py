@@ -1,11 +1,14 @@
 """MI estimation from paired samples: ``estimate_mi`` and the pieces it is made of.
 
-``estimate.py`` holds ``estimate_mi`` (splits, checks, warnings) and ``MIEstimate``;
+``estimate.py`` holds ``estimate_mi``, ``conditional.py`` ``estimate_cmi`` (I(x; y | z)),
+``protocol.py`` what they share (``MIEstimate``, splits, checks, interval, warnings);
 ``neural.py`` fits a neural critic; ``heldout.py`` turns any fitted pair scorer
 ``scores(x [a, d_x], y [b, d_y]) -> [a, b]`` into an estimate with a standard error on
 pairs it never saw.
 """
 
-from tfmi.estimation.estimate import MIEstimate, estimate_mi
+from tfmi.estimation.conditional import estimate_cmi
+from tfmi.estimation.estimate import estimate_mi
+from tfmi.estimation.protocol import MIEstimate
 
-__all__ = ["estimate_mi", "MIEstimate"]
+__all__ = ["estimate_mi", "estimate_cmi", "MIEstimate"]

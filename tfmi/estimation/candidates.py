@@ -89,6 +89,8 @@ class Candidate:
       refit: for a normalised model, ``refit(x_train, y_train) -> model`` with
         ``pointwise``: the same model (size, family, margins) refitted on other train
         pairs; None where a refit costs a whole training run.
+      model: a normalised model's fitted density model (``gaussian.LatentScorer``,
+        ``mixture.MixtureRatio``, the flow); None for a critic.
     """
 
     name: str
@@ -99,6 +101,7 @@ class Candidate:
     best_step: object
     fit_pairs: int
     refit: object = None
+    model: object = None
 
 
 def curve_point(stage, train, valid, measure):
@@ -108,7 +111,7 @@ def curve_point(stage, train, valid, measure):
 
 def _plugin_candidate(name, inputs, model, curve, best_step, train, refit):
     return Candidate(name, inputs, model.scores, lambda x, y: heldout.plugin(model.pointwise, x, y), curve,
-                     best_step, len(train[0]), refit)
+                     best_step, len(train[0]), refit, model)
 
 
 def fit_copula(views, settings):

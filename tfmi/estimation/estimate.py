@@ -19,7 +19,6 @@ corrected for the held-out bias they show (``_debiased``); a critic's or the flo
 interval covers the test split's noise only.
 """
 
-import dataclasses
 import logging
 
 import keras
@@ -30,58 +29,15 @@ from tfmi import bounds as bounds_lib
 from tfmi.estimation import candidates as candidates_lib
 from tfmi.estimation import decomposed, gaussian, neural
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
+from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
+from tfmi.estimation import protocol
 
 __all__ = ["estimate_mi", "MIEstimate"]
 
 logger = logging.getLogger("tfmi.estimation")
 
 ESTIMATORS = ("auto", "copula", "mixture", "flow")  # besides the bounds and the DEMI estimators
-BOOTSTRAP_REFITS = 32  # refits of a closed-form model for its bias and fitting variance
-MAX_FIT_PAIRS = 20_000  # train pairs a model fits on (and a fifth as many validation pairs)
 MAX_DATASET_PAIRS = 1_000_000  # pairs read from a dataset at most (max_pairs)
-PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
-CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
-Z_95 = 1.959964
-
-
-@dataclasses.dataclass
-class MIEstimate:
-    """The result of ``estimate_mi``.
-
-    Attributes:
-      mi: the estimate in nats, computed once on the test split (for the copula and
-        the mixture, corrected for the held-out bias that bootstrap refits show).
-      stderr: its standard error: the test split's noise, from the per-pair terms of
-        the held-out estimator (delta method for the partition term, rows treated as
-        independent; see ``tfmi.estimation.heldout``; for the DEMI estimators, from the
-        per-batch values), plus for the copula and the mixture the variance of the fit
-        itself (bootstrap refits). A critic's or the flow's stderr leaves out the
-        fitting variance and the bias of an under-trained critic.
-      interval: the 95% normal interval (mi - 1.96 stderr, mi + 1.96 stderr), cut at 0
-        since MI >= 0 (an interval wholly below 0 becomes (0, 0)).
-      warnings: reasons to distrust the number (few pairs for the dimension, a negative
-        estimate, an estimate at its method's ceiling, x identical to y); each is also
-        logged on the "tfmi.estimation" logger.
-      method: how the number was computed, e.g. "infonce critic, held-out infonce on
-        2000 test pairs".
-      curve: the fitting curve of the chosen candidate, dicts with the keys
-        ``candidates.CURVE_KEYS``: {"stage", "train", "valid", "measure"}, stage a
-        training step or a model size (see ``candidates.Candidate``).
-      best_step: the stage kept (best on validation).
-      settings: every argument that produced the estimate, with n_train, n_valid, n_test.
-    """
-
-    mi: float
-    stderr: float
-    interval: tuple
-    warnings: list
-    method: str
-    curve: list
-    best_step: int
-    settings: dict
-
-    def __float__(self):
-        return self.mi
 
 
 def _as_matrix(array, name):
@@ -125,50 +81,6 @@ def _from_dataset(dataset, max_pairs):
     return x[:max_pairs], y[:max_pairs], message
 
 
-def _as_int(value, name, minimum):
-    """An integer argument; integral floats such as 64.0 are accepted."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != int(value):
-        raise ValueError(f"estimate_mi: {name} must be an integer, got {value!r}.")
-    if int(value) < minimum:
-        raise ValueError(f"estimate_mi: {name} must be >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _warnings(result, ceiling_name, n_train, dims, identical, constant, truncated=None):
-    """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``constant`` maps
-    "x" / "y" to the indices of their constant columns; ``truncated``: a dataset's
-    message that only part of it was read."""
-    result_mi, ceiling = result.mi, result.ceiling
-    found = [truncated] if truncated else []
-    if n_train < PAIRS_PER_DIMENSION * sum(dims):
-        found.append(
-            f"{n_train} train pairs for {sum(dims)} input dimensions (d_x={dims[0]}, d_y={dims[1]}): "
-            f"too few to fit a critic (want >= {PAIRS_PER_DIMENSION} per dimension); the estimate "
-            f"may be far below the true MI."
-        )
-    for name, columns in constant.items():
-        if len(columns):
-            found.append(
-                f"{name} has constant columns {[int(c) for c in columns]} (zero variance): they carry no information "
-                f"and were left out."
-            )
-    if identical:
-        found.append("x and y are identical: for continuous data I(x; y) is infinite; the estimate is a ceiling.")
-    if result_mi + Z_95 * result.stderr < 0:
-        found.append(
-            f"the estimate {result_mi:.4f} nats is below 0 by more than 1.96 standard errors; MI is >= 0: "
-            f"the fitted model or critic overfitted the train split."
-        )
-    if ceiling is not None and result_mi > ceiling - CEILING_MARGIN:
-        found.append(
-            f"the estimate {result_mi:.4f} nats is at the ceiling of its method: {ceiling_name}; the true MI "
-            f"may be larger: use more pairs, or an estimator without that ceiling."
-        )
-    for message in found:
-        logger.warning("estimate_mi: %s", message)
-    return found
-
-
 def _demi_estimate(arrays, parts, settings, conditional_sampler):
     """(result, curve, best step, method) of a DEMI estimator (``decomposed``)."""
     result, curve, best_step = decomposed.demi_estimate(arrays, parts, settings, conditional_sampler)
@@ -197,7 +109,7 @@ def _candidate_estimate(arrays, parts, settings):
     if chosen.fit_pairs < len(parts[0]):
         method += f", fitted on {chosen.fit_pairs} of {len(parts[0])} train pairs"
     if chosen.refit is not None and settings["bootstrap"] > 0:
-        result = _debiased(result, chosen, views, settings)
+        result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {settings['bootstrap']} bootstrap refits"
     return result, chosen.curve, chosen.best_step, method
 
@@ -210,17 +122,6 @@ def _ceiling_name(result, estimator):
         return f"the DEMI estimate cannot exceed 2 log(batch_size) = {result.ceiling:.3f} nats"
     count = int(round(np.exp(result.ceiling)))
     return f"InfoNCE cannot exceed log(K) = log({count}) = {result.ceiling:.3f} nats"
-
-
-def _debiased(result, chosen, views, settings):
-    """``result`` (the chosen model's held-out mean m_0 on the test pairs) corrected by
-    ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
-    var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
-    replicates = settings["bootstrap"]
-    means = candidates_lib.bootstrap(chosen, views, settings)
-    mi = 2.0 * result.mi - float(np.mean(means))
-    stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
-    return dataclasses.replace(result, mi=mi, stderr=stderr)
 
 
 def estimate_mi(
@@ -306,7 +207,7 @@ def estimate_mi(
     if isinstance(x, tf.data.Dataset):
         if y is not None:
             raise ValueError("estimate_mi: pass either a dataset of (x, y) pairs or two arrays, not both.")
-        x, y, truncated = _from_dataset(x, _as_int(max_pairs, "max_pairs", 2))
+        x, y, truncated = _from_dataset(x, as_int(max_pairs, "max_pairs", 2))
     elif y is None:
         raise ValueError("estimate_mi: y is missing; pass paired arrays x and y.")
     else:
@@ -329,33 +230,17 @@ def estimate_mi(
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
-    # Constant columns carry no information and make every model singular: dropped, named.
-    constant = {name: np.flatnonzero(np.ptp(arrays[name], axis=0) == 0) for name in "xy"}
-    for name, columns in constant.items():
-        if len(columns) == arrays[name].shape[1]:
-            raise ValueError(f"estimate_mi: {name} is constant (zero variance in every column): I(x; y) = 0, "
-                             f"nothing to estimate.")
-        arrays[name] = np.delete(arrays[name], columns, axis=1)
+    constant = protocol.drop_constant(arrays, "xy", "estimate_mi")
     n = lengths["x"]
-    batch_size = _as_int(batch_size, "batch_size", 2)
-    max_steps = _as_int(max_steps, "max_steps", 1)
-    eval_every = _as_int(eval_every, "eval_every", 1)
-    patience = _as_int(patience, "patience", 1)
-    bootstrap = _as_int(bootstrap, "bootstrap", 0)
-    max_fit_pairs = _as_int(max_fit_pairs, "max_fit_pairs", 2)
+    batch_size = as_int(batch_size, "batch_size", 2)
+    max_steps = as_int(max_steps, "max_steps", 1)
+    eval_every = as_int(eval_every, "eval_every", 1)
+    patience = as_int(patience, "patience", 1)
+    bootstrap = as_int(bootstrap, "bootstrap", 0)
+    max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2)
     if bootstrap == 1:
         raise ValueError("estimate_mi: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
-    for name, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"estimate_mi: {name} must lie in (0, 1), got {fraction}.")
-    if valid_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            f"estimate_mi: valid_fraction + test_fraction must leave pairs to train on, got "
-            f"{valid_fraction} + {test_fraction}."
-        )
-    n_test = int(round(n * test_fraction))
-    n_valid = int(round(n * valid_fraction))
-    n_train = n - n_valid - n_test
+    n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_mi")
     smallest = batch_size if estimator in DEMI_ESTIMATORS else 2
     if min(n_train, n_valid, n_test) < smallest or n_train < batch_size:
         raise ValueError(
@@ -404,9 +289,7 @@ def estimate_mi(
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
     else:
         result, curve, best_step, method = _candidate_estimate(arrays, parts, settings)
-    mi = result.mi
-    # MI >= 0: the interval is cut at 0 (an interval wholly below 0 becomes [0, 0]).
-    interval = (max(mi - Z_95 * result.stderr, 0.0), max(mi + Z_95 * result.stderr, 0.0))
-    dims = (arrays["x"].shape[1], arrays["y"].shape[1])
-    found = _warnings(result, _ceiling_name(result, estimator), n_train, dims, identical, constant, truncated)
-    return MIEstimate(mi, result.stderr, interval, found, method, curve, best_step, settings)
+    dims = {name: arrays[name].shape[1] for name in "xy"}
+    found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant, truncated)
+    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr), found, method, curve,
+                      best_step, settings)

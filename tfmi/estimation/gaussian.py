@@ -177,6 +177,16 @@ class GaussianRatio:
         kernels = self._log_kernel(joint, dim) - self._log_kernel(form_x, dim_x) - self._log_kernel(form_y, dim - dim_x)
         return self._gaussian_constant + kernels
 
+    def marginal(self, columns):
+        """The same family's ratio of the joint's marginal on ``columns`` (indices into
+        [u, v], those below ``dim_x`` forming the new u): a Gaussian's (and a Student-t's)
+        marginals are blocks of its mean and covariance (scatter)."""
+        columns = np.asarray(columns)
+        return self._with(self.mean[columns], self.covariance[np.ix_(columns, columns)], int(np.sum(columns < self.dim_x)))
+
+    def _with(self, mean, covariance, dim_x):
+        return GaussianRatio(mean, covariance, dim_x)
+
     def log_density(self, z):
         """[n] log density of the fitted joint at the rows of z = [u, v] [n, d]."""
         centred = np.asarray(z, dtype=np.float64) - self.mean
@@ -295,6 +305,9 @@ class StudentRatio(GaussianRatio):
                 if np.max(np.abs(scatter - previous)) < tolerance:
                     break
         return cls(mean, scatter, np.shape(u)[1], dof)
+
+    def _with(self, mean, scatter, dim_x):
+        return StudentRatio(mean, scatter, dim_x, self.dof)
 
     def _log_kernel(self, form, dim):
         """log density of a dim-dimensional standard Student-t at w with w^T w = ``form``."""

@@ -67,6 +67,13 @@ class MixtureRatio:
     def num_components(self):
         return len(self.weights)
 
+    def marginal(self, columns):
+        """The mixture's marginal on ``columns`` (indices into [u, v], those below
+        ``dim_x`` forming the new u): the same weights, blocks of each component."""
+        columns = np.asarray(columns)
+        return MixtureRatio(self.weights, self.means[:, columns], self.covariances[:, columns][:, :, columns],
+                            int(np.sum(columns < self.dim_x)))
+
     def _marginal(self, points, block):
         """[n] log density of the u (block 0) or v (block 1) marginal."""
         d = self.dim_x

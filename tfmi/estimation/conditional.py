@@ -1,0 +1,229 @@
+"""``estimate_cmi``: I(x; y | z) in nats, with the protocol of ``estimate_mi``.
+
+    I(x; y | z) = E log p(x, y | z) / (p(x | z) p(y | z))
+                = I(x; [y, z]) - I(x; z)                      (chain rule)
+
+Both terms are read from one fitted model of the joint (x, y, z) (``ChainRule``): the
+model's log ratio for (x; [y, z]) minus that of its own (x, z) marginal, per row. For a
+Gaussian this is the partial-correlation closed form
+0.5 (log det S_xz + log det S_yz - log det S_z - log det S_xyz); the errors of the two
+terms are those of one fit and cancel where they should, which two separately fitted
+estimates of I(x; [y, z]) and I(x; z) do not.
+
+The candidates (``CMI_CANDIDATES``) are the models of ``estimate_mi`` with exact
+marginals, fitted to the pairs (x, [y, z]) as ``estimate_mi`` fits them:
+
+  copula   the elliptical copula on normal scores (Gaussian, or Student-t with the
+           degrees of freedom that fit validation best): Gaussian-copula and Student-t
+           dependence, any monotone margins;
+  mixture  a full-covariance Gaussian mixture on standardised values: clusters,
+           nonlinear dependence on z, conditional independence given a nonlinear z.
+
+With ``estimator="auto"`` the copula is kept unless the mixture beats it on
+validation by more than two standard errors of the paired difference of the
+*conditional* InfoNCE (``conditional_infonce``): each validation row's y is scored
+against the y of the rows nearest to it in z (normal scores), draws of roughly
+p(y | z). The test split is read once (plug-in mean of the chosen model's pointwise
+CMI), bias-corrected by bootstrap refits, and the interval is cut at 0, as in
+``estimate_mi`` (``protocol``).
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.neighbors import NearestNeighbors
+
+from tfmi.estimation import candidates as candidates_lib
+from tfmi.estimation import gaussian, heldout, protocol
+from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
+
+__all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
+
+logger = logging.getLogger("tfmi.estimation")
+
+CMI_CANDIDATES = ("copula", "mixture")  # in order of preference: a later one must beat the kept one
+CMI_ESTIMATORS = ("auto", *CMI_CANDIDATES)
+NEIGHBOURS = 32  # rows nearest in z whose y are a validation row's negatives
+SELECTION_ROWS = 2048  # validation rows scored for the choice, at most
+
+
+class ChainRule:
+    """The pointwise CMI of one fitted model of (x, [y, z]): its log ratio for
+    (x; [y, z]) minus that of its (x, z) marginal.
+
+    ``model``: a ``gaussian.LatentScorer`` (the copula: per-coordinate maps, then a
+    Gaussian or Student-t ratio) or a ``mixture.MixtureRatio`` (on the values as
+    given), of x [n, d_x] and yz = [y, z] [n, d_y + d_z]. ``pointwise(x, yz) -> [n]``.
+    """
+
+    def __init__(self, model, dim_x, dim_y, dim_z):
+        self.model, self.dim_y = model, dim_y
+        self.ratio = model.ratio if isinstance(model, gaussian.LatentScorer) else model
+        self.xz_ratio = self.ratio.marginal(np.r_[np.arange(dim_x), np.arange(dim_x + dim_y, dim_x + dim_y + dim_z)])
+
+    def latents(self, x, yz):
+        if isinstance(self.model, gaussian.LatentScorer):
+            return self.model.latents(x, yz)
+        return np.asarray(x, np.float64), np.asarray(yz, np.float64)
+
+    def pointwise(self, x, yz):
+        u, v = self.latents(x, yz)
+        return self.ratio.pointwise(u, v) - self.xz_ratio.pointwise(u, v[:, self.dim_y :])
+
+
+def conditional_infonce(pointwise, x, yz, dim_y, neighbours):
+    """[n] per-row terms of InfoNCE with conditional negatives: row i's (x_i, y_i, z_i)
+    against (x_i, y_j, z_i) for the rows j of ``neighbours[i]`` ([n, k], nearest in z):
+
+        r(x_i, y_i, z_i) - log mean_{j in {i} + N(i)} exp r(x_i, y_j, z_i).
+
+    With negatives drawn from p(y | z_i) it is a lower bound on I(x; y | z) (at most
+    log(1 + k)), largest for the true log ratio r: a larger mean marks a better model.
+    ``pointwise(x, yz) -> [n]`` is r on rows of x and yz = [y, z]."""
+    n, k = neighbours.shape
+    rows = np.repeat(np.arange(n), k)
+    swapped = np.concatenate([yz[neighbours.ravel(), :dim_y], yz[rows, dim_y:]], axis=1)
+    positive = np.asarray(pointwise(x, yz), np.float64)
+    negatives = np.asarray(pointwise(x[rows], swapped), np.float64).reshape(n, k)
+    scores = np.concatenate([positive[:, None], negatives], axis=1)
+    return positive - (logsumexp(scores, axis=1) - np.log(k + 1))
+
+
+def _nearest_in_z(z, k):
+    """[n, k] indices of each row's k nearest other rows in ``z``."""
+    k = min(k, len(z) - 1)
+    _, indices = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z)
+    return indices[:, 1:]
+
+
+def _conditional(candidate, dims):
+    """The CMI candidate of a model candidate fitted to (x, [y, z])."""
+    chain = ChainRule(candidate.model, *dims)
+    return dataclasses.replace(
+        candidate, scores=None, model=chain, evaluate=lambda x, yz: heldout.plugin(chain.pointwise, x, yz),
+        refit=lambda x, yz: ChainRule(candidate.refit(x, yz), *dims),
+    )
+
+
+def _fit_candidates(views, settings, dims):
+    """The CMI candidates of ``settings["estimator"]`` fitted on train ("auto": those of
+    ``CMI_CANDIDATES`` that fit; a one-component mixture stays: a Gaussian of the values,
+    not of their normal scores, it avoids the rank maps' noise where the residual given
+    z is small beside the margins)."""
+    names = CMI_CANDIDATES if settings["estimator"] == "auto" else (settings["estimator"],)
+    found = []
+    for name in names:
+        try:
+            candidate = candidates_lib.CANDIDATES[name](views, settings)
+        except ValueError as error:
+            if len(names) == 1:
+                raise ValueError(f"estimate_cmi: the {name} model cannot be fitted: {error}") from None
+            logger.info("estimate_cmi: no %s candidate (%s)", name, error)
+            continue
+        found.append(_conditional(candidate, dims))
+    if not found:
+        raise ValueError("estimate_cmi: no model could be fitted to these rows; use more rows than columns.")
+    return found
+
+
+def _choose(fitted, views, dim_y):
+    """The first candidate unless a later one beats it by more than two standard errors of
+    the paired difference of their validation ``conditional_infonce``. Returns (chosen,
+    {name: its mean})."""
+    if len(fitted) == 1:
+        return fitted[0], {}
+    z_normal = views["normal"][1][1][:SELECTION_ROWS, dim_y:]
+    neighbours = _nearest_in_z(z_normal, NEIGHBOURS)
+    terms = {}
+    for candidate in fitted:
+        x, yz = (part[:SELECTION_ROWS] for part in views[candidate.inputs][1])
+        terms[candidate.name] = conditional_infonce(candidate.model.pointwise, x, yz, dim_y, neighbours)
+    chosen = fitted[0]
+    for candidate in fitted[1:]:
+        difference = terms[candidate.name] - terms[chosen.name]
+        if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
+            chosen = candidate
+    return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
+
+
+def estimate_cmi(
+    x,
+    y,
+    z,
+    *,
+    estimator="auto",
+    valid_fraction=0.2,
+    test_fraction=0.2,
+    bootstrap=BOOTSTRAP_REFITS,
+    max_fit_pairs=MAX_FIT_PAIRS,
+    seed=0,
+    verbose=0,
+):
+    """Estimates the conditional mutual information I(x; y | z) in nats, with a standard
+    error, from rows (x_i, y_i, z_i).
+
+    The rows are split into train / validation / test as in ``estimate_mi``; the
+    candidate models of (x, [y, z]) fit on train, choose on validation, and the chosen
+    model's pointwise CMI (``ChainRule``) is averaged once over the test rows, then
+    corrected for its held-out bias by ``bootstrap`` refits (module docstring).
+    Deterministic for a given ``seed``.
+
+    Args:
+      x, y, z: arrays [n, d_x], [n, d_y], [n, d_z] (1-d arrays are one column).
+      estimator: "auto" (the copula, or the mixture where it is clearly better on
+        validation), "copula" or "mixture" (``CMI_ESTIMATORS``).
+      valid_fraction, test_fraction: shares of the rows for validation and test.
+      bootstrap: refits for the bias correction and the fit's variance (0: none).
+      max_fit_pairs: the models fit on at most this many train rows (and choose on a
+        fifth as many validation rows); the test read-out uses every test row.
+      seed: the split and the fits; verbose: log the candidates' fits.
+
+    Returns:
+      An ``MIEstimate`` (``.mi`` is I(x; y | z)), its ``settings`` with
+      ``validation_conditional_infonce`` per candidate under "auto".
+    """
+    if estimator not in CMI_ESTIMATORS:
+        raise ValueError(f"estimate_cmi: unknown estimator {estimator!r}; choose one of {list(CMI_ESTIMATORS)}.")
+    arrays = {name: gaussian.as_matrix(array, "estimate_cmi", name) for name, array in zip("xyz", (x, y, z))}
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"estimate_cmi: x, y and z must pair up row by row, got {lengths} rows.")
+    if np.all(np.ptp(arrays["z"], axis=0) == 0):
+        raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
+                         "use estimate_mi(x, y).")
+    constant = protocol.drop_constant(arrays, "xyz", "estimate_cmi")
+    bootstrap = as_int(bootstrap, "bootstrap", 0, "estimate_cmi")
+    if bootstrap == 1:
+        raise ValueError("estimate_cmi: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
+    max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
+    n = lengths["x"]
+    n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_cmi")
+    dims = tuple(arrays[name].shape[1] for name in "xyz")
+    if min(n_valid, n_test) < 2 or n_train <= sum(dims) + 1:
+        raise ValueError(
+            f"estimate_cmi: {n} rows give {n_train} train, {n_valid} validation and {n_test} test rows; a model "
+            f"of {sum(dims)} columns needs more train rows than columns and two rows in the others: use more rows."
+        )
+    settings = {
+        "estimator": estimator, "bootstrap": bootstrap, "max_fit_pairs": max_fit_pairs,
+        "valid_fraction": valid_fraction, "test_fraction": test_fraction, "seed": seed, "verbose": verbose,
+        "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
+    }
+    order = np.random.default_rng(seed).permutation(n)
+    parts = [order[:n_train], order[n_train : n_train + n_valid][: max(max_fit_pairs // 5, 2)], order[n_train + n_valid :]]
+    yz = np.concatenate([arrays["y"], arrays["z"]], axis=1)
+    views = candidates_lib.Views([arrays["x"][part] for part in parts], [yz[part] for part in parts])
+    fitted = _fit_candidates(views, settings, dims)
+    chosen, settings["validation_conditional_infonce"] = _choose(fitted, views, dims[1])
+    result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
+    method = f"{chosen.name} of (x, y, z), chain rule, held-out plugin on {n_test} test rows"
+    if chosen.fit_pairs < n_train:
+        method += f", fitted on {chosen.fit_pairs} of {n_train} train rows"
+    if bootstrap > 0:
+        result = protocol.debiased(result, chosen, views, settings)
+        method += f", bias-corrected by {bootstrap} bootstrap refits"
+    found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), False, constant, caller="estimate_cmi")
+    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr), found, method,
+                      chosen.curve, chosen.best_step, settings)

@@ -1,0 +1,157 @@
+"""What ``estimate_mi`` and ``estimate_cmi`` share: the result, the checks of their
+arguments, the split, the bias correction of a refittable model, the interval and the
+warnings.
+
+The protocol: the rows are split once at random into train (fits), validation (every
+choice) and test (the reported number, read once). A closed-form model's held-out
+value m_0 is corrected by bootstrap refits m_b on resampled train rows:
+mi = 2 m_0 - mean_b(m_b), stderr^2 = test stderr^2 + var_b(m_b) (1 + 1/B); the 95%
+interval mi +- 1.96 stderr is cut at 0.
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from tfmi.estimation import candidates as candidates_lib
+
+__all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "split_sizes", "drop_constant",
+           "debiased", "interval", "warnings_for"]
+
+logger = logging.getLogger("tfmi.estimation")
+
+BOOTSTRAP_REFITS = 32  # refits of a closed-form model for its bias and fitting variance
+MAX_FIT_PAIRS = 20_000  # train pairs a model fits on (and a fifth as many validation pairs)
+PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
+CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
+Z_95 = 1.959964
+
+
+@dataclasses.dataclass
+class MIEstimate:
+    """The result of ``estimate_mi`` (and of ``estimate_cmi``, for I(x; y | z)).
+
+    Attributes:
+      mi: the estimate in nats, computed once on the test split (for the copula and
+        the mixture, corrected for the held-out bias that bootstrap refits show).
+      stderr: its standard error: the test split's noise, from the per-pair terms of
+        the held-out estimator (delta method for the partition term, rows treated as
+        independent; see ``tfmi.estimation.heldout``; for the DEMI estimators, from the
+        per-batch values), plus for the copula and the mixture the variance of the fit
+        itself (bootstrap refits). A critic's or the flow's stderr leaves out the
+        fitting variance and the bias of an under-trained critic.
+      interval: the 95% normal interval (mi - 1.96 stderr, mi + 1.96 stderr), cut at 0
+        since MI >= 0 (an interval wholly below 0 becomes (0, 0)).
+      warnings: reasons to distrust the number (few pairs for the dimension, a negative
+        estimate, an estimate at its method's ceiling, x identical to y); each is also
+        logged on the "tfmi.estimation" logger.
+      method: how the number was computed, e.g. "infonce critic, held-out infonce on
+        2000 test pairs".
+      curve: the fitting curve of the chosen candidate, dicts with the keys
+        ``candidates.CURVE_KEYS``: {"stage", "train", "valid", "measure"}, stage a
+        training step or a model size (see ``candidates.Candidate``).
+      best_step: the stage kept (best on validation).
+      settings: every argument that produced the estimate, with n_train, n_valid, n_test.
+    """
+
+    mi: float
+    stderr: float
+    interval: tuple
+    warnings: list
+    method: str
+    curve: list
+    best_step: int
+    settings: dict
+
+    def __float__(self):
+        return self.mi
+
+
+def as_int(value, name, minimum, caller="estimate_mi"):
+    """An integer argument; integral floats such as 64.0 are accepted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != int(value):
+        raise ValueError(f"{caller}: {name} must be an integer, got {value!r}.")
+    if int(value) < minimum:
+        raise ValueError(f"{caller}: {name} must be >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def split_sizes(n, valid_fraction, test_fraction, caller):
+    """(n_train, n_valid, n_test) of n rows; ValueError for fractions outside (0, 1) or
+    summing to 1 or more."""
+    for name, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"{caller}: {name} must lie in (0, 1), got {fraction}.")
+    if valid_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"{caller}: valid_fraction + test_fraction must leave pairs to train on, got "
+            f"{valid_fraction} + {test_fraction}."
+        )
+    n_test = int(round(n * test_fraction))
+    n_valid = int(round(n * valid_fraction))
+    return n - n_valid - n_test, n_valid, n_test
+
+
+def drop_constant(arrays, names, caller):
+    """Removes the constant columns of ``arrays[name]`` for each of ``names`` (they carry
+    no information and make every model singular); returns {name: their indices}.
+    ValueError when every column of one is constant."""
+    constant = {name: np.flatnonzero(np.ptp(arrays[name], axis=0) == 0) for name in names}
+    for name, columns in constant.items():
+        if len(columns) == arrays[name].shape[1]:
+            raise ValueError(f"{caller}: {name} is constant (zero variance in every column): nothing to estimate.")
+        arrays[name] = np.delete(arrays[name], columns, axis=1)
+    return constant
+
+
+def debiased(result, chosen, views, settings):
+    """``result`` (the chosen model's held-out mean m_0 on the test pairs) corrected by
+    ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
+    var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
+    replicates = settings["bootstrap"]
+    means = candidates_lib.bootstrap(chosen, views, settings)
+    mi = 2.0 * result.mi - float(np.mean(means))
+    stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
+    return dataclasses.replace(result, mi=mi, stderr=stderr)
+
+
+def interval(mi, stderr):
+    """The 95% normal interval, cut at 0 since MI >= 0 (wholly below 0: (0, 0))."""
+    return (max(mi - Z_95 * stderr, 0.0), max(mi + Z_95 * stderr, 0.0))
+
+
+def warnings_for(result, ceiling_name, n_train, dims, identical, constant, truncated=None, caller="estimate_mi"):
+    """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``dims`` maps each
+    input's name to its columns; ``constant`` each name to the indices of its constant
+    columns; ``truncated``: a dataset's message that only part of it was read."""
+    result_mi, ceiling = result.mi, result.ceiling
+    found = [truncated] if truncated else []
+    total = sum(dims.values())
+    if n_train < PAIRS_PER_DIMENSION * total:
+        shapes = ", ".join(f"d_{name}={dim}" for name, dim in dims.items())
+        found.append(
+            f"{n_train} train pairs for {total} input dimensions ({shapes}): too few to fit a critic "
+            f"(want >= {PAIRS_PER_DIMENSION} per dimension); the estimate may be far below the true MI."
+        )
+    for name, columns in constant.items():
+        if len(columns):
+            found.append(
+                f"{name} has constant columns {[int(c) for c in columns]} (zero variance): they carry no information "
+                f"and were left out."
+            )
+    if identical:
+        found.append("x and y are identical: for continuous data I(x; y) is infinite; the estimate is a ceiling.")
+    if result_mi + Z_95 * result.stderr < 0:
+        found.append(
+            f"the estimate {result_mi:.4f} nats is below 0 by more than 1.96 standard errors; MI is >= 0: "
+            f"the fitted model or critic overfitted the train split."
+        )
+    if ceiling is not None and result_mi > ceiling - CEILING_MARGIN:
+        found.append(
+            f"the estimate {result_mi:.4f} nats is at the ceiling of its method: {ceiling_name}; the true MI "
+            f"may be larger: use more pairs, or an estimator without that ceiling."
+        )
+    for message in found:
+        logger.warning("%s: %s", caller, message)
+    return found
