@@ -13,12 +13,14 @@ A new estimator is one more line. benchmark-mi's estimators (``PEER_ESTIMATORS``
 their own virtualenv through tools/bmi_peer.py, a subprocess that reads the same samples
 from an .npz file.
 
-Scores, per estimator over its runs (true MI I > 0 on every task):
+Scores, per estimator over its runs (true MI I > 0 on every task of this suite):
 
     absolute error |I_hat - I|,  MAE its mean,
-    solved: |log(I_hat / I)| < log 1.5 (Czyz et al. 2023); an estimate <= 0 is never solved,
+    solved: |log(I_hat / I)| < log 1.5 (Czyz et al. 2023); an estimate <= 0 is never solved;
+            for a truth of 0 (conditional MI), |I_hat| < 0.05 nats,
     failed: the estimator raised or returned NaN/inf; counted unsolved, with error I
-            (the error of answering 0).
+            (the error of answering 0),
+    covered: the run's interval (where the estimator gives one) holds the truth.
 
 tfmi/peer ratios, for each tfmi estimator on the runs it shares with the peers: MAE /
 MAE of the best peer (the lowest MAE on the shared runs, among the peers that share the
@@ -26,8 +28,13 @@ most runs: bmi's InfoNCE, NWJ, DV, MINE, KSG, CCA), the largest excess error ove
 the best peer of each run (whichever peer erred least on it) and how many runs exceed it
 by more than 0.1 nats, and total seconds / total seconds of bmi's InfoNCE with 2,000
 steps (and with its default 10,000).
+
+``tfmi.evaluation.cmi_benchmark`` runs and reports its conditional MI benchmark with these
+functions: a ``Suite`` names what a report shows (tasks, groups, time references), and
+``record_estimate`` and ``run_peer_script`` run any estimator function or peer script.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -44,6 +51,8 @@ from tfmi.data import ground_truth
 from tfmi.json_files import write_json
 
 __all__ = [
+    "Suite",
+    "MI_SUITE",
     "ESTIMATORS",
     "PEER_ESTIMATORS",
     "QUICK_TASKS",
@@ -52,6 +61,11 @@ __all__ = [
     "result_path",
     "run_tfmi",
     "run_peer",
+    "task_fields",
+    "record_estimate",
+    "missing_runs",
+    "run_peer_script",
+    "covers",
     "load_results",
     "is_solved",
     "summarise",
@@ -86,6 +100,7 @@ QUICK_TASKS = (
     "multinormal-corr-20-20-6nats",
 )
 SOLVED_LOG_RATIO = math.log(1.5)
+SOLVED_ZERO_TOLERANCE = 0.05  # nats: how close to 0 a solved estimate of a zero truth is
 PEER_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "tools" / "bmi_peer.py"
 
 
@@ -98,49 +113,85 @@ def _load_average():
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
-def _record(task, n, seed, estimator, **fields):
-    return {"task": task.name, "n": int(n), "seed": int(seed), "estimator": estimator, "mi_true": task.mi,
-            "dim_x": task.dim_x, "dim_y": task.dim_y, "cpus": os.cpu_count(), **fields}
+def task_fields(task):
+    """What a run's record says of its MI task: its name, exact MI and dimensions."""
+    return {"task": task.name, "mi_true": task.mi, "dim_x": task.dim_x, "dim_y": task.dim_y}
 
 
-def run_tfmi(name, task, n, seed, results_dir, kwargs=None):
-    """Runs tfmi's estimator ``name`` (a key of ``ESTIMATORS``, or any name with ``kwargs``)
-    on (task, n, seed) unless its result file exists; returns the record (None if skipped)."""
-    path = result_path(results_dir, task.name, n, seed, name)
-    if path.exists():
-        return None
-    kwargs = ESTIMATORS[name] if kwargs is None else kwargs
-    x, y = task.sample(n, seed)
-    load, start = _load_average(), time.perf_counter()
-    try:
-        result = tfmi.estimate_mi(x.astype(np.float32), y.astype(np.float32), **{"seed": seed, **kwargs})
-        fields = {"estimate": float(result.mi)}
-        for extra in ("stderr", "interval", "warnings", "method"):
-            if hasattr(result, extra):
-                fields[extra] = getattr(result, extra)
-    except Exception as error:  # a failing estimator is a result, not the end of the benchmark
-        fields = {"estimate": None, "error": f"{type(error).__name__}: {error}"}
-    record = _record(task, n, seed, name, seconds=time.perf_counter() - start, kwargs=kwargs,
-                     load_average_1m=load, **fields)
+def _record(described_task, n, seed, estimator, **fields):
+    return {**described_task, "n": int(n), "seed": int(seed), "estimator": estimator, "cpus": os.cpu_count(),
+            **fields}
+
+
+def _write_record(record, results_dir):
+    path = result_path(results_dir, record["task"], record["n"], record["seed"], record["estimator"])
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(record, path)
     return record
 
 
+def record_estimate(estimate, arrays, kwargs, described_task, n, seed, name, results_dir):
+    """Times ``estimate(*arrays in float32, seed=seed, **kwargs)`` and writes the record of
+    run ``name`` (``described_task``: ``task_fields``' dict, "mi_true" the exact value): the
+    result's .mi, and its stderr, interval, warnings and method where it has them; a raised
+    error is a failed run, not the end of a benchmark."""
+    load, start = _load_average(), time.perf_counter()
+    try:
+        result = estimate(*(a.astype(np.float32) for a in arrays), **{"seed": seed, **kwargs})
+        fields = {"estimate": float(result.mi)}
+        for extra in ("stderr", "interval", "warnings", "method"):
+            if hasattr(result, extra):
+                fields[extra] = getattr(result, extra)
+    except Exception as error:
+        fields = {"estimate": None, "error": f"{type(error).__name__}: {error}"}
+    record = _record(described_task, n, seed, name, seconds=time.perf_counter() - start, kwargs=kwargs,
+                     load_average_1m=load, **fields)
+    return _write_record(record, results_dir)
+
+
+def run_tfmi(name, task, n, seed, results_dir, kwargs=None):
+    """Runs tfmi's estimator ``name`` (a key of ``ESTIMATORS``, or any name with ``kwargs``)
+    on (task, n, seed) unless its result file exists; returns the record (None if skipped)."""
+    if result_path(results_dir, task.name, n, seed, name).exists():
+        return None
+    kwargs = ESTIMATORS[name] if kwargs is None else kwargs
+    return record_estimate(tfmi.estimate_mi, task.sample(n, seed), kwargs, task_fields(task), n, seed, name,
+                           results_dir)
+
+
+def missing_runs(names, results_dir, task_name, n, seed):
+    """The estimators of ``names`` without a result file for (task, n, seed)."""
+    return [name for name in names if not result_path(results_dir, task_name, n, seed, name).exists()]
+
+
 def run_peer(peer_python, names, task, n, seed, results_dir, timeout=None):
     """Runs the peer estimators ``names`` that have no result file on (task, n, seed) in one
-    subprocess of ``peer_python``; returns their records. An estimator that raised inside
-    the peer is recorded as failed; one without a result (the peer crashed or ran past
-    ``timeout`` seconds) is not recorded, so the next run tries it again."""
-    names = [name for name in names if not result_path(results_dir, task.name, n, seed, name).exists()]
-    if not names:
+    subprocess of ``peer_python`` (tools/bmi_peer.py, fed an .npz of x and y); returns
+    their records, as ``run_peer_script``."""
+    if not missing_runs(names, results_dir, task.name, n, seed):
         return []
     x, y = task.sample(n, seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        data = os.path.join(scratch, "samples.npz")
+        np.savez(data, x=x, y=y)
+        return run_peer_script(peer_python, PEER_SCRIPT, names, data, task_fields(task), n, seed, results_dir,
+                               timeout)
+
+
+def run_peer_script(peer_python, script, names, data, described_task, n, seed, results_dir, timeout=None):
+    """Runs ``peer_python script --data DATA --estimators JSON --out JSON`` for the estimators
+    of ``names`` without a result file and writes their records (with the versions the
+    peer reports). An estimator that raised inside the peer is recorded as failed; one
+    without a result (the peer crashed or ran past ``timeout`` seconds) is not recorded,
+    so the next run tries it again."""
+    task_name = described_task["task"]
+    names = missing_runs(names, results_dir, task_name, n, seed)
+    if not names:
+        return []
     load = _load_average()
     with tempfile.TemporaryDirectory() as scratch:
-        data, out = os.path.join(scratch, "samples.npz"), os.path.join(scratch, "peer.json")
-        np.savez(data, x=x, y=y)
-        command = [peer_python, str(PEER_SCRIPT), "--data", data, "--estimators", json.dumps(names), "--out", out]
+        out = os.path.join(scratch, "peer.json")
+        command = [peer_python, str(script), "--data", str(data), "--estimators", json.dumps(names), "--out", out]
         try:
             completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
             failure = None if completed.returncode == 0 else " | ".join(completed.stderr.strip().splitlines()[-3:])
@@ -150,18 +201,15 @@ def run_peer(peer_python, names, task, n, seed, results_dir, timeout=None):
         if os.path.exists(out):
             with open(out) as handle:
                 report = json.load(handle)
+    versions = {key: value for key, value in report.items() if key not in ("results", "n")}
     records = []
     for name in names:
         fields = report["results"].get(name)
         if fields is None:  # not recorded, so a later run retries it (a timeout may be the machine's load)
-            print(f"peer {name} on {task.name} n={n} seed={seed}: no result ({failure})", file=sys.stderr)
+            print(f"peer {name} on {task_name} n={n} seed={seed}: no result ({failure})", file=sys.stderr)
             continue
-        versions = {key: report[key] for key in ("benchmark-mi", "jax") if key in report}
-        record = _record(task, n, seed, name, load_average_1m=load, **versions, **fields)
-        path = result_path(results_dir, task.name, n, seed, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(record, path)
-        records.append(record)
+        records.append(_write_record(_record(described_task, n, seed, name, load_average_1m=load, **versions,
+                                             **fields), results_dir))
     return records
 
 
@@ -183,8 +231,21 @@ def _finite(value):
 
 
 def is_solved(estimate, truth):
-    """|log(estimate / truth)| < log 1.5; False for a missing, non-finite or non-positive estimate."""
-    return _finite(estimate) and estimate > 0 and abs(math.log(estimate / truth)) < SOLVED_LOG_RATIO
+    """|log(estimate / truth)| < log 1.5 (for a truth of 0: |estimate| < 0.05 nats); False for a
+    missing or non-finite estimate, and for a non-positive estimate of a positive truth."""
+    if not _finite(estimate):
+        return False
+    if truth == 0:
+        return abs(estimate) < SOLVED_ZERO_TOLERANCE
+    return estimate > 0 and abs(math.log(estimate / truth)) < SOLVED_LOG_RATIO
+
+
+def covers(record, value):
+    """Whether the run's interval holds ``value``; None for a run without an interval."""
+    interval = record.get("interval")
+    if not interval or not all(_finite(bound) for bound in interval):
+        return None
+    return interval[0] <= value <= interval[1]
 
 
 def absolute_error(record):
@@ -197,8 +258,20 @@ def _cell(record):
     return record["task"], record["n"], record["seed"]
 
 
-def summarise(records):
-    """Per estimator: runs, MAE, solved, failed, seconds; for tfmi's, the ratios to bmi."""
+def _coverage(cells):
+    """covered / runs with an interval, over all runs and over the runs whose truth is 0."""
+    coverage = {}
+    for key, chosen in (("", cells), ("zero_truth_", [r for r in cells if r["mi_true"] == 0])):
+        held = [covers(r, r["mi_true"]) for r in chosen]
+        held = [h for h in held if h is not None]
+        if held:
+            coverage.update({f"{key}interval_runs": len(held), f"{key}covered": sum(held)})
+    return coverage
+
+
+def summarise(records, time_references=TIME_REFERENCES):
+    """Per estimator: runs, MAE, solved, failed, seconds, interval coverage; for tfmi's, the
+    ratios to the best peer and the time ratios to ``time_references``."""
     by_estimator = {}
     for record in records:
         by_estimator.setdefault(record["estimator"], {})[_cell(record)] = record
@@ -212,13 +285,14 @@ def summarise(records):
             "solved": sum(is_solved(r.get("estimate"), r["mi_true"]) for r in cells.values()),
             "failed": sum(not _finite(r.get("estimate")) for r in cells.values()),
             "seconds": float(sum(r.get("seconds") or 0.0 for r in cells.values())),
+            **_coverage(list(cells.values())),
         }
     peers = [name for name in by_estimator if is_peer(name)]
     for name, cells in by_estimator.items():
         if is_peer(name):
             continue
         summary[name]["vs_best_peer"] = _versus_peers(cells, {peer: by_estimator[peer] for peer in peers})
-        for reference in TIME_REFERENCES:
+        for reference in time_references:
             shared = sorted(set(cells) & set(by_estimator.get(reference, {})))
             if shared:
                 own = sum(cells[c].get("seconds") or 0.0 for c in shared)
@@ -258,30 +332,35 @@ def _versus_peers(cells, peers):
             "runs_over_best_run_peer_by_0.1": sum(value > 0.1 for value in excess.values())}
 
 
-def summarise_groups(records):
-    """``summarise`` of the records of each task group ("all", "bmi", "high_mi") that has any."""
+def summarise_groups(records, suite=None):
+    """``summarise`` of the records of each task group of ``suite`` (default ``MI_SUITE``:
+    "all", "bmi", "high_mi", "mixtures") that has any."""
+    suite = suite or MI_SUITE
     groups = {}
-    for group, tasks in TASK_GROUPS.items():
+    for group, tasks in suite.groups.items():
         chosen = [r for r in records if r["task"] in tasks]
         if chosen:
-            groups[group] = summarise(chosen)
+            groups[group] = summarise(chosen, suite.time_references)
     return groups
 
 
 def _order(names):
-    """tfmi's estimators first (in ESTIMATORS order), then the peer's."""
+    """tfmi's estimators first, its default first, then in ESTIMATORS order; then the peers
+    (in PEER_ESTIMATORS order); other names alphabetically within their side."""
     rank = {name: i for i, name in enumerate(list(ESTIMATORS) + list(PEER_ESTIMATORS))}
-    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+    return sorted(names, key=lambda name: (is_peer(name), name != "tfmi-default", rank.get(name, len(rank)), name))
 
 
-def runs_table(records):
+def runs_table(records, suite=None):
     """Markdown: one row per (task, n, seed), per estimator "estimate (error) seconds"."""
+    suite = suite or MI_SUITE
     names = _order({r["estimator"] for r in records})
     cells = {}
     for record in records:
         cells.setdefault(_cell(record), {})[record["estimator"]] = record
-    task_order = {name: i for i, name in enumerate(ground_truth.TASKS)}
-    lines = ["| task | n | seed | true MI | " + " | ".join(names) + " | best peer |", "|" + "---|" * (5 + len(names))]
+    task_order = {name: i for i, name in enumerate(suite.tasks)}
+    lines = [f"| task | n | seed | true {suite.quantity} | " + " | ".join(names) + " | best peer |",
+             "|" + "---|" * (5 + len(names))]
     for cell in sorted(cells, key=lambda c: (task_order.get(c[0], len(task_order)), c[0], c[1], c[2])):
         row = cells[cell]
         truth = next(iter(row.values()))["mi_true"]
@@ -303,11 +382,21 @@ def runs_table(records):
     return "\n".join(lines)
 
 
-def summary_table(summary):
-    """Markdown: per estimator MAE, solved, failed, seconds and the tfmi/peer ratios."""
-    lines = ["| estimator | runs | MAE | median error | solved | failed | mean s | MAE / best peer "
-             "| worst excess over the run's best peer | runs > 0.1 over it | time / bmi-infonce-2k "
-             "| time / bmi-infonce |", "|" + "---|" * 12]
+def _coverage_cell(s):
+    if "interval_runs" not in s:
+        return "-"
+    zero = (f" (truth 0: {s['zero_truth_covered']}/{s['zero_truth_interval_runs']})"
+            if "zero_truth_interval_runs" in s else "")
+    return f"{s['covered']}/{s['interval_runs']}{zero}"
+
+
+def summary_table(summary, suite=None):
+    """Markdown: per estimator MAE, solved, failed, seconds, interval coverage and the
+    tfmi/peer ratios."""
+    references = (suite or MI_SUITE).time_references
+    lines = ["| estimator | runs | MAE | median error | solved | failed | mean s | interval holds the truth "
+             "| MAE / best peer | worst excess over the run's best peer | runs > 0.1 over it | "
+             + " | ".join(f"time / {ref}" for ref in references) + " |", "|" + "---|" * (11 + len(references))]
     for name in _order(summary):
         s = summary[name]
         best = s.get("vs_best_peer")
@@ -315,10 +404,10 @@ def summary_table(summary):
         excess = f"{best['worst_excess_error']:.3f} ({best['worst_excess_task']})" if best else "-"
         over = str(best["runs_over_best_run_peer_by_0.1"]) if best else "-"
         times = [f"{s[f'time_ratio_{ref}']:.2f} ({s[f'time_ratio_{ref}_runs']} runs)" if f"time_ratio_{ref}" in s
-                 else "-" for ref in TIME_REFERENCES]
+                 else "-" for ref in references]
         lines.append(f"| {name} | {s['runs']} | {s['mae']:.3f} | {s['median_error']:.3f} | {s['solved']}/{s['runs']} | "
-                     f"{s['failed']} | "
-                     f"{s['seconds'] / s['runs']:.1f} | {ratio} | {excess} | {over} | {times[0]} | {times[1]} |")
+                     f"{s['failed']} | {s['seconds'] / s['runs']:.1f} | {_coverage_cell(s)} | {ratio} | {excess} | "
+                     f"{over} | " + " | ".join(times) + " |")
     return "\n".join(lines)
 
 
@@ -337,18 +426,40 @@ GROUP_TITLES = {"all": "All tasks", "bmi": "bmi's 40 tasks (elliptical and trans
                 "high_mi": "Above log(batch): 20-d Gaussians", "mixtures": "Mixtures (bmi's 7 and 6 of tfmi's)"}
 
 
-def report_markdown(records, groups, machine_note=""):
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """What a benchmark's report names: its title, the quantity estimated ("MI", "CMI"),
+    the tasks in report order, the task groups (name -> task names) and their titles, and
+    the peers whose seconds tfmi's are compared with."""
+
+    title: str
+    quantity: str
+    tasks: tuple
+    groups: dict
+    group_titles: dict
+    time_references: tuple
+
+
+MI_SUITE = Suite("tfmi vs benchmark-mi on tasks with exact MI", "MI", tuple(ground_truth.TASKS), TASK_GROUPS,
+                 GROUP_TITLES, TIME_REFERENCES)
+
+
+def report_markdown(records, groups, machine_note="", suite=None):
     """The whole report: what it covers, the summary of each task group, then every run."""
+    suite = suite or MI_SUITE
     subset = subset_description(records)
-    tables = "".join(f"## {GROUP_TITLES[group]}\n\n{summary_table(summary)}\n\n" for group, summary in groups.items())
+    tables = "".join(f"## {suite.group_titles.get(group, group)}\n\n{summary_table(summary, suite)}\n\n"
+                     for group, summary in groups.items())
     return (
-        "# tfmi vs benchmark-mi on tasks with exact MI\n\n"
+        f"# {suite.title}\n\n"
         f"Runs: {subset['runs']} over {len(subset['tasks'])} tasks, n = {subset['n']}, seeds {subset['seeds']}. "
         f"{machine_note}\n\n"
-        "Solved: |log(estimate / truth)| < log 1.5 (an estimate <= 0 is unsolved); failed runs count "
-        "as unsolved with error = truth. Ratios use the runs each tfmi estimator shares with the peers; "
+        "Solved: |log(estimate / truth)| < log 1.5 (an estimate <= 0 is unsolved; for a truth of 0, "
+        f"|estimate| < {SOLVED_ZERO_TOLERANCE}); failed runs count "
+        "as unsolved with error = truth. The interval column counts the runs whose interval holds the truth. "
+        "Ratios use the runs each tfmi estimator shares with the peers; "
         "the best peer of a run is the peer with the smallest error on it (chosen knowing the truth).\n\n"
         + tables
         + "## Every run\n\nestimate (absolute error) seconds; * = not solved.\n\n"
-        + runs_table(records) + "\n"
+        + runs_table(records, suite) + "\n"
     )

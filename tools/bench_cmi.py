@@ -1,0 +1,156 @@
+r"""Benchmark of conditional MI estimators on tasks with exact I(x; y | z): tfmi's
+``estimate_cmi`` against ennemi, infomeasure and the Gaussian (partial-correlation) baseline.
+
+    PYTHONPATH=. python tools/bench_cmi.py --quick --ennemi-python ennemi-venv/bin/python \
+        --infomeasure-python knn-venv/bin/python --results /path/outside/the/repo
+    PYTHONPATH=. python tools/bench_cmi.py --estimators '' --peers gaussian-linear --quick   # no tfmi, no venvs
+
+The suite (``tfmi.data.cmi_ground_truth``): 26 tasks in six groups (gaussian, independent,
+copula, student, mixture, link); ``--quick`` runs its 8 quick tasks. tfmi's estimators:
+"tfmi-default" and "tfmi-NAME" (estimator=NAME of ``tfmi.estimation.conditional.CMI_ESTIMATORS``);
+``--estimators ''`` runs none. The peers (tools/cmi_peer.py, each in a subprocess on the
+same samples): "ennemi" and "ennemi-joint" need ``--ennemi-python`` (a virtualenv with
+ennemi), "infomeasure-ksg" needs ``--infomeasure-python`` (with infomeasure);
+"gaussian-linear" runs with this Python. A peer whose Python is not given is not run,
+but its existing results are reported.
+
+One JSON file per (task, n, seed, estimator) under ``--results`` and the samples of each
+(task, n, seed) as samples.npz beside them; existing ones are reused, so the benchmark
+resumes and can run in pieces. Then the report, from every result under ``--results``
+within the selection: printed (markdown) and written to ``--out`` (.json and .md).
+``--report-only`` runs nothing.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from tfmi.data import cmi_ground_truth
+from tfmi.evaluation import cmi_benchmark
+from tfmi.evaluation import estimator_benchmark as bench
+from tfmi.json_files import write_json
+
+
+def _list_of(kind):
+    return lambda text: [kind(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=f"the {len(cmi_benchmark.QUICK_TASKS)} quick tasks")
+    parser.add_argument("--tasks", type=_list_of(str),
+                        help=f"comma-separated task names or groups ({', '.join(cmi_benchmark.GROUPS)}); default all")
+    parser.add_argument("--n", type=_list_of(int), default=[5000], help="sample sizes, e.g. 5000,10000")
+    parser.add_argument("--seeds", type=_list_of(int), default=[0], help="data seeds, e.g. 0,1,2")
+    parser.add_argument("--estimators", type=_list_of(str), default=["tfmi-default"],
+                        help="tfmi's estimators: tfmi-default, tfmi-NAME for NAME of CMI_ESTIMATORS; '' for none")
+    parser.add_argument("--peers", type=_list_of(str), default=list(cmi_benchmark.PEER_PACKAGES),
+                        help=f"from {list(cmi_benchmark.PEER_PACKAGES)}; '' for none")
+    parser.add_argument("--ennemi-python", help="python of a virtualenv with ennemi; runs ennemi and ennemi-joint")
+    parser.add_argument("--infomeasure-python", help="python of a virtualenv with infomeasure; runs infomeasure-ksg")
+    parser.add_argument("--peer-timeout", type=float, default=3600, help="seconds allowed per peer subprocess")
+    parser.add_argument("--results", default="bench_cmi_results", help="folder of per-run result files")
+    parser.add_argument("--out", help="report path without suffix (.json, .md); default docs/bench_cmi, "
+                        "or bench_cmi_quick with --quick")
+    parser.add_argument("--report-only", action="store_true", help="make the report from existing results only")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = "bench_cmi_quick" if args.quick else "docs/bench_cmi"
+    if args.tasks is None:
+        args.tasks = list(cmi_benchmark.QUICK_TASKS) if args.quick else ["all"]
+    tasks = []
+    for name in args.tasks:
+        tasks += cmi_benchmark.GROUPS.get(name, [name])
+    unknown = sorted(set(tasks) - set(cmi_ground_truth.CMI_TASKS))
+    if unknown:
+        parser.error(f"unknown tasks {unknown}; choose from {list(cmi_benchmark.GROUPS)} or "
+                     f"{list(cmi_ground_truth.CMI_TASKS)}")
+    args.tasks = list(dict.fromkeys(tasks))
+    unknown = sorted(set(args.peers) - set(cmi_benchmark.PEER_PACKAGES))
+    if unknown:
+        parser.error(f"unknown peers {unknown}; choose from {list(cmi_benchmark.PEER_PACKAGES)}")
+    for name in args.estimators:
+        if not name.startswith("tfmi-"):
+            parser.error(f"unknown estimator {name!r}: tfmi's are tfmi-default or tfmi-NAME (peers go in --peers)")
+    if args.estimators and not args.report_only:
+        _check_tfmi(parser, args.estimators)
+    for flag in ("ennemi_python", "infomeasure_python"):
+        path = getattr(args, flag)
+        if path and not os.access(path, os.X_OK):
+            parser.error(f"--{flag.replace('_', '-')} {path} is not an executable; see tools/cmi_peer.py for the venv")
+    if min(args.n) < 100:
+        parser.error("--n values must be >= 100")
+    return args
+
+
+def _check_tfmi(parser, estimators):
+    """One clear error when tfmi has no estimate_cmi or does not know a named estimator."""
+    import tfmi
+
+    if not hasattr(tfmi, "estimate_cmi"):
+        parser.error("tfmi.estimate_cmi is not available in this checkout; run the peers only with --estimators ''")
+    from tfmi.estimation.conditional import CMI_ESTIMATORS
+
+    unknown = [name for name in estimators
+               if name != "tfmi-default" and cmi_benchmark.tfmi_kwargs(name)["estimator"] not in CMI_ESTIMATORS]
+    if unknown:
+        parser.error(f"unknown estimators {unknown}; choose tfmi-default or tfmi-NAME, NAME in {list(CMI_ESTIMATORS)}")
+
+
+def peer_pythons(args):
+    """python -> the selected peers it runs (those whose virtualenv was given)."""
+    pythons = {"ennemi": args.ennemi_python, "infomeasure": args.infomeasure_python, None: sys.executable}
+    runs = {}
+    for name in args.peers:
+        python = pythons[cmi_benchmark.PEER_PACKAGES[name]]
+        if python:
+            runs.setdefault(python, []).append(name)
+    return runs
+
+
+def run(args):
+    """Runs every selected (task, n, seed, estimator) that has no result file yet."""
+    runs = peer_pythons(args)
+    skipped = sorted(set(args.peers) - {name for names in runs.values() for name in names})
+    if skipped:
+        print(f"not run (no virtualenv given): {skipped}; their existing results are reported", file=sys.stderr)
+    cells = [(task, n, seed) for task in args.tasks for n in args.n for seed in args.seeds]
+    start = time.perf_counter()
+    for index, (task_name, n, seed) in enumerate(cells):
+        task = cmi_ground_truth.get_cmi_task(task_name)
+        records = [cmi_benchmark.run_tfmi(name, task, n, seed, args.results) for name in args.estimators]
+        for python, names in runs.items():
+            records += cmi_benchmark.run_peer(python, names, task, n, seed, args.results, args.peer_timeout)
+        done = [r for r in records if r]
+        elapsed = time.perf_counter() - start
+        message = ", ".join(f"{r['estimator']} {'failed' if r.get('estimate') is None else round(r['estimate'], 3)}"
+                            f" ({r.get('seconds') or 0:.0f} s)" for r in done) or "all present"
+        print(f"[{index + 1}/{len(cells)}] {task_name} n={n} seed={seed} (CMI = {task.cmi:.3f}): {message} | "
+              f"{elapsed / 60:.1f} min", file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not args.report_only:
+        run(args)
+    records = bench.load_results(args.results, set(args.tasks), set(args.n), set(args.seeds),
+                                 set(args.estimators) | set(args.peers))
+    if not records:
+        print(f"no results under {args.results} for this selection", file=sys.stderr)
+        return 1
+    groups = bench.summarise_groups(records, cmi_benchmark.SUITE)
+    note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {os.getloadavg()[0]:.1f} at the end."
+    markdown = bench.report_markdown(records, groups, note, cmi_benchmark.SUITE)
+    print(markdown)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(f"{args.out}.md", "w") as handle:
+        handle.write(markdown)
+    write_json({"subset": bench.subset_description(records), "summary": groups, "runs": records,
+                "estimators": {name: cmi_benchmark.tfmi_kwargs(name) for name in args.estimators}}, f"{args.out}.json")
+    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
