@@ -36,14 +36,14 @@ from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import gaussian, heldout, protocol
+from tfmi.estimation import gaussian, heldout, protocol, regression
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 
 __all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
 
 logger = logging.getLogger("tfmi.estimation")
 
-CMI_CANDIDATES = ("copula", "mixture")  # in order of preference: a later one must beat the kept one
+CMI_CANDIDATES = ("copula", "mixture", "regression")  # in order of preference: a later one must beat the kept one
 CMI_ESTIMATORS = ("auto", *CMI_CANDIDATES)
 NEIGHBOURS = 32  # rows nearest in z whose y are a validation row's negatives
 SELECTION_ROWS = 2048  # validation rows scored for the choice, at most
@@ -107,6 +107,18 @@ def _conditional(candidate, dims):
     )
 
 
+def _fit_regression(views, settings, dims):
+    """The pair of neural conditional Gaussians (``regression``) on standardised values."""
+    (x_train, yz_train), (x_valid, yz_valid) = views.model_train("standardised", settings), views["standardised"][1]
+    model = regression.fit_conditional_gaussians(x_train, yz_train, x_valid, yz_valid, dims[2], seed=settings["seed"])
+    curve = [candidates_lib.curve_point(p["step"], p["train_nll"], p["valid_nll"], "negative log-likelihood, both networks")
+             for p in model.history]
+    best_step = min(model.history, key=lambda p: p["valid_nll"])["step"]
+    return candidates_lib.Candidate(
+        "conditional Gaussian networks", "standardised", None, lambda x, yz: heldout.plugin(model.pointwise, x, yz),
+        curve, best_step, len(x_train), None, model)
+
+
 def _fit_candidates(views, settings, dims):
     """The CMI candidates of ``settings["estimator"]`` fitted on train ("auto": those of
     ``CMI_CANDIDATES`` that fit; a one-component mixture stays: a Gaussian of the values,
@@ -116,6 +128,9 @@ def _fit_candidates(views, settings, dims):
     found = []
     for name in names:
         try:
+            if name == "regression":
+                found.append(_fit_regression(views, settings, dims))
+                continue
             candidate = candidates_lib.CANDIDATES[name](views, settings)
         except ValueError as error:
             if len(names) == 1:
@@ -221,7 +236,7 @@ def estimate_cmi(
     method = f"{chosen.name} of (x, y, z), chain rule, held-out plugin on {n_test} test rows"
     if chosen.fit_pairs < n_train:
         method += f", fitted on {chosen.fit_pairs} of {n_train} train rows"
-    if bootstrap > 0:
+    if bootstrap > 0 and chosen.refit is not None:
         result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {bootstrap} bootstrap refits"
     found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), False, constant, caller="estimate_cmi")
