@@ -1,0 +1,540 @@
+r"""The ``tfmi`` console script: mutual information of arrays on disk.
+
+    tfmi mi X Y                      # I(X; Y): tfmi.estimate_mi
+    tfmi cmi X Y --given Z           # I(X; Y | Z): tfmi.estimate_cmi
+    tfmi mi TABLE.csv --x-columns a,b --y-columns c [--json]
+
+Files are read (``read_table``, ``load_columns``) before TensorFlow is imported, so bad
+input fails at once; ``tfmi --help`` does not import it (a subcommand's --help does, to
+list the library's own estimator names and defaults). Bad input is one ``error: ...``
+line on stderr and exit status 2; Ctrl-C exits 130.
+"""
+
+import sys
+
+STOPPED = "tfmi: stopped by SIGINT (Ctrl-C); nothing was estimated."
+try:  # imports take a moment (NumPy): Ctrl-C then ends in the same one line
+    import argparse
+    import contextlib
+    import csv
+    import dataclasses
+    import importlib
+    import inspect
+    import json
+    import logging
+    import math
+    import os
+    import tempfile
+    import time
+    import warnings
+    from pathlib import Path
+    from typing import NamedTuple
+
+    import numpy as np
+
+    import tfmi
+    from tfmi.cli import run_reporting_errors
+    from tfmi.errors import InputError
+    from tfmi.json_files import json_safe
+except KeyboardInterrupt:
+    print(STOPPED, file=sys.stderr)
+    sys.exit(130)
+
+__all__ = ["main", "read_table", "load_columns", "read_inputs", "report"]
+
+PACKAGE = Path(__file__).resolve().parent
+LIST_AT_MOST = 12  # column names listed in a message or a report
+
+INPUT_RULE = """\
+inputs: .npy, .npz, .csv, .tsv and .parquet (needs pyarrow) files; in a .csv / .tsv a
+first row that is not all numbers is the header; a 1-d array is one column.
+X, Y (and Z) each come from their own file, or all from the one TABLE when only one
+file is given. Which columns: --x-columns for X (likewise --y-, --z-), else
+--columns, else all; by header name or 0-based index (a,b or 0,3). Which array of an
+.npz: --x-key for X (likewise --y-, --z-), else --key (an .npz of one array needs
+none). With one TABLE, X, Y (and Z) each need their own --x-columns or --x-key.
+Rows pair up: row i of every file is one sample.
+exit status: 0 done, 2 bad input (one "error: ..." line), 130 interrupted (Ctrl-C)."""
+
+
+class Command(NamedTuple):
+    """A subcommand: the tfmi function it calls and where its names are defined."""
+
+    function: str  # an attribute of tfmi
+    source: str  # the function's module, under tfmi
+    estimators: tuple  # (module, constant) pairs: the names --estimator takes
+    roles: str  # the arrays it reads, in the function's argument order
+    options: tuple  # keywords of the function that are options (--max-steps: max_steps)
+    title: str
+    examples: tuple
+
+
+SHARED_OPTIONS = ("estimator", "seed", "valid_fraction", "test_fraction", "bootstrap", "max_fit_pairs")
+COMMANDS = {
+    "mi": Command(
+        "estimate_mi", "estimation.estimate",
+        (("estimation.estimate", "ESTIMATORS"), ("bounds", "UNCONDITIONAL_BOUNDS")),
+        "xy", SHARED_OPTIONS + ("critic", "max_steps", "batch_size"), "I(X; Y)",
+        ("tfmi mi x.npy y.npy", "tfmi mi table.csv --x-columns a,b --y-columns c --estimator copula --json"),
+    ),
+    "cmi": Command(
+        "estimate_cmi", "estimation.conditional", (("estimation.conditional", "CMI_ESTIMATORS"),),
+        "xyz", SHARED_OPTIONS, "I(X; Y | Z)",
+        ("tfmi cmi x.csv y.csv --given z.csv", "tfmi cmi table.csv --x-columns a --y-columns b --z-columns c,d"),
+    ),
+}
+OPTIONS = {  # keyword: (type, help); the flag is --keyword-with-dashes
+    "estimator": (str, "how the estimate is made"),
+    "critic": (str, "the critic of a neural estimator"),
+    "max_steps": (int, "training steps of a critic at most"),
+    "batch_size": (int, "pairs per training step of a critic"),
+    "valid_fraction": (float, "share of the rows that makes every choice"),
+    "test_fraction": (float, "share of the rows that gives the reported number"),
+    "bootstrap": (int, "refits of a closed-form model for its bias and error (0: none)"),
+    "max_fit_pairs": (int, "train rows a model fits on at most"),
+    "seed": (int, "seed of the split and of every fit"),
+}
+
+
+def option_choices_and_defaults(command):
+    """{keyword: (choices or None, default)} of ``command``'s options, from the library
+    itself: the estimator names of its tuples, the critic names of ``tfmi.critics.CRITICS``
+    and the defaults of its function's signature. Imports TensorFlow (seconds): for a
+    subcommand's --help only; a run leaves the names to the library's own check."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _native_stderr_captured():
+        names = sum((tuple(getattr(importlib.import_module(f"tfmi.{module}"), constant))
+                     for module, constant in command.estimators), ())
+        critics = tuple(importlib.import_module("tfmi.critics").CRITICS)
+        parameters = inspect.signature(getattr(tfmi, command.function)).parameters
+    choices = {"estimator": names, "critic": critics}
+    return {keyword: (choices.get(keyword), parameters[keyword].default) for keyword in command.options}
+
+
+# Reading files -------------------------------------------------------------------------
+
+
+class Table(NamedTuple):
+    """The columns of a file as read (strings for a text file), before any is converted."""
+
+    source: str  # the file, and the array of an .npz: "data.npz[x]"
+    names: list  # the header's column names; None when the file has none
+    columns: list  # one sequence of values per column
+    lines: list  # a text file's line of each row; None: rows are told by 0-based index
+
+    def where(self, row):
+        return f"line {self.lines[row]}" if self.lines else f"row {row}"
+
+    def label(self, index):
+        return repr(self.names[index]) if self.names else str(index)
+
+
+class Columns(NamedTuple):
+    """Columns selected from a table and checked: values [n, d] float64, and what they are."""
+
+    values: np.ndarray
+    description: str  # e.g. "table.csv, 2 columns (a, b)"
+
+
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _count(number, noun):
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _listed(names):
+    shown = ", ".join(names[:LIST_AT_MOST])
+    return shown + (", ..." if len(names) > LIST_AT_MOST else "")
+
+
+def _read_text(path, delimiter):
+    """A .csv / .tsv file; a first row that is not all numbers is the header."""
+    rows, lines = [], []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            for row in reader:
+                if row:  # a blank line
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except csv.Error as error:
+        raise InputError(f"{path}: line {reader.line_num}: {error}") from None
+    if not rows:
+        raise InputError(f"{path}: the file holds no rows")
+    names = None if all(map(_is_number, rows[0])) else [cell.strip() for cell in rows[0]]
+    if names is not None:
+        rows, lines = rows[1:], lines[1:]
+        if not rows:
+            raise InputError(f"{path}: the file holds a header ({_listed(names)}) but no rows")
+    width = len(names or rows[0])
+    for row, line in zip(rows, lines):
+        if len(row) != width:
+            first = "the header" if names else f"line {lines[0]}"
+            raise InputError(f"{path}: line {line} has {_count(len(row), 'field')}, {first} {width}")
+    return Table(str(path), names, list(zip(*rows)), lines)
+
+
+def _array_table(source, array):
+    """A NumPy array of one or two dimensions as a table without names."""
+    if array.dtype.kind not in "biuf":
+        hint = ": pass real and imaginary parts as columns" if array.dtype.kind == "c" else ""
+        raise InputError(f"{source}: holds {array.dtype} values, not real numbers{hint}")
+    if array.ndim not in (1, 2):
+        raise InputError(f"{source}: holds an array of shape {array.shape}; tfmi reads 1-d (one column) "
+                         f"or 2-d (rows x columns) arrays")
+    if len(array) == 0:
+        raise InputError(f"{source}: the array has no rows")
+    matrix = array.reshape(len(array), -1)
+    return Table(source, None, list(matrix.T), None)
+
+
+def _load_numpy(path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise InputError(f"{path}: cannot read it with numpy.load ({' '.join(str(error).split())})") from None
+
+
+def _read_npy(path):
+    array = _load_numpy(path)
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"{path}: holds an .npz archive, not an .npy array; rename it to .npz")
+    return _array_table(str(path), array)
+
+
+def _read_npz(path, key):
+    archive = _load_numpy(path)
+    if isinstance(archive, np.ndarray):
+        raise InputError(f"{path}: holds an .npy array, not an .npz archive; rename it to .npy")
+    with archive:
+        keys = archive.files
+        if not keys:
+            raise InputError(f"{path}: the archive holds no arrays")
+        if key is None and len(keys) > 1:
+            raise InputError(f"{path}: holds several arrays ({_listed(keys)}); pick one with --key NAME "
+                             f"(or --x-key NAME, ...)")
+        if key is not None and key not in keys:
+            raise InputError(f"{path}: has no array {key!r}; it holds {_listed(keys)}")
+        key = key or keys[0]
+        return _array_table(f"{path}[{key}]", archive[key])
+
+
+def _read_parquet(path):
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:
+        parquet = None
+    try:
+        if parquet is not None:
+            table = parquet.read_table(path)
+            return Table(str(path), table.column_names, [column.to_numpy() for column in table.columns], None)
+        import pandas  # its read_parquet may use fastparquet
+
+        frame = pandas.read_parquet(path)
+        names = [str(name) for name in frame.columns]
+        return Table(str(path), names, [frame[name].to_numpy() for name in frame.columns], None)
+    except ImportError:
+        raise InputError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
+    except (ValueError, OSError) as error:
+        raise InputError(f"{path}: cannot read it as Parquet ({' '.join(str(error).split())})") from None
+
+
+READERS = {
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+    ".csv": lambda path: _read_text(path, ","),
+    ".tsv": lambda path: _read_text(path, "\t"),
+    ".parquet": _read_parquet,
+}
+
+
+def read_table(path, key=None):
+    """The ``Table`` of the file ``path`` (its array ``key`` for an .npz); one
+    ``InputError`` naming the file for a missing, empty or unreadable one."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if suffix not in READERS:
+        raise InputError(f"{path}: unknown file type {suffix or '(no suffix)'!r}; tfmi reads {', '.join(READERS)}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    if suffix == ".npz":
+        return _read_npz(path, key)
+    if key is not None:
+        raise InputError(f"{path}: a key picks an array of an .npz file; a {suffix} file has none")
+    return READERS[suffix](path)
+
+
+def _select(table, columns, option):
+    """Indices of the comma-separated names or 0-based indices ``columns`` (None: all)."""
+    if columns is None:
+        return list(range(len(table.columns)))
+    indices = []
+    for token in (token.strip() for token in columns.split(",")):
+        names = table.names or []
+        if names.count(token) > 1:
+            raise InputError(f"{table.source}: the header names {token!r} twice ({option}); pick it by index")
+        if token in names:
+            indices.append(names.index(token))
+        elif token.isdigit() and int(token) < len(table.columns):
+            indices.append(int(token))
+        else:
+            listing = _listed(names or [f"{index}" for index in range(len(table.columns))])
+            raise InputError(f"{table.source}: no column {token!r} ({option}); it has "
+                             f"{_count(len(table.columns), 'column')}: {listing}" + ("" if names else " (no header)"))
+    return indices
+
+
+def _numbers(table, index):
+    """Column ``index`` as float64, checked: numbers, finite."""
+    values = table.columns[index]
+    try:
+        numbers = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        row = next((row for row, value in enumerate(values) if not _is_number(value)), 0)
+        what = "is empty" if str(values[row]).strip() == "" else f"holds {values[row]!r}, not a number,"
+        raise InputError(f"{table.source}: column {table.label(index)} {what} at {table.where(row)}") from None
+    bad = np.flatnonzero(~np.isfinite(numbers))
+    if len(bad):
+        value = "NaN" if np.isnan(numbers[bad[0]]) else str(numbers[bad[0]])
+        raise InputError(f"{table.source}: column {table.label(index)} holds {value} at {table.where(bad[0])} "
+                         f"(NaN or inf in {_count(len(bad), 'row')}); drop or fill those rows")
+    return numbers
+
+
+def load_columns(table, columns=None, option="--columns"):
+    """The ``Columns`` ``columns`` (comma-separated header names or 0-based indices;
+    None: all) of ``table``, a ``Table`` or a path; ``option`` is named in errors."""
+    table = table if isinstance(table, Table) else read_table(table)
+    indices = _select(table, columns, option)
+    values = np.column_stack([_numbers(table, index) for index in indices])
+    count = _count(len(indices), "column")
+    names = f" ({_listed([table.names[index] for index in indices])})" if table.names else ""
+    return Columns(values, f"{table.source}, {count}{names}")
+
+
+def read_inputs(args, roles, log=lambda message: None):
+    """{role: Columns} for each role of ``roles`` ("xy" or "xyz") by the rule of
+    ``INPUT_RULE``, from the parsed ``args`` of a subcommand; the rows must pair up."""
+    single = args.y is None
+    files = {"x": args.x, "y": args.y or args.x, "z": getattr(args, "given", None) or (args.x if single else None)}
+    if "z" in roles and files["z"] is None:
+        raise InputError("cmi needs Z: --given FILE, or one TABLE with --z-columns")
+    shared = [role for role in roles if files[role] == args.x]
+    if single and any(getattr(args, f"{role}_columns") is None and getattr(args, f"{role}_key") is None
+                      for role in shared):
+        flags = " ".join(f"--{role}-columns" for role in shared)
+        raise InputError(f"{args.x} is the only file, so it holds {', '.join(r.upper() for r in shared)}: "
+                         f"pick each one's columns ({flags}), or its array in an .npz (--x-key, ...)")
+    tables, inputs = {}, {}
+    for role in roles:
+        key = getattr(args, f"{role}_key") or args.key
+        columns = getattr(args, f"{role}_columns")
+        option = f"--{role}-columns" if columns is not None else "--columns"
+        if (files[role], key) not in tables:
+            log(f"reading {files[role]}" + (f"[{key}]" if key else ""))
+            tables[files[role], key] = read_table(files[role], key)
+        inputs[role] = load_columns(tables[files[role], key], columns or args.columns, option)
+    lengths = {len(columns.values) for columns in inputs.values()}
+    if len(lengths) > 1:
+        told = ", ".join(f"{role.upper()} ({files[role]}) {len(columns.values)}" for role, columns in inputs.items())
+        raise InputError(f"the rows must pair up, one sample per row, but the files have different row counts: {told}")
+    return inputs
+
+
+# Estimating and reporting --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _native_stderr_captured():
+    """What native code writes to file descriptor 2 in the block goes to a temporary file:
+    TensorFlow logs at import before it reads TF_CPP_MIN_LOG_LEVEL. Written out after
+    all when the block fails (it may say why)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        said = b""
+        try:
+            yield
+        except Exception:
+            captured.seek(0)
+            said = captured.read()
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.write(2, said)
+
+
+@contextlib.contextmanager
+def _library_logs(quiet):
+    """tfmi's progress lines (its log records, verbose=1) on stderr unless ``quiet``;
+    its warnings are left to the report (they are in MIEstimate.warnings); TensorFlow's
+    and absl's Python logs below ERROR and Python warnings silenced; anything printed
+    goes to stderr, so that stdout holds the result alone."""
+    handler = logging.NullHandler() if quiet else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tfmi: %(message)s"))
+    handler.addFilter(lambda record: record.levelno != logging.WARNING)
+    loggers = {name: logging.getLogger(name) for name in ("tfmi", "tensorflow", "absl")}
+    saved = {name: (logger.level, logger.propagate) for name, logger in loggers.items()}
+    loggers["tfmi"].addHandler(handler)
+    loggers["tfmi"].propagate = False
+    for name, level in (("tfmi", logging.INFO), ("tensorflow", logging.ERROR), ("absl", logging.ERROR)):
+        loggers[name].setLevel(level)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        loggers["tfmi"].removeHandler(handler)
+        for name, (level, propagate) in saved.items():
+            loggers[name].setLevel(level)
+            loggers[name].propagate = propagate
+
+
+def estimate(command, inputs, options, quiet=False, log=lambda message: None):
+    """``command``'s function (``tfmi.estimate_mi`` / ``estimate_cmi``) of the arrays of
+    ``inputs`` with the keyword arguments ``options``: an ``MIEstimate``. TensorFlow is
+    imported here, quietly."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    started = time.time()
+    with _library_logs(quiet):
+        log("loading TensorFlow")
+        with _native_stderr_captured():
+            function = getattr(tfmi, command.function)
+        sizes = ", ".join(f"{role.upper()} {columns.values.shape[1]}" for role, columns in inputs.items())
+        log(f"estimating {command.title} on {len(inputs['x'].values)} rows (columns: {sizes})")
+        result = function(*(columns.values for columns in inputs.values()), verbose=0 if quiet else 1, **options)
+    log(f"done in {time.time() - started:.1f} s")
+    return result
+
+
+def report(result, inputs, title):
+    """The readable block of an ``MIEstimate``: value, interval, stderr, method, rows,
+    inputs and warnings."""
+    low, high = result.interval
+    settings = result.settings
+    split = ""
+    if {"n_train", "n_valid", "n_test"} <= set(settings):
+        split = f" ({settings['n_train']} train, {settings['n_valid']} validation, {settings['n_test']} test)"
+    lines = [
+        f"{title} = {result.mi:.4f} nats = {result.mi / math.log(2):.4f} bits",
+        f"95% interval: {low:.4f} to {high:.4f} nats ({low / math.log(2):.4f} to {high / math.log(2):.4f} bits)",
+        f"stderr: {result.stderr:.4f} nats",
+        f"method: {result.method}",
+        f"rows: {len(inputs['x'].values)}{split}",
+        *(f"{role.upper()}: {columns.description}" for role, columns in inputs.items()),
+        *([f"warning: {message}" for message in result.warnings] or ["warnings: none"]),
+    ]
+    return "\n".join(lines)
+
+
+# The command line ----------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error told in one "error: ..." line (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _indented(lines):
+    return "\n".join(f"  {line}" for line in lines)
+
+
+def _add_subcommand(commands, name, command, with_library):
+    parser = commands.add_parser(
+        name,
+        help=f"estimate {command.title} with tfmi.{command.function}",
+        description=f"Estimates {command.title} in nats from paired rows, with tfmi.{command.function}.",
+        epilog=f"{INPUT_RULE}\n\nexamples:\n{_indented(command.examples)}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("x", metavar="X", help="the file of X, or the one TABLE that holds every array")
+    parser.add_argument("y", metavar="Y", nargs="?", help="the file of Y (none with one TABLE)")
+    inputs = parser.add_argument_group("input")
+    if "z" in command.roles:
+        inputs.add_argument("--given", metavar="Z", help="the file of Z, the conditioning array")
+    inputs.add_argument("--columns", metavar="LIST", help="columns of every file (names or 0-based indices: a,b)")
+    inputs.add_argument("--key", metavar="NAME", help="the array of every .npz file")
+    for role in command.roles:
+        inputs.add_argument(f"--{role}-columns", metavar="LIST", help=f"columns of {role.upper()} (over --columns)")
+        inputs.add_argument(f"--{role}-key", metavar="NAME",
+                            help=f"the array of {role.upper()} in an .npz (over --key)")
+    estimation = parser.add_argument_group(f"estimation (the keyword arguments of tfmi.{command.function})")
+    found = option_choices_and_defaults(command) if with_library else {}
+    for keyword in command.options:
+        choices, default = found.get(keyword, (None, None))
+        kind, text = OPTIONS[keyword]
+        if choices:
+            text += f"; one of: {', '.join(choices)}"
+        text += "" if default is None else f" (default: {default})"
+        metavar = {str: "NAME", int: "N", float: "SHARE"}[kind]
+        estimation.add_argument(f"--{keyword.replace('_', '-')}", type=kind, choices=choices, metavar=metavar,
+                                default=argparse.SUPPRESS, help=text)
+    output = parser.add_argument_group("output")
+    output.add_argument("--json", action="store_true", help="print the whole MIEstimate as JSON")
+    output.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def build_parser(help_of=None):
+    """The ``tfmi`` argument parser, and {name: parser} of its subcommands ``mi`` and
+    ``cmi``; the subcommand ``help_of`` lists the library's names and defaults."""
+    examples = _indented(example for command in COMMANDS.values() for example in command.examples)
+    parser = _Parser(
+        prog="tfmi",
+        description="Mutual information of arrays on disk: a held-out estimate in nats, with a 95% interval.",
+        epilog=f"examples:\n{examples}\n\ntfmi mi --help and tfmi cmi --help list every option.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tfmi {tfmi.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in COMMANDS.items():
+        _add_subcommand(commands, name, command, with_library=name == help_of)
+    return parser, commands.choices
+
+
+def _run(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    asks_help = any(arg in ("-h", "--help") for arg in argv[1:])
+    parser, subcommands = build_parser(help_of=argv[0] if argv and asks_help else None)
+    name = argv[0] if argv and argv[0] in subcommands else parser.parse_args(argv).command  # help, or a usage error
+    # intermixed: options may come between the files (tfmi mi a.npz --key k b.npz)
+    args = subcommands[name].parse_intermixed_args(argv[1:])
+    command = COMMANDS[name]
+
+    def log(message):
+        if not args.quiet:
+            print(f"tfmi: {message}", file=sys.stderr, flush=True)
+
+    inputs = read_inputs(args, command.roles, log)
+    options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
+    result = estimate(command, inputs, options, args.quiet, log)
+    if args.json:
+        print(json.dumps(json_safe(dataclasses.asdict(result)), indent=1, allow_nan=False))
+    else:
+        print(report(result, inputs, command.title))
+
+
+def main(argv=None):
+    """The ``tfmi`` console script (``argv``: its arguments; None: sys.argv[1:])."""
+    try:
+        run_reporting_errors(_run, argv)
+    except KeyboardInterrupt:
+        print(STOPPED, file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
