@@ -19,6 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load(name):
+    if os.path.join(ROOT, "tools") not in sys.path:  # a tool imports its neighbours (tools/peer_script.py)
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
     spec = importlib.util.spec_from_file_location(f"{name}_tool", os.path.join(ROOT, "tools", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

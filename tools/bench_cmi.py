@@ -122,12 +122,9 @@ def run(args):
         records = [cmi_benchmark.run_tfmi(name, task, n, seed, args.results) for name in args.estimators]
         for python, names in runs.items():
             records += cmi_benchmark.run_peer(python, names, task, n, seed, args.results, args.peer_timeout)
-        done = [r for r in records if r]
-        elapsed = time.perf_counter() - start
-        message = ", ".join(f"{r['estimator']} {'failed' if r.get('estimate') is None else round(r['estimate'], 3)}"
-                            f" ({r.get('seconds') or 0:.0f} s)" for r in done) or "all present"
-        print(f"[{index + 1}/{len(cells)}] {task_name} n={n} seed={seed} (CMI = {task.cmi:.3f}): {message} | "
-              f"{elapsed / 60:.1f} min", file=sys.stderr, flush=True)
+        cell = f"{task_name} n={n} seed={seed} (CMI = {task.cmi:.3f})"
+        print(bench.progress_line(index, len(cells), cell, records, time.perf_counter() - start), file=sys.stderr,
+              flush=True)
 
 
 def main(argv=None):

@@ -25,11 +25,12 @@ reference of tfmi's default). KSG: bmi's KSGEnsembleFirstEstimator with k = 5 ne
 canonical correlations (scikit-learn's CCA).
 """
 
-import argparse
 import json
 import os
 import sys
 import time
+
+import peer_script  # tools/, beside this script
 
 PEERS = {  # name -> (class in bmi.estimators, constructor arguments besides the defaults)
     "bmi-infonce": ("InfoNCEEstimator", {}),
@@ -69,40 +70,8 @@ def run_one(name, x, y):
     return record
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help=".npz file with arrays x [n, d_x] and y [n, d_y]")
-    parser.add_argument("--estimators", default=json.dumps(list(PEERS)),
-                        help=f"JSON list of names (or a file holding one) from {list(PEERS)}")
-    parser.add_argument("--out", required=True, help="JSON file of the results")
-    args = parser.parse_args(argv)
-    text = args.estimators
-    if os.path.exists(text):
-        with open(text) as handle:
-            text = handle.read()
-    try:
-        args.estimators = json.loads(text)
-    except ValueError:
-        parser.error(f"--estimators must be a JSON list of names, got {text!r}")
-    if not isinstance(args.estimators, list) or not args.estimators:
-        parser.error("--estimators must be a non-empty JSON list of names")
-    unknown = [name for name in args.estimators if name not in PEERS]
-    if unknown:
-        parser.error(f"unknown estimators {unknown}; choose from {list(PEERS)}")
-    if not os.path.exists(args.data):
-        parser.error(f"--data {args.data} does not exist")
-    return args
-
-
-def write(report, path):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(report, handle, indent=1)
-    os.replace(temporary, path)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = peer_script.parse_args(__doc__, PEERS, "x [n, d_x] and y [n, d_y]", argv)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from importlib import metadata
 
@@ -117,7 +86,7 @@ def main(argv=None):
             report["results"][name] = run_one(name, x, y)
         except Exception as error:  # one failing estimator must not lose the others
             report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
-        write(report, args.out)
+        peer_script.write(report, args.out)
         print(f"{name}: {report['results'][name]}", file=sys.stderr, flush=True)
 
 

@@ -31,11 +31,10 @@ The peers (k-NN estimators at their package's default k, max-norm neighbourhoods
   baseline, exact for Gaussians and blind to nonlinear dependence. NumPy only.
 """
 
-import argparse
-import json
-import os
 import sys
 import time
+
+import peer_script  # tools/, beside this script
 
 PEERS = {  # name -> (package whose virtualenv runs it, parameters)
     "ennemi": ("ennemi", {"k": 3}),
@@ -103,35 +102,8 @@ def run_one(name, x, y, z):
     return {"estimate": estimate, "seconds": time.perf_counter() - start, "params": params}
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help=".npz file with arrays x [n, d_x], y [n, d_y], z [n, d_z]")
-    parser.add_argument("--estimators", default=json.dumps(list(PEERS)), help=f"JSON list of names from {list(PEERS)}")
-    parser.add_argument("--out", required=True, help="JSON file of the results")
-    args = parser.parse_args(argv)
-    try:
-        args.estimators = json.loads(args.estimators)
-    except ValueError:
-        parser.error(f"--estimators must be a JSON list of names, got {args.estimators!r}")
-    if not isinstance(args.estimators, list) or not args.estimators:
-        parser.error("--estimators must be a non-empty JSON list of names")
-    unknown = [name for name in args.estimators if name not in PEERS]
-    if unknown:
-        parser.error(f"unknown estimators {unknown}; choose from {list(PEERS)}")
-    if not os.path.exists(args.data):
-        parser.error(f"--data {args.data} does not exist")
-    return args
-
-
-def write(report, path):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(report, handle, indent=1)
-    os.replace(temporary, path)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = peer_script.parse_args(__doc__, PEERS, "x [n, d_x], y [n, d_y], z [n, d_z]", argv)
     from importlib import metadata
 
     import numpy as np
@@ -146,7 +118,7 @@ def main(argv=None):
             report["results"][name] = run_one(name, x, y, z)
         except Exception as error:  # one failing estimator must not lose the others
             report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
-        write(report, args.out)
+        peer_script.write(report, args.out)
         print(f"{name}: {report['results'][name]}", file=sys.stderr, flush=True)
 
 

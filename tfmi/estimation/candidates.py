@@ -23,7 +23,8 @@ import numpy as np
 
 from tfmi.estimation import flow, gaussian, heldout, mixture, neural
 
-__all__ = ["Views", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose", "fit_auto", "bootstrap"]
+__all__ = ["Views", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose", "preferred",
+           "fit_auto", "bootstrap"]
 
 logger = logging.getLogger("tfmi.estimation")
 
@@ -206,12 +207,19 @@ def choose(candidates, views):
         valid = views[candidate.inputs][1]
         terms[candidate.name] = heldout.estimate(candidate.scores, *valid, "infonce",
                                                  max_candidates=heldout.SELECTION_CANDIDATES).terms
+    return preferred(candidates, terms), {name: float(np.mean(values)) for name, values in terms.items()}
+
+
+def preferred(candidates, terms):
+    """The first of ``candidates`` unless a later one beats the kept one by more than two
+    standard errors of the paired difference of their per-row ``terms`` ({name: [n]},
+    larger is better)."""
     chosen = candidates[0]
     for candidate in candidates[1:]:
         difference = terms[candidate.name] - terms[chosen.name]
         if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
             chosen = candidate
-    return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
+    return chosen
 
 
 def bootstrap(candidate, views, settings):

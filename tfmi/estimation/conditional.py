@@ -159,12 +159,7 @@ def _choose(fitted, views, dim_y):
     for candidate in fitted:
         x, yz = (part[:SELECTION_ROWS] for part in views[candidate.inputs][1])
         terms[candidate.name] = conditional_infonce(candidate.model.pointwise, x, yz, dim_y, neighbours)
-    chosen = fitted[0]
-    for candidate in fitted[1:]:
-        difference = terms[candidate.name] - terms[chosen.name]
-        if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
-            chosen = candidate
-    return chosen, {name: float(np.mean(values)) for name, values in terms.items()}
+    return candidates_lib.preferred(fitted, terms), {name: float(np.mean(values)) for name, values in terms.items()}
 
 
 def estimate_cmi(

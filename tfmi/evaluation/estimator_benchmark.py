@@ -463,3 +463,14 @@ def report_markdown(records, groups, machine_note="", suite=None):
         + "## Every run\n\nestimate (absolute error) seconds; * = not solved.\n\n"
         + runs_table(records, suite) + "\n"
     )
+
+
+def progress_line(index, total, cell, records, elapsed):
+    """One line of a benchmark's progress: the cell ("task n=... seed=... (I = ...)"),
+    each new record's estimate and seconds, and the minutes so far."""
+    done = [record for record in records if record]
+    message = ", ".join(
+        f"{r['estimator']} {'failed' if r.get('estimate') is None else round(r['estimate'], 3)} ({r.get('seconds') or 0:.0f} s)"
+        for r in done) or "all present"
+    return f"[{index + 1}/{total}] {cell}: {message} | {elapsed / 60:.1f} min"
+
