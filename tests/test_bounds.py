@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfmi import bounds
 from tfmi.data import gaussians
+from tfmi.estimation import heldout, neural
 
 # --------------------------------------------------------------------------------------
 # Independent NumPy references (float64), written from the papers' formulas.
@@ -87,6 +88,19 @@ def np_interpolated(s, log_baseline, alpha):
     joint = np.mean([s[i, i] - np.log(a(i, j)) for i, j in pairs])
     marginal = np.mean([e[i, j] / a(i, i) for i, j in pairs])
     return 1.0 + joint - marginal
+
+
+def np_kpair(s):
+    """-L of the K-pair loss: -1/K sum_i log(1 + sum_{j != i} e^{f_ij - f_ii})."""
+    s = np.asarray(s, np.float64)
+    return -np.mean([np.log1p(sum(np.exp(s[i, j] - s[i, i]) for j in range(len(s)) if j != i))
+                     for i in range(len(s))])
+
+
+def np_triplet(s, margin):
+    """-L of the triplet loss: -mean_{i != j} max(0, margin - f_ii + f_ij)."""
+    s = np.asarray(s, np.float64)
+    return -np.mean([max(0.0, margin - s[i, i] + s[i, j]) for i in range(len(s)) for j in range(len(s)) if j != i])
 
 
 def np_js_fgan_grad(s):
@@ -179,6 +193,87 @@ def test_matches_numpy_reference(name, batch, seed):
     got = tf_fn(tf.constant(scores))
     assert got.shape == () and got.dtype == tf.float32
     np.testing.assert_allclose(float(got), np_fn(scores), rtol=1e-5, atol=1e-5)
+
+
+# Every bound of the registry (tfmi.bounds.BOUNDS, from RECORDS) with the arguments of
+# one call (its settings and its state's value) and its NumPy reference. A bound added
+# to RECORDS fails test_every_registered_bound_matches_numpy until it has a line here.
+REGISTERED = {
+    "infonce": ({}, np_infonce),
+    "nwj": ({}, np_nwj),
+    "tuba": ({"log_baseline": 0.7}, lambda s: np_tuba(s, 0.7)),
+    "dv": ({}, np_dv),
+    "js": ({}, np_js),
+    "smile": ({"clip": 2.0}, lambda s: np_smile(s, 2.0)),
+    "interpolated": ({"log_baseline": -0.4, "alpha": 0.3}, lambda s: np_interpolated(s, -0.4, 0.3)),
+    "mine": ({"log_moving_average": math.log(1.3)}, np_dv),
+    "kpair": ({}, np_kpair),
+    "triplet": ({"margin": 0.5}, lambda s: np_triplet(s, 0.5)),
+}
+
+
+@pytest.mark.parametrize("name", list(bounds.BOUNDS))
+def test_every_registered_bound_matches_numpy(name):
+    assert name in REGISTERED, f"bound {name!r} is in tfmi.bounds.RECORDS but has no NumPy reference in REGISTERED"
+    args, reference = REGISTERED[name]
+    for batch in (2, 7):
+        scores = _random_scores(batch, seed=batch, scale=3.0)
+        got = bounds.get(name)(tf.constant(scores), **args)
+        np.testing.assert_allclose(float(got), reference(scores), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_every_reference_is_a_registered_bound():
+    assert set(REGISTERED) == set(bounds.BOUNDS)
+
+
+def test_a_record_names_a_known_kind_and_only_an_mi_bound_has_a_heldout_form():
+    with pytest.raises(ValueError, match="kind"):
+        bounds.BoundRecord(bounds.kpair, kind="loss")
+    with pytest.raises(ValueError, match="heldout_args"):
+        bounds.BoundRecord(bounds.infonce)
+    with pytest.raises(ValueError, match="heldout_args"):
+        bounds.BoundRecord(bounds.kpair, kind="metric loss", heldout_args=lambda settings: {"method": "dv"})
+
+
+# A critic trained with each bound is read on held-out pairs by that bound over all pairs
+# (the interpolated bound by InfoNCE; MINE by DV, its value): (name, bound_args, the
+# function whose value on the whole matrix the held-out estimate must equal).
+HELDOUT_READINGS = [
+    ("infonce", {}, bounds.infonce),
+    ("nwj", {}, bounds.nwj),
+    ("tuba", {}, bounds.tuba),
+    ("dv", {}, bounds.dv),
+    ("js", {}, bounds.js),
+    ("smile", {}, bounds.smile),
+    ("smile", {"clip": 2.0}, lambda s: bounds.smile(s, 2.0)),
+    ("smile", {"clip": None}, bounds.dv),
+    ("interpolated", {"alpha": 0.3}, bounds.infonce),
+    ("mine", {"momentum": 0.5}, bounds.dv),
+]
+
+
+def test_heldout_readings_cover_every_mi_bound():
+    assert {name for name, _, _ in HELDOUT_READINGS} == set(bounds.UNCONDITIONAL_BOUNDS)
+
+
+@pytest.mark.parametrize("name, bound_args, value", HELDOUT_READINGS)
+def test_heldout_estimate_is_the_bound_on_all_pairs(name, bound_args, value):
+    n = 12
+    matrix = _random_scores(n, seed=5, scale=4.0)  # entries beyond SMILE's clip of 5
+
+    def scores(x, y):
+        return matrix[x[:, 0].astype(int)][:, y[:, 0].astype(int)]
+
+    rows = np.arange(n, dtype=np.float32)[:, None]
+    got = heldout.estimate(scores, rows, rows, **neural.heldout_args(name, bound_args)).mi
+    np.testing.assert_allclose(got, float(value(tf.constant(matrix))), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["nope", "kpair", "cnce"])
+def test_heldout_refuses_a_bound_without_a_heldout_form(name):
+    # Never read as DV by default: the error names the bounds that have one.
+    with pytest.raises(ValueError, match=rf"'{name}'.*'infonce', 'nwj'.*'mine'"):
+        neural.heldout_args(name)
 
 
 def test_hand_computed_values():

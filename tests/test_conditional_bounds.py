@@ -164,6 +164,15 @@ def test_matches_numpy_reference(name, batch, num_negatives):
     np.testing.assert_allclose(float(got), np_fn(*args), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", bounds.CONDITIONAL_BOUNDS)
+def test_every_registered_conditional_bound_matches_numpy(name):
+    # A conditional bound added to tfmi.bounds.RECORDS fails here until BOUNDS has it.
+    assert name in BOUNDS, f"bound {name!r} is in tfmi.bounds.RECORDS but has no NumPy reference in BOUNDS"
+    args = _inputs(name, batch=3, num_negatives=4, seed=7)
+    got = bounds.RECORDS[name].function(*[tf.constant(a) for a in args])
+    np.testing.assert_allclose(float(got), BOUNDS[name][1](*args), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("batch", [2, 3, 8])
 def test_split_scores_diagonal_and_off_diagonal_in_column_order(batch):
     scores = np.random.default_rng(batch).normal(size=(batch, batch)).astype(np.float32)

@@ -1,8 +1,9 @@
 """Variational lower bounds on mutual information, as pure functions of critic scores.
 
-Three modules, one import: ``classic`` (the unconditional bounds), ``conditional``
-(DEMI's conditional bounds) and ``losses`` (training losses that are not bounds);
-``tfmi.bounds.NAME`` reaches every public name.
+Five modules, one import: ``classic`` (the unconditional bounds), ``conditional``
+(DEMI's conditional bounds), ``losses`` (training losses that are not bounds),
+``state`` (the layers that keep a bound's state) and ``registry`` (one record per
+bound); ``tfmi.bounds.NAME`` reaches every public name.
 
 Every bound takes a score matrix ``scores`` of shape ``[B, B]`` with
 ``scores[i, j] = f(x_i, y_j)``: the diagonal holds the B positive pairs drawn from
@@ -17,8 +18,10 @@ take the scores of each row's positive [B] and of its own negatives [B, K - 1] i
 ``kpair_loss`` and ``triplet_loss`` are the metric-learning losses that Tschannen et al.
 (2020, Sec. 4) relate to InfoNCE: losses to minimise on the same score matrix, not bounds.
 
-``BOUNDS`` (``registry``) maps every name a model or config accepts to its function, each
-taking the scores and only its own arguments; ``get(name)`` looks one up.
+``RECORDS`` (``registry``) holds one ``BoundRecord`` per bound: its function, kind, state
+and held-out form. Derived from it, ``BOUNDS`` maps every name a model or config accepts
+to its function, each taking the scores and only its own arguments; ``get(name)`` looks
+one up.
 
 References: Poole et al. 2019 "On variational bounds of mutual information" (InfoNCE,
 NWJ, TUBA, interpolated), Belghazi et al. 2018 (DV / MINE), Song & Ermon 2020 (SMILE),
@@ -27,7 +30,6 @@ Sohn 2016 and Schroff et al. 2015 (K-pair and triplet losses).
 """
 
 from tfmi.bounds.classic import (
-    UNCONDITIONAL_BOUNDS,
     MineMovingAverage,
     dv,
     infonce,
@@ -40,7 +42,6 @@ from tfmi.bounds.classic import (
     tuba,
 )
 from tfmi.bounds.conditional import (
-    CONDITIONAL_BOUNDS,
     boosted,
     cnce,
     demi,
@@ -48,20 +49,40 @@ from tfmi.bounds.conditional import (
     split_scores,
     var,
 )
-from tfmi.bounds.registry import BOUNDS, STATE_ARGUMENTS, arguments, get, kpair, triplet
 from tfmi.bounds.losses import (
-    METRIC_LOSSES,
     contrastive_cross_entropy,
     demi_listing1_loss,
     kpair_loss,
     triplet_loss,
 )
+from tfmi.bounds.registry import (
+    BOUNDS,
+    CONDITIONAL_BOUNDS,
+    METRIC_LOSSES,
+    RECORDS,
+    STATE_ARGUMENTS,
+    UNCONDITIONAL_BOUNDS,
+    BoundRecord,
+    arguments,
+    get,
+    kpair,
+    settings,
+    split_settings,
+    triplet,
+)
+from tfmi.bounds.state import Baseline, MineAverage
 
 __all__ = [
+    "RECORDS",
+    "BoundRecord",
     "BOUNDS",
     "STATE_ARGUMENTS",
     "get",
     "arguments",
+    "settings",
+    "split_settings",
+    "Baseline",
+    "MineAverage",
     "kpair",
     "triplet",
     "infonce",

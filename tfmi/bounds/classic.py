@@ -312,7 +312,3 @@ class MineMovingAverage(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum}
-
-
-# The MI bounds of tfmi.bounds.BOUNDS (the names configs and estimate_mi accept).
-UNCONDITIONAL_BOUNDS = ("infonce", "nwj", "tuba", "dv", "js", "smile", "interpolated", "mine")

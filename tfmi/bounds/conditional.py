@@ -154,6 +154,3 @@ def demi(unconditional_scores, conditional_positive, conditional_negatives):
     unconditional_scores = _check_scores(unconditional_scores, "demi")
     _check_candidates(conditional_positive, conditional_negatives, "demi")
     return infonce(unconditional_scores) + cnce(conditional_positive, conditional_negatives)
-
-
-CONDITIONAL_BOUNDS = ("cnce", "var", "importance_sampled", "boosted")

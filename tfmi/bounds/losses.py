@@ -12,8 +12,8 @@ from tfmi.bounds.classic import _batch_size, _check_scores, _off_diagonal_mask
 # --- Metric-learning losses (Tschannen et al. 2020, Sec. 4 and App. C) -----------------
 #
 # Losses to minimise on the same [B, B] score matrix, read as similarities: anchor x_i,
-# positive y_i, negatives y_j (j != i). They are not bounds on MI; tfmi.bounds.BOUNDS
-# holds them as objectives (-loss) under the names of METRIC_LOSSES.
+# positive y_i, negatives y_j (j != i). They are not bounds on MI; tfmi.bounds.RECORDS
+# holds them as objectives (-loss) of the kind "metric loss" (METRIC_LOSSES).
 
 
 def kpair_loss(scores):
@@ -57,10 +57,6 @@ def triplet_loss(scores, margin=1.0):
     batch = _batch_size(scores)
     off_diagonal = tf.where(_off_diagonal_mask(scores), hinge, tf.zeros_like(hinge))
     return tf.reduce_sum(off_diagonal) / (batch * (batch - 1.0))
-
-
-# The losses tfmi.bounds.BOUNDS also holds as objectives (-loss): not MI estimates.
-METRIC_LOSSES = ("kpair", "triplet")
 
 
 def contrastive_cross_entropy(scores, labels=None):

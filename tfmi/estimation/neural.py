@@ -70,27 +70,37 @@ class FittedCritic:
 
 def heldout_args(bound, bound_args=None):
     """The keyword arguments of ``heldout.estimate`` that score a critic trained with
-    ``bound`` on held-out pairs: the same bound with all pairs as candidates (the
-    interpolated bound: InfoNCE; MINE: DV, its value)."""
-    bound_args = bound_args or {}
-    if bound in ("infonce", "interpolated"):
-        return {"method": "infonce"}
-    if bound in ("nwj", "tuba", "js"):  # NWJ(f) = TUBA(f - 1); the JS estimator's value is TUBA(f)
-        return {"method": "tuba", "shift": -1.0 if bound == "nwj" else 0.0}
-    if bound == "smile" and bound_args.get("clip", 5.0) is not None:
-        return {"method": "smile", "clip": bound_args.get("clip", 5.0)}
-    return {"method": "dv"}
+    ``bound`` on held-out pairs: the same bound with all pairs as candidates, as its record
+    gives it (``tfmi.bounds.RECORDS``; the interpolated bound: InfoNCE; MINE: DV, its
+    value) for its settings ``bound_args`` (defaults: its signature's). Only a bound of
+    ``tfmi.bounds.UNCONDITIONAL_BOUNDS`` has one; any other name is refused."""
+    if bound not in bounds_lib.UNCONDITIONAL_BOUNDS:
+        raise ValueError(
+            f"No held-out estimate for bound {bound!r}; choose one of {list(bounds_lib.UNCONDITIONAL_BOUNDS)}."
+        )
+    settings = {**bounds_lib.arguments(bound), **(bound_args or {})}
+    return bounds_lib.RECORDS[bound].heldout_args(settings)
 
 
-def _bound_fn(bound, bound_args):
-    """The training objective as a function of the [B, B] scores (MINE: its layer)."""
-    if bound == "mine":
-        layer = bounds_lib.MineMovingAverage(**bound_args)
-        return layer
+def _objective(bound, bound_args):
+    """The training objective as a function of the [B, B] scores: ``bound`` with its own
+    settings and, if its record names a state, the value of that layer built with the
+    state's settings (MINE's moving average and its momentum). The critic is trained
+    alone, so a baseline (TUBA, the interpolated bound) is "none": a(x) = 1."""
     function = bounds_lib.get(bound)
-    if bound in ("tuba", "interpolated"):
-        bound_args = {"log_baseline": 0.0, **bound_args}
-    return lambda scores: function(scores, **bound_args)
+    function_args, state_args = bounds_lib.split_settings(bound, bound_args)
+    state_layer = bounds_lib.RECORDS[bound].state
+    if state_layer is None:
+        return lambda scores: function(scores, **function_args)
+    if state_layer is bounds_lib.Baseline:
+        if state_args:
+            raise ValueError(
+                f"{bound}: the estimator trains the critic alone, so the baseline is a(x) = 1; "
+                f"remove {sorted(state_args)} from bound_args."
+            )
+        state_args = {"baseline": "none"}
+    state = state_layer(**state_args)
+    return lambda scores: function(scores, **{state.argument: state(scores)}, **function_args)
 
 
 def fit_critic(
@@ -122,7 +132,7 @@ def fit_critic(
         keyword arguments (None: ``default_critic_args``). The other defaults are
         ``estimate_mi``'s, the one caller, so they live in one place.
       bound, bound_args: a name of ``tfmi.bounds.UNCONDITIONAL_BOUNDS`` and its
-        keyword arguments (TUBA and the interpolated bound get log_baseline 0).
+        settings (TUBA and the interpolated bound get the baseline a(x) = 1).
       batch_size: pairs per step (each positive sees batch_size - 1 negatives).
       learning_rate: peak of Adam's rate, decayed by a cosine over ``max_steps``.
       eval_every, patience: validation every so many steps; stop after ``patience``
@@ -135,7 +145,7 @@ def fit_critic(
     if critic_args is None:
         critic_args = default_critic_args(critic, np.shape(x_train)[1] + np.shape(y_train)[1])
     layer = critics_lib.get(critic, **(critic_args or {}))
-    objective = _bound_fn(bound, dict(bound_args or {}))
+    objective = _objective(bound, dict(bound_args or {}))
     keras.utils.set_random_seed(seed)
     x_train = tf.constant(x_train, tf.float32)
     y_train = tf.constant(y_train, tf.float32)
