@@ -13,11 +13,11 @@ STUDENT = {"student-1-1-z1-df3": (0.5, 3), "student-2-2-z1-df3": (0.0, 3), "stud
            "student-2-2-z20-df5": (2.0, 5)}
 
 
-def test_suite_has_six_groups_a_quick_subset_and_unique_names():
-    assert len(cgt.CMI_TASKS) == 26
-    assert list(cgt.CMI_GROUPS) == ["gaussian", "independent", "copula", "student", "mixture", "link"]
+def test_suite_has_seven_groups_a_quick_subset_and_unique_names():
+    assert len(cgt.CMI_TASKS) == 30
+    assert list(cgt.CMI_GROUPS) == ["gaussian", "independent", "copula", "student", "mixture", "link", "additive"]
     assert sorted(sum(cgt.CMI_GROUPS.values(), [])) == sorted(cgt.CMI_TASKS)
-    assert set(cgt.QUICK_CMI_TASKS) <= set(cgt.CMI_TASKS) and len(cgt.QUICK_CMI_TASKS) == 8
+    assert set(cgt.QUICK_CMI_TASKS) <= set(cgt.CMI_TASKS) and len(cgt.QUICK_CMI_TASKS) == 9
     assert {cgt.CMI_TASKS[name].group for name in cgt.QUICK_CMI_TASKS} == set(cgt.CMI_GROUPS)
     assert {task.dim_z for task in cgt.CMI_TASKS.values() if task.group == "gaussian"} >= {1, 5, 20}
     assert {round(task.cmi) for task in cgt.CMI_TASKS.values() if task.group == "gaussian"} >= {1, 2, 4}
@@ -180,6 +180,16 @@ def test_within_bin_correlation_sees_the_conditional_dependence_of_a_gaussian_ta
     x, y, z = cgt.get_cmi_task("normal-1-1-z1-0.5nats").sample(100_000, seed=8)
     rho = within_bin_correlation(x, y, z)
     assert -0.5 * np.log(1 - rho**2) == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("name", ["additive-1-1-z1-0.5nats", "additive-hetero-1-1-z1-0.5nats"])
+def test_additive_tasks_have_the_noise_correlation_given_z(name):
+    """Within narrow bins of z the correlation left is rho (a scale common to x and y
+    leaves it unchanged); -1/2 log(1 - rho^2) is the task's CMI."""
+    task = cgt.get_cmi_task(name)
+    x, y, z = task.sample(200_000, seed=8)
+    rho = within_bin_correlation(x, y, z, n_bins=2000)
+    assert -0.5 * np.log(1 - rho**2) == pytest.approx(task.cmi, abs=0.02)
 
 
 def test_every_zero_cmi_task_is_exactly_zero_and_marginally_dependent():

@@ -232,6 +232,34 @@ def _scale_independent():
 
 
 # ---------------------------------------------------------------------------------------
+# Nonlinear in z with additive noise (closed form)
+
+
+def _additive(dim, dim_z, cmi, heteroscedastic=False, seed=1):
+    """x = f(W z) + s(z) e_x, y = g(W z) + s(z) e_y, f and g nonlinear, corr(e_x_i, e_y_i) =
+    rho on each of ``dim`` pairs: given z, (x, y) is a Gaussian around (f, g) whose
+    correlation does not depend on z (a common scale s(z) = 0.5 + |z_1| / 2 when
+    ``heteroscedastic``, else 1), so I(x; y | z) = -dim/2 log(1 - rho^2) = ``cmi``."""
+    rho = rho_for_cmi(cmi, dim)
+    weights = np.random.default_rng(seed).standard_normal((dim, dim_z)) / np.sqrt(dim_z)
+
+    def draw(n, rng):
+        z = rng.standard_normal((n, dim_z))
+        projections = z @ weights.T
+        scale = 0.5 + np.abs(z[:, :1]) / 2 if heteroscedastic else 1.0
+        e_x = rng.standard_normal((n, dim))
+        e_y = rho * e_x + np.sqrt(1 - rho**2) * rng.standard_normal((n, dim))
+        x = np.sin(2 * projections) + projections**2 / 2 + 0.5 * scale * e_x
+        y = 2 * np.cos(projections) + np.abs(projections) + 0.5 * scale * e_y
+        return x, y, z
+
+    kind = "additive-hetero" if heteroscedastic else "additive"
+    title = "heteroscedastic noise" if heteroscedastic else "additive noise"
+    return CMITask(f"{kind}-{dim}-{dim}-z{dim_z}-{cmi:g}nats", f"Nonlinear in z, {title} {dim} × {dim} | {dim_z}",
+                   "additive", dim, dim, dim_z, float(cmi), draw)
+
+
+# ---------------------------------------------------------------------------------------
 # Monte Carlo truths
 
 
@@ -391,7 +419,9 @@ def _tasks():
     student = [_student(1, 1, 1, 0.5, 3), _student(2, 2, 1, 0.0, 3), _student(2, 2, 5, 1.0, 5),
                _student(2, 2, 20, 2.0, 5)]
     mixture = [task for task, _ in _mixture_tasks()]
-    return gaussian + independent + copula + student + mixture + _link_tasks()
+    additive = [_additive(1, 1, 0.5), _additive(1, 5, 1.0), _additive(2, 5, 1.0),
+                _additive(1, 1, 0.5, heteroscedastic=True)]
+    return gaussian + independent + copula + student + mixture + _link_tasks() + additive
 
 
 def _mixture_tasks():
@@ -412,6 +442,7 @@ QUICK_CMI_TASKS = (
     "student-1-1-z1-df3",
     "mixture-sign-1-1-z1",
     "link-tanh-1-1-z3",
+    "additive-1-1-z5-1nats",
 )
 
 

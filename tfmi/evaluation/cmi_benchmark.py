@@ -61,6 +61,7 @@ GROUP_TITLES = {
     "student": "Multivariate Student-t",
     "mixture": "Gaussian mixtures (Monte Carlo truth)",
     "link": "Nonlinear in z with a direct link between x and y",
+    "additive": "Nonlinear in z, correlated additive noise (closed form)",
     "zero": "Every task whose CMI is 0",
 }
 SUITE = bench.Suite("tfmi vs k-NN estimators on tasks with exact conditional MI", "CMI",
