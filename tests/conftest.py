@@ -99,6 +99,13 @@ def start_trainer(config, workdir, overrides=None, env=None, log_path=None):
             output.close()
 
 
+def default_sigint():
+    """``preexec_fn`` of a child that a test interrupts with SIGINT: a child started from a
+    background job inherits SIGINT ignored (bash does that without job control), and
+    Python then installs no KeyboardInterrupt handler; a terminal's child gets the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop(process):
     """Kills a trainer subprocess that is still running (a failed test must not leak it)."""
     if process.poll() is None:

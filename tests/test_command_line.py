@@ -133,9 +133,10 @@ def test_help_does_not_import_tensorflow(tmp_path):
     assert done.stdout.splitlines()[-1] == "False" and done.stderr == ""
 
 
-def test_ctrl_c_while_tensorflow_loads_is_one_line_and_status_130(pair, tmp_path):
+def test_ctrl_c_while_tensorflow_loads_is_one_line_and_status_130(pair, tmp_path, helpers):
     process = subprocess.Popen([sys.executable, "-m", "tfmi.command_line", "mi", "a.npy", "b.npy"], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=helpers.default_sigint)
     try:
         said = []
         while not said or "loading TensorFlow" not in said[-1]:

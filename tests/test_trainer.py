@@ -330,6 +330,7 @@ def test_ctrl_c_while_starting_is_one_line_and_status_130(tmp_path, helpers):
     process = subprocess.Popen(
         helpers.trainer_command(f"{helpers.STAIRCASE}:nwj,runlocal", tmp_path / "run"),
         cwd=helpers.REPO_ROOT, env=helpers.trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=helpers.default_sigint,
     )
     try:
         time.sleep(0.5)
