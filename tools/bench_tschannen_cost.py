@@ -15,7 +15,8 @@ CPU share (below 1: other work took cores during the timing).
 
 Each pair runs in its own process, so its memory is its own. Host memory: the RSS
 once TensorFlow and the MNIST arrays are loaded ("RSS before model"), then the peak
-RSS while the model is built and trained (Linux VmHWM after a reset; elsewhere
+RSS while the run (input pipeline, model, optimizer) is built by
+``tfmi.models.run.build_run`` and trained (Linux VmHWM after a reset; elsewhere
 ru_maxrss, which also counts the loading, reported apart as "peak_rss_loading_mib").
 On a GPU, the peak of ``tf.config.experimental.get_memory_info``. The parameters and Adam's two slots take
 12 bytes per parameter (also reported).
@@ -59,16 +60,14 @@ PRESETS = {"quick": {"seconds": 1.0, "repeats": 2}, "full": {"seconds": 5.0, "re
 
 
 def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
-    """Builds the pair's model as the trainer does and times its training step (in the
-    child process of ``run_child``)."""
+    """Builds the pair's run as the trainer does (``build_run``) and times its training
+    step (in the child process of ``run_child``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
     import tensorflow as tf
 
     from tfmi.config_utils import import_beside
-    from tfmi.data import build_dataset
-    from tfmi.models import build_model
-    from tfmi.optim import make_optimizer
+    from tfmi.data import mnist_halves
+    from tfmi.models.run import build_run
 
     tf.get_logger().setLevel("ERROR")
     gpus = tf.config.list_physical_devices("GPU")
@@ -77,19 +76,18 @@ def time_pair(encoder, critic, batch_size, seconds, repeats, seed=0):
         "bench_tschannen_cost", dataset="mnist_halves", encoder=encoder, critic=critic, bound="nce",
         learning_rate=1e-4, batch_size=batch_size, total_steps=STEPS_PER_RUN, eval_every=1000,
     )
-    keras.utils.set_random_seed(seed)
-    dataset = build_dataset(config.data, config.batch_size, seed)
-    first_batch = next(iter(dataset))
+    config.seed = seed
+    # Loaded (and cached for the process) before the measurement: loading, not the run.
+    mnist_halves.load_mnist_images(
+        source=config.data.source, data_dir=config.data.data_dir or None, download=config.data.download
+    )
     rss_before = benchmarking.current_rss_mib()
     peak_process = benchmarking.peak_rss_mib()  # TensorFlow's import and the data loading
     reset = benchmarking.reset_peak_rss()
-    model = build_model(config.model)
-    optimizer = make_optimizer(config.optimizer, config.total_steps)
-    model.compile(optimizer=optimizer)
-    model.build_from_batch(first_batch)
-    optimizer.build(model.trainable_variables)
+    run = build_run(config)
+    model, optimizer = run.model, run.optimizer
     parameters = int(sum(int(tf.size(v)) for v in model.trainable_variables))
-    iterator = iter(dataset)
+    iterator = iter(run.dataset())
 
     @tf.function
     def train_loop(iterator, num_steps):

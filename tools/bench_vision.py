@@ -34,8 +34,8 @@ from tfmi import encoders  # noqa: E402
 from tfmi.config_utils import load_config  # noqa: E402
 from tfmi.data import build_dataset  # noqa: E402
 from tfmi.evaluation.benchmarking import peak_memory_mib  # noqa: E402
-from tfmi.models import MODELS, build_model  # noqa: E402
-from tfmi.optim import make_optimizer  # noqa: E402
+from tfmi.models import MODELS  # noqa: E402
+from tfmi.models.run import build_run, run_optimizer  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIMCLR_CONFIGS = ("cifar_simclr", "cifar_simclr_demi")
@@ -84,9 +84,11 @@ def parse_args(argv=None):
 
 
 def bench_config(name, args, batch_size, synthetic=True):
-    """The config ``name`` at ``batch_size`` with the overrides of ``args``."""
+    """The config ``name`` at ``batch_size``, seed 0, with the overrides of ``args``."""
     config = load_config(os.path.join(REPO, "configs", f"{name}.py") + (":synthetic" if synthetic else ""))
     config.batch_size = batch_size
+    config.seed = 0
+    config.mixed_precision = args.mixed_precision
     backbone = dict(config.model.backbone)
     if args.depth:
         backbone["depth"] = args.depth
@@ -110,13 +112,6 @@ def bench_config(name, args, batch_size, synthetic=True):
     return config
 
 
-def _optimizer(config, precision):
-    optimizer = make_optimizer(config.optimizer, config.total_steps, config.batch_size)
-    if precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
 def _time_steps(step, inputs, args):
     for _ in range(args.warmup):
         out = step(*inputs)
@@ -131,14 +126,8 @@ def _time_steps(step, inputs, args):
 def measure(name, args, batch_size):
     """One row: the SSL step and the supervised step of the same backbone on B images."""
     config = bench_config(name, args, batch_size)
-    keras.mixed_precision.set_global_policy(args.mixed_precision or "float32")
-    keras.utils.set_random_seed(0)
-    batch = next(iter(build_dataset(config.data, batch_size, seed=0)))
-    model = build_model(config.model)
-    optimizer = _optimizer(config, args.mixed_precision)
-    model.compile(optimizer=optimizer)
-    model.build_from_batch(batch)
-    optimizer.build(model.trainable_variables)
+    run = build_run(config)  # sets the dtype policy of args.mixed_precision
+    model, batch = run.model, run.first_batch
     if tf.config.list_physical_devices("GPU"):  # the peak of this model's steps
         tf.config.experimental.reset_memory_stats("GPU:0")
     ssl_seconds = _time_steps(tf.function(model.train_step, jit_compile=args.jit), (batch,), args)
@@ -148,7 +137,7 @@ def measure(name, args, batch_size):
     num_classes = int(config.data.get("num_classes", 10))
     classifier = keras.layers.Dense(num_classes, dtype="float32")
     classifier.build((None, backbone.output_dim))
-    sup_optimizer = _optimizer(config, args.mixed_precision)
+    sup_optimizer = run_optimizer(config)
     variables = backbone.trainable_variables + classifier.trainable_variables
     sup_optimizer.build(variables)
 

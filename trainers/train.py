@@ -61,9 +61,8 @@ try:  # Ctrl-C while TensorFlow loads (seconds): one line, not a traceback
 
     from tfmi import distribute
     from tfmi.errors import InputError
-    from tfmi.data import build_dataset
-    from tfmi.models import build_model, export_model
-    from tfmi.optim import make_optimizer
+    from tfmi.models import export_model
+    from tfmi.models.run import build_run
     from tfmi.workdir import Workdir
 except KeyboardInterrupt:
     print("stopped by SIGINT while starting; nothing was written.", file=sys.stderr)
@@ -272,25 +271,11 @@ def _train(config, run, strategy, chief):
     scratch = None if chief else run.scratch(distribute.task_id(strategy))
     if scratch and tf.io.gfile.exists(scratch):
         tf.io.gfile.rmtree(scratch)  # left over by a killed run
-    keras.utils.set_random_seed(config.seed)
-
-    def global_dataset(start_step):
-        return build_dataset(config.data, config.batch_size, config.seed, start_step)
-
     # Build everything the config names before touching the workdir, so a bad config
     # fails without leaving a config.json behind.
-    first_batch = next(iter(global_dataset(0)))
-    precision = config.get("mixed_precision", "")
-    keras.mixed_precision.set_global_policy(precision or "float32")
-    with strategy.scope():
-        model = build_model(config.model)
-        optimizer = make_optimizer(config.optimizer, config.total_steps, config.batch_size)
-        if precision == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        model.compile(optimizer=optimizer)
-        model.build_from_batch(first_batch)
-        optimizer.build(model.trainable_variables)
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    built = build_run(config, strategy)
+    model, optimizer = built.model, built.optimizer
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     resolved = json.loads(config.to_json_best_effort())
     run.claim(resolved)
     if chief:
@@ -333,7 +318,7 @@ def _train(config, run, strategy, chief):
         return {k[len("train/") :]: v for k, v in last.items() if k.startswith("train/")}
 
     start = step
-    iterator = iter(distribute.distribute_global_batches(strategy, lambda: global_dataset(start)))
+    iterator = iter(distribute.distribute_global_batches(strategy, lambda: built.dataset(start)))
 
     # config.jit_compile: XLA-compile each replica's step (as Keras's jit_compile does).
     step_fn = tf.function(model.train_step, jit_compile=True) if config.get("jit_compile", False) else model.train_step

@@ -48,11 +48,11 @@ import tensorflow as tf
 
 from tfmi.config_utils import load_config
 from tfmi.critics import Separable
-from tfmi.data import build_dataset, gaussians
+from tfmi.data import gaussians
 from tfmi.evaluation.benchmarking import markdown_table, time_steps
-from tfmi.models import Bound, build_model
+from tfmi.models import Bound
 from tfmi.models.bound import Baseline
-from tfmi.optim import make_optimizer
+from tfmi.models.run import build_run
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "configs"
 STAIRCASE_CONFIG = CONFIGS / "gaussian_staircase.py"
@@ -69,17 +69,15 @@ SPEED_MI = 4.0
 
 def make_model(bound, batch, total_steps, critic="separable", learning_rate=None, seed=0):
     """The model of configs/gaussian_staircase.py for ``bound`` and ``critic`` (the
-    config's learning rate unless ``learning_rate``), built on ``batch``, with its
-    optimizer built. Returns (model, config)."""
+    config's learning rate unless ``learning_rate``), set up by ``build_run`` with
+    ``seed`` for batches of the shape of ``batch``, its optimizer built.
+    Returns (model, config)."""
     config = load_config(f"{STAIRCASE_CONFIG}:bound={bound},critic={critic}")
+    config.batch_size, config.data.dim = (int(size) for size in batch["x"].shape)
+    config.seed, config.total_steps = seed, total_steps
     if learning_rate is not None:
         config.optimizer.learning_rate = learning_rate
-    keras.utils.set_random_seed(seed)
-    model = build_model(config.model)
-    model.compile(optimizer=make_optimizer(config.optimizer, total_steps))
-    model.build_from_batch(batch)
-    model.optimizer.build(model.trainable_variables)
-    return model, config
+    return build_run(config).model, config
 
 
 def sample_batch(batch_size, dim, mi, seed_pair):
@@ -271,12 +269,9 @@ def time_demi_training(method, k, seconds, repeats, seed=0):
     """Steps/s of the DEMI synthetic model's training step (configs/demi_synthetic.py)
     for ``method`` with K total candidates, on one pre-sampled batch (data cost left out)."""
     config = load_config(f"{DEMI_CONFIG}:method={method},k={k}")
-    keras.utils.set_random_seed(seed)
-    batch = next(iter(build_dataset(config.data, config.batch_size, seed)))
-    model = build_model(config.model)
-    model.compile(optimizer=make_optimizer(config.optimizer, config.total_steps))
-    model.build_from_batch(batch)
-    model.optimizer.build(model.trainable_variables)
+    config.seed = seed
+    run = build_run(config)
+    model, batch = run.model, run.first_batch
 
     @tf.function
     def loop(start, num_steps):

@@ -6,8 +6,8 @@ runs each, "reported on the testing set"). The trainer keeps a checkpoint at eve
 evaluation point (``checkpoint_every`` = 1,000 steps for MNIST, the notebook's
 ``n_evals = 21``); ``evaluate_checkpoints`` turns them into that curve:
 
-1. the model of WORKDIR/config.json is rebuilt (``build_model`` on the config's model
-   block, built on one batch of ``build_dataset``), as the trainer builds it;
+1. the model of WORKDIR/config.json is rebuilt by ``tfmi.models.run.build_run``, as
+   the trainer builds it;
 2. for each kept checkpoint WORKDIR/checkpoints/ckpt-N (N = the training step), the
    model's variables are restored (``expect_partial``: the optimizer's slots are not
    needed);
@@ -25,8 +25,8 @@ evaluation point (``checkpoint_every`` = 1,000 steps for MNIST, the notebook's
    test inputs, raw, so that a figure can pool them over runs as Figures 2c and 5 do.
 
 Step 0, the initialisation, has no checkpoint; it is recreated (``include_init``) by
-seeding as the trainer does (``keras.utils.set_random_seed(config.seed)``, then the
-same build order), which gives the trainer's initial weights.
+the same ``build_run`` (seeded with ``config.seed``), which gives the trainer's initial
+weights.
 
 The records go to WORKDIR/eval_curve.json, rewritten (atomically) after every
 evaluated step, so a killed evaluation resumes where it stopped; a file written with
@@ -160,24 +160,13 @@ def _subset(halves, count, what):
 
 
 def build_run_model(config):
-    """The run's model with its variables, created as the trainer creates them.
-
-    Seeds and builds in the trainer's order (dataset, model, optimizer, build on the
-    first batch), so that before any restore the weights are the run's step-0 weights.
+    """The run's model with its variables, created by ``build_run`` as the trainer
+    creates them, so that before any restore the weights are the run's step-0 weights.
     Returns (model, the encoder g_1).
     """
-    import keras
+    from tfmi.models.run import build_run
 
-    from tfmi.data import build_dataset
-    from tfmi.models import build_model
-    from tfmi.optim import make_optimizer
-
-    keras.utils.set_random_seed(int(config.seed))
-    first_batch = next(iter(build_dataset(config.data, config.batch_size, config.seed, 0)))
-    model = build_model(config.model)
-    optimizer = make_optimizer(config.optimizer, config.total_steps)
-    model.compile(optimizer=optimizer)
-    model.build_from_batch(first_batch)
+    model = build_run(config).model
     encoder = model.encoder_x if config.model.name == "infomax" else model.encoder
     return model, encoder
 
