@@ -208,9 +208,7 @@ def estimate_cmi(
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
     constant = protocol.drop_constant(arrays, "xyz", "estimate_cmi")
-    bootstrap = as_int(bootstrap, "bootstrap", 0, "estimate_cmi")
-    if bootstrap == 1:
-        raise ValueError("estimate_cmi: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
+    bootstrap = protocol.bootstrap_count(bootstrap, "estimate_cmi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
     n = lengths["x"]
     n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_cmi")

@@ -124,6 +124,52 @@ def _ceiling_name(result, estimator):
     return f"InfoNCE cannot exceed log(K) = log({count}) = {result.ceiling:.3f} nats"
 
 
+def _input_arrays(x, y, xprime, estimator, conditional_sampler, max_pairs):
+    """({"x", "y"[, "xprime"]}: float64 matrices, the dataset's truncation warning or None),
+    checked against ``estimator``; ValueError naming what is wrong."""
+    known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
+    if estimator not in known:
+        raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise ValueError("estimate_mi: pass either a dataset of (x, y) pairs or two arrays, not both.")
+        x, y, truncated = _from_dataset(x, as_int(max_pairs, "max_pairs", 2))
+    elif y is None:
+        raise ValueError("estimate_mi: y is missing; pass paired arrays x and y.")
+    else:
+        truncated = None
+    arrays = {"x": _as_matrix(x, "x"), "y": _as_matrix(y, "y")}
+    if estimator in DEMI_ESTIMATORS:
+        if xprime is None:
+            raise ValueError(f"estimate_mi: estimator {estimator!r} needs the subview xprime.")
+        arrays["xprime"] = _as_matrix(xprime, "xprime")
+        if estimator == "demi" and conditional_sampler is None:
+            raise ValueError(
+                "estimate_mi: estimator 'demi' draws its conditional negatives from p(y | x'): "
+                "pass conditional_sampler, or use 'demi_bo' / 'demi_is' / 'demi_var', which need none."
+            )
+    elif xprime is not None or conditional_sampler is not None:
+        raise ValueError(
+            f"estimate_mi: xprime and conditional_sampler go with the DEMI estimators "
+            f"{list(DEMI_ESTIMATORS)}, not {estimator!r}."
+        )
+    return arrays, truncated
+
+
+def _critic_defaults(estimator, critic, arrays):
+    """(critic_args, learning rate) of ``estimator`` when the caller gives none."""
+    if estimator in DEMI_ESTIMATORS:
+        return {}, decomposed.DEFAULT_LEARNING_RATE
+    # A named bound is the estimate: its critic is sized to the input. In "auto" the
+    # critic is the last candidate, after the models: bmi's (16, 8), whose cost does not
+    # grow with the dimension (a (256, 128) concatenated critic on 50 inputs scores 65,536
+    # pairs per step through 45,000 weights each: minutes on a CPU).
+    if estimator == "auto":
+        return (dict(neural.DEFAULT_CRITIC_ARGS.get(critic, {})) if isinstance(critic, str) else {},
+                neural.DEFAULT_LEARNING_RATE)
+    return neural.default_critic_args(critic, arrays["x"].shape[1] + arrays["y"].shape[1]), neural.DEFAULT_LEARNING_RATE
+
+
 def estimate_mi(
     x,
     y=None,
@@ -201,32 +247,7 @@ def estimate_mi(
       An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
       ``.method``, ``.curve``, ``.best_step``, ``.settings``.
     """
-    known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
-    if estimator not in known:
-        raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
-    if isinstance(x, tf.data.Dataset):
-        if y is not None:
-            raise ValueError("estimate_mi: pass either a dataset of (x, y) pairs or two arrays, not both.")
-        x, y, truncated = _from_dataset(x, as_int(max_pairs, "max_pairs", 2))
-    elif y is None:
-        raise ValueError("estimate_mi: y is missing; pass paired arrays x and y.")
-    else:
-        truncated = None
-    arrays = {"x": _as_matrix(x, "x"), "y": _as_matrix(y, "y")}
-    if estimator in DEMI_ESTIMATORS:
-        if xprime is None:
-            raise ValueError(f"estimate_mi: estimator {estimator!r} needs the subview xprime.")
-        arrays["xprime"] = _as_matrix(xprime, "xprime")
-        if estimator == "demi" and conditional_sampler is None:
-            raise ValueError(
-                "estimate_mi: estimator 'demi' draws its conditional negatives from p(y | x'): "
-                "pass conditional_sampler, or use 'demi_bo' / 'demi_is' / 'demi_var', which need none."
-            )
-    elif xprime is not None or conditional_sampler is not None:
-        raise ValueError(
-            f"estimate_mi: xprime and conditional_sampler go with the DEMI estimators "
-            f"{list(DEMI_ESTIMATORS)}, not {estimator!r}."
-        )
+    arrays, truncated = _input_arrays(x, y, xprime, estimator, conditional_sampler, max_pairs)
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
@@ -236,10 +257,8 @@ def estimate_mi(
     max_steps = as_int(max_steps, "max_steps", 1)
     eval_every = as_int(eval_every, "eval_every", 1)
     patience = as_int(patience, "patience", 1)
-    bootstrap = as_int(bootstrap, "bootstrap", 0)
+    bootstrap = protocol.bootstrap_count(bootstrap, "estimate_mi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2)
-    if bootstrap == 1:
-        raise ValueError("estimate_mi: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
     n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_mi")
     smallest = batch_size if estimator in DEMI_ESTIMATORS else 2
     if min(n_train, n_valid, n_test) < smallest or n_train < batch_size:
@@ -247,18 +266,7 @@ def estimate_mi(
             f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
             f"pairs, fewer than one batch of {batch_size} in a split; use more samples or a smaller batch_size."
         )
-    if estimator in DEMI_ESTIMATORS:
-        default_args, default_rate = {}, decomposed.DEFAULT_LEARNING_RATE
-    else:
-        # A named bound is the estimate: its critic is sized to the input. In "auto" the
-        # critic is the last candidate, after the models: bmi's (16, 8), whose cost does
-        # not grow with the dimension (a (256, 128) concatenated critic on 50 inputs
-        # scores 65,536 pairs per step through 45,000 weights each: minutes on a CPU).
-        if estimator == "auto":
-            default_args = dict(neural.DEFAULT_CRITIC_ARGS.get(critic, {})) if isinstance(critic, str) else {}
-        else:
-            default_args = neural.default_critic_args(critic, arrays["x"].shape[1] + arrays["y"].shape[1])
-        default_rate = neural.DEFAULT_LEARNING_RATE
+    default_args, default_rate = _critic_defaults(estimator, critic, arrays)
     settings = {
         "estimator": estimator,
         "critic": critic if isinstance(critic, str) else type(critic).__name__,

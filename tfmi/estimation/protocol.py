@@ -16,7 +16,8 @@ import numpy as np
 
 from tfmi.estimation import candidates as candidates_lib
 
-__all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "split_sizes", "drop_constant",
+__all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "bootstrap_count", "split_sizes",
+           "drop_constant",
            "debiased", "interval", "warnings_for"]
 
 logger = logging.getLogger("tfmi.estimation")
@@ -75,6 +76,14 @@ def as_int(value, name, minimum, caller="estimate_mi"):
     if int(value) < minimum:
         raise ValueError(f"{caller}: {name} must be >= {minimum}, got {value!r}.")
     return int(value)
+
+
+def bootstrap_count(value, caller):
+    """The number of bootstrap refits: 0 (none) or at least 2 (a variance needs two)."""
+    value = as_int(value, "bootstrap", 0, caller)
+    if value == 1:
+        raise ValueError(f"{caller}: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
+    return value
 
 
 def split_sizes(n, valid_fraction, test_fraction, caller):
