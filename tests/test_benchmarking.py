@@ -73,3 +73,13 @@ def test_memory_readings_are_consistent():
     assert benchmarking.peak_rss_since_reset_mib() <= peak + 1
     machine = benchmarking.machine_info()
     assert machine["cpus_usable"] >= 1 and machine["cpu_count"] >= machine["cpus_usable"]
+
+
+def test_write_markdown_keeps_the_hand_written_section(tmp_path):
+    page = tmp_path / "bench.md"
+    benchmarking.write_markdown(str(page), "# Title\n\n| a |\n|---|\n| 1 |\n")
+    assert page.read_text() == "# Title\n\n| a |\n|---|\n| 1 |\n"
+    hand = f"{benchmarking.HAND_WRITTEN_START}: kept -->\nWhy the numbers moved.\n{benchmarking.HAND_WRITTEN_END}"
+    page.write_text(f"# Old title\n\n{hand}\n\n| a |\n|---|\n| 1 |\n")
+    benchmarking.write_markdown(str(page), "# Title\n\n| a |\n|---|\n| 2 |\n")
+    assert page.read_text() == f"# Title\n\n{hand}\n\n| a |\n|---|\n| 2 |\n"

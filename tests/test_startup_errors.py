@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tfmi import distribute, network, worker_startup
+from tfmi import distribute, reachability, worker_startup
 
 VALID = {"cluster": {"chief": ["h0:2000"], "worker": ["h1:2001", "[::1]:2002"]}, "task": {"type": "worker", "index": 1}}
 
@@ -61,7 +61,7 @@ def test_unreachable_tells_a_closed_port_from_a_listening_one():
     with socket.create_server(("127.0.0.1", 0)) as listening:
         open_address = f"127.0.0.1:{listening.getsockname()[1]}"
         start = time.monotonic()
-        result = network.unreachable([closed_address, open_address], timeout=2.0)
+        result = reachability.unreachable([closed_address, open_address], timeout=2.0)
     assert time.monotonic() - start < 3.0
     assert list(result) == [closed_address] and "refused" in result[closed_address].lower()
 
@@ -187,7 +187,7 @@ def startups(tmp_path_factory, helpers):
             )
         for name, (script, cluster) in impostors.items():  # listening before the workers start
             address = cluster["worker"][1]
-            helpers.wait_for(lambda: not network.unreachable([address], 1.0), 120, processes[f"{name} impostor"])
+            helpers.wait_for(lambda: not reachability.unreachable([address], 1.0), 120, processes[f"{name} impostor"])
         for name, (config, overrides, env, _) in cases.items():
             logs[name] = root / f"{name}.log"
             with open(logs[name], "w") as log:

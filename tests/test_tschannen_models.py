@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from tfmi import bounds
 from tfmi.config_utils import load_config
-from tfmi.data import build_dataset, gaussians, mnist_halves
+from tfmi.data import build_dataset, gaussians, mnist_halves, tfds_utils
 from tfmi.models import AdversarialModel, Bound, InfoMaxModel, build_model
 from tfmi.workdir import EXPORT, METRICS
 from trainers import train as trainer
@@ -44,10 +44,10 @@ def _serve(workdir, endpoint, x):
 def mock_cifar10():
     """tfds mock CIFAR-10 (no download); the loader's cache is cleared afterwards."""
     tfds = pytest.importorskip("tensorflow_datasets")
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
     with tfds.testing.mock_data(num_examples=64):
         yield
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
 
 
 # --- every config: builds, trains a few steps, exports --------------------------------

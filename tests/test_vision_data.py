@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmi import network
-from tfmi.data import DATASETS, augment, cifar, imagenet, mnist_halves, tfds_utils, views, vision_eval
+from tfmi import reachability
+from tfmi.data import augment, build_dataset, cifar_views, imagenet_views, mnist_halves, tfds_utils, views, vision_eval
 
 tfds = pytest.importorskip("tensorflow_datasets")
 PIL_Image = pytest.importorskip("PIL.Image")
@@ -25,9 +25,9 @@ OTHER_SEED = tf.constant([7, 12])
 
 @pytest.fixture(autouse=True)
 def _fresh_tfds_cache():
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
     yield
-    mnist_halves._tfds_images.cache_clear()
+    tfds_utils.load_images.cache_clear()
 
 
 def _image(height=40, width=48, seed=0):
@@ -244,7 +244,7 @@ def _cifar_config(**fields):
 @pytest.mark.parametrize("subview,sub_shape", [(None, None), ("crop", (16, 16, 3)), ("cut", (32, 32, 3))])
 def test_cifar10_views_shapes_and_values(subview, sub_shape):
     with tfds.testing.mock_data(num_examples=20):
-        (batch,) = _numpy_batches(DATASETS["cifar10_views"](_cifar_config(subview=subview), 8, 0, 0), 1)
+        (batch,) = _numpy_batches(build_dataset(_cifar_config(subview=subview), 8), 1)
         labels = np.array([e["label"] for e in tfds.load("cifar10", split="train").as_numpy_iterator()])
     assert sorted(batch) == sorted(["x", "y", "label"] + (["x_sub"] if subview else []))
     assert batch["x"].shape == batch["y"].shape == (8, 32, 32, 3) and batch["x"].dtype == np.float32
@@ -262,9 +262,9 @@ def test_cifar10_views_shapes_and_values(subview, sub_shape):
 
 def test_cifar10_views_resume_equals_continuing():
     with tfds.testing.mock_data(num_examples=12):
-        straight = _numpy_batches(cifar.cifar10_views_dataset(5, subview="crop", seed=3), 6)
-        resumed = _numpy_batches(cifar.cifar10_views_dataset(5, subview="crop", seed=3, start_step=4), 2)
-        other = _numpy_batches(cifar.cifar10_views_dataset(5, subview="crop", seed=4), 1)
+        straight = _numpy_batches(cifar_views.cifar10_views_dataset(5, subview="crop", seed=3), 6)
+        resumed = _numpy_batches(cifar_views.cifar10_views_dataset(5, subview="crop", seed=3, start_step=4), 2)
+        other = _numpy_batches(cifar_views.cifar10_views_dataset(5, subview="crop", seed=4), 1)
     for got, want in zip(resumed, straight[4:]):
         for key in want:
             np.testing.assert_array_equal(got[key], want[key])
@@ -280,27 +280,27 @@ def test_every_epoch_visits_every_example_once():
 
 
 def test_imagenet100_label_map_matches_the_class_list():
-    mapping = imagenet.label_map("imagenet100")
-    names = imagenet.tfds_label_names()
+    mapping = imagenet_views.label_map("imagenet100")
+    names = imagenet_views.tfds_label_names()
     assert len(names) == 1000 and mapping.shape == (1000,)
     kept = np.nonzero(mapping >= 0)[0]
     assert len(kept) == 100 and sorted(mapping[kept]) == list(range(100))
-    assert {names[i] for i in kept} == set(imagenet.imagenet100_wnids())
+    assert {names[i] for i in kept} == set(imagenet_views.imagenet100_wnids())
     # Hand-checked: ImageNet class 15 (robin, n01558993) is the first of the sorted list,
     # class 994 (stinkhorn, n13040303) the last; class 0 (tench) is not in ImageNet-100.
     assert names[15] == "n01558993" and mapping[15] == 0
     assert names[994] == "n13040303" and mapping[994] == 99
     assert mapping[0] == -1
-    np.testing.assert_array_equal(imagenet.label_map("imagenet2012"), np.arange(1000))
+    np.testing.assert_array_equal(imagenet_views.label_map("imagenet2012"), np.arange(1000))
 
 
 def test_imagenet_mock_examples_are_filtered_and_relabelled():
     with tfds.testing.mock_data(num_examples=60):
         raw = [int(e["label"]) for e in tfds.load("imagenet2012", split="train").as_numpy_iterator()]
         builder = tfds.builder("imagenet2012")
-        _, labels = imagenet.load_encoded(builder, "train", imagenet.label_map("imagenet100"))
-        _, all_labels = imagenet.load_encoded(builder, "train")
-    mapping = imagenet.label_map("imagenet100")
+        _, labels = imagenet_views.load_encoded(builder, "train", imagenet_views.label_map("imagenet100"))
+        _, all_labels = imagenet_views.load_encoded(builder, "train")
+    mapping = imagenet_views.label_map("imagenet100")
     assert list(labels) == [int(mapping[r]) for r in raw if mapping[r] >= 0]
     assert list(all_labels) == raw
 
@@ -309,8 +309,8 @@ def test_imagenet_mock_examples_are_filtered_and_relabelled():
 def test_imagenet_views_on_mock_data_resume():
     with tfds.testing.mock_data(num_examples=60):
         kwargs = dict(dataset="imagenet2012", image_size=32, subview="crop", subview_size=16, seed=2)
-        straight = _numpy_batches(imagenet.imagenet_views_dataset(4, **kwargs), 3)
-        resumed = _numpy_batches(imagenet.imagenet_views_dataset(4, start_step=2, **kwargs), 1)
+        straight = _numpy_batches(imagenet_views.imagenet_views_dataset(4, **kwargs), 3)
+        resumed = _numpy_batches(imagenet_views.imagenet_views_dataset(4, start_step=2, **kwargs), 1)
     batch = straight[0]
     assert batch["x"].shape == batch["y"].shape == (4, 32, 32, 3) and batch["x_sub"].shape == (4, 16, 16, 3)
     for key in straight[2]:
@@ -322,7 +322,7 @@ def test_imagenet_views_registry_fields_and_jigsaw():
                                         "subview": "cut", "subview_size": 96, "manual_dir": "", "data_dir": "",
                                         "jigsaw": True})
     with tfds.testing.mock_data(num_examples=100):
-        (batch,) = _numpy_batches(DATASETS["imagenet_views"](config, 2, 0, 0), 1)
+        (batch,) = _numpy_batches(build_dataset(config, 2), 1)
     assert batch["x_sub"].shape == (2, 32, 32, 3)  # cut keeps x's size
     assert batch["x_jigsaw"].shape == (2, 9, 64, 64, 3)
     assert 0 <= batch["label"].min() and batch["label"].max() < 100
@@ -379,7 +379,7 @@ def global_seed(request):
 
 def test_sharded_stream_covers_each_epoch_once_and_resumes(tmp_path, global_seed):
     paths = _write_shards(tmp_path, shards=6, per_shard=10)
-    make = lambda start: imagenet.sharded_stream(
+    make = lambda start: imagenet_views.sharded_stream(
         paths, [10] * 6, _parse_ids(), 5, seed=4, start_step=start, group_shards=2, shuffle_buffer=8
     )
     straight = _stream_batches(make(0), 5, 24)  # 2 epochs of 12 batches
@@ -393,7 +393,7 @@ def test_sharded_stream_covers_each_epoch_once_and_resumes(tmp_path, global_seed
 
 def test_sharded_stream_filters_and_resumes(tmp_path):
     paths = _write_shards(tmp_path, shards=6, per_shard=10)
-    make = lambda start: imagenet.sharded_stream(
+    make = lambda start: imagenet_views.sharded_stream(
         paths, [10] * 6, _parse_ids(keep_below=3), 2, seed=1, start_step=start, group_shards=2,
         keep_fraction=0.3, slack=0.0, shuffle_buffer=8,
     )
@@ -408,16 +408,16 @@ def test_tfds_stream_reads_prepared_tfds_shards(tmp_path):
     builder.download_and_prepare()
     shards = builder.info.splits["train"].shard_lengths
     assert sum(shards) == 20
-    stream = imagenet.tfds_stream(builder, "train", 4, group_shards=4, seed=1)
+    stream = imagenet_views.tfds_stream(builder, "train", 4, group_shards=4, seed=1)
     epoch = list(stream.take(20).as_numpy_iterator())
     labels = sorted(int(label) for _, label, _ in epoch)
     assert labels == sorted(list(range(10)) * 2)  # DummyMnist: labels i % 10, each example once
     assert [int(p) for _, _, p in epoch] == list(range(20))
-    image = imagenet.decode_image(epoch[0][0]).numpy()
+    image = imagenet_views.decode_image(epoch[0][0]).numpy()
     assert image.shape == (28, 28, 3) and np.allclose(image, 1 / 255)
-    (batch,) = _numpy_batches(imagenet.infomin_views(stream, 4, image_size=24, subview="crop", subview_size=12), 1)
+    (batch,) = _numpy_batches(imagenet_views.infomin_views(stream, 4, image_size=24, subview="crop", subview_size=12), 1)
     assert batch["x"].shape == (4, 24, 24, 3) and batch["x_sub"].shape == (4, 12, 12, 3)
-    relabelled = imagenet.tfds_stream(builder, "train", 2, mapping=np.where(np.arange(10) < 5, np.arange(10), -1),
+    relabelled = imagenet_views.tfds_stream(builder, "train", 2, mapping=np.where(np.arange(10) < 5, np.arange(10), -1),
                                       keep_fraction=0.5, group_shards=4)
     assert {int(label) for _, label, _ in relabelled.take(8).as_numpy_iterator()} <= set(range(5))
 
@@ -473,7 +473,7 @@ def offline(monkeypatch, no_downloads):
 def test_missing_cifar10_with_downloading_off_names_the_switch(tmp_path, no_downloads):
     start = time.time()
     with pytest.raises(ValueError) as info:
-        DATASETS["cifar10_views"](_cifar_config(data_dir=str(tmp_path)), 8, 0, 0)
+        build_dataset(_cifar_config(data_dir=str(tmp_path)), 8)
     message = str(info.value)
     assert "'cifar10'" in message and str(tmp_path) in message and "tfds build cifar10" in message
     assert "Downloading is off; --config.data.download=true downloads it" in message
@@ -488,7 +488,7 @@ def test_offline_download_fails_at_once_naming_the_switch(tmp_path, offline):
     config = _cifar_config(data_dir=str(tmp_path))
     del config["download"]  # the default
     for load, host in [
-        (lambda: DATASETS["cifar10_views"](config, 8, 0, 0), "www.cs.toronto.edu:443"),
+        (lambda: build_dataset(config, 8), "www.cs.toronto.edu:443"),
         (lambda: vision_eval.labelled_images("cars196", "test", image_size=32, data_dir=str(tmp_path)),
          "ai.stanford.edu:443"),
     ]:
@@ -509,7 +509,7 @@ def test_download_probe_is_bounded_when_a_host_never_answers(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", hang)
     start = time.time()
-    result = network.unreachable(["a.invalid:443", "b.invalid:80"], timeout=0.5)
+    result = reachability.unreachable(["a.invalid:443", "b.invalid:80"], timeout=0.5)
     assert time.time() - start < 2.0
     assert result == {"a.invalid:443": "no answer within 0.5 s", "b.invalid:80": "no answer within 0.5 s"}
 
@@ -518,16 +518,16 @@ def test_download_address_goes_through_the_configured_proxy(monkeypatch):
     for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
-    assert network.download_address(url) == "www.cs.toronto.edu:443"
-    assert network.download_address("http://example.org:8080/x") == "example.org:8080"
+    assert reachability.download_address(url) == "www.cs.toronto.edu:443"
+    assert reachability.download_address("http://example.org:8080/x") == "example.org:8080"
     monkeypatch.setenv("https_proxy", "http://proxy.local:3128")
-    assert network.download_address(url) == "proxy.local:3128"
+    assert reachability.download_address(url) == "proxy.local:3128"
     monkeypatch.setenv("no_proxy", "toronto.edu")
-    assert network.download_address(url) == "www.cs.toronto.edu:443"
+    assert reachability.download_address(url) == "www.cs.toronto.edu:443"
 
 
 def test_download_runs_when_the_hosts_answer_and_its_failure_is_one_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(network, "unreachable", lambda addresses, timeout: {})
+    monkeypatch.setattr(reachability, "unreachable", lambda addresses, timeout: {})
     calls = []
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", lambda self, **kw: calls.append(self.name))
     tfds_utils.require_tfds_data("cifar10", str(tmp_path))
@@ -554,7 +554,7 @@ def prepared_dummy(tmp_path):
 
 
 def test_prepared_dataset_reads(prepared_dummy):
-    images, labels = mnist_halves._tfds_images("dummy_mnist", "train", str(prepared_dummy.parents[1]), False)
+    images, labels = tfds_utils.load_images("dummy_mnist", "train", str(prepared_dummy.parents[1]), False)
     assert images.shape == (20, 28, 28, 1) and sorted(labels) == sorted(list(range(10)) * 2)
 
 
@@ -569,7 +569,7 @@ def test_corrupt_prepared_dataset_names_its_folder_and_the_fix(prepared_dummy, d
         records.write_bytes(records.read_bytes()[: records.stat().st_size // 2 + 7])  # cut inside a record
         errors = ["DataLossError", "FailedPreconditionError"]  # a torn record; fewer records than listed
     with pytest.raises(ValueError) as info:
-        mnist_halves._tfds_images("dummy_mnist", "train", str(prepared_dummy.parents[1]), False)
+        tfds_utils.load_images("dummy_mnist", "train", str(prepared_dummy.parents[1]), False)
     message = str(info.value)
     assert any(f"The prepared tfds dataset 'dummy_mnist' in {prepared_dummy} cannot be read ({error}: " in message
                for error in errors), message
@@ -585,13 +585,13 @@ def test_missing_imagenet_names_the_manual_download_directory(tmp_path, no_downl
     for download in (False, True):  # download=True without the tar files must not start a download either
         config.download = download
         with pytest.raises(ValueError) as info:
-            DATASETS["imagenet_views"](config, 8, 0, 0)
+            build_dataset(config, 8)
         message = str(info.value)
         assert "'imagenet2012'" in message and str(tmp_path) in message and str(manual) in message
         assert "ILSVRC2012_img_train.tar" in message and "ILSVRC2012_img_val.tar" in message
     config.manual_dir = ""
     with pytest.raises(ValueError, match=str(tmp_path / "downloads" / "manual")):
-        DATASETS["imagenet_views"](config, 8, 0, 0)
+        build_dataset(config, 8)
 
 
 def test_tfds_prepared_looks_on_disk_only(tmp_path):
@@ -612,4 +612,4 @@ def test_bad_view_settings_get_clear_errors():
     with pytest.raises(ValueError, match="batch_size"):
         views.check_batch_args(1, 0)
     with pytest.raises(ValueError, match="Unknown ImageNet dataset"):
-        imagenet.label_map("imagenet1k")
+        imagenet_views.label_map("imagenet1k")

@@ -7,11 +7,24 @@ those of its paper's ``common.py``.
 """
 
 import importlib.util
+import inspect
 import os
+from collections.abc import Mapping
 
 import ml_collections
 
-__all__ = ["apply_runlocal", "base_config", "import_beside", "load_config", "parse_arg"]
+from tfmi.errors import InputError
+
+__all__ = [
+    "apply_runlocal",
+    "as_dict",
+    "base_config",
+    "field_names",
+    "import_beside",
+    "load_config",
+    "parse_arg",
+    "refuse_unknown_fields",
+]
 
 
 def base_config(experiment, seed=0):
@@ -33,6 +46,29 @@ def base_config(experiment, seed=0):
     config.cpu_devices = 0
     config.start_timeout = 300.0
     return config
+
+
+def as_dict(section):
+    """A config block (a dict or an ml_collections.ConfigDict) as a plain dict; None for
+    anything else (a name, a built object, None)."""
+    if isinstance(section, ml_collections.ConfigDict):
+        return section.to_dict()
+    return dict(section) if isinstance(section, Mapping) else None
+
+
+def field_names(function):
+    """The arguments ``function`` takes by name: the config fields of a builder (a class's
+    ``__init__`` lists ``self`` first)."""
+    parameters = inspect.signature(function).parameters.values()
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def refuse_unknown_fields(fields, accepted, section):
+    """Raises InputError naming the first of ``fields`` not in ``accepted`` and the
+    accepted ones: a typo in a config section is refused, never dropped."""
+    unknown = sorted(set(fields) - set(accepted))
+    if unknown:
+        raise InputError(f"{section} has no field {unknown[0]!r}; its fields are {list(accepted)}.")
 
 
 def parse_arg(arg, **defaults):
@@ -87,15 +123,15 @@ def load_config(spec, overrides=None):
     """
     path, _, arg = str(spec).partition(":")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no config file {path!r}; pass configs/NAME.py[:ARG].")
+        raise InputError(f"no config file {path!r}; pass configs/NAME.py[:ARG].")
     config = _import_file(path).get_config(arg or None)
     for key, value in (overrides or {}).items():
         *parents, leaf = key.split(".")
         node = config
         for parent in parents:
-            node = node[parent]
-        if leaf not in node:
-            raise KeyError(f"the config {spec!r} has no field {key!r}.")
+            node = node.get(parent) if isinstance(node, ml_collections.ConfigDict) else None
+        if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+            raise InputError(f"the config {spec!r} has no field {key!r}.")
         node[leaf] = value
     return config
 
@@ -123,7 +159,7 @@ def import_beside(config_file, relative_path):
     """
     path = os.path.join(os.path.dirname(os.path.abspath(config_file)), relative_path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no file {path!r} beside the config {config_file!r}.")
+        raise InputError(f"no file {path!r} beside the config {config_file!r}.")
     return _import_file(path)
 
 

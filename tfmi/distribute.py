@@ -32,7 +32,7 @@ import threading
 
 import tensorflow as tf
 
-from tfmi import network, worker_startup
+from tfmi import reachability, worker_startup
 from tfmi.worker_startup import StartupInterrupted
 
 __all__ = [
@@ -172,7 +172,7 @@ def tf_config(text=None):
             raise problem(f'cluster "chief" must list one address, got {len(addresses)}')
         for address in addresses:
             try:
-                network.split_address(address if isinstance(address, str) else repr(address))
+                reachability.split_address(address if isinstance(address, str) else repr(address))
             except ValueError as error:
                 raise problem(f'cluster "{job}": {error}') from None
             if address in seen:

@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 from absl import logging
 
-from tfmi import network
+from tfmi import reachability
 
 __all__ = ["StartupInterrupted", "Greeting", "wait_for_workers", "kill_after"]
 
@@ -120,7 +120,7 @@ def _exchange(connection, hello, timeout):
 def _probe(address, hello, timeout):
     """The Greeting of the worker at ``address``, or why there was none."""
     try:
-        with socket.create_connection(network.split_address(address), timeout=timeout) as connection:
+        with socket.create_connection(reachability.split_address(address), timeout=timeout) as connection:
             return _exchange(connection, hello, timeout)
     except OSError as error:
         return error.strerror or type(error).__name__
@@ -164,7 +164,7 @@ class _Listener:
 def _listen(address):
     """A listening socket on the port of this task's ``address`` (all interfaces, as
     TensorFlow's server binds it); ValueError when another process holds the port."""
-    _, port = network.split_address(address)
+    _, port = reachability.split_address(address)
     try:
         if socket.has_dualstack_ipv6():
             listener = socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
@@ -231,7 +231,7 @@ def wait_for_workers(config, timeout):
                 if not pending or time.monotonic() >= deadline:
                     break
                 probe_seconds = min(PROBE_SECONDS, max(deadline - time.monotonic(), 0.1))
-                answers = network.ask_all(pending, lambda address: _probe(address, hello, probe_seconds), probe_seconds * 2)
+                answers = reachability.ask_all(pending, lambda address: _probe(address, hello, probe_seconds), probe_seconds * 2)
                 for address, answer in answers.items():
                     if isinstance(answer, Greeting):
                         _check_greeting(answer, address, pending[address], hello, own)

@@ -27,6 +27,7 @@ import sys
 import time
 
 from tfmi.data import cmi_ground_truth
+from tfmi.evaluation import benchmarking
 from tfmi.evaluation import cmi_benchmark
 from tfmi.evaluation import estimator_benchmark as bench
 from tfmi.json_files import write_json
@@ -140,9 +141,7 @@ def main(argv=None):
     note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {os.getloadavg()[0]:.1f} at the end."
     markdown = bench.report_markdown(records, groups, note, cmi_benchmark.SUITE)
     print(markdown)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(f"{args.out}.md", "w") as handle:
-        handle.write(markdown)
+    benchmarking.write_markdown(f"{args.out}.md", markdown)
     write_json({"subset": bench.subset_description(records), "summary": groups, "runs": records,
                 "estimators": {name: cmi_benchmark.tfmi_kwargs(name) for name in args.estimators}}, f"{args.out}.json")
     print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)

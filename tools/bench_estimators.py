@@ -28,6 +28,7 @@ import sys
 import time
 
 from tfmi.data import ground_truth
+from tfmi.evaluation import benchmarking
 from tfmi.evaluation import estimator_benchmark as bench
 from tfmi.json_files import write_json
 
@@ -111,9 +112,7 @@ def main(argv=None):
     note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {os.getloadavg()[0]:.1f} at the end."
     markdown = bench.report_markdown(records, groups, note)
     print(markdown)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(f"{args.out}.md", "w") as handle:
-        handle.write(markdown)
+    benchmarking.write_markdown(f"{args.out}.md", markdown)
     write_json({"subset": bench.subset_description(records), "summary": groups, "runs": records,
                 "estimators": {name: bench.ESTIMATORS[name] for name in args.estimators if name in bench.ESTIMATORS}},
                f"{args.out}.json")

@@ -79,10 +79,8 @@ def main(argv=None):
             else ["", f"failed: {r['error'][-120:]}", "", "", ""]) for r in records])
     machine = benchmarking.machine_info()
     print(table)
-    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(f"{args.out}.md").write_text(
-        f"# estimate_mi as the rows grow\n\n{machine['cpu_model']}, {os.cpu_count()} CPUs; "
-        f"load average at each start in the JSON.\n\n{table}\n")
+    benchmarking.write_markdown(f"{args.out}.md", f"# estimate_mi as the rows grow\n\n{machine['cpu_model']}, "
+                                f"{os.cpu_count()} CPUs; load average at each start in the JSON.\n\n{table}\n")
     write_json({"machine": machine, "runs": records}, f"{args.out}.json")
     return 0
 

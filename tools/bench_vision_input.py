@@ -23,7 +23,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tfmi.data import cifar, imagenet
+from tfmi.data import cifar_views, imagenet_views
 
 
 def _throughput(dataset, batch, batches, warmup=2):
@@ -49,7 +49,7 @@ def main(argv=None):
     images = rng.integers(0, 256, (5000, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, 5000)
     for subview in (None, "crop", "cut"):
-        dataset = cifar.simclr_views_from_arrays(images, labels, args.batch, subview=subview)
+        dataset = cifar_views.simclr_views_from_arrays(images, labels, args.batch, subview=subview)
         rate = _throughput(dataset, args.batch, args.batches)
         print(f"cifar10_views  subview={str(subview):5s} batch={args.batch:4d}: {rate:9.0f} images/s")
 
@@ -57,9 +57,9 @@ def main(argv=None):
         tf.io.encode_jpeg(tf.constant(rng.integers(0, 256, (375, 500, 3), dtype=np.uint8))).numpy()
         for _ in range(64)
     ]
-    stream = imagenet.memory_stream(encoded, np.zeros(64, np.int32), args.imagenet_batch)
+    stream = imagenet_views.memory_stream(encoded, np.zeros(64, np.int32), args.imagenet_batch)
     for jigsaw in (False,):
-        dataset = imagenet.infomin_views(stream, args.imagenet_batch, subview="crop", jigsaw=jigsaw)
+        dataset = imagenet_views.infomin_views(stream, args.imagenet_batch, subview="crop", jigsaw=jigsaw)
         rate = _throughput(dataset, args.imagenet_batch, args.imagenet_batches, warmup=1)
         print(f"imagenet_views subview=crop  batch={args.imagenet_batch:4d}: {rate:9.1f} images/s")
 

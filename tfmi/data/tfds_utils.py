@@ -9,12 +9,16 @@ seconds with a message that says what to put where and how to turn downloading o
 instead of waiting minutes on tfds's retries.
 """
 
+import functools
 import glob
 import importlib.util
 import os
 import re
 
-from tfmi import network
+import numpy as np
+import tensorflow as tf
+
+from tfmi import reachability
 from tfmi.errors import InputError
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "missing_data_message",
     "corrupt_data_message",
     "require_tfds_data",
+    "load_images",
 ]
 
 # Builders whose source files cannot be downloaded by tfds: the user must fetch them.
@@ -157,7 +162,7 @@ def _download_addresses(name):
     import tensorflow_datasets as tfds
 
     url_infos = tfds.builder_cls(name.split("/")[0]).url_infos or {}
-    return sorted({network.download_address(url) for url in url_infos})
+    return sorted({reachability.download_address(url) for url in url_infos})
 
 
 def _builder(name, data_dir):
@@ -207,7 +212,7 @@ def require_tfds_data(name, data_dir=None, *, download=True, manual_dir=None):
     if any(not os.path.exists(os.path.join(manual, f)) for f in needed):
         raise InputError(missing_data_message(name, data_dir, manual_dir, version))
     if not needed:
-        unreachable = network.unreachable(_download_addresses(name), timeout=DOWNLOAD_PROBE_TIMEOUT)
+        unreachable = reachability.unreachable(_download_addresses(name), timeout=DOWNLOAD_PROBE_TIMEOUT)
         if unreachable:
             raise InputError(missing_data_message(name, data_dir, manual_dir, version, unreachable=unreachable))
     builder = builder or _builder(name, data_dir)
@@ -222,3 +227,38 @@ def require_tfds_data(name, data_dir=None, *, download=True, manual_dir=None):
             + ("" if needed else f" To skip the download attempt, run with {DOWNLOAD_OFF}.")
         ) from None
     return builder
+
+
+@functools.lru_cache(maxsize=8)
+def load_images(name, split, data_dir=None, download=True):
+    """(uint8 images [n, H, W, C], int64 labels [n]) of a tfds image-classification split,
+    held in memory (read-only, cached per arguments).
+
+    ``require_tfds_data`` first: the data are on disk (or, with ``download``,
+    downloaded), else one clear error; a prepared split whose files cannot be read
+    (truncated, garbled) gives one error naming its folder.
+    """
+    builder = require_tfds_data(name, data_dir, download=download)
+    try:
+        dataset = builder.as_dataset(split=split, shuffle_files=False)
+    except Exception as error:  # noqa: BLE001  (tfds raises many types for a bad split or data)
+        text = str(error).strip()
+        raise InputError(
+            f"tfds could not load {name!r} split {split!r} from {tfds_data_dir(data_dir)}: "
+            f"{type(error).__name__}: {text.splitlines()[0] if text else ''}. "
+            + _how_to_prepare(name, data_dir)
+        ) from None
+    images, labels = [], []
+    try:
+        for batch in dataset.batch(10000).as_numpy_iterator():
+            images.append(batch["image"])
+            labels.append(batch["label"])
+    except tf.errors.OpError as error:  # DataLossError: a truncated or garbled record file
+        raise InputError(corrupt_data_message(name, data_dir, error)) from None
+    if not images:
+        raise InputError(f"tfds returned no examples for {name!r} split {split!r}.")
+    images = np.concatenate(images).astype(np.uint8)
+    labels = np.concatenate(labels).astype(np.int64)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels

@@ -26,13 +26,15 @@ _MAX_POSITION = np.iinfo(np.int64).max
 
 
 def subview_fn(subview, *, image_size, subview_size=None, cutout_size=None, crop_scale=(0.05, 0.14)):
-    """(fn(x, seed) -> x', x' side length) for DEMI's subview mode, or (None, None).
+    """(fn(x, seed) -> x', x' side length) for DEMI's subview mode, or (None, None) for
+    None or "".
 
     "crop": ``augment.subview_crop`` of x to ``subview_size`` (default 96 for ImageNet
     sized views, image_size // 2 below 96). "cut": ``augment.cutout`` of x with a
     square of side ``cutout_size`` (default image_size // 2, as DeVries & Taylor use on
     CIFAR-10), so x' keeps x's size.
     """
+    subview = subview or None  # a config's "" (no x')
     if subview not in SUBVIEWS:
         raise ValueError(f"Unknown subview mode {subview!r}; choose one of {list(SUBVIEWS)} (None: no x').")
     if subview is None:

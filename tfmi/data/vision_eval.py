@@ -22,7 +22,7 @@ Names (tfds builder, usual train / test splits, classes):
 
 import tensorflow as tf
 
-from tfmi.data import augment, imagenet, tfds_utils
+from tfmi.data import augment, imagenet_views, tfds_utils
 
 __all__ = ["NUM_CLASSES", "TFDS_NAMES", "EVAL_SPLITS", "num_classes", "labelled_images"]
 
@@ -84,8 +84,8 @@ def labelled_images(name, split, *, image_size, data_dir=None, manual_dir=None, 
     builder = tfds_utils.require_tfds_data(TFDS_NAMES[name], data_dir, download=download, manual_dir=manual_dir)
     dataset = builder.as_dataset(split=split, shuffle_files=False)
     dataset = dataset.map(lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)))
-    if name in imagenet.DATASETS:
-        mapping = tf.constant(imagenet.label_map(name))
+    if name in imagenet_views.DATASETS:
+        mapping = tf.constant(imagenet_views.label_map(name))
         dataset = dataset.map(lambda image, label: (image, tf.gather(mapping, label))).filter(
             lambda image, label: label >= 0
         )

@@ -176,6 +176,32 @@ def fit_flow(
       after training, see the module docstring), ``.latents(x, y)``, ``.history`` (one dict
       per evaluation: step, train_loss, valid_loss; step 0 is the rank map alone).
     """
+    x_train, y_train, x_valid, y_valid = _checked_flow_inputs(
+        x_train, y_train, x_valid, y_valid, batch_size=batch_size, max_steps=max_steps, eval_every=eval_every
+    )
+    batch_size = int(min(batch_size, len(x_train)))
+
+    keras.utils.set_random_seed(seed)
+    side_x = _Side(x_train, num_couplings, hidden_units, seed, "flow_x")
+    side_y = _Side(y_train, num_couplings, hidden_units, seed + 1, "flow_y")
+    train = [tf.constant(side.rank.transform(a)) for side, a in ((side_x, x_train), (side_y, y_train))]
+    valid = [tf.constant(side.rank.transform(a)) for side, a in ((side_x, x_valid), (side_y, y_valid))]
+    # The flow starts at the rank map's Gaussian: collinear or constant features make it
+    # singular (ValueError naming them) before any training is spent.
+    GaussianRatio.fit(*(part.numpy() for part in train))
+    history = []
+    if side_x.variables + side_y.variables:
+        history = _train_flow(
+            side_x, side_y, train, valid, seed=seed, batch_size=batch_size, learning_rate=learning_rate,
+            max_steps=max_steps, eval_every=eval_every, patience=patience,
+        )
+    map_x, map_y = _latent_maps(side_x, side_y)
+    ratio = GaussianRatio.fit(map_x(x_train), map_y(y_train))
+    return LatentScorer(map_x, map_y, ratio, history)
+
+
+def _checked_flow_inputs(x_train, y_train, x_valid, y_valid, *, batch_size, max_steps, eval_every):
+    """The four arrays as float arrays; ValueError naming what fit_flow cannot use."""
     x_train, y_train = check_pairs(x_train, y_train, "fit_flow", "x_train", "y_train")
     x_valid, y_valid = check_pairs(x_valid, y_valid, "fit_flow", "x_valid", "y_valid")
     if x_valid.shape[1] != x_train.shape[1] or y_valid.shape[1] != y_train.shape[1]:
@@ -192,76 +218,76 @@ def fit_flow(
             f"fit_flow: {len(x_train)} training and {len(x_valid)} validation pairs cannot fit a "
             f"covariance in {dim} dimensions; each split needs more pairs than dimensions."
         )
-    batch_size = int(min(batch_size, len(x_train)))
+    return x_train, y_train, x_valid, y_valid
 
-    keras.utils.set_random_seed(seed)
-    side_x = _Side(x_train, num_couplings, hidden_units, seed, "flow_x")
-    side_y = _Side(y_train, num_couplings, hidden_units, seed + 1, "flow_y")
-    train = [tf.constant(side.rank.transform(a)) for side, a in ((side_x, x_train), (side_y, y_train))]
-    valid = [tf.constant(side.rank.transform(a)) for side, a in ((side_x, x_valid), (side_y, y_valid))]
-    # The flow starts at the rank map's Gaussian: collinear or constant features make it
-    # singular (ValueError naming them) before any training is spent.
-    GaussianRatio.fit(*(part.numpy() for part in train))
+
+def _train_flow(side_x, side_y, train, valid, *, seed, batch_size, learning_rate, max_steps, eval_every, patience):
+    """Adam on the batch negative log-likelihood of the couplings' latents, early-stopped
+    on the validation loss, leaving the best weights; returns the history."""
     variables = side_x.variables + side_y.variables
+    dim = int(train[0].shape[1] + train[1].shape[1])
 
     def latents(zx, zy):
         u, log_det_x = side_x.forward(zx)
         v, log_det_y = side_y.forward(zy)
         return tf.concat([u, v], axis=1), log_det_x + log_det_y
 
-    history = []
-    if variables:
-        optimizer = keras.optimizers.Adam(learning_rate)
-        optimizer.build(variables)  # slots made outside tf.function: one trace, not two
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(variables)  # slots made outside tf.function: one trace, not two
 
-        def train_step(indices):
-            with tf.GradientTape() as tape:
-                z, log_det = latents(tf.gather(train[0], indices), tf.gather(train[1], indices))
-                loss = 0.5 * _log_det_covariance(z) - tf.reduce_mean(log_det)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return loss
+    def train_step(indices):
+        with tf.GradientTape() as tape:
+            z, log_det = latents(tf.gather(train[0], indices), tf.gather(train[1], indices))
+            loss = 0.5 * _log_det_covariance(z) - tf.reduce_mean(log_det)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
 
-        # autograph=False: converting the tfp bijector code costs more than training.
-        @tf.function(autograph=False)
-        def train_steps(batches):
-            """Adam steps over batches [steps, batch_size] of indices; the mean loss."""
-            _, total = tf.while_loop(
-                lambda i, total: i < tf.shape(batches)[0],
-                lambda i, total: (i + 1, total + train_step(batches[i])),
-                (tf.constant(0), tf.constant(0.0)),
-            )
-            return total / tf.cast(tf.shape(batches)[0], tf.float32)
+    # autograph=False: converting the tfp bijector code costs more than training.
+    @tf.function(autograph=False)
+    def train_steps(batches):
+        """Adam steps over batches [steps, batch_size] of indices; the mean loss."""
+        _, total = tf.while_loop(
+            lambda i, total: i < tf.shape(batches)[0],
+            lambda i, total: (i + 1, total + train_step(batches[i])),
+            (tf.constant(0), tf.constant(0.0)),
+        )
+        return total / tf.cast(tf.shape(batches)[0], tf.float32)
 
-        @tf.function(autograph=False)
-        def valid_loss():
-            z_train, _ = latents(*train)
-            z, log_det = latents(*valid)
-            mean = tf.reduce_mean(z_train, axis=0)
-            centred = z_train - mean
-            covariance = tf.matmul(centred, centred, transpose_a=True) / tf.cast(tf.shape(z_train)[0] - 1, tf.float32)
-            chol = tf.linalg.cholesky(covariance + _JITTER * tf.eye(dim))
-            whitened = tf.linalg.triangular_solve(chol, tf.transpose(z - mean))
-            log_det_covariance = 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)))
-            return 0.5 * (log_det_covariance + tf.reduce_mean(tf.reduce_sum(whitened**2, axis=0))) - tf.reduce_mean(log_det)
+    @tf.function(autograph=False)
+    def valid_loss():
+        z_train, _ = latents(*train)
+        z, log_det = latents(*valid)
+        mean = tf.reduce_mean(z_train, axis=0)
+        centred = z_train - mean
+        covariance = tf.matmul(centred, centred, transpose_a=True) / tf.cast(tf.shape(z_train)[0] - 1, tf.float32)
+        chol = tf.linalg.cholesky(covariance + _JITTER * tf.eye(dim))
+        whitened = tf.linalg.triangular_solve(chol, tf.transpose(z - mean))
+        log_det_covariance = 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)))
+        return 0.5 * (log_det_covariance + tf.reduce_mean(tf.reduce_sum(whitened**2, axis=0))) - tf.reduce_mean(log_det)
 
-        rng = np.random.default_rng(seed)
-        n = len(x_train)
-        order = np.empty(0, dtype=np.int32)
-        weights = lambda: [v.numpy() for v in variables]  # noqa: E731
-        stopper = EarlyStopping(patience, "min")
-        stopper.update(0, float(valid_loss()), weights)
-        history.append({"step": 0, "train_loss": None, "valid_loss": stopper.best_value})
-        for step in range(eval_every, max_steps + eval_every, eval_every):
-            while len(order) < eval_every * batch_size:
-                order = np.concatenate([order, rng.permutation(n).astype(np.int32)])
-            batches, order = order[: eval_every * batch_size], order[eval_every * batch_size :]
-            train_loss = float(train_steps(tf.constant(batches.reshape(eval_every, batch_size))))
-            loss = float(valid_loss())
-            history.append({"step": step, "train_loss": train_loss, "valid_loss": loss})
-            if not stopper.update(step, loss if np.isfinite(train_loss) else float("nan"), weights):
-                break
-        for variable, value in zip(variables, stopper.best_weights):
-            variable.assign(value)
+    rng = np.random.default_rng(seed)
+    n = int(train[0].shape[0])
+    order = np.empty(0, dtype=np.int32)
+    weights = lambda: [v.numpy() for v in variables]  # noqa: E731
+    stopper = EarlyStopping(patience, "min")
+    stopper.update(0, float(valid_loss()), weights)
+    history = [{"step": 0, "train_loss": None, "valid_loss": stopper.best_value}]
+    for step in range(eval_every, max_steps + eval_every, eval_every):
+        while len(order) < eval_every * batch_size:
+            order = np.concatenate([order, rng.permutation(n).astype(np.int32)])
+        batches, order = order[: eval_every * batch_size], order[eval_every * batch_size :]
+        train_loss = float(train_steps(tf.constant(batches.reshape(eval_every, batch_size))))
+        loss = float(valid_loss())
+        history.append({"step": step, "train_loss": train_loss, "valid_loss": loss})
+        if not stopper.update(step, loss if np.isfinite(train_loss) else float("nan"), weights):
+            break
+    for variable, value in zip(variables, stopper.best_weights):
+        variable.assign(value)
+    return history
+
+
+def _latent_maps(side_x, side_y):
+    """(x -> latents, y -> latents) as NumPy functions: the rank map, then the flow."""
 
     @tf.function(autograph=False, reduce_retracing=True)
     def flow_forward(flow, z):
@@ -278,6 +304,4 @@ def fit_flow(
 
         return apply
 
-    map_x, map_y = make_map(side_x), make_map(side_y)
-    ratio = GaussianRatio.fit(map_x(x_train), map_y(y_train))
-    return LatentScorer(map_x, map_y, ratio, history)
+    return make_map(side_x), make_map(side_y)

@@ -191,6 +191,28 @@ def run_worker(script, arguments, timeout=None):
 # --- reporting ------------------------------------------------------------------------
 
 
+HAND_WRITTEN_START = "<!-- Hand-written section"
+HAND_WRITTEN_END = "<!-- End of the hand-written section -->"
+
+
+def write_markdown(path, markdown):
+    """Writes a benchmark's generated ``markdown`` (its first line the page's title) to
+    ``path``, keeping the hand-written section of the page already there: the lines from
+    one starting with ``HAND_WRITTEN_START`` to ``HAND_WRITTEN_END``, put back under the
+    title."""
+    kept = ""
+    if os.path.exists(path):
+        with open(path) as handle:
+            old = handle.read()
+        start, end = old.find(HAND_WRITTEN_START), old.find(HAND_WRITTEN_END)
+        if 0 <= start < end:
+            kept = old[start : end + len(HAND_WRITTEN_END)] + "\n\n"
+    title, _, rest = markdown.partition("\n")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(f"{title}\n\n{kept}{rest.lstrip()}")
+
+
 def markdown_table(header, rows):
     """A markdown table from a header list and rows of cell strings."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]

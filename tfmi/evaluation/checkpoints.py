@@ -309,64 +309,14 @@ def evaluate_checkpoints(
     workdir = os.fspath(workdir)
     config = load_run_config(workdir)
     run = workdir_lib.Workdir(workdir)
-    kept = run.checkpoint_steps()
-    if not kept:
-        raise ValueError(
-            f"{workdir} holds no checkpoints (no {os.path.join(run.checkpoint_dir, 'ckpt-N.index')}): "
-            "train the run first (python -m trainers.train --config ... --workdir "
-            f"{workdir}); the trainer keeps one every config.checkpoint_every steps."
-        )
-    if every is not None and every < 1:
-        raise ValueError(f"every must be >= 1, got {every}.")
-    if mi_batches is not None and mi_batches < 0:
-        raise ValueError(f"mi_batches must be >= 0, got {mi_batches}.")
     if jacobian_points is None:
         jacobian_points = 128 if config.model.get("log_condition_every", 0) else 0
-    if jacobian_points < 0:
-        raise ValueError(f"jacobian_points must be >= 0, got {jacobian_points}.")
-    steps = [(step, path) for step, path in kept if every is None or step % every == 0]
-    if include_init and all(step != 0 for step, _ in steps):
-        steps = [(0, None)] + steps
-    if not steps:
-        raise ValueError(
-            f"none of the kept checkpoints of {workdir} (steps {[s for s, _ in kept]}) is a "
-            f"multiple of every={every}; lower --every."
-        )
-
+    steps = _selected_steps(workdir, run, every, include_init, mi_batches, jacobian_points)
     classifier = {**linear_eval.DEFAULT_CLASSIFIER, "seed": 0, **(classifier or {})}
     noise_std = float(config.data.get("noise_std", 0.0) or 0.0)
-    settings = {
-        "format": FORMAT_VERSION,
-        "dataset": config.data.name,
-        "noise_std": noise_std,
-        "num_train": num_train,
-        "num_test": num_test,
-        "classifier": classifier,
-        "mi_batch_size": int(config.batch_size),
-        "mi_batches": mi_batches,
-        "jacobian_points": int(jacobian_points),
-        "data_seed": int(data_seed),
-    }
+    settings = _curve_settings(config, noise_std, num_train, num_test, classifier, mi_batches, jacobian_points, data_seed)
     output = output or run.eval_curve_path
-    curve = None if overwrite else read_eval_curve(output)
-    if curve is not None and json_safe(curve.get("settings")) != json_safe(settings):
-        old = curve.get("settings") or {}
-        changed = sorted(key for key in set(old) | set(settings) if json_safe(old.get(key)) != json_safe(settings.get(key)))
-        raise ValueError(
-            f"{output} holds records evaluated with other settings ({', '.join(changed)} differ); "
-            "pass overwrite=True (--overwrite) to start afresh, or another output file."
-        )
-    if curve is None:
-        curve = {
-            "workdir": os.path.abspath(workdir),
-            "experiment": config.experiment,
-            "seed": int(config.seed),
-            "bound": (config.model.get("bound") or {}).get("name"),
-            "target_mi": config.model.get("target_mi"),
-            "settings": settings,
-            "pixel_baseline": None,
-            "records": [],
-        }
+    curve = _open_curve(output, settings, workdir, config, overwrite)
     done = {record["step"] for record in curve["records"]}
     todo = [(step, path) for step, path in steps if step not in done]
     if not todo and (curve.get("pixel_baseline") or not pixels):
@@ -386,9 +336,86 @@ def evaluate_checkpoints(
         curve["pixel_baseline"] = result.to_dict()
         write_json(curve, output)
         say(f"  pixel baseline: test accuracy {result.accuracy:.4f} ({result.fit_seconds:.1f} s)")
-    if not todo:
-        return curve
+    if todo:
+        _evaluate_steps(
+            config, curve, output, todo, train, test, classifier=classifier, mi_batches=mi_batches,
+            jacobian_points=jacobian_points, data_seed=data_seed, encode_batch_size=encode_batch_size, say=say,
+        )
+    return curve
 
+
+def _selected_steps(workdir, run, every, include_init, mi_batches, jacobian_points):
+    """The (step, checkpoint path) pairs to evaluate, (0, None) for the initialisation;
+    ValueError for an argument out of range or a selection of no step."""
+    kept = run.checkpoint_steps()
+    if not kept:
+        raise ValueError(
+            f"{workdir} holds no checkpoints (no {os.path.join(run.checkpoint_dir, 'ckpt-N.index')}): "
+            "train the run first (python -m trainers.train --config ... --workdir "
+            f"{workdir}); the trainer keeps one every config.checkpoint_every steps."
+        )
+    if every is not None and every < 1:
+        raise ValueError(f"every must be >= 1, got {every}.")
+    if mi_batches is not None and mi_batches < 0:
+        raise ValueError(f"mi_batches must be >= 0, got {mi_batches}.")
+    if jacobian_points < 0:
+        raise ValueError(f"jacobian_points must be >= 0, got {jacobian_points}.")
+    steps = [(step, path) for step, path in kept if every is None or step % every == 0]
+    if include_init and all(step != 0 for step, _ in steps):
+        steps = [(0, None)] + steps
+    if not steps:
+        raise ValueError(
+            f"none of the kept checkpoints of {workdir} (steps {[s for s, _ in kept]}) is a "
+            f"multiple of every={every}; lower --every."
+        )
+    return steps
+
+
+def _curve_settings(config, noise_std, num_train, num_test, classifier, mi_batches, jacobian_points, data_seed):
+    """What the records of an eval_curve.json depend on; a resumed file must match them."""
+    return {
+        "format": FORMAT_VERSION,
+        "dataset": config.data.name,
+        "noise_std": noise_std,
+        "num_train": num_train,
+        "num_test": num_test,
+        "classifier": classifier,
+        "mi_batch_size": int(config.batch_size),
+        "mi_batches": mi_batches,
+        "jacobian_points": int(jacobian_points),
+        "data_seed": int(data_seed),
+    }
+
+
+def _open_curve(output, settings, workdir, config, overwrite):
+    """The curve of ``output`` to resume (refused when made with other ``settings``),
+    else a new one without records."""
+    curve = None if overwrite else read_eval_curve(output)
+    if curve is not None and json_safe(curve.get("settings")) != json_safe(settings):
+        old = curve.get("settings") or {}
+        changed = sorted(key for key in set(old) | set(settings) if json_safe(old.get(key)) != json_safe(settings.get(key)))
+        raise ValueError(
+            f"{output} holds records evaluated with other settings ({', '.join(changed)} differ); "
+            "pass overwrite=True (--overwrite) to start afresh, or another output file."
+        )
+    if curve is None:
+        curve = {
+            "workdir": os.path.abspath(workdir),
+            "experiment": config.experiment,
+            "seed": int(config.seed),
+            "bound": (config.model.get("bound") or {}).get("name"),
+            "target_mi": config.model.get("target_mi"),
+            "settings": settings,
+            "pixel_baseline": None,
+            "records": [],
+        }
+    return curve
+
+
+def _evaluate_steps(config, curve, output, todo, train, test, *, classifier, mi_batches, jacobian_points,
+                    data_seed, encode_batch_size, say):
+    """Evaluates each (step, path) of ``todo`` in turn, adding its record to ``curve``
+    and rewriting ``output`` after each."""
     is_adversarial = config.model.name == "adversarial"
     # The adversarial model of Fig. 1c trains no MI estimator unless mi_weight > 0.
     has_bound = not is_adversarial or bool(config.model.get("mi_weight", 0.0))
@@ -413,20 +440,7 @@ def evaluate_checkpoints(
                 # A trainer still running keeps only the newest checkpoints.
                 say(f"  step {step}: {path} was deleted meanwhile by the trainer; skipped")
                 continue
-        train_features = linear_eval.encode(encode, train.top, encode_batch_size)
-        test_features = linear_eval.encode(encode, test.top, encode_batch_size)
-        result = linear_eval.fit_linear_classifier(
-            train_features, train.labels, test_features, test.labels, **classifier
-        )
-        record = {
-            "step": int(step),
-            "source": "checkpoint" if path else "init",
-            "test_accuracy": result.accuracy,
-            "train_accuracy": result.train_accuracy,
-            "n_iter": result.n_iter,
-            "converged": result.converged,
-            "fit_seconds": result.fit_seconds,
-        }
+        record = _classifier_record(step, path, encode, train, test, classifier, encode_batch_size)
         if is_adversarial:
             record["encoder_iterations"] = model.encoder_iterations(step)
         if batches:
@@ -440,7 +454,26 @@ def evaluate_checkpoints(
         remaining = (len(todo) - index - 1) * float(np.mean(timings))
         mi = f", I_EST {record['mi']:.3f}" if "mi" in record else ""
         say(
-            f"  step {step:>6d}: test accuracy {result.accuracy:.4f} (train {result.train_accuracy:.4f}){mi}"
+            f"  step {step:>6d}: test accuracy {record['test_accuracy']:.4f} (train {record['train_accuracy']:.4f}){mi}"
             f" | {record['seconds']:.1f} s | {index + 1}/{len(todo)}, ETA {remaining / 60:.1f} min"
         )
-    return curve
+
+
+def _classifier_record(step, path, encode, train, test, classifier, encode_batch_size):
+    """The record of one step: the linear classifier on g_1's features of ``train`` and ``test``."""
+    from tfmi.evaluation import linear_eval
+
+    train_features = linear_eval.encode(encode, train.top, encode_batch_size)
+    test_features = linear_eval.encode(encode, test.top, encode_batch_size)
+    result = linear_eval.fit_linear_classifier(
+        train_features, train.labels, test_features, test.labels, **classifier
+    )
+    return {
+        "step": int(step),
+        "source": "checkpoint" if path else "init",
+        "test_accuracy": result.accuracy,
+        "train_accuracy": result.train_accuracy,
+        "n_iter": result.n_iter,
+        "converged": result.converged,
+        "fit_seconds": result.fit_seconds,
+    }

@@ -2,28 +2,17 @@
 export and the tools call), the training and evaluation steps every model shares, and
 how config sections become parts (encoders, critics)."""
 
-import inspect
-from collections.abc import Mapping
-
 import keras
-import ml_collections
 import tensorflow as tf
 
 from tfmi import distribute
+from tfmi.config_utils import as_dict, field_names, refuse_unknown_fields
 from tfmi.errors import InputError
 
 __all__ = ["MIModel", "build_part", "part_section", "as_dict"]
 
 # Keyword arguments of keras.Model that are not config fields.
 _KERAS_ARGUMENTS = ("name", "trainable", "dtype")
-
-
-def as_dict(section):
-    """A config block (a dict or an ml_collections.ConfigDict) as a plain dict; None for
-    anything else (a name, a built object, None)."""
-    if isinstance(section, ml_collections.ConfigDict):
-        return section.to_dict()
-    return dict(section) if isinstance(section, Mapping) else None
 
 
 def build_part(section, get, field):
@@ -79,12 +68,9 @@ class MIModel(keras.Model):
     """
 
     def __init__(self, metric_names, **kwargs):
-        unknown = sorted(set(kwargs) - set(_KERAS_ARGUMENTS))
-        if unknown:
-            raise InputError(
-                f"{type(self).__name__}: config.model has no field {unknown[0]!r}; its fields are "
-                f"{self.config_fields()}."
-            )
+        refuse_unknown_fields(
+            set(kwargs) - set(_KERAS_ARGUMENTS), self.config_fields(), f"{type(self).__name__}: config.model"
+        )
         super().__init__(**kwargs)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in metric_names}
         # Plain config data, kept out of Keras's tracking (which wraps dict attributes).
@@ -97,8 +83,7 @@ class MIModel(keras.Model):
     @classmethod
     def config_fields(cls):
         """The names of the config sections the constructor takes."""
-        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        return field_names(cls.__init__)[1:]
 
     @property
     def metric_names(self):

@@ -5,11 +5,11 @@ Four modules, one import (``tfmi.data.dialogue.NAME`` reaches every public name)
     corpora    Wizard of Wikipedia and the Chit Chat Challenge corpus: loading, cleaning,
                train / valid / test splits (``load_dialogues``)
     examples   past x, future y and subview x' token lists of each split point k, and the
-               token layout (``make_examples``, ``examples_from_config``)
+               token layout (``make_examples``, ``dialogue_examples``)
     negatives  DEMI's sampled futures y ~ p(y | x'): formatting, the .npz file, alignment
                with the examples (``format_future``, ``load_negatives``, ``align_negatives``)
     pipeline   the tf.data stream of padded global batches and its contract
-               (``dialogue_dataset``, ``dialogue_dataset_from_config``)
+               (``dialogue_dataset``, ``dialogue_batches``)
 """
 
 from tfmi.data.dialogue.corpora import (
@@ -29,13 +29,14 @@ from tfmi.data.dialogue.examples import (
     ID_STRIDE,
     DialogueExamples,
     decode_example_id,
+    dialogue_examples,
     example_id,
     examples_from_config,
     make_examples,
     split_points,
 )
 from tfmi.data.dialogue.negatives import align_negatives, format_future, load_negatives
-from tfmi.data.dialogue.pipeline import PAD_ID, dialogue_dataset, dialogue_dataset_from_config
+from tfmi.data.dialogue.pipeline import PAD_ID, dialogue_batches, dialogue_dataset, dialogue_dataset_from_config
 
 __all__ = [
     "END_OF_TEXT_ID",
@@ -60,6 +61,8 @@ __all__ = [
     "load_negatives",
     "align_negatives",
     "dialogue_dataset",
+    "dialogue_examples",
     "examples_from_config",
+    "dialogue_batches",
     "dialogue_dataset_from_config",
 ]

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from absl import logging
 
+from tfmi.config_utils import as_dict, field_names
 from tfmi.data.dialogue.corpora import DEFAULT_FRACTIONS, _format_counts, load_dialogues
 
 END_OF_TEXT_ID = 50256  # GPT-2's <|endoftext|>: utterance separator and terminator
@@ -189,28 +190,39 @@ def make_examples(
 # From a config (the DATASETS entry; tools/sample_negatives.py and evaluation use the same)
 
 
-def _example_settings(config, split=None):
-    fractions = tuple(float(f) for f in config.get("fractions", DEFAULT_FRACTIONS))
-    return (
-        str(config.get("source", "chitchat")),
-        str(config.get("path", "") or ""),
-        str(split or config.get("split", "train")),
-        fractions,
-        int(config.get("split_seed", 0)),
-        int(config.get("max_past", 5)),
-        int(config.get("max_future", 3)),
-        int(config.get("max_utterance_tokens", 64)),
-        bool(config.get("all_k", True)),
-        int(config.get("example_seed", 0)),
-        bool(config.get("relax_short", True)),
-        int(config.get("max_dialogues", 0)),
+def dialogue_examples(
+    *,
+    source="chitchat",
+    path="",
+    split="train",
+    fractions=DEFAULT_FRACTIONS,
+    split_seed=0,
+    max_past=5,
+    max_future=3,
+    max_utterance_tokens=64,
+    all_k=True,
+    example_seed=0,
+    relax_short=True,
+    max_dialogues=0,
+):
+    """The ``DialogueExamples`` of a split of a corpus (cached per arguments).
+
+    source: "chitchat" | "wow"; path: a WoW folder or file, or another chitchat JSON
+    ("": the default); split: "train" | "valid" | "test" | "all", cut with ``fractions``
+    and ``split_seed``; max_past, max_future, max_utterance_tokens, all_k, relax_short:
+    as ``make_examples`` (``example_seed``: the k drawn when all_k is False);
+    max_dialogues: 0 (all) or the first n dialogues of the split, for smoke runs.
+    """
+    return _cached_examples(
+        str(source), str(path or ""), str(split), tuple(float(f) for f in fractions), int(split_seed),
+        int(max_past), int(max_future), int(max_utterance_tokens), bool(all_k), int(example_seed),
+        bool(relax_short), int(max_dialogues),
     )
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_examples(settings):
-    (source, path, split, fractions, split_seed, max_past, max_future, max_tokens, all_k, example_seed, relax,
-     max_dialogues) = settings
+def _cached_examples(source, path, split, fractions, split_seed, max_past, max_future, max_tokens, all_k,
+                     example_seed, relax, max_dialogues):
     dialogues = load_dialogues(
         source, path, split, fractions=fractions, split_seed=split_seed, max_dialogues=max_dialogues
     )
@@ -226,14 +238,10 @@ def _cached_examples(settings):
 
 
 def examples_from_config(config, split=None):
-    """The ``DialogueExamples`` that ``config`` (a config's ``data`` section) describes.
-
-    Fields (defaults): source ("chitchat" | "wow"), path (""; WoW folder or file, or
-    another chitchat JSON), split ("train" | "valid" | "test" | "all"; the ``split``
-    argument overrides it), fractions ((0.9, 0.05, 0.05)), split_seed (0), max_past (5),
-    max_future (3), max_utterance_tokens (64), all_k (True), example_seed (0; the k drawn
-    when all_k is False), relax_short (True), max_dialogues (0: all; n > 0 keeps the
-    first n dialogues of the split, for smoke runs). Cached per settings within a process.
-    """
-    return _cached_examples(_example_settings(config, split))
+    """``dialogue_examples`` of the fields of ``config`` (a config's ``data`` section) that
+    it takes; ``split`` overrides the section's split."""
+    fields = {name: value for name, value in as_dict(config).items() if name in field_names(dialogue_examples)}
+    if split:
+        fields["split"] = split
+    return dialogue_examples(**fields)
 

@@ -29,7 +29,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfmi.data.dialogue.examples import END_OF_TEXT_ID, examples_from_config
+from tfmi.config_utils import as_dict
+from tfmi.data.dialogue.examples import END_OF_TEXT_ID, dialogue_examples
 from tfmi.data.dialogue.negatives import align_negatives, load_negatives
 
 PAD_ID = 0
@@ -194,24 +195,46 @@ def dialogue_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def dialogue_dataset_from_config(config, batch_size, seed=0, start_step=0, *, split=None, shuffle=True, repeat=True):
-    """``dialogue_dataset`` of ``examples_from_config(config, split)``.
+def dialogue_batches(
+    batch_size,
+    *,
+    seed=0,
+    start_step=0,
+    shuffle=True,
+    repeat=True,
+    max_past_tokens=256,
+    max_future_tokens=128,
+    negatives_path="",
+    num_negatives=0,
+    pad_to_multiple=0,
+    **example_fields,
+):
+    """``dialogue_dataset`` of ``dialogue_examples(**example_fields)``: the "dialogue"
+    dataset of a config's ``data`` section.
 
-    Also reads max_past_tokens (256), max_future_tokens (128), negatives_path ("": none),
-    num_negatives (0: all stored), pad_to_multiple (0: fixed shapes).
+    negatives_path: a .npz of tools/sample_negatives.py ("": none); num_negatives: the
+    N stored negatives to use (0: all); pad_to_multiple: 0 for fixed shapes.
     """
-    examples = examples_from_config(config, split)
-    negatives_path = config.get("negatives_path", "") or None
     return dialogue_dataset(
-        examples,
+        dialogue_examples(**example_fields),
         batch_size,
         seed=seed,
         start_step=start_step,
         shuffle=shuffle,
         repeat=repeat,
-        max_past_tokens=int(config.get("max_past_tokens", 256)),
-        max_future_tokens=int(config.get("max_future_tokens", 128)),
-        negatives=negatives_path,
-        num_negatives=int(config.get("num_negatives", 0)),
-        pad_to_multiple=int(config.get("pad_to_multiple", 0)),
+        max_past_tokens=int(max_past_tokens),
+        max_future_tokens=int(max_future_tokens),
+        negatives=negatives_path or None,
+        num_negatives=int(num_negatives),
+        pad_to_multiple=int(pad_to_multiple),
     )
+
+
+def dialogue_dataset_from_config(config, batch_size, seed=0, start_step=0, *, split=None, shuffle=True, repeat=True):
+    """``dialogue_batches`` of the fields of ``config`` (a config's ``data`` section);
+    ``split`` overrides the section's split."""
+    fields = as_dict(config)
+    fields.pop("name", None)
+    if split:
+        fields["split"] = split
+    return dialogue_batches(batch_size, seed=seed, start_step=start_step, shuffle=shuffle, repeat=repeat, **fields)

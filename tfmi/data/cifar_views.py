@@ -14,7 +14,7 @@ a fresh permutation, and batch t depends only on (seed, t).
 
 import tensorflow as tf
 
-from tfmi.data import augment, mnist_halves, views
+from tfmi.data import augment, tfds_utils, views
 
 __all__ = ["IMAGE_SHAPE", "load_images", "cifar10_views_dataset", "simclr_views_from_arrays"]
 
@@ -28,7 +28,7 @@ def load_images(name="cifar10", split="train", *, data_dir=None, download=True):
     prepared -> downloaded when ``download`` (tfds's default) and the download hosts
     answer, else one error naming the builder, the data_dir and the switch.
     """
-    return mnist_halves._tfds_images(name, split, data_dir, download)
+    return tfds_utils.load_images(name, split, data_dir, download)
 
 
 def cifar10_views_dataset(
