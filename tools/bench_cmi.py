@@ -50,14 +50,9 @@ def parse_args(argv=None):
                         help=f"from {list(cmi_benchmark.PEER_PACKAGES)}; '' for none")
     parser.add_argument("--ennemi-python", help="python of a virtualenv with ennemi; runs ennemi and ennemi-joint")
     parser.add_argument("--infomeasure-python", help="python of a virtualenv with infomeasure; runs infomeasure-ksg")
-    parser.add_argument("--peer-timeout", type=float, default=3600, help="seconds allowed per peer subprocess")
-    parser.add_argument("--results", default="bench_cmi_results", help="folder of per-run result files")
-    parser.add_argument("--out", help="report path without suffix (.json, .md); default docs/bench_cmi, "
-                        "or bench_cmi_quick with --quick")
-    parser.add_argument("--report-only", action="store_true", help="make the report from existing results only")
+    bench.add_report_arguments(parser, "bench_cmi")
     args = parser.parse_args(argv)
-    if args.out is None:
-        args.out = "bench_cmi_quick" if args.quick else "docs/bench_cmi"
+    args.out = bench.report_path(args, "bench_cmi")
     if args.tasks is None:
         args.tasks = list(cmi_benchmark.QUICK_TASKS) if args.quick else ["all"]
     tasks = []

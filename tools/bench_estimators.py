@@ -52,14 +52,9 @@ def parse_args(argv=None):
     parser.add_argument("--estimators", type=_list_of(str),
                         help=f"from {list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}")
     parser.add_argument("--peer-python", help="python of a benchmark-mi 0.1.3 virtualenv; runs the bmi-* estimators")
-    parser.add_argument("--peer-timeout", type=float, default=3600, help="seconds allowed per peer subprocess")
-    parser.add_argument("--results", default="bench_estimators_results", help="folder of per-run result files")
-    parser.add_argument("--out", help="report path without suffix (.json, .md); default docs/bench_estimators, "
-                        "or bench_estimators_quick with --quick (the committed report stays)")
-    parser.add_argument("--report-only", action="store_true", help="make the report from existing results only")
+    bench.add_report_arguments(parser, "bench_estimators")
     args = parser.parse_args(argv)
-    if args.out is None:
-        args.out = "bench_estimators_quick" if args.quick else "docs/bench_estimators"
+    args.out = bench.report_path(args, "bench_estimators")
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)

@@ -474,3 +474,19 @@ def progress_line(index, total, cell, records, elapsed):
         for r in done) or "all present"
     return f"[{index + 1}/{total}] {cell}: {message} | {elapsed / 60:.1f} min"
 
+
+def add_report_arguments(parser, name):
+    """The options every benchmark tool shares: --peer-timeout, --results (per-run files),
+    --out (report path without suffix; default docs/NAME, or NAME_quick with --quick, so
+    the committed report stays) and --report-only."""
+    parser.add_argument("--peer-timeout", type=float, default=3600, help="seconds allowed per peer subprocess")
+    parser.add_argument("--results", default=f"{name}_results", help="folder of per-run result files")
+    parser.add_argument("--out", help=f"report path without suffix (.json, .md); default docs/{name}, "
+                        f"or {name}_quick with --quick (the committed report stays)")
+    parser.add_argument("--report-only", action="store_true", help="make the report from existing results only")
+
+
+def report_path(args, name):
+    """--out, or its default (``add_report_arguments``)."""
+    return args.out or (f"{name}_quick" if args.quick else f"docs/{name}")
+
