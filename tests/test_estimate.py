@@ -282,3 +282,11 @@ def test_bad_input_names_the_argument(make_input, message):
     x, y = correlated_gaussian(300, 2, 0.5)
     with pytest.raises(ValueError, match=message):
         tfmi.estimate_mi(**make_input(x, y), max_steps=1)
+
+
+def test_demi_with_one_test_batch_is_refused_rather_than_a_nan_stderr():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 3))
+    y = x + rng.standard_normal((2000, 3))
+    with pytest.raises(ValueError, match="400 test pairs make one: its standard error needs two"):
+        tfmi.estimate_mi(x, y, xprime=x[:, :1], estimator="demi_bo")

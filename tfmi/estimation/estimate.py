@@ -266,6 +266,12 @@ def estimate_mi(
             f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
             f"pairs, fewer than one batch of {batch_size} in a split; use more samples or a smaller batch_size."
         )
+    if estimator in DEMI_ESTIMATORS and n_test < 2 * batch_size:
+        raise ValueError(
+            f"estimate_mi: {estimator} reads the test split in batches of {batch_size}, and {n_test} test pairs "
+            f"make one: its standard error needs two; use more samples, a smaller batch_size or a larger "
+            f"test_fraction."
+        )
     default_args, default_rate = _critic_defaults(estimator, critic, arrays)
     settings = {
         "estimator": estimator,
