@@ -1,6 +1,7 @@
 """Shared helpers for the trainer tests: run ``python -m trainers.train`` in a subprocess,
 build configs in-process, read what a workdir holds."""
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -97,6 +98,19 @@ def start_trainer(config, workdir, overrides=None, env=None, log_path=None):
     finally:
         if log_path:
             output.close()
+
+
+def load_tool(name):
+    """The module of tools/NAME.py, loaded from its file (tools/ is no package); tools/
+    goes on sys.path first, as when the tool runs as a script, so that it can import
+    its neighbours (tools/peer_script.py)."""
+    tools = str(REPO_ROOT / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def default_sigint():

@@ -2,7 +2,6 @@
 zero truths, interval coverage, the report, samples written once, the peer's Gaussian
 baseline and its command line."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,15 +15,6 @@ from tfmi.evaluation import cmi_benchmark
 from tfmi.evaluation import estimator_benchmark as bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load(name):
-    if os.path.join(ROOT, "tools") not in sys.path:  # a tool imports its neighbours (tools/peer_script.py)
-        sys.path.insert(0, os.path.join(ROOT, "tools"))
-    spec = importlib.util.spec_from_file_location(f"{name}_tool", os.path.join(ROOT, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def record(estimator, task, estimate, truth, interval=None, seconds=1.0):
@@ -103,8 +93,8 @@ def test_run_peer_gives_the_peer_x_y_and_z_and_records_its_answer(tmp_path):
     assert not bench.result_path(tmp_path, task.name, 300, 0, "ennemi-joint").exists()  # retried next time
 
 
-def test_peer_gaussian_baseline_is_the_gaussian_cmi_of_the_sample_covariance():
-    peer = load("cmi_peer")
+def test_peer_gaussian_baseline_is_the_gaussian_cmi_of_the_sample_covariance(helpers):
+    peer = helpers.load_tool("cmi_peer")
     task = cmi_ground_truth.get_cmi_task("normal-2-2-z5-2nats")
     x, y, z = task.sample(20_000, seed=1)
     expected = cmi_ground_truth.gaussian_cmi(np.cov(np.concatenate([x, y, z], axis=1), rowvar=False), 2, 2)
@@ -134,14 +124,14 @@ def test_peer_command_line_writes_json_per_estimator(tmp_path):
     (["--estimators", "ennemi"], "unknown estimator 'ennemi'"),
     (["--ennemi-python", "/nonexistent/python"], "is not an executable"),
 ])
-def test_cli_rejects_bad_arguments_with_exit_status_2(argv, message, capsys):
+def test_cli_rejects_bad_arguments_with_exit_status_2(argv, message, capsys, helpers):
     with pytest.raises(SystemExit) as exit_info:
-        load("bench_cmi").parse_args(argv + ["--report-only"])
+        helpers.load_tool("bench_cmi").parse_args(argv + ["--report-only"])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_cli_expands_groups_and_routes_each_peer_to_its_virtualenv():
-    tool = load("bench_cmi")
+def test_cli_expands_groups_and_routes_each_peer_to_its_virtualenv(helpers):
+    tool = helpers.load_tool("bench_cmi")
     args = tool.parse_args(["--tasks", "link,normal-1-1-z1-0nats", "--ennemi-python", sys.executable,
                             "--report-only"])
     assert args.tasks == ["link-linear-1-1-z3", "link-tanh-1-1-z3", "normal-1-1-z1-0nats"]

@@ -370,15 +370,6 @@ RUNLOCAL = {name: f"{REPO_ROOT}/configs/dialogue_{name}.py:runlocal"
             for name in ("gpt2", "transfertransfo", "mmi", "infonce", "demi")}
 
 
-def _tool(name):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _untrained_workdir(path, config_spec):
     """A workdir with config.json and a checkpoint of a fresh tiny model (what
     the trainer writes, without training): the input of the evaluation tools."""
@@ -396,9 +387,9 @@ def _untrained_workdir(path, config_spec):
 
 
 @pytest.fixture(scope="module")
-def negatives_file(tmp_path_factory):
+def negatives_file(tmp_path_factory, helpers):
     out = tmp_path_factory.mktemp("negatives") / "negatives.npz"
-    _tool("sample_negatives").main(
+    helpers.load_tool("sample_negatives").main(
         ["--fresh", "--config", RUNLOCAL["demi"], "--out", str(out), "--batch-size", "32", "--top-k", "50"]
     )
     return out
@@ -440,11 +431,11 @@ def test_format_future_closes_every_utterance_and_keeps_whole_ones():
     np.testing.assert_array_equal(format_future([1, 2, 3, 4, 5, 6], 1, 10, 4, end), [1, 2, 3, end])
 
 
-def test_eval_dialogue_reports_every_metric_beside_the_paper(tmp_path, capsys):
+def test_eval_dialogue_reports_every_metric_beside_the_paper(tmp_path, capsys, helpers):
     forward = _untrained_workdir(tmp_path / "gpt2", RUNLOCAL["gpt2"])
     backward = _untrained_workdir(tmp_path / "mmi", RUNLOCAL["mmi"])
     out = tmp_path / "eval.json"
-    _tool("eval_dialogue").main([
+    helpers.load_tool("eval_dialogue").main([
         str(forward), "--backward", str(backward), "--max-examples", "4", "--batch-size", "4",
         "--max-new-tokens", "6", "--mmi-samples", "3", "--top-k", "50", "--out", str(out),
     ])

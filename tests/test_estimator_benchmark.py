@@ -1,7 +1,6 @@
 """tfmi.evaluation.estimator_benchmark and tools/bench_estimators.py: scores, ratios,
 resumable result files, the --quick run."""
 
-import importlib.util
 import json
 import math
 import os
@@ -107,30 +106,22 @@ def test_run_peer_passes_the_samples_by_file_and_records_what_the_peer_returned(
     assert bench.run_peer(str(fake), ["bmi-cca"], task, 700, 0, tmp_path) == []  # present: not run again
 
 
-def load_tool():
-    path = os.path.join(ROOT, "tools", "bench_estimators.py")
-    spec = importlib.util.spec_from_file_location("bench_estimators_tool", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("argv,message", [
     (["--tasks", "nope"], "unknown tasks ['nope']"),
     (["--estimators", "tfmi-magic"], "unknown estimators ['tfmi-magic']"),
     (["--n", "100"], "--n values must be >= 600"),
     (["--peer-python", "/nonexistent/python"], "is not an executable"),
 ])
-def test_cli_rejects_bad_arguments_with_exit_status_2(argv, message, capsys):
+def test_cli_rejects_bad_arguments_with_exit_status_2(argv, message, capsys, helpers):
     with pytest.raises(SystemExit) as exit_info:
-        load_tool().parse_args(argv + ["--report-only"])
+        helpers.load_tool("bench_estimators").parse_args(argv + ["--report-only"])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_cli_task_groups_expand():
-    args = load_tool().parse_args(["--tasks", "high_mi,1v1-normal-0.75", "--report-only"])
+def test_cli_task_groups_expand(helpers):
+    args = helpers.load_tool("bench_estimators").parse_args(["--tasks", "high_mi,1v1-normal-0.75", "--report-only"])
     assert args.tasks == [t.name for t in ground_truth.HIGH_MI_TASKS] + ["1v1-normal-0.75"]
-    assert load_tool().parse_args(["--quick"]).estimators[0] == "tfmi-default"
+    assert helpers.load_tool("bench_estimators").parse_args(["--quick"]).estimators[0] == "tfmi-default"
 
 
 @pytest.mark.slow

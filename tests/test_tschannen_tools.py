@@ -9,7 +9,6 @@ against the trainer's own initial weights, its SavedModel export and I_NCE compu
 NumPy from the checkpoint's critic kernel.
 """
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -25,14 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = REPO_ROOT / "configs"
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(f"_tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-plot_tschannen = _tool("plot_tschannen")
+@pytest.fixture(scope="module")
+def plot_tschannen(helpers):
+    return helpers.load_tool("plot_tschannen")
 
 
 def _workdir(root, spec, seed, records=(), metrics=(), pixel=None):
@@ -132,7 +126,7 @@ def test_claims_hold_or_fail_on_hand_made_rows():
 # --- the figure and the table ---------------------------------------------------------
 
 
-def test_plot_and_table_from_two_seeds(tmp_path, capsys):
+def test_plot_and_table_from_two_seeds(tmp_path, capsys, plot_tschannen):
     root = tmp_path / "runs"
     spec = "mnist_critic_capacity.py:bilinear,bound=nce"
     _workdir(root, spec, 0, _records([0.80, 0.88, 0.90], [1.0, 3.0, 4.0]), pixel=0.849)
@@ -173,7 +167,7 @@ def test_plot_and_table_from_two_seeds(tmp_path, capsys):
     assert row["test_accuracy"] == pytest.approx([0.92, 0.92 - std, 0.92 + std])
 
 
-def test_table_checks_the_papers_critic_claims(tmp_path, capsys):
+def test_table_checks_the_papers_critic_claims(tmp_path, capsys, plot_tschannen):
     root = tmp_path / "runs"
     for critic, accuracy, nwj in (("bilinear", 0.93, 2.0), ("separable", 0.91, 2.5), ("concat", 0.86, 3.5)):
         _workdir(root, f"mnist_critic_capacity.py:{critic},bound=nwj", 0, _records([0.85, accuracy], [0.0, nwj]))
@@ -186,7 +180,7 @@ def test_table_checks_the_papers_critic_claims(tmp_path, capsys):
     assert "93.0% vs 86.0%" in capsys.readouterr().out
 
 
-def test_noniid_figure_reads_metrics_jsonl(tmp_path, capsys):
+def test_noniid_figure_reads_metrics_jsonl(tmp_path, capsys, plot_tschannen):
     root = tmp_path / "runs"
     steps = (100, 200, 300)
     _workdir(root, "noniid_gaussian.py:nce", 0, metrics=[{"step": s, "train/mi": v} for s, v in zip(steps, (0.1, 0.3, 0.5))])
@@ -201,7 +195,7 @@ def test_noniid_figure_reads_metrics_jsonl(tmp_path, capsys):
     assert "0.0204" in capsys.readouterr().out
 
 
-def test_plot_refuses_runs_of_another_figure(tmp_path):
+def test_plot_refuses_runs_of_another_figure(tmp_path, plot_tschannen):
     _workdir(tmp_path / "runs", "noniid_gaussian.py:nce", 0, metrics=[{"step": 1, "train/mi": 0.1}])
     with pytest.raises(SystemExit, match="no workdir of"):
         plot_tschannen.main([str(tmp_path / "runs"), "--figure", "3", "--out", str(tmp_path / "x.png")])
@@ -223,7 +217,7 @@ def test_eval_checkpoints_refuses_runs_without_checkpoints_or_halves(tmp_path):
         checkpoints.evaluate_checkpoints(tmp_path)
 
 
-def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys):
+def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys, helpers):
     import tensorflow as tf
 
     from tfmi.data import mnist_halves
@@ -235,7 +229,7 @@ def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys):
     config.keep_checkpoints = 3  # ckpt-2, ckpt-4, ckpt-6
     workdir = tmp_path / "run"
     trainer.train(config, str(workdir))
-    eval_checkpoints = _tool("eval_checkpoints")
+    eval_checkpoints = helpers.load_tool("eval_checkpoints")
     args = ["--workdir", str(workdir), "--num_train", "600", "--num_test", "160"]
     eval_checkpoints.main(args)
     curve = json.loads((workdir / EVAL_CURVE).read_text())
