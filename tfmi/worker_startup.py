@@ -106,7 +106,7 @@ def _exchange(connection, hello, timeout):
                 break
             data += chunk
     except socket.timeout:
-        pass
+        pass  # the wait for the rest is over: what arrived is read below
     except OSError as error:
         return f"the connection failed ({error.strerror or type(error).__name__})"
     greeting = Greeting.parse(data)
