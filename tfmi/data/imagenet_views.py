@@ -128,6 +128,49 @@ def load_encoded(builder, split, mapping=None):
     return np.array(images, dtype=object), np.array(labels, np.int32)
 
 
+def _group_batch_counts(lengths, batch_size, group_shards, keep_fraction, slack):
+    """int64 [groups]: Q_g, the batches read from each group of ``group_shards`` shards:
+    floor(n_g / B) with n_g = shards * min length, or floor((1 - slack) E_g / B) when filtering."""
+    num_shards = len(lengths)
+    groups = -(-num_shards // group_shards)
+    shards_in_group = np.array([min(group_shards, num_shards - g * group_shards) for g in range(groups)])
+    if keep_fraction >= 1.0:
+        per_group = shards_in_group * lengths.min()
+    else:
+        per_group = np.floor(shards_in_group * lengths.mean() * keep_fraction * (1.0 - slack))
+    batches = (per_group // batch_size).astype(np.int64)
+    if batches.min() < 1:
+        raise ValueError(
+            f"sharded_stream: a group of {group_shards} shards holds about {int(per_group.min())} usable examples, "
+            f"less than one batch of {batch_size}; raise group_shards."
+        )
+    return batches
+
+
+def _shuffled_records(files, parse, cycle_length, shuffle_buffer, seed, group_index):
+    """Dataset of the (raw image, label >= 0) records of ``files``, interleaved, parsed and shuffled
+    in blocks of ``shuffle_buffer`` with the stateless seeds (seed * 1000003 + group_index, block)."""
+    return (
+        tf.data.Dataset.from_tensor_slices(files)
+        .interleave(
+            tf.data.TFRecordDataset,
+            cycle_length=cycle_length,
+            block_length=1,
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .filter(lambda raw, label: label >= 0)
+        # Shuffle within blocks of shuffle_buffer records by a stateless permutation:
+        # Dataset.shuffle with a tensor seed fails in graph mode when the global seed
+        # is 0 (tf.random.set_seed(0), as keras.utils.set_random_seed(0) sets).
+        .batch(shuffle_buffer)
+        .enumerate()
+        .map(lambda i, block: _permute_block(block, tf.stack([seed * 1000003 + group_index, i])))
+        .unbatch()
+    )
+
+
 def sharded_stream(
     filepaths,
     shard_lengths,
@@ -154,18 +197,8 @@ def sharded_stream(
         raise ValueError(f"sharded_stream: {len(paths)} files but {len(lengths)} shard lengths.")
     num_shards = len(paths)
     group_shards = int(min(group_shards, num_shards))
-    groups = -(-num_shards // group_shards)
-    shards_in_group = np.array([min(group_shards, num_shards - g * group_shards) for g in range(groups)])
-    if keep_fraction >= 1.0:
-        per_group = shards_in_group * lengths.min()
-    else:
-        per_group = np.floor(shards_in_group * lengths.mean() * keep_fraction * (1.0 - slack))
-    batches = (per_group // batch_size).astype(np.int64)
-    if batches.min() < 1:
-        raise ValueError(
-            f"sharded_stream: a group of {group_shards} shards holds about {int(per_group.min())} usable examples, "
-            f"less than one batch of {batch_size}; raise group_shards."
-        )
+    batches = _group_batch_counts(lengths, batch_size, group_shards, keep_fraction, slack)
+    groups = len(batches)
     first = np.concatenate([[0], np.cumsum(batches)])
     per_epoch = int(first[-1])
     epoch, rest = divmod(int(start_step), per_epoch)
@@ -187,23 +220,7 @@ def sharded_stream(
         count = tf.gather(batches_t, g) * batch_size
         base = (epoch_k * per_epoch + tf.gather(first_t, g)) * batch_size
         examples = (
-            tf.data.Dataset.from_tensor_slices(files)
-            .interleave(
-                tf.data.TFRecordDataset,
-                cycle_length=min(group_shards, 16),
-                block_length=1,
-                num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True,
-            )
-            .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .filter(lambda raw, label: label >= 0)
-            # Shuffle within blocks of shuffle_buffer records by a stateless permutation:
-            # Dataset.shuffle with a tensor seed fails in graph mode when the global seed
-            # is 0 (tf.random.set_seed(0), as keras.utils.set_random_seed(0) sets).
-            .batch(shuffle_buffer)
-            .enumerate()
-            .map(lambda i, block: _permute_block(block, tf.stack([seed_t * 1000003 + k, i])))
-            .unbatch()
+            _shuffled_records(files, parse, min(group_shards, 16), shuffle_buffer, seed_t, k)
             .repeat()
             .take(count)
         )

@@ -99,6 +99,37 @@ def _tokenize_all(tokenizer, texts, chunk=8192):
     return ids
 
 
+def _closed_utterances(dialogues, tokenizer, max_utterance_tokens, counts):
+    """int32 ``ids(" " + u)[:max_utterance_tokens] + [50256]`` of every utterance u of ``dialogues``,
+    in order; adds the truncated ones to ``counts["utterances_truncated"]``."""
+    texts = [" " + utterance for dialogue in dialogues for utterance in dialogue]
+    tokens = _tokenize_all(tokenizer, texts) if texts else []
+    eot = np.array([END_OF_TEXT_ID], np.int32)
+    for i, ids in enumerate(tokens):
+        if len(ids) > max_utterance_tokens:
+            counts["utterances_truncated"] += 1
+            ids = ids[:max_utterance_tokens]
+        tokens[i] = np.concatenate([ids, eot])
+    return tokens
+
+
+def _chosen_split_points(index, length, relax_short, all_k, seed, counts):
+    """The split points k that dialogue ``index`` of ``length`` utterances gives examples at
+    (all allowed ones, or one drawn); counts the dialogue in ``counts``."""
+    if length >= ID_STRIDE:
+        raise ValueError(f"dialogue {index} has {length} utterances; at most {ID_STRIDE - 1} fit an example id.")
+    ks = split_points(length, relax_short)
+    if not ks:
+        counts["dialogues_too_short"] += 1
+        return []
+    if length < 4:
+        counts["dialogues_short_relaxed"] += 1
+    if not all_k:
+        ks = [ks[int(np.random.default_rng([int(seed), index]).integers(len(ks)))]]
+    counts["dialogues_used"] += 1
+    return ks
+
+
 def make_examples(
     dialogues,
     tokenizer=None,
@@ -134,28 +165,10 @@ def make_examples(
             raise ValueError(f"make_examples: {name} must be a positive integer, got {value!r}.")
     counts = collections.Counter(examples=0, dialogues_used=0)
     offsets = np.cumsum([0] + [len(d) for d in dialogues])
-    texts = [" " + utterance for dialogue in dialogues for utterance in dialogue]
-    tokens = _tokenize_all(tokenizer, texts) if texts else []
-    eot = np.array([END_OF_TEXT_ID], np.int32)
-    for i, ids in enumerate(tokens):
-        if len(ids) > max_utterance_tokens:
-            counts["utterances_truncated"] += 1
-            ids = ids[:max_utterance_tokens]
-        tokens[i] = np.concatenate([ids, eot])
+    tokens = _closed_utterances(dialogues, tokenizer, max_utterance_tokens, counts)
     columns = collections.defaultdict(list)
     for index, dialogue in enumerate(dialogues):
-        length = len(dialogue)
-        if length >= ID_STRIDE:
-            raise ValueError(f"dialogue {index} has {length} utterances; at most {ID_STRIDE - 1} fit an example id.")
-        ks = split_points(length, relax_short)
-        if not ks:
-            counts["dialogues_too_short"] += 1
-            continue
-        if length < 4:
-            counts["dialogues_short_relaxed"] += 1
-        if not all_k:
-            ks = [ks[int(np.random.default_rng([int(seed), index]).integers(len(ks)))]]
-        counts["dialogues_used"] += 1
+        ks = _chosen_split_points(index, len(dialogue), relax_short, all_k, seed, counts)
         utterances = tokens[offsets[index] : offsets[index + 1]]
         for k in ks:
             past = utterances[max(0, k - max_past) : k]

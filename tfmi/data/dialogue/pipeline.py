@@ -72,6 +72,88 @@ def _padded(ragged, width, pad_to_multiple):
     return ids, mask, lengths
 
 
+def _check_dataset_args(count, batch_size, repeat, max_past_tokens, max_future_tokens, start_step):
+    """None; raises ValueError unless ``dialogue_dataset`` can batch ``count`` examples with these arguments."""
+    if count == 0:
+        raise ValueError("dialogue_dataset: no examples (all dialogues too short or skipped; see the logged counts).")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1 or (repeat and batch_size > count):
+        raise ValueError(
+            f"batch_size must be an integer in [1, {count}] (the number of examples), got {batch_size!r}."
+        )
+    for name, value in (("max_past_tokens", max_past_tokens), ("max_future_tokens", max_future_tokens)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"dialogue_dataset: {name} must be a positive integer, got {value!r}.")
+    if start_step < 0:
+        raise ValueError(f"start_step must be >= 0, got {start_step}.")
+
+
+def _ragged_views(examples, past_width, future_width, subview_width):
+    """(past, future, subview) tf.RaggedTensors of ``examples``: the last P past tokens, the
+    first whole utterances of the future / subview that fit; logs how many were cut."""
+    over_past, over_future = _count_over(examples.past, past_width), _count_over(examples.future, future_width)
+    if over_past or over_future:
+        logging.info(
+            "dialogue_dataset: %d of %d pasts cut to their last %d tokens, %d futures to their first %d",
+            over_past, len(examples), past_width, over_future, future_width,
+        )
+    past_rt = _ragged(examples.past, keep_last=past_width)
+    future_rt = _ragged(examples.future, keep_first=future_width)
+    subview_rt = _ragged(examples.subview, keep_first=subview_width)
+    return past_rt, future_rt, subview_rt
+
+
+def _ragged_negatives(examples, negatives, num_negatives, width):
+    """(tf.RaggedTensor of N negatives per example, row i*N + n, cut like futures to ``width``; N),
+    or (None, 0) when ``negatives`` is None."""
+    if negatives is None:
+        return None, 0
+    if isinstance(negatives, (str, os.PathLike)):
+        negatives = load_negatives(negatives)
+    tokens, negatives_per_example = align_negatives(examples, *negatives, num_negatives=num_negatives)
+    return _ragged(tokens, keep_first=width), negatives_per_example
+
+
+def _epoch_permutation(indices, seed, epoch, count):
+    """int64 ``indices`` in [0, count) sent through the stateless permutation of (seed, epoch)."""
+    return tf.random.experimental.index_shuffle(
+        indices, seed=tf.stack([tf.constant(seed, tf.int64), epoch]), max_index=tf.constant(count - 1, tf.int64)
+    )
+
+
+def _batch_indices(step, batch_size, count, seed, shuffle, repeat):
+    """int64 [B]: the example indices of batch ``step``, i.e. of stream positions p = step*B + b,
+    p mod M permuted per epoch p // M when ``shuffle``."""
+    start = step * batch_size
+    size = batch_size if repeat else tf.minimum(tf.cast(batch_size, tf.int64), count - start)
+    positions = start + tf.range(size, dtype=tf.int64)
+    if not shuffle:
+        return positions % count
+    epochs = positions // count
+    first_epoch = epochs[0]
+    # batch_size <= count: a batch spans at most two epochs.
+    return tf.where(
+        epochs == first_epoch,
+        _epoch_permutation(positions % count, seed, first_epoch, count),
+        _epoch_permutation(positions % count, seed, first_epoch + 1, count),
+    )
+
+
+def _lm_target_mask(past_length, lm_length, width):
+    """int32 [B, width]: 1 at t when logit t predicts a future token lm_ids[:, t + 1],
+    i.e. past_length - 1 <= t < past_length + future_length - 1."""
+    positions = tf.range(width)[None, :]
+    return tf.cast((positions >= past_length[:, None] - 1) & (positions < lm_length[:, None] - 1), tf.int32)
+
+
+def _negative_views(negatives_rt, index, negatives_per_example, width, multiple):
+    """(negative_ids, negative_mask) int32 [B, N, width'] of the examples at ``index``."""
+    rows = index[:, None] * negatives_per_example + tf.range(negatives_per_example, dtype=tf.int64)[None, :]
+    negative = tf.gather(negatives_rt, tf.reshape(rows, [-1]))
+    negative_ids, negative_mask, _ = _padded(negative, width, multiple)
+    shape = tf.stack([tf.shape(index)[0], negatives_per_example, tf.shape(negative_ids)[1]])
+    return tf.reshape(negative_ids, shape), tf.reshape(negative_mask, shape)
+
+
 def dialogue_dataset(
     examples,
     batch_size,
@@ -105,89 +187,36 @@ def dialogue_dataset(
     ``load_negatives`` returns; adds negative_ids / negative_mask [B, N, F].
     """
     count = len(examples)
-    if count == 0:
-        raise ValueError("dialogue_dataset: no examples (all dialogues too short or skipped; see the logged counts).")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1 or (repeat and batch_size > count):
-        raise ValueError(
-            f"batch_size must be an integer in [1, {count}] (the number of examples), got {batch_size!r}."
-        )
-    for name, value in (("max_past_tokens", max_past_tokens), ("max_future_tokens", max_future_tokens)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"dialogue_dataset: {name} must be a positive integer, got {value!r}.")
-    if start_step < 0:
-        raise ValueError(f"start_step must be >= 0, got {start_step}.")
+    _check_dataset_args(count, batch_size, repeat, max_past_tokens, max_future_tokens, start_step)
     past_width, future_width = int(max_past_tokens), int(max_future_tokens)
     subview_width = int(examples.max_utterance_tokens) + 1
     lm_width = past_width + future_width
-    over_past, over_future = _count_over(examples.past, past_width), _count_over(examples.future, future_width)
-    if over_past or over_future:
-        logging.info(
-            "dialogue_dataset: %d of %d pasts cut to their last %d tokens, %d futures to their first %d",
-            over_past, count, past_width, over_future, future_width,
-        )
-    past_rt = _ragged(examples.past, keep_last=past_width)
-    future_rt = _ragged(examples.future, keep_first=future_width)
-    subview_rt = _ragged(examples.subview, keep_first=subview_width)
+    past_rt, future_rt, subview_rt = _ragged_views(examples, past_width, future_width, subview_width)
     example_ids = tf.constant(examples.example_id, tf.int64)
-    negatives_rt, negatives_per_example = None, 0
-    if negatives is not None:
-        if isinstance(negatives, (str, os.PathLike)):
-            negatives = load_negatives(negatives)
-        tokens, negatives_per_example = align_negatives(examples, *negatives, num_negatives=num_negatives)
-        negatives_rt = _ragged(tokens, keep_first=future_width)
+    negatives_rt, negatives_per_example = _ragged_negatives(examples, negatives, num_negatives, future_width)
     seed = int(seed)
     multiple = int(pad_to_multiple or 0)
 
-    def positions_of(step):
-        start = step * batch_size
-        size = batch_size if repeat else tf.minimum(tf.cast(batch_size, tf.int64), count - start)
-        return start + tf.range(size, dtype=tf.int64)
-
-    def permuted(positions, epoch):
-        return tf.random.experimental.index_shuffle(
-            positions, seed=tf.stack([tf.constant(seed, tf.int64), epoch]), max_index=tf.constant(count - 1, tf.int64)
-        )
-
-    def indices_of(step):
-        positions = positions_of(step)
-        if not shuffle:
-            return positions % count
-        epochs = positions // count
-        first_epoch = epochs[0]
-        # batch_size <= count: a batch spans at most two epochs.
-        return tf.where(
-            epochs == first_epoch,
-            permuted(positions % count, first_epoch),
-            permuted(positions % count, first_epoch + 1),
-        )
-
     def make_batch(step):
-        index = indices_of(step)
+        index = _batch_indices(step, batch_size, count, seed, shuffle, repeat)
         past = tf.gather(past_rt, index)
         future = tf.gather(future_rt, index)
         past_ids, past_mask, past_length = _padded(past, past_width, multiple)
         future_ids, future_mask, future_length = _padded(future, future_width, multiple)
         subview_ids, subview_mask, subview_length = _padded(tf.gather(subview_rt, index), subview_width, multiple)
         lm_ids, lm_mask, lm_length = _padded(tf.concat([past, future], axis=1), lm_width, multiple)
-        positions = tf.range(tf.shape(lm_ids)[1])[None, :]
-        # Logit t predicts lm_ids[t + 1]; score it when t + 1 is a future token.
-        lm_target_mask = tf.cast(
-            (positions >= past_length[:, None] - 1) & (positions < lm_length[:, None] - 1), tf.int32
-        )
         batch = {
             "past_ids": past_ids, "past_mask": past_mask, "past_length": past_length,
             "future_ids": future_ids, "future_mask": future_mask, "future_length": future_length,
             "subview_ids": subview_ids, "subview_mask": subview_mask, "subview_length": subview_length,
-            "lm_ids": lm_ids, "lm_mask": lm_mask, "lm_target_mask": lm_target_mask,
+            "lm_ids": lm_ids, "lm_mask": lm_mask,
+            "lm_target_mask": _lm_target_mask(past_length, lm_length, tf.shape(lm_ids)[1]),
             "example_id": tf.gather(example_ids, index),
         }
         if negatives_rt is not None:
-            rows = index[:, None] * negatives_per_example + tf.range(negatives_per_example, dtype=tf.int64)[None, :]
-            negative = tf.gather(negatives_rt, tf.reshape(rows, [-1]))
-            negative_ids, negative_mask, _ = _padded(negative, future_width, multiple)
-            shape = tf.stack([tf.shape(index)[0], negatives_per_example, tf.shape(negative_ids)[1]])
-            batch["negative_ids"] = tf.reshape(negative_ids, shape)
-            batch["negative_mask"] = tf.reshape(negative_mask, shape)
+            batch["negative_ids"], batch["negative_mask"] = _negative_views(
+                negatives_rt, index, negatives_per_example, future_width, multiple
+            )
         return batch
 
     stop = np.iinfo(np.int64).max if repeat else math.ceil(count / batch_size)
