@@ -16,7 +16,8 @@ keras_hub = pytest.importorskip("keras_hub")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfmi.models.dialogue import DialogueModel, concat_padded  # noqa: E402
+from tfmi.encoders.gpt2 import concat_padded  # noqa: E402
+from tfmi.models.dialogue import DialogueModel  # noqa: E402
 from tfmi.workdir import CHECKPOINTS, CONFIG, EXPORT, METRICS  # noqa: E402
 
 VOCAB = 50
@@ -255,6 +256,27 @@ def test_unknown_method_is_refused():
         DialogueModel(tiny_backbone(), method="mmi")
 
 
+@pytest.mark.parametrize("method", ["lm", "infonce", "demi", "demi_bo", "transfertransfo", "backward"])
+def test_each_objective_logs_what_it_declares_and_restores_without_a_batch(method, batch):
+    """The objective's metric names are what forward returns; the chance levels are
+    logged once; a model built without a batch has the trained model's variables."""
+    from tfmi.models.dialogue_objectives import OBJECTIVES
+
+    model = built_model(method, batch)
+    assert type(model.objective) is OBJECTIVES[method]
+    assert set(forward(model, batch)) == set(model.metric_names)
+    chance = model.periodic_metrics(0)
+    assert {name[len("chance_"):] for name in chance} == {
+        name[len("acc_"):] for name in model.metric_names if name.startswith("acc_")
+    }
+    assert model.periodic_metrics(1) == {}
+    fresh = DialogueModel(tiny_backbone(), method=method).build_for_inference()
+    assert [v.path.split("/", 1)[-1] for v in fresh.variables] == [
+        v.path.split("/", 1)[-1] for v in model.variables
+    ]
+    assert model.objective.generates_responses == (method != "backward")
+
+
 def test_gradients_reach_the_backbone_through_every_term(batch):
     model = built_model("demi", batch)
     tensors = {k: tf.constant(v) for k, v in batch.items()}
@@ -375,11 +397,10 @@ def _untrained_workdir(path, config_spec):
     the trainer writes, without training): the input of the evaluation tools."""
     from tfmi.config_utils import load_config
     from tfmi.models import build_model
-    from tfmi.evaluation.dialogue import build_for_inference
 
     config = load_config(config_spec)
     keras.utils.set_random_seed(0)
-    model = build_for_inference(build_model(config.model))
+    model = build_model(config.model).build_for_inference()
     path.mkdir(parents=True)
     (path / CONFIG).write_text(config.to_json())
     tf.train.Checkpoint(model=model).save(str(path / CHECKPOINTS / "ckpt"))  # ckpt-1

@@ -64,7 +64,7 @@ def synthetic_batch(args, seed=0):
     import numpy as np
 
     from tfmi.encoders.gpt2 import END_OF_TEXT_ID
-    from tfmi.models.dialogue import concat_padded
+    from tfmi.encoders.gpt2 import concat_padded
 
     rng = np.random.default_rng(seed)
     rows, past, future = args.batch_size, args.past_tokens, args.future_tokens

@@ -99,12 +99,12 @@ def evaluate(args):
 
     tokenizer = gpt2_tokenizer()
     backward = dialogue.restore_run(args.backward)[1] if args.backward else None
-    if backward is not None and backward.method != "backward":
+    if backward is not None and backward.objective.generates_responses:
         raise ValueError(f"--backward {args.backward} is a {backward.method!r} run; pass a dialogue_mmi (backward) run.")
     rows, samples, mmi_done = [], {}, False
     for index, workdir in enumerate(args.workdirs):
         config, model = dialogue.restore_run(workdir)
-        if model.method == "backward":
+        if not model.objective.generates_responses:
             raise ValueError(f"{workdir} is the backward model p(x | y): pass it with --backward.")
         label = LABELS[model.method]
         with_mmi = backward is not None and model.method == "lm" and not mmi_done

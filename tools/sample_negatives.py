@@ -68,7 +68,7 @@ def _atomic_savez(path, **arrays):
 def _load_model(args):
     from tfmi.config_utils import load_config
     from tfmi.models import build_model
-    from tfmi.evaluation.dialogue import build_for_inference, restore_run
+    from tfmi.evaluation.dialogue import restore_run
 
     if args.workdir:
         run_config, model = restore_run(args.workdir, args.step)
@@ -80,7 +80,7 @@ def _load_model(args):
 
         config = load_config(args.config)
         keras.utils.set_random_seed(args.seed)
-        model = build_for_inference(build_model(config.model))
+        model = build_model(config.model).build_for_inference()
     return config, model
 
 

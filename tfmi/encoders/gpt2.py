@@ -14,6 +14,8 @@ r"""GPT-2 (Radford et al., 2019) through keras-hub: tokenizer, backbone, LM head
   ``logits = h @ E^T`` with E the [50257, d] token embedding.
 - ``last_token_states(h, lengths)``: h[b, lengths[b] - 1], the "state of the last layer
   corresponding to the last token" that DEMI's critic scores (App. B.1).
+- ``concat_padded(a, la, b, lb)``: right-padded ``a[:la] ⊕ b[:lb]`` per row, with the
+  positions whose next-token prediction scores log p(b | a).
 
 The backbone takes ``{"token_ids": int [B, T], "padding_mask": [B, T]}`` and returns the
 last layer's states [B, T, hidden_dim] (causal attention: position t sees 0..t).
@@ -43,6 +45,7 @@ __all__ = [
     "build_gpt2",
     "lm_logits",
     "last_token_states",
+    "concat_padded",
 ]
 
 PRESETS = tuple(keras_hub.models.GPT2Backbone.presets)
@@ -178,3 +181,24 @@ def last_token_states(hidden_states, lengths):
     index = tf.maximum(tf.cast(lengths, tf.int32) - 1, 0)
     return tf.gather(hidden_states, index, axis=1, batch_dims=1)
 
+
+def concat_padded(first, first_length, second, second_length):
+    """Right-padded ``first[:l1] ⊕ second[:l2]`` per row.
+
+    first [B, T1], second [B, T2] int ids; lengths [B]. Returns (ids [B, T1 + T2],
+    mask [B, T1 + T2] bool, target_mask [B, T1 + T2] bool), target_mask[t] true where
+    ids[t + 1] is a token of ``second`` (the positions whose next-token prediction
+    scores log p(second | first)).
+    """
+    first, second = tf.convert_to_tensor(first), tf.convert_to_tensor(second)
+    l1 = tf.cast(first_length, tf.int32)[:, None]
+    l2 = tf.cast(second_length, tf.int32)[:, None]
+    t1, t2 = tf.shape(first)[1], tf.shape(second)[1]
+    positions = tf.range(t1 + t2)[None, :]
+    in_first = positions < l1
+    in_second = (positions >= l1) & (positions < l1 + l2)
+    from_first = tf.gather(first, tf.broadcast_to(tf.minimum(positions, t1 - 1), [tf.shape(first)[0], t1 + t2]), batch_dims=1)
+    from_second = tf.gather(second, tf.clip_by_value(positions - l1, 0, t2 - 1), batch_dims=1)
+    ids = tf.where(in_first, from_first, tf.where(in_second, from_second, tf.zeros_like(from_first)))
+    target = (positions >= l1 - 1) & (positions < l1 + l2 - 1)
+    return ids, in_first | in_second, target

@@ -2,7 +2,7 @@ r"""Dialogue evaluation (Sordoni et al. 2021, Tables 2, 5 and 6): restoring a tr
 ``DialogueModel``, sampling responses from it, and scoring them.
 
 - ``restore_run(workdir)``: (config, model) of a dialogue trainer workdir, restored from
-  a checkpoint; ``build_for_inference(model)`` creates the variables without a batch.
+  a checkpoint (``DialogueModel.build_for_inference`` creates the variables without a batch).
 - ``Generator(model, sampler)``: continues right-padded prompts with the model's backbone
   (keras-hub ``GPT2CausalLM``, cached decoding), nucleus sampling p = 0.9 by default
   (Holtzman et al. 2020; Sordoni et al. App. B.3).
@@ -24,7 +24,6 @@ from tfmi.workdir import Workdir, restore_model
 
 __all__ = [
     "Generator",
-    "build_for_inference",
     "evaluation_batches",
     "first_utterance",
     "mmi_rerank",
@@ -40,16 +39,6 @@ _RERANK_CHUNK = 128
 
 
 # --- restoring a run ------------------------------------------------------------------
-
-
-def build_for_inference(model):
-    """Creates the variables of ``model`` without a data batch (for restoring a run)."""
-    ids = tf.ones([1, 2], tf.int32)
-    model.states(ids, tf.ones_like(ids))
-    if model.method == "transfertransfo":
-        model.nsp_head.build((None, int(model.backbone.hidden_dim)))
-    model.built = True
-    return model
 
 
 def restore_run(workdir, step=None):
@@ -69,7 +58,7 @@ def restore_run(workdir, step=None):
         step = max(steps)
     if step not in steps:
         raise ValueError(f"{workdir} has no checkpoint of step {step}; it has {sorted(steps)}.")
-    model = build_for_inference(build_model(config.model))
+    model = build_model(config.model).build_for_inference()
     restore_model(model, steps[step])
     return config, model
 
