@@ -217,6 +217,35 @@ def test_eval_checkpoints_refuses_runs_without_checkpoints_or_halves(tmp_path):
         checkpoints.evaluate_checkpoints(tmp_path)
 
 
+def test_the_model_names_its_evaluated_encoder(tmp_path):
+    """g_1 comes from the model (infomax: encoder_x; adversarial: encoder); a run whose
+    model has none is refused before any data is loaded."""
+    from tfmi.evaluation import checkpoints
+
+    for spec, attribute in (("mnist_critic_capacity.py:runlocal", "encoder_x"),
+                            ("mnist_adversarial.py:runlocal", "encoder")):
+        config = checkpoints.load_run_config(_workdir(tmp_path / attribute, spec, 0))
+        model, encoder = checkpoints.build_run_model(config)
+        assert encoder is getattr(model, attribute) and encoder is not None
+    assert model.checkpoint_record(9) == {"encoder_iterations": model.encoder_iterations(9)}
+    assert "mi" not in model.metric_names  # mi_weight 0: no held-out estimate to read
+    # With mi_weight > 0 the adversarial forward reads the label of the held-out batches too.
+    from tfmi.data.mnist_halves import Halves
+
+    spec = "mnist_adversarial.py:runlocal,mi_weight=0.1"
+    model, _ = checkpoints.build_run_model(checkpoints.load_run_config(_workdir(tmp_path / "mi", spec, 0)))
+    rng = np.random.default_rng(0)
+    test = Halves(*rng.uniform(size=(2, 256, 392)).astype(np.float32), rng.integers(0, 10, 256))
+    estimate = checkpoints._evaluate_bounds(model, checkpoints.held_out_batches(test, 128))
+    assert estimate["mi_batches"] == 2 and math.isfinite(estimate["mi"])
+    pixels = _workdir(tmp_path / "pixels", "mnist_critic_capacity.py:runlocal", 0)
+    config = json.loads((pixels / CONFIG).read_text())
+    config["model"]["encoder_x"] = None
+    (pixels / CONFIG).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="'infomax' model without a top-half encoder g_1"):
+        checkpoints.load_run_config(pixels)
+
+
 def test_eval_checkpoints_on_a_runlocal_run(tmp_path, capsys, helpers):
     import tensorflow as tf
 

@@ -12,15 +12,16 @@ evaluation point (``checkpoint_every`` = 1,000 steps for MNIST, the notebook's
    model's variables are restored (``expect_partial``: the optimizer's slots are not
    needed);
 3. the top halves of the training and test images (MNIST or CIFAR-10, with the run's
-   coupled noise, one fixed draw of ``data_seed``) are encoded with g_1 (``encoder_x``;
-   the adversarial model's ``encoder``) and the linear evaluation of
+   coupled noise, one fixed draw of ``data_seed``) are encoded with g_1 (the model's
+   ``evaluated_encoder``) and the linear evaluation of
    ``tfmi.evaluation.linear_eval`` runs with the notebook's defaults (min-max scaling,
    SAGA, C = 10, tol = 0.1): test and train accuracy;
 4. the run's bound is evaluated by the model's own forward pass on held-out batches of
    the run's batch size drawn from the test split (a fixed permutation): "mi" is the
    mean of the per-batch I_EST (I_NCE, I_NWJ, ... whichever the run maximises), "loss"
    the objective (|I_EST - t| for the target runs of Sec. 3.3, Figures 7 and 9), and
-   "bounds" the other estimators read off the same scores;
+   "bounds" the other estimators read off the same scores (only for a model that logs
+   "mi": the adversarial model of Fig. 1c trains no estimator unless ``mi_weight`` > 0);
 5. optionally (``jacobian_points``), log condition numbers of g_1's Jacobian at fixed
    test inputs, raw, so that a figure can pool them over runs as Figures 2c and 5 do.
 
@@ -55,7 +56,6 @@ from tfmi.json_files import json_safe, write_json
 __all__ = [
     "EVAL_CURVE",
     "HALVES_DATASETS",
-    "EVALUATED_MODELS",
     "build_run_model",
     "checkpoint_steps",
     "held_out_batches",
@@ -67,7 +67,6 @@ __all__ = [
 
 EVAL_CURVE = workdir_lib.EVAL_CURVE
 HALVES_DATASETS = ("mnist_halves", "cifar10_halves")
-EVALUATED_MODELS = ("infomax", "adversarial")
 FORMAT_VERSION = 1
 
 
@@ -97,17 +96,14 @@ def load_run_config(workdir):
             "Runs without image halves (e.g. noniid_gaussian) log their estimates in "
             "metrics.jsonl: plot them with tools/plot_tschannen.py --figure noniid."
         )
-    if model_name not in EVALUATED_MODELS:
+    from tfmi.models import build_model
+
+    # The model object only (no variables): whether it has a g_1 to evaluate.
+    if build_model(config.model).evaluated_encoder is None:
         raise ValueError(
-            f"{workdir} holds a {model_name!r} model; the checkpoint evaluation knows "
-            f"{list(EVALUATED_MODELS)} (models with a top-half encoder g_1)."
-        )
-    model = raw["model"]
-    encoder = model.get("encoder_x") if model_name == "infomax" else model.get("encoder")
-    if not encoder:
-        raise ValueError(
-            f"{workdir}: the model has no top-half encoder (model.encoder_x is null), so there "
-            "is no representation to evaluate; its linear evaluation is the pixel baseline."
+            f"{workdir} holds a {model_name!r} model without a top-half encoder g_1 (infomax: "
+            "model.encoder_x is null), so there is no representation to evaluate; the linear "
+            "evaluation of raw top halves is the pixel baseline."
         )
     return config
 
@@ -167,8 +163,7 @@ def build_run_model(config):
     from tfmi.models.run import build_run
 
     model = build_run(config).model
-    encoder = model.encoder_x if config.model.name == "infomax" else model.encoder
-    return model, encoder
+    return model, model.evaluated_encoder
 
 
 def restore_checkpoint(model, path):
@@ -178,7 +173,8 @@ def restore_checkpoint(model, path):
 
 
 def held_out_batches(test, batch_size, count=None, data_seed=0):
-    """Held-out batches {"x": top, "y": bottom} for the MI estimate.
+    """Held-out batches {"x": top, "y": bottom, "label": digit} for the MI estimate (the
+    adversarial model's forward also reads the label).
 
     ``test``: a ``Halves`` (the evaluated test images). The rows are permuted with
     ``np.random.default_rng([data_seed, 7]).permutation(n)`` and cut into consecutive
@@ -196,7 +192,7 @@ def held_out_batches(test, batch_size, count=None, data_seed=0):
     batches = []
     for index in range(count):
         rows = order[index * batch_size : (index + 1) * batch_size]
-        batches.append({"x": test.top[rows], "y": test.bottom[rows]})
+        batches.append({"x": test.top[rows], "y": test.bottom[rows], "label": test.labels[rows]})
     return batches
 
 
@@ -416,16 +412,13 @@ def _evaluate_steps(config, curve, output, todo, train, test, *, classifier, mi_
                     data_seed, encode_batch_size, say):
     """Evaluates each (step, path) of ``todo`` in turn, adding its record to ``curve``
     and rewriting ``output`` after each."""
-    is_adversarial = config.model.name == "adversarial"
-    # The adversarial model of Fig. 1c trains no MI estimator unless mi_weight > 0.
-    has_bound = not is_adversarial or bool(config.model.get("mi_weight", 0.0))
+    model, encoder = build_run_model(config)
     batches = []
-    if mi_batches != 0 and has_bound:
+    if mi_batches != 0 and "mi" in model.metric_names:
         batches = held_out_batches(test, int(config.batch_size), mi_batches, data_seed)
     if jacobian_points:
         order = np.random.default_rng([int(data_seed), 11]).permutation(len(test.labels))
         jacobian_inputs = test.top[order[:jacobian_points]]
-    model, encoder = build_run_model(config)
     log_condition = _condition_fn(encoder, jacobian_inputs) if jacobian_points else None
     encode = _encode_fn(encoder, int(train.top.shape[1]))
     timings = []
@@ -441,8 +434,7 @@ def _evaluate_steps(config, curve, output, todo, train, test, *, classifier, mi_
                 say(f"  step {step}: {path} was deleted meanwhile by the trainer; skipped")
                 continue
         record = _classifier_record(step, path, encode, train, test, classifier, encode_batch_size)
-        if is_adversarial:
-            record["encoder_iterations"] = model.encoder_iterations(step)
+        record.update(model.checkpoint_record(step))
         if batches:
             record.update(_evaluate_bounds(model, batches))
         if jacobian_points:

@@ -167,6 +167,15 @@ class AdversarialModel(MIModel):
                     variables += part.trainable_variables
         return variables
 
+    @property
+    def evaluated_encoder(self):
+        """g_1 = ``encoder``, the player that hides the label from the probe."""
+        return self.encoder
+
+    def checkpoint_record(self, step):
+        """The encoder updates done by ``step`` (Fig. 1c's x-axis)."""
+        return {"encoder_iterations": self.encoder_iterations(step)}
+
     # --- the alternation -------------------------------------------------------------
 
     def is_encoder_step(self, step):

@@ -62,6 +62,10 @@ class MIModel(keras.Model):
       default.
     - ``get_config()``: the config sections (every field of ``config.model`` but
       "name") that rebuild the model: ``MODELS[name](**model.get_config())``.
+    - ``evaluated_encoder``: g_1, whose features of x the checkpoint evaluation's
+      linear classifier reads, or None (the default) when the model has none;
+      ``checkpoint_record(step)``: what that evaluation records of the model at
+      ``step`` beside its numbers ({} by default).
 
     Subclasses take their config sections as constructor arguments, with their defaults
     there; an argument that is no config field of the model is refused.
@@ -122,6 +126,15 @@ class MIModel(keras.Model):
         The trainer calls it at step 0 of a fresh run and at every log step; a model
         decides itself when a value is due and returns {} otherwise (the default).
         """
+        return {}
+
+    @property
+    def evaluated_encoder(self):
+        """g_1: the encoder whose features the checkpoint evaluation reads (None: none)."""
+        return None
+
+    def checkpoint_record(self, step):
+        """Facts of the model at training step ``step`` for the checkpoint evaluation."""
         return {}
 
     def _record(self, outputs):

@@ -87,6 +87,11 @@ class InfoMaxModel(MIModel):
         zy = self.encoder_y(y, training=training) if self.encoder_y is not None else y
         return zx, zy
 
+    @property
+    def evaluated_encoder(self):
+        """g_1 = ``encoder_x`` (None when x is not encoded: the pixel baseline)."""
+        return self.encoder_x
+
     def call(self, inputs, training=False):
         """Scores [B, B] of the (local) batch ``inputs = {"x": ..., "y": ...}``."""
         zx, zy = self.encode(inputs["x"], inputs["y"], training=training)
