@@ -76,7 +76,12 @@ def parse_args(argv=None):
         args.warmup = min(args.warmup, 1)
         args.pipeline_batches = args.pipeline_batches or 5
     args.batch_sizes = [int(b) for b in (args.batch_sizes or "64,128,256").split(",")]
-    args.steps = args.steps or 10
+    args.steps = 10 if args.steps is None else args.steps
+    if args.warmup < 1 or args.steps < 1:
+        parser.error(
+            f"--warmup {args.warmup} and --steps {args.steps}: both must be >= 1 (the first step "
+            "traces, and with --jit compiles, the function: it is never timed)."
+        )
     args.pipeline_batches = args.pipeline_batches or 20
     args.configs = args.configs.split(",") if args.configs else default_configs()
     args.output = args.output or ("bench_vision_quick.json" if args.quick else "bench_vision.json")
