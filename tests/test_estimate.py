@@ -60,6 +60,21 @@ def test_same_seed_same_estimate_and_other_seed_differs():
     assert other.mi != first.mi
 
 
+def test_fit_critic_seed_alone_fixes_the_fit():
+    """Python's global random state (which Keras reads when a layer is constructed)
+    does not reach a fit of a given seed."""
+    import random
+
+    x, y = correlated_gaussian(600, 2, 0.5, seed=4)
+    kwargs = dict(critic="separable", critic_args=CHEAP["critic_args"], bound="infonce", bound_args=None,
+                  batch_size=64, learning_rate=1e-3, max_steps=20, eval_every=10, patience=3, seed=0)
+    random.seed(1)
+    first = neural.fit_critic(x[:400], y[:400], x[400:], y[400:], **kwargs)
+    random.seed(2)
+    second = neural.fit_critic(x[:400], y[:400], x[400:], y[400:], **kwargs)
+    assert first.history == second.history
+
+
 def test_dataset_input_equals_array_input():
     x, y = correlated_gaussian(2000, 2, 0.5, seed=2)
     kwargs = dict(estimator="dv", critic="bilinear", batch_size=50, max_steps=100, seed=0)

@@ -142,11 +142,13 @@ def fit_critic(
     Returns:
       A ``FittedCritic``.
     """
+    # Seeded before the critic exists: Keras draws its initialisers' seeds when the
+    # layer is constructed, from Python's global random state.
+    keras.utils.set_random_seed(seed)
     if critic_args is None:
         critic_args = default_critic_args(critic, np.shape(x_train)[1] + np.shape(y_train)[1])
     layer = critics_lib.get(critic, **(critic_args or {}))
     objective = _objective(bound, dict(bound_args or {}))
-    keras.utils.set_random_seed(seed)
     x_train = tf.constant(x_train, tf.float32)
     y_train = tf.constant(y_train, tf.float32)
     n = int(x_train.shape[0])
