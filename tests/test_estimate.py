@@ -117,6 +117,8 @@ def test_one_dimensional_arrays_are_single_features():
         (dict(critic="deep"), "Unknown critic 'deep'"),
         (dict(batch_size=700), "fewer than one batch of 700"),
         (dict(test_fraction=1.5), "test_fraction"),
+        (dict(seed=-1), r"seed must be in \[0, 4294967295\], got -1"),
+        (dict(seed=2**32), "seed must be in"),
     ],
 )
 def test_bad_input_is_named(kwargs, message):

@@ -150,6 +150,8 @@ def test_bad_input_is_one_clear_error():
         tfmi.estimate_cmi(x, y, np.ones((500, 2)))
     with pytest.raises(ValueError, match="unknown estimator 'knn'"):
         tfmi.estimate_cmi(x, y, z, estimator="knn")
+    with pytest.raises(ValueError, match="estimate_cmi: seed must be in"):
+        tfmi.estimate_cmi(x, y, z, seed=-3)
     z_bad = z.copy()
     z_bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="estimate_cmi: z"):

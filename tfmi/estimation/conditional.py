@@ -210,6 +210,7 @@ def estimate_cmi(
     constant = protocol.drop_constant(arrays, "xyz", "estimate_cmi")
     bootstrap = protocol.bootstrap_count(bootstrap, "estimate_cmi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
+    seed = protocol.as_seed(seed, "estimate_cmi")
     n = lengths["x"]
     n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_cmi")
     dims = tuple(arrays[name].shape[1] for name in "xyz")

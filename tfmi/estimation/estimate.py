@@ -259,6 +259,7 @@ def estimate_mi(
     patience = as_int(patience, "patience", 1)
     bootstrap = protocol.bootstrap_count(bootstrap, "estimate_mi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2)
+    seed = protocol.as_seed(seed, "estimate_mi")
     n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_mi")
     smallest = batch_size if estimator in DEMI_ESTIMATORS else 2
     if min(n_train, n_valid, n_test) < smallest or n_train < batch_size:

@@ -16,9 +16,8 @@ import numpy as np
 
 from tfmi.estimation import candidates as candidates_lib
 
-__all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "bootstrap_count", "split_sizes",
-           "drop_constant",
-           "debiased", "interval", "warnings_for"]
+__all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "as_seed", "bootstrap_count",
+           "split_sizes", "drop_constant", "debiased", "interval", "warnings_for"]
 
 logger = logging.getLogger("tfmi.estimation")
 
@@ -69,13 +68,19 @@ class MIEstimate:
         return self.mi
 
 
-def as_int(value, name, minimum, caller="estimate_mi"):
+def as_int(value, name, minimum, caller="estimate_mi", maximum=None):
     """An integer argument; integral floats such as 64.0 are accepted."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != int(value):
         raise ValueError(f"{caller}: {name} must be an integer, got {value!r}.")
-    if int(value) < minimum:
-        raise ValueError(f"{caller}: {name} must be >= {minimum}, got {value!r}.")
+    if int(value) < minimum or (maximum is not None and int(value) > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{caller}: {name} must be {bounds}, got {value!r}.")
     return int(value)
+
+
+def as_seed(value, caller):
+    """A seed NumPy, Keras and TensorFlow all take: an integer in [0, 2^32 - 1]."""
+    return as_int(value, "seed", 0, caller, maximum=2**32 - 1)
 
 
 def bootstrap_count(value, caller):
