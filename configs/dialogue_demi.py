@@ -14,7 +14,7 @@ nucleus p = 0.9, offline) (Table 2: ppl 18.70, BLEU 0.82 on WoW valid; Table 5 t
 ``bo``: the I_BO variant (Eq. 10) instead, LM + 0.1 x [I_NCE(x'; y) + I_BO(x; y | x')]
 with in-batch negatives; it needs no sampled negatives ("We also tried I_BO in this
 setting and obtained similar results"). Logged: mi_nce / acc_nce, mi_cond / acc_cond
-(chance 1/N), mi = their sum. See tfmi.models.dialogue for the exact terms. Data,
+(chance 1/N), mi = their sum. See tfmi.models.dialogue_objectives for the exact terms. Data,
 backbone, optimizer and arguments as configs/dialogue_gpt2.py, plus bo, negatives_path
 (the .npz) and mi_weight.
 """
