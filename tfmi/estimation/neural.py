@@ -103,6 +103,28 @@ def _objective(bound, bound_args):
     return lambda scores: function(scores, **{state.argument: state(scores)}, **function_args)
 
 
+def _training_steps(layer, objective, optimizer, x_train, y_train, batch_size, generator):
+    """A tf.function ``steps -> mean objective`` that runs ``steps`` Adam steps of the
+    critic on batches of ``batch_size`` rows drawn with replacement by ``generator``."""
+    optimizer.build(layer.trainable_variables)
+    n = int(x_train.shape[0])
+
+    @tf.function
+    def train_steps(steps):
+        total = tf.constant(0.0)
+        for _ in tf.range(steps):
+            index = generator.uniform([batch_size], 0, n, dtype=tf.int32)
+            with tf.GradientTape() as tape:
+                value = objective(layer(tf.gather(x_train, index), tf.gather(y_train, index)))
+                loss = -value
+            gradients = tape.gradient(loss, layer.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, layer.trainable_variables))
+            total += value
+        return total / tf.cast(steps, tf.float32)
+
+    return train_steps
+
+
 def fit_critic(
     x_train,
     y_train,
@@ -151,26 +173,10 @@ def fit_critic(
     objective = _objective(bound, dict(bound_args or {}))
     x_train = tf.constant(x_train, tf.float32)
     y_train = tf.constant(y_train, tf.float32)
-    n = int(x_train.shape[0])
     layer(x_train[:2], y_train[:2])
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max_steps, alpha=0.05)
-    optimizer = keras.optimizers.Adam(schedule)
-    optimizer.build(layer.trainable_variables)
-    generator = tf.random.Generator.from_seed(seed)
-
-    @tf.function
-    def train_steps(steps):
-        total = tf.constant(0.0)
-        for _ in tf.range(steps):
-            index = generator.uniform([batch_size], 0, n, dtype=tf.int32)
-            with tf.GradientTape() as tape:
-                value = objective(layer(tf.gather(x_train, index), tf.gather(y_train, index)))
-                loss = -value
-            gradients = tape.gradient(loss, layer.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, layer.trainable_variables))
-            total += value
-        return total / tf.cast(steps, tf.float32)
-
+    train_steps = _training_steps(layer, objective, keras.optimizers.Adam(schedule), x_train, y_train, batch_size,
+                                  tf.random.Generator.from_seed(seed))
     scorer = FittedCritic(layer, [], 0)
     stopper, step = EarlyStopping(patience, "max"), 0
     while step < max_steps and not stopper.stopped:
