@@ -102,7 +102,6 @@ class DialogueModel(MIModel):
         object.__setattr__(self, "objective", objective)
         self.backbone = backbone if isinstance(backbone, keras.Model) else _build_backbone(as_dict(backbone))
         self._keep_sections(backbone=part_section(backbone, self.backbone))
-        self.method = method
         self.mi_weight = float(mi_weight)
         self.unconditional = unconditional
         self.num_distractors = int(num_distractors)
@@ -110,6 +109,11 @@ class DialogueModel(MIModel):
         for name, layer in objective.layers().items():
             setattr(self, name, layer)
         self._chance = {}
+
+    @property
+    def method(self):
+        """The training method's name (a key of ``OBJECTIVES``)."""
+        return self.objective.name
 
     # --- building blocks --------------------------------------------------------------
 
