@@ -5,6 +5,8 @@ positive pairs (x_i, y_i) lie on the diagonal. Every critic is serialisable thro
 ``get_config`` and can be rebuilt by name with ``tfmi.critics.get``.
 """
 
+import inspect
+
 import keras
 import tensorflow as tf
 
@@ -22,12 +24,20 @@ def _check_pair(x, y, name):
 
 
 class Bilinear(keras.layers.Layer):
-    """Bilinear critic f(x, y) = x^T W y (van den Oord et al. 2018)."""
+    """Bilinear critic f(x, y) = x^T W y (van den Oord et al. 2018). ``seed``: of W's
+    Glorot-uniform initialiser (None: Keras draws it from Python's random state)."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
 
     def build(self, x_shape, y_shape):
         self.kernel = self.add_weight(
-            shape=(x_shape[-1], y_shape[-1]), initializer="glorot_uniform", name="kernel"
+            shape=(x_shape[-1], y_shape[-1]), initializer=keras.initializers.GlorotUniform(self.seed), name="kernel"
         )
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
 
     def call(self, x, y):
         _check_pair(x, y, "Bilinear")
@@ -74,16 +84,20 @@ class Separable(keras.layers.Layer):
 
     phi_k: Dense(h) -> ... -> Dense(embed_dim), ``activation`` between hidden layers.
     Poole et al. (2019) use hidden (256, 256), embed 32; Tschannen et al. (2020) use
-    hidden (100,), embed 100.
+    hidden (100,), embed 100. ``seed`` seeds the initialisers (``tfmi.layers.mlp``); the
+    MLPs take the critic's dtype policy.
     """
 
-    def __init__(self, hidden_units=(256, 256), embed_dim=32, activation="relu", **kwargs):
+    def __init__(self, hidden_units=(256, 256), embed_dim=32, activation="relu", seed=None, **kwargs):
         super().__init__(**kwargs)
         self.hidden_units = tuple(hidden_units)
         self.embed_dim = embed_dim
         self.activation = activation
-        self.phi_x = mlp(self.hidden_units, embed_dim, activation, name="phi_x")
-        self.phi_y = mlp(self.hidden_units, embed_dim, activation, name="phi_y")
+        self.seed = seed
+        phi_y_seed = None if seed is None else seed + len(self.hidden_units) + 1
+        self.phi_x = mlp(self.hidden_units, embed_dim, activation, name="phi_x", seed=seed, dtype=self.dtype_policy)
+        self.phi_y = mlp(self.hidden_units, embed_dim, activation, name="phi_y", seed=phi_y_seed,
+                         dtype=self.dtype_policy)
 
     def build(self, x_shape, y_shape):
         self.phi_x.build(x_shape)
@@ -99,6 +113,7 @@ class Separable(keras.layers.Layer):
             "hidden_units": self.hidden_units,
             "embed_dim": self.embed_dim,
             "activation": self.activation,
+            "seed": self.seed,
         }
 
 
@@ -108,19 +123,25 @@ class Concat(keras.layers.Layer):
     phi is an MLP with ``hidden_units`` and a scalar output. Its first layer is applied
     as W [x; y] + b = W_x x + W_y y + b: the [B, B, d_x + d_y] tensor of concatenated
     pairs is never built, so memory is B^2 h for the first hidden width h instead of
-    B^2 (d_x + d_y + h).
+    B^2 (d_x + d_y + h). ``seed`` seeds the initialisers (``tfmi.layers.mlp``); the
+    sublayers take the critic's dtype policy.
     """
 
-    def __init__(self, hidden_units=(256, 256), activation="relu", **kwargs):
+    def __init__(self, hidden_units=(256, 256), activation="relu", seed=None, **kwargs):
         super().__init__(**kwargs)
         if not hidden_units:
             raise ValueError("Concat: needs at least one hidden layer.")
         self.hidden_units = tuple(hidden_units)
         self.activation = activation
+        self.seed = seed
         first = self.hidden_units[0]
-        self.first_x = keras.layers.Dense(first, use_bias=True, name="first_x")
-        self.first_y = keras.layers.Dense(first, use_bias=False, name="first_y")
-        self.head = mlp(self.hidden_units[1:], 1, activation, name="head")
+        initializers = ["glorot_uniform"] * 2 if seed is None else [keras.initializers.GlorotUniform(seed + i) for i in (0, 1)]
+        self.first_x = keras.layers.Dense(first, use_bias=True, kernel_initializer=initializers[0], name="first_x",
+                                          dtype=self.dtype_policy)
+        self.first_y = keras.layers.Dense(first, use_bias=False, kernel_initializer=initializers[1], name="first_y",
+                                          dtype=self.dtype_policy)
+        self.head = mlp(self.hidden_units[1:], 1, activation, name="head", seed=None if seed is None else seed + 2,
+                        dtype=self.dtype_policy)
         self._activation_fn = keras.activations.get(activation)
 
     def build(self, x_shape, y_shape):
@@ -139,6 +160,7 @@ class Concat(keras.layers.Layer):
             **super().get_config(),
             "hidden_units": self.hidden_units,
             "activation": self.activation,
+            "seed": self.seed,
         }
 
 
@@ -151,12 +173,15 @@ CRITICS = {
 }
 
 
-def get(name, **kwargs):
-    """Builds a critic by name: one of ``CRITICS`` with its keyword arguments."""
+def get(name, seed=None, **kwargs):
+    """Builds a critic by name: one of ``CRITICS`` with its keyword arguments; ``seed``
+    goes to the critics that have initialisers (the parameter-free ones take none)."""
     if isinstance(name, keras.layers.Layer):
         return name
     if name not in CRITICS:
         raise ValueError(f"Unknown critic {name!r}; choose one of {sorted(CRITICS)}.")
+    if seed is not None and "seed" in inspect.signature(CRITICS[name]).parameters:
+        kwargs["seed"] = seed
     try:
         return CRITICS[name](**kwargs)
     except TypeError as error:

@@ -9,12 +9,24 @@ import keras
 __all__ = ["mlp", "batch_norm", "ProjectionHead"]
 
 
-def mlp(hidden_units, output_units, activation="relu", name=None, **dense_kwargs):
+def mlp(hidden_units, output_units, activation="relu", name=None, seed=None, dtype=None, **dense_kwargs):
     """A Sequential MLP: Dense(hidden, activation) for each hidden size, then a linear
-    Dense(output_units)."""
-    layers = [keras.layers.Dense(units, activation=activation, **dense_kwargs) for units in hidden_units]
-    layers.append(keras.layers.Dense(output_units, **dense_kwargs))
-    return keras.Sequential(layers, name=name)
+    Dense(output_units).
+
+    ``seed``: layer k's Glorot-uniform kernel is seeded by ``seed + k`` (None: Keras draws
+    the seeds from Python's global random state). ``dtype``: the dtype policy of every
+    layer (None: the global policy)."""
+    sizes = [*hidden_units, output_units]
+    layers = []
+    for index, units in enumerate(sizes):
+        if seed is not None:
+            dense_kwargs["kernel_initializer"] = keras.initializers.GlorotUniform(seed + index)
+        layers.append(keras.layers.Dense(units, activation=activation if index < len(sizes) - 1 else None,
+                                         dtype=dtype, **dense_kwargs))
+    model = keras.Sequential(layers, name=name)
+    if dtype is not None:
+        model.dtype_policy = dtype  # Sequential takes no dtype argument
+    return model
 
 
 def batch_norm(name, synchronized, momentum, zero_init=False):

@@ -175,13 +175,24 @@ CANDIDATES = {"copula": fit_copula, "mixture": fit_mixture, "flow": fit_flow, "c
 AUTO_CANDIDATES = ("copula", "mixture", "flow", "critic")
 
 
+BATCH_TRAINED = ("flow", "critic")  # candidates trained on batches of settings["batch_size"] train pairs
+
+
 def fit_auto(views, settings):
-    """Every candidate of ``AUTO_CANDIDATES`` that can be fitted to these pairs: a model
-    that needs more pairs than the dimension has, or non-collinear features, is skipped
-    with a log line, and so is a one-component mixture (a Gaussian, which the copula
-    already is); the critic's errors come from the caller's arguments and are raised."""
-    found = []
+    """(every candidate of ``AUTO_CANDIDATES`` that can be fitted to these pairs, the
+    notes on those skipped for the method string): a model that needs more pairs than
+    the dimension has, or non-collinear features, is skipped with a log line, and so is a
+    one-component mixture (a Gaussian, which the copula already is); the batch-trained
+    candidates are skipped when the train split is smaller than a batch; the critic's
+    errors come from the caller's arguments and are raised."""
+    found, notes = [], []
+    n_train = len(views["normal"][0][0])
+    if n_train < settings["batch_size"]:
+        notes.append(f"{' and '.join(BATCH_TRAINED)} skipped: {n_train} train pairs, fewer than one batch of "
+                     f"{settings['batch_size']}")
     for name in AUTO_CANDIDATES:
+        if name in BATCH_TRAINED and n_train < settings["batch_size"]:
+            continue
         if name == "critic":
             found.append(CANDIDATES[name](views, settings))
             continue
@@ -194,7 +205,7 @@ def fit_auto(views, settings):
             logger.info("estimate_mi: no mixture candidate (one component: a Gaussian, as the copula's)")
             continue
         found.append(candidate)
-    return found
+    return found, notes
 
 
 def choose(candidates, views):

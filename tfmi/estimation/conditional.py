@@ -36,7 +36,7 @@ from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import gaussian, heldout, protocol, regression
+from tfmi.estimation import discrete, gaussian, heldout, protocol, regression
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 
 __all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
@@ -208,6 +208,7 @@ def estimate_cmi(
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
     constant = protocol.drop_constant(arrays, "xyz", "estimate_cmi")
+    identical = protocol.identical(arrays["x"], arrays["y"])
     bootstrap = protocol.bootstrap_count(bootstrap, "estimate_cmi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
     seed = protocol.as_seed(seed, "estimate_cmi")
@@ -237,6 +238,8 @@ def estimate_cmi(
     if bootstrap > 0 and chosen.refit is not None:
         result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {bootstrap} bootstrap refits"
-    found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), False, constant, caller="estimate_cmi")
-    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr), found, method,
+    found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), identical, constant,
+                                  caller="estimate_cmi",
+                                  discrete_levels={name: discrete.levels(arrays[name]) for name in "xyz"})
+    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found, method,
                       chosen.curve, chosen.best_step, settings)

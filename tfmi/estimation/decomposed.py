@@ -36,12 +36,13 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
         )
         for part, seed in zip(parts, (settings["seed"], None, None))
     )
-    model = DecomposedEstimatorModel(settings["estimator"], **settings["critic_args"])
+    model = DecomposedEstimatorModel(settings["estimator"], **{"seed": settings["seed"], "dtype": "float32",
+                                                                **settings["critic_args"]})
     model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
     model.build_from_batch(next(iter(valid)))
     stopper = _StopOnValidation(EarlyStopping(settings["patience"], "max"))
     history = model.fit(
-        train.repeat(),
+        train,
         validation_data=valid,
         steps_per_epoch=settings["eval_every"],
         epochs=-(-settings["max_steps"] // settings["eval_every"]),
@@ -89,11 +90,12 @@ def _conditional_negatives(sampler, xprime, k, dim_y):
 
 
 def _batches(arrays, batch_size, shuffle_seed=None, conditional_sampler=None):
-    """Batches of the dict ``arrays``; adds "y_cond" [B, B - 1, d_y] from the sampler."""
-    dataset = tf.data.Dataset.from_tensor_slices(arrays)
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(arrays["x"]), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
+    """Batches of the dict ``arrays``, once in order, or with ``shuffle_seed`` endlessly,
+    each epoch in its own order; adds "y_cond" [B, B - 1, d_y] from the sampler."""
+    if shuffle_seed is None:
+        dataset = tf.data.Dataset.from_tensor_slices(arrays).batch(batch_size, drop_remainder=True)
+    else:
+        dataset = tf.data.Dataset.counter().flat_map(_epoch_batches(arrays, batch_size, shuffle_seed))
     if conditional_sampler is None:
         return dataset
     dim_y = arrays["y"].shape[1]
@@ -109,3 +111,18 @@ def _batches(arrays, batch_size, shuffle_seed=None, conditional_sampler=None):
         return {**batch, "y_cond": y_cond}
 
     return dataset.map(add_negatives)
+
+
+def _epoch_batches(arrays, batch_size, seed):
+    """epoch -> that epoch's batches of ``arrays`` in a random order drawn by a stateless op
+    of (seed, epoch): neither the caller's global seed nor its generators enter (a
+    ``Dataset.shuffle`` seed is combined with the global one)."""
+    tensors = {name: tf.constant(array) for name, array in arrays.items()}
+    rows = len(arrays["x"])
+
+    def batches(epoch):
+        order = tf.argsort(tf.random.stateless_uniform([rows], seed=tf.stack([tf.constant(seed, tf.int64), epoch])))
+        epoch_rows = {name: tf.gather(tensor, order) for name, tensor in tensors.items()}
+        return tf.data.Dataset.from_tensor_slices(epoch_rows).batch(batch_size, drop_remainder=True)
+
+    return batches

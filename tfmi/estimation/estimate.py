@@ -21,13 +21,12 @@ interval covers the test split's noise only.
 
 import logging
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds as bounds_lib
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import decomposed, gaussian, neural
+from tfmi.estimation import decomposed, discrete, gaussian, neural
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 from tfmi.estimation import protocol
@@ -37,6 +36,7 @@ __all__ = ["estimate_mi", "MIEstimate"]
 logger = logging.getLogger("tfmi.estimation")
 
 ESTIMATORS = ("auto", "copula", "mixture", "flow")  # besides the bounds and the DEMI estimators
+MODEL_ESTIMATORS = ("auto", "copula", "mixture")  # need no batch ("auto" skips its batch-trained candidates)
 MAX_DATASET_PAIRS = 1_000_000  # pairs read from a dataset at most (max_pairs)
 
 
@@ -56,6 +56,9 @@ def _from_dataset(dataset, max_pairs):
     if cardinality == tf.data.INFINITE_CARDINALITY:
         raise ValueError("estimate_mi: the dataset x is infinite (e.g. .repeat()); pass a finite one, e.g. dataset.take(n).")
     spec = dataset.element_spec
+    if isinstance(spec, dict) and set(spec) != {"x", "y"}:
+        raise ValueError(f"estimate_mi: the dataset yields dicts with the keys {sorted(spec)}; they must be exactly "
+                         f"'x' and 'y' (lower case), e.g. dataset.map(lambda d: {{'x': d[...], 'y': d[...]}}).")
     specs = (spec["x"], spec["y"]) if isinstance(spec, dict) else spec
     if not isinstance(specs, tuple) or len(specs) != 2:
         raise ValueError("estimate_mi: the dataset x must yield (x, y) pairs or {'x': ..., 'y': ...} dicts.")
@@ -97,8 +100,9 @@ def _candidate_estimate(arrays, parts, settings):
     estimator, max_fit_pairs = settings["estimator"], settings["max_fit_pairs"]
     fit_parts = [parts[0], parts[1][: max(max_fit_pairs // 5, 2)], parts[2]]
     views = candidates_lib.Views(*([arrays[name][part] for part in fit_parts] for name in ("x", "y")))
+    notes = []
     if estimator == "auto":
-        fitted = candidates_lib.fit_auto(views, settings)
+        fitted, notes = candidates_lib.fit_auto(views, settings)
     elif estimator in candidates_lib.CANDIDATES:
         fitted = [candidates_lib.CANDIDATES[estimator](views, settings)]
     else:
@@ -111,7 +115,7 @@ def _candidate_estimate(arrays, parts, settings):
     if chosen.refit is not None and settings["bootstrap"] > 0:
         result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {settings['bootstrap']} bootstrap refits"
-    return result, chosen.curve, chosen.best_step, method
+    return result, chosen.curve, chosen.best_step, "; ".join([method, *notes])
 
 
 def _ceiling_name(result, estimator):
@@ -252,6 +256,7 @@ def estimate_mi(
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
     constant = protocol.drop_constant(arrays, "xy", "estimate_mi")
+    identical = protocol.identical(arrays["x"], arrays["y"])
     n = lengths["x"]
     batch_size = as_int(batch_size, "batch_size", 2)
     max_steps = as_int(max_steps, "max_steps", 1)
@@ -261,11 +266,15 @@ def estimate_mi(
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2)
     seed = protocol.as_seed(seed, "estimate_mi")
     n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_mi")
-    smallest = batch_size if estimator in DEMI_ESTIMATORS else 2
-    if min(n_train, n_valid, n_test) < smallest or n_train < batch_size:
+    smallest = batch_size if estimator in DEMI_ESTIMATORS else protocol.MIN_SPLIT_ROWS
+    if min(n_valid, n_test) < smallest or n_train < (protocol.MIN_SPLIT_ROWS if estimator in MODEL_ESTIMATORS
+                                                     else batch_size):
+        needs = (f"at least {protocol.MIN_SPLIT_ROWS} in each" if estimator in MODEL_ESTIMATORS else
+                 f"one batch of {batch_size} in {'every split' if estimator in DEMI_ESTIMATORS else 'train'}")
         raise ValueError(
             f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
-            f"pairs, fewer than one batch of {batch_size} in a split; use more samples or a smaller batch_size."
+            f"pairs; estimator {estimator!r} needs {needs}: use more samples"
+            f"{'' if estimator in MODEL_ESTIMATORS else ', a smaller batch_size or the default estimator'}."
         )
     if estimator in DEMI_ESTIMATORS and n_test < 2 * batch_size:
         raise ValueError(
@@ -295,16 +304,36 @@ def estimate_mi(
         "n_valid": n_valid,
         "n_test": n_test,
     }
-    identical = arrays["x"].shape == arrays["y"].shape and np.array_equal(arrays["x"], arrays["y"])
     order = np.random.default_rng(seed).permutation(n)
-    keras.utils.set_random_seed(seed)
 
     parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
+    levels = {name: discrete.levels(arrays[name]) for name in "xy"}
+    dims = {name: arrays[name].shape[1] for name in "xy"}
+    if estimator == "auto" and None not in levels.values():
+        return _contingency_estimate(arrays, levels, settings, constant, truncated)
     if estimator in DEMI_ESTIMATORS:
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
+        dof = len(result.terms) - 1
     else:
         result, curve, best_step, method = _candidate_estimate(arrays, parts, settings)
-    dims = {name: arrays[name].shape[1] for name in "xy"}
-    found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant, truncated)
-    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr), found, method, curve,
+        dof = n_test - 1
+    found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant,
+                                  truncated, discrete_levels=levels)
+    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
                       best_step, settings)
+
+
+def _contingency_estimate(arrays, levels, settings, constant, truncated):
+    """The MIEstimate of two sides that look discrete: their contingency table's MI
+    (``discrete.contingency_mi``) on all rows."""
+    mi, stderr, (k_x, k_y) = discrete.contingency_mi(arrays["x"], arrays["y"])
+    method = (f"contingency table of {k_x} x {k_y} observed values, plug-in on all {len(arrays['x'])} rows, "
+              f"Miller-Madow bias correction")
+    found = [truncated] if truncated else []
+    found += protocol.constant_column_warnings(constant)
+    found.append(
+        f"x and y look discrete ({levels['x']} and {levels['y']} distinct values): estimated as the MI of their "
+        f"contingency table; pass an estimator by name (e.g. estimator='copula') to treat them as continuous."
+    )
+    protocol.log_warnings(found, "estimate_mi")
+    return MIEstimate(mi, stderr, protocol.interval(mi, stderr), found, method, [], 0, settings)

@@ -90,7 +90,7 @@ class AffineCouplingFlow(keras.layers.Layer):
         for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
             last = i == len(widths) - 2
             limit = float(np.sqrt(6.0 / (fan_in + fan_out)))  # Glorot uniform per coupling
-            initializer = "zeros" if last else keras.initializers.RandomUniform(-limit, limit)
+            initializer = "zeros" if last else keras.initializers.RandomUniform(-limit, limit, seed=int(rng.integers(2**31)))
             self.kernels.append(self.add_weight((num_couplings, fan_in, fan_out), initializer, name=f"kernel_{i}"))
             self.biases.append(self.add_weight((num_couplings, fan_out), "zeros", name=f"bias_{i}"))
 
@@ -128,7 +128,7 @@ class _Side:
         dim = train.shape[1]
         self.flow = None
         if dim >= 2 and num_couplings > 0:
-            self.flow = AffineCouplingFlow(dim, num_couplings, hidden_units, seed, name=name)
+            self.flow = AffineCouplingFlow(dim, num_couplings, hidden_units, seed, name=name, dtype="float32")
 
     @property
     def variables(self):
@@ -162,7 +162,8 @@ def fit_flow(
       x_train, y_train: [n, d_x], [n, d_y] training pairs (float arrays; standardisation
         does not matter: the rank map comes first). x_valid, y_valid: validation pairs,
         for early stopping only.
-      seed: seeds the initialisation, the permutations of the couplings and the batches.
+      seed: seeds the initialisation, the permutations of the couplings and the batches
+        (the caller's random streams are neither read nor changed).
       num_couplings, hidden_units: affine couplings per side and the hidden widths of
         each coupling's network (0 couplings: the rank Gaussianisation alone).
       batch_size, learning_rate: Adam on the batch negative log-likelihood.
@@ -181,7 +182,6 @@ def fit_flow(
     )
     batch_size = int(min(batch_size, len(x_train)))
 
-    keras.utils.set_random_seed(seed)
     side_x = _Side(x_train, num_couplings, hidden_units, seed, "flow_x")
     side_y = _Side(y_train, num_couplings, hidden_units, seed + 1, "flow_y")
     train = [tf.constant(side.rank.transform(a)) for side, a in ((side_x, x_train), (side_y, y_train))]

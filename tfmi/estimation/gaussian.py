@@ -59,6 +59,8 @@ def as_matrix(array, caller, name):
         array = array[:, None]
     if array.ndim != 2 or array.shape[1] == 0:
         raise ValueError(f"{caller}: {name} must be [n_samples, n_features], got shape {array.shape}.")
+    if len(array) == 0:
+        raise ValueError(f"{caller}: {name} is empty (0 rows of shape {array.shape}); pass the samples.")
     if not np.all(np.isfinite(array)):
         bad = int(np.sum(~np.isfinite(array).all(axis=1)))
         raise ValueError(f"{caller}: {name} holds NaN or inf values in {bad} rows; remove them first.")
@@ -87,13 +89,15 @@ def _quadratic(rows, matrix):
     return np.sum((rows @ matrix) * rows, axis=1)
 
 
+def _not_positive_definite(what):
+    return ValueError(f"{what} is not positive definite (constant or collinear features, e.g. x == y?); "
+                      "drop redundant columns or add a little noise.")
+
+
 def _logdet(matrix, what):
     sign, logdet = np.linalg.slogdet(matrix)
     if sign <= 0 or not np.isfinite(logdet):
-        raise ValueError(
-            f"{what} is not positive definite (constant or collinear features?); "
-            "drop redundant columns or add a little noise."
-        )
+        raise _not_positive_definite(what)
     return float(logdet)
 
 
@@ -297,7 +301,10 @@ class StudentRatio(GaussianRatio):
         with threadpool_limits(1, user_api="blas"):
             for _ in range(iterations):
                 centred = joint - mean
-                forms = _quadratic(centred, np.linalg.inv(scatter))
+                try:
+                    forms = _quadratic(centred, np.linalg.inv(scatter))
+                except np.linalg.LinAlgError:
+                    raise _not_positive_definite("the scatter of the joint of x and y") from None
                 weights = (dof + dim) / (dof + forms)
                 mean = weights @ joint / weights.sum()
                 centred = joint - mean

@@ -65,7 +65,13 @@ class FittedCritic:
 
     @tf.function(reduce_retracing=True)
     def _score(self, x, y):
-        return self.critic(x, y)
+        return _float32_scores(self.critic, x, y)
+
+
+def _float32_scores(critic, x, y):
+    """The critic's [B, B] scores in float32, whatever its dtype policy (a critic layer
+    the caller built under a mixed-precision policy computes in float16)."""
+    return tf.cast(critic(x, y), tf.float32)
 
 
 def heldout_args(bound, bound_args=None):
@@ -99,7 +105,7 @@ def _objective(bound, bound_args):
                 f"remove {sorted(state_args)} from bound_args."
             )
         state_args = {"baseline": "none"}
-    state = state_layer(**state_args)
+    state = state_layer(**state_args, dtype="float32")
     return lambda scores: function(scores, **{state.argument: state(scores)}, **function_args)
 
 
@@ -115,7 +121,7 @@ def _training_steps(layer, objective, optimizer, x_train, y_train, batch_size, g
         for _ in tf.range(steps):
             index = generator.uniform([batch_size], 0, n, dtype=tf.int32)
             with tf.GradientTape() as tape:
-                value = objective(layer(tf.gather(x_train, index), tf.gather(y_train, index)))
+                value = objective(_float32_scores(layer, tf.gather(x_train, index), tf.gather(y_train, index)))
                 loss = -value
             gradients = tape.gradient(loss, layer.trainable_variables)
             optimizer.apply_gradients(zip(gradients, layer.trainable_variables))
@@ -164,12 +170,11 @@ def fit_critic(
     Returns:
       A ``FittedCritic``.
     """
-    # Seeded before the critic exists: Keras draws its initialisers' seeds when the
-    # layer is constructed, from Python's global random state.
-    keras.utils.set_random_seed(seed)
     if critic_args is None:
         critic_args = default_critic_args(critic, np.shape(x_train)[1] + np.shape(y_train)[1])
-    layer = critics_lib.get(critic, **(critic_args or {}))
+    # The seed and the float32 policy go to the critic's own initialisers and layers: the
+    # caller's random streams and dtype policy are neither read nor changed.
+    layer = critics_lib.get(critic, **{"seed": seed, "dtype": "float32", **(critic_args or {})})
     objective = _objective(bound, dict(bound_args or {}))
     x_train = tf.constant(x_train, tf.float32)
     y_train = tf.constant(y_train, tf.float32)

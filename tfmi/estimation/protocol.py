@@ -6,18 +6,21 @@ The protocol: the rows are split once at random into train (fits), validation (e
 choice) and test (the reported number, read once). A closed-form model's held-out
 value m_0 is corrected by bootstrap refits m_b on resampled train rows:
 mi = 2 m_0 - mean_b(m_b), stderr^2 = test stderr^2 + var_b(m_b) (1 + 1/B); the 95%
-interval mi +- 1.96 stderr is cut at 0.
+interval mi +- t_{0.975} stderr (Student's t with the test values less one degrees of
+freedom) is cut at 0.
 """
 
 import dataclasses
 import logging
 
 import numpy as np
+import scipy.stats
 
 from tfmi.estimation import candidates as candidates_lib
 
 __all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "as_seed", "bootstrap_count",
-           "split_sizes", "drop_constant", "debiased", "interval", "warnings_for"]
+           "split_sizes", "drop_constant", "debiased", "interval", "identical", "constant_column_warnings",
+           "log_warnings", "warnings_for", "MIN_SPLIT_ROWS"]
 
 logger = logging.getLogger("tfmi.estimation")
 
@@ -26,6 +29,7 @@ MAX_FIT_PAIRS = 20_000  # train pairs a model fits on (and a fifth as many valid
 PAIRS_PER_DIMENSION = 10  # fewer train pairs per input dimension than this: a warning
 CEILING_MARGIN = 1.0  # an estimate within this many nats of its ceiling: a warning
 Z_95 = 1.959964
+MIN_SPLIT_ROWS = 5  # rows of each split at least, for the models that need no batch
 
 
 @dataclasses.dataclass
@@ -41,8 +45,9 @@ class MIEstimate:
         per-batch values), plus for the copula and the mixture the variance of the fit
         itself (bootstrap refits). A critic's or the flow's stderr leaves out the
         fitting variance and the bias of an under-trained critic.
-      interval: the 95% normal interval (mi - 1.96 stderr, mi + 1.96 stderr), cut at 0
-        since MI >= 0 (an interval wholly below 0 becomes (0, 0)).
+      interval: the 95% interval mi +- q stderr, q Student's t quantile for the number of
+        test values (1.96 for thousands, 2.26 for 10; ``interval``), cut at 0 since
+        MI >= 0 (an interval wholly below 0 becomes (0, 0)).
       warnings: reasons to distrust the number (few pairs for the dimension, a negative
         estimate, an estimate at its method's ceiling, x identical to y); each is also
         logged on the "tfmi.estimation" logger.
@@ -130,15 +135,39 @@ def debiased(result, chosen, views, settings):
     return dataclasses.replace(result, mi=mi, stderr=stderr)
 
 
-def interval(mi, stderr):
-    """The 95% normal interval, cut at 0 since MI >= 0 (wholly below 0: (0, 0))."""
-    return (max(mi - Z_95 * stderr, 0.0), max(mi + Z_95 * stderr, 0.0))
+def interval(mi, stderr, dof=None):
+    """The 95% interval mi +- q stderr, cut at 0 since MI >= 0 (wholly below 0: (0, 0)):
+    q is Student's t quantile with ``dof`` degrees of freedom (the test values less one:
+    the standard error of a mean of few values is itself uncertain; 2.26 for 10 values),
+    or the normal 1.96 when ``dof`` is None."""
+    quantile = Z_95 if dof is None else float(scipy.stats.t.ppf(0.975, max(int(dof), 1)))
+    return (max(mi - quantile * stderr, 0.0), max(mi + quantile * stderr, 0.0))
 
 
-def warnings_for(result, ceiling_name, n_train, dims, identical, constant, truncated=None, caller="estimate_mi"):
+def identical(x, y):
+    """Whether x and y hold the same values (their MI is infinite for continuous data)."""
+    return x.shape == y.shape and np.array_equal(x, y)
+
+
+def constant_column_warnings(constant):
+    """One warning per input with constant columns (``drop_constant``'s result)."""
+    return [f"{name} has constant columns {[int(c) for c in columns]} (zero variance): they carry no information "
+            f"and were left out." for name, columns in constant.items() if len(columns)]
+
+
+def log_warnings(found, caller):
+    """Each warning on the "tfmi.estimation" logger."""
+    for message in found:
+        logger.warning("%s: %s", caller, message)
+
+
+def warnings_for(result, ceiling_name, n_train, dims, identical, constant, truncated=None, caller="estimate_mi",
+                 discrete_levels=None):
     """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``dims`` maps each
     input's name to its columns; ``constant`` each name to the indices of its constant
-    columns; ``truncated``: a dataset's message that only part of it was read."""
+    columns; ``truncated``: a dataset's message that only part of it was read;
+    ``discrete_levels``: {name: distinct values, or None} of the inputs that look
+    discrete (``discrete.levels``)."""
     result_mi, ceiling = result.mi, result.ceiling
     found = [truncated] if truncated else []
     total = sum(dims.values())
@@ -148,14 +177,19 @@ def warnings_for(result, ceiling_name, n_train, dims, identical, constant, trunc
             f"{n_train} train pairs for {total} input dimensions ({shapes}): too few to fit a critic "
             f"(want >= {PAIRS_PER_DIMENSION} per dimension); the estimate may be far below the true MI."
         )
-    for name, columns in constant.items():
-        if len(columns):
+    found += constant_column_warnings(constant)
+    for name, count in (discrete_levels or {}).items():
+        if count is not None:
             found.append(
-                f"{name} has constant columns {[int(c) for c in columns]} (zero variance): they carry no information "
-                f"and were left out."
+                f"{name} looks discrete ({count} distinct values) and was modelled as continuous: a density model "
+                f"sees a repeated value as a narrow peak, so the estimate may be off (two discrete inputs "
+                f"with the default estimator are read from their contingency table)."
             )
     if identical:
-        found.append("x and y are identical: for continuous data I(x; y) is infinite; the estimate is a ceiling.")
+        found.append(
+            "x and y are identical: for continuous data their mutual information (conditional or not) is "
+            "infinite, and the estimate only says how far the fitted model reached."
+        )
     if result_mi + Z_95 * result.stderr < 0:
         found.append(
             f"the estimate {result_mi:.4f} nats is below 0 by more than 1.96 standard errors; MI is >= 0: "
@@ -166,6 +200,5 @@ def warnings_for(result, ceiling_name, n_train, dims, identical, constant, trunc
             f"the estimate {result_mi:.4f} nats is at the ceiling of its method: {ceiling_name}; the true MI "
             f"may be larger: use more pairs, or an estimator without that ceiling."
         )
-    for message in found:
-        logger.warning("%s: %s", caller, message)
+    log_warnings(found, caller)
     return found

@@ -37,9 +37,12 @@ def _network(conditions, dim_x, seed):
     (d_x (d_x + 1) / 2) of one conditional Gaussian."""
     layers = [keras.Input((conditions,))]
     for index, units in enumerate(HIDDEN_UNITS):
-        layers.append(keras.layers.Dense(units, activation="gelu", kernel_initializer=keras.initializers.GlorotUniform(seed + index)))
-    layers.append(keras.layers.Dense(dim_x + dim_x * (dim_x + 1) // 2, kernel_initializer="zeros"))
-    return keras.Sequential(layers)
+        layers.append(keras.layers.Dense(units, activation="gelu", kernel_initializer=keras.initializers.GlorotUniform(seed + index),
+                                         dtype="float32"))
+    layers.append(keras.layers.Dense(dim_x + dim_x * (dim_x + 1) // 2, kernel_initializer="zeros", dtype="float32"))
+    network = keras.Sequential(layers)
+    network.dtype_policy = "float32"  # whatever the caller's global policy
+    return network
 
 
 def _log_density(network, x, conditions):
@@ -92,7 +95,6 @@ class ConditionalGaussians:
 def fit_conditional_gaussians(x_train, yz_train, x_valid, yz_valid, dim_z, *, seed=0):
     """Fits q(x | y, z) and q(x | z) (each its own network and early stopping) on the
     train rows; returns a ``ConditionalGaussians``."""
-    keras.utils.set_random_seed(seed)
     dim_x, dim_yz = x_train.shape[1], yz_train.shape[1]
     full, reduced = _network(dim_yz, dim_x, seed), _network(dim_z, dim_x, seed + 100)
     networks = (full, reduced)

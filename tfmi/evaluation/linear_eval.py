@@ -441,18 +441,24 @@ def fit_keras_linear_classifier(
     std = train_features.std(0) + 1e-6
     train_scaled, test_scaled = (train_features - mean) / std, (test_features - mean) / std
     num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
-    keras.utils.set_random_seed(seed)
     steps = epochs * int(np.ceil(len(train_labels) / batch_size))
+    # Seeded initialiser, float32 and our own epoch orders: the caller's random streams
+    # and dtype policy are neither read nor changed.
     classifier = keras.Sequential([
         keras.Input((train_scaled.shape[1],)),
-        keras.layers.Dense(num_classes, kernel_regularizer=keras.regularizers.L2(weight_decay / 2) if weight_decay else None),
+        keras.layers.Dense(num_classes, kernel_regularizer=keras.regularizers.L2(weight_decay / 2) if weight_decay else None,
+                           kernel_initializer=keras.initializers.GlorotUniform(seed), dtype="float32"),
     ])
+    classifier.dtype_policy = "float32"
     classifier.compile(
         optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, steps), momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    classifier.fit(train_scaled, train_labels, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = rng.permutation(len(train_labels))
+        classifier.fit(train_scaled[order], train_labels[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     accuracy = lambda f, y: float(np.mean(np.argmax(classifier.predict(f, batch_size=4096, verbose=0), 1) == y))  # noqa: E731
     return LinearEvalResult(
         accuracy=accuracy(test_scaled, test_labels),

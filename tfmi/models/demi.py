@@ -42,11 +42,17 @@ METHODS = ("infonce", "demi", "demi_is", "demi_bo", "demi_var")
 
 
 class GaussianConditional(keras.layers.Layer):
-    """q(y | x') = N(W x' + b, diag(exp(2 s))): the variational proposal of I_VAR."""
+    """q(y | x') = N(W x' + b, diag(exp(2 s))): the variational proposal of I_VAR; ``seed``
+    of W's initialiser (None: Keras's draw)."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
 
     def build(self, xprime_shape, y_shape):
         dim_y = y_shape[-1]
-        self.mean = keras.layers.Dense(dim_y, name="mean")
+        self.mean = keras.layers.Dense(dim_y, kernel_initializer=keras.initializers.GlorotUniform(self.seed),
+                                       name="mean", dtype=self.dtype_policy)
         self.mean.build(xprime_shape)
         self.log_scale = self.add_weight(shape=(dim_y,), initializer="zeros", name="log_scale")
 
@@ -70,13 +76,15 @@ class DecomposedEstimatorModel(MIModel):
     the total-MI estimates (registered as "demi_synthetic").
 
     Args (the fields of ``config.model``): method, one of ``METHODS``; hidden_units and
-    embed_dim of the MLPs f and g.
+    embed_dim of the MLPs f and g; seed of their initialisers (None: Keras draws them
+    from Python's random state, which the trainer seeds). The parts take the model's
+    dtype policy.
 
     The number of conditional negatives equals B - 1 (as many as in-batch negatives),
     also for the samples of q in "demi_var".
     """
 
-    def __init__(self, method="demi", hidden_units=100, embed_dim=100, **kwargs):
+    def __init__(self, method="demi", hidden_units=100, embed_dim=100, seed=None, **kwargs):
         if method not in METHODS:
             raise ValueError(f"Unknown DEMI method {method!r}; choose one of {list(METHODS)}.")
         names = ["loss", "mi", "mi_infonce", "mi_demi", "mi_nce_is", "nce_xprime", "cnce", "true_mi"]
@@ -86,10 +94,12 @@ class DecomposedEstimatorModel(MIModel):
         self.method = method
         self.hidden_units = hidden_units
         self.embed_dim = embed_dim
-        self.f = mlp((hidden_units,), embed_dim, name="f")
-        self.g = mlp((hidden_units,), embed_dim, name="g")
+        self.seed = seed
+        seeds = [None] * 3 if seed is None else [seed, seed + 2, seed + 4]
+        self.f = mlp((hidden_units,), embed_dim, name="f", seed=seeds[0], dtype=self.dtype_policy)
+        self.g = mlp((hidden_units,), embed_dim, name="g", seed=seeds[1], dtype=self.dtype_policy)
         if method == "demi_var":
-            self.proposal = GaussianConditional(name="proposal")
+            self.proposal = GaussianConditional(seeds[2], name="proposal", dtype=self.dtype_policy)
         self._step_seed = self.add_weight(
             shape=(), dtype="int64", initializer="zeros", trainable=False, name="step_seed",
             aggregation="only_first_replica",
@@ -183,4 +193,5 @@ class DecomposedEstimatorModel(MIModel):
         }
 
     def get_config(self):
-        return {"method": self.method, "hidden_units": self.hidden_units, "embed_dim": self.embed_dim}
+        seed = {} if self.seed is None else {"seed": self.seed}  # a config gives none: the trainer seeds
+        return {"method": self.method, "hidden_units": self.hidden_units, "embed_dim": self.embed_dim, **seed}
