@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,17 @@ INTERVAL = r"95% interval: (\S+) to (\S+) nats"
 TF_NOISE = ("I0000", "absl::InitializeLog", "oneDNN", "cuda", "Traceback")
 
 
+TFMI = [sys.executable, "-m", "tfmi.command_line"]
+
+
+def _env():
+    """This environment less what changes the script's messages."""
+    return {name: value for name, value in os.environ.items() if name not in ("TFMI_DEBUG", "TF_CPP_MIN_LOG_LEVEL")}
+
+
 def run_tfmi(*args, cwd, command=None, timeout=300):
     """``python -m tfmi.command_line ARGS`` (or ``command``) in ``cwd``: the CompletedProcess."""
-    env = {name: value for name, value in os.environ.items() if name not in ("TFMI_DEBUG", "TF_CPP_MIN_LOG_LEVEL")}
-    command = command or [sys.executable, "-m", "tfmi.command_line"]
-    return subprocess.run([*command, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([*(command or TFMI), *map(str, args)], cwd=cwd, env=_env(), capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -150,6 +157,30 @@ def test_ctrl_c_while_tensorflow_loads_is_one_line_and_status_130(pair, tmp_path
     assert rest.splitlines() == [command_line.STOPPED]
 
 
+def test_a_result_that_cannot_be_written_is_not_status_0_and_a_gone_reader_is_a_quiet_141(pair, tmp_path):
+    """Stdout closed (``>&-``): one error line, status 74, not a lost result with status 0.
+    The reader gone (``| head``): no message, status 141 (128 + SIGPIPE) as cat's, not
+    "error: [Errno 32] Broken pipe" or "Exception ignored". The pipe's read end is closed
+    before the script starts, so its write fails every time. Both at once (each imports
+    TensorFlow)."""
+    args = [*TFMI, "mi", "a.npy", "b.npy", "--estimator", "copula", "--quiet"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    runs = {
+        "closed": subprocess.Popen(args, cwd=tmp_path, env=_env(), stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: os.close(1)),
+        "gone": subprocess.Popen([*args, "--json"], cwd=tmp_path, env=_env(), stdout=write_end,
+                                 stderr=subprocess.PIPE, text=True),
+    }
+    os.close(write_end)
+    said = {name: run.communicate(timeout=300)[1] for name, run in runs.items()}
+    assert runs["closed"].returncode == 74, said
+    assert said["closed"].splitlines() == ["error: cannot write to stdout (standard output is closed): the output is "
+                                           "lost; run it again with stdout open to a file or pipe that takes it "
+                                           "(tfmi ... > result.txt)"]
+    assert (runs["gone"].returncode, said["gone"]) == (128 + signal.SIGPIPE, "")
+
+
 # Bad input: one line, exit 2 ----------------------------------------------------------
 
 
@@ -193,7 +224,8 @@ BAD_INPUTS = [  # arguments, fragments the one error line must hold
     (["mi", "complex.npy", "b.npy"], ["complex.npy: holds complex128 values"]),
     (["mi", "table.csv"], ["table.csv is the only file", "--x-columns --y-columns"]),
     (["cmi", "a.npy", "b.npy"], ["cmi needs Z: --given"]),
-    (["mi", "a.npy", "b.npy", "--estimator", "bogus"], ["unknown estimator 'bogus'; choose one of ['auto'"]),
+    (["mi", "a.npy", "b.npy", "--estimator", "bogus"],
+     ["--estimator 'bogus' is not one the command line runs; choose one of ['auto'"]),
 ]
 
 
@@ -215,6 +247,67 @@ def test_an_error_of_estimate_mi_is_one_line(pair, tmp_path, monkeypatch, capsys
     said = capsys.readouterr()
     assert said.out == "" and said.err.splitlines() == [
         "error: estimate_mi: valid_fraction + test_fraction must leave pairs to train on, got 0.5 + 0.5."]
+
+
+def _write_more_bad_inputs(folder, pair):
+    """Files each of whose readings once went wrong: a row dropped, a traceback, or a
+    message that did not name the file."""
+    x, y = pair
+    rows = "\n".join(f"{a:.17g},{b:.17g}" for a, b in zip(x[1:], y[1:]))
+    (folder / "na.csv").write_text(f"1.3,NA\n{rows}\n")  # no header: line 1 is a sample
+    with open(folder / "liar.npy", "wb") as handle:  # 2e12 rows claimed in 828 bytes
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False,
+                                                      "shape": (2_000_000_000_000,)})
+        handle.write(bytes(700))
+    with zipfile.ZipFile(folder / "liar.npz", "w") as archive:
+        archive.write(folder / "liar.npy", "x.npy")
+    np.savez(folder / "good.npz", x=x, y=y)
+    whole = (folder / "good.npz").read_bytes()
+    (folder / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    (folder / "flipped.npz").write_bytes(whole[:200] + bytes([whole[200] ^ 0xFF]) + whole[201:])
+    np.save(folder / "no_rows.npy", np.zeros((0, 2)))
+    np.save(folder / "no_columns.npy", np.zeros((600, 0)))
+    np.save(folder / "dates.npy", np.arange(600).astype("datetime64[D]"))
+    (folder / "folder.csv").mkdir()
+
+
+# Arguments, fragments the one error line must hold; main(ARGS) in-process (the copula: fast
+# where a file was once taken as good and estimated).
+MORE_BAD_INPUTS = [
+    (["mi", "na.csv", "--x-columns", "0", "--y-columns", "1", "--estimator", "copula"],
+     ["na.csv: column 1 holds 'NA', not a number, at line 1; fill or drop that row (a first row with a number "
+      "in it is data; a header names no column by a number)"]),
+    (["mi", "table.csv", "--x-columns", "", "--y-columns", "y", "--estimator", "copula"],
+     ["table.csv: no column '' (--x-columns)"]),
+    (["mi", "table.csv", "--x-columns", "\u00b2", "--y-columns", "y"],
+     ["table.csv: no column '\u00b2' (--x-columns); it has 2 columns: x, y"]),
+    (["mi", "liar.npy", "b.npy"], ["liar.npy: its header promises an array of shape (2000000000000,)",
+                                   "but it holds 828 bytes: the file is cut short"]),
+    (["mi", "liar.npz", "b.npy"], ["liar.npz[x]: its header promises an array of shape (2000000000000,)"]),
+    (["mi", "cut.npz", "--x-key", "x", "--y-key", "y"],
+     ["cut.npz: cannot read it: not an .npy array nor an .npz archive"]),
+    (["mi", "flipped.npz", "--x-key", "x", "--y-key", "y"], ["flipped.npz[x]: cannot read it", "CRC"]),
+    (["mi", "no_rows.npy", "b.npy"], ["no_rows.npy: holds no rows"]),
+    (["mi", "no_columns.npy", "b.npy"], ["no_columns.npy: holds no columns"]),
+    (["mi", "dates.npy", "b.npy"], ["dates.npy: column 0 holds datetime64[D] values", "convert it to numbers"]),
+    (["mi", "folder.csv", "b.npy"], ["folder.csv is a directory, not a file"]),
+    (["mi", "a.npy", "b.npy", "--estimator", "demi_bo"],
+     ["--estimator 'demi_bo' is not one the command line runs; choose one of ['auto', 'copula'"]),
+]
+
+
+@pytest.mark.parametrize("args,fragments", MORE_BAD_INPUTS, ids=[" ".join(args) for args, _ in MORE_BAD_INPUTS])
+def test_more_bad_input_is_one_error_line_naming_it(pair, tmp_path, monkeypatch, capsys, args, fragments):
+    _write_more_bad_inputs(tmp_path, pair)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    monkeypatch.delenv("TFMI_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        command_line.main([*args, "--quiet"])
+    said = capsys.readouterr()
+    assert stopped.value.code == 2 and said.out == ""
+    assert len(said.err.splitlines()) == 1 and said.err.startswith("error: "), said.err
+    assert all(fragment in said.err for fragment in fragments), said.err
 
 
 def test_options_show_the_library_s_names_and_defaults():
@@ -245,13 +338,16 @@ def _parsed(*args):
     return subcommands[args[0]].parse_intermixed_args(args[1:])
 
 
-def test_a_header_is_a_first_row_that_is_not_all_numbers(tmp_path):
+def test_a_header_is_a_first_row_with_no_number_in_it(tmp_path):
     (tmp_path / "named.csv").write_text("\ufeffa, 2b\n1,2\n\n3,4\n")  # a BOM, a blank line
     (tmp_path / "bare.tsv").write_text("1\t2\n3\t4\n")
+    (tmp_path / "holes.csv").write_text("1.3,NA,\n3,4,5\n")  # a sample with missing values, not a header
     named = command_line.read_table(tmp_path / "named.csv")
     assert named.names == ["a", "2b"] and named.lines == [2, 4]
     bare = command_line.read_table(tmp_path / "bare.tsv")
     assert bare.names is None and bare.lines == [1, 2]
+    holes = command_line.read_table(tmp_path / "holes.csv")
+    assert holes.names is None and holes.lines == [1, 2]
     np.testing.assert_array_equal(command_line.load_columns(named).values, [[1, 2], [3, 4]])
     np.testing.assert_array_equal(command_line.load_columns(bare, "1,0").values, [[2, 1], [4, 3]])
     np.testing.assert_array_equal(command_line.load_columns(named, "2b,0").values, [[2, 1], [4, 3]])
@@ -290,6 +386,22 @@ def test_parquet_columns_by_name(tmp_path):
     np.testing.assert_array_equal(command_line.load_columns(tmp_path / "t.parquet", "y,x").values, [[3, 1], [4, 2]])
     with pytest.raises(ValueError, match=r"t.parquet: column 'label' holds 'a', not a number, at row 0"):
         command_line.load_columns(tmp_path / "t.parquet", "label")
+
+
+def test_parquet_without_rows_or_of_dates_is_refused_as_in_every_format(tmp_path):
+    """No rows: the file named, not NumPy's "zero-size array to reduction operation". A
+    timestamp column: refused as an .npy of datetime64 is, not read as microseconds."""
+    parquet = pytest.importorskip("pyarrow.parquet")
+    import pyarrow
+
+    parquet.write_table(pyarrow.table({"x": pyarrow.array([], pyarrow.float64())}), tmp_path / "empty.parquet")
+    with pytest.raises(ValueError, match=r"^\S*empty.parquet: holds no rows; "):
+        command_line.read_table(tmp_path / "empty.parquet")
+    days = np.arange(3).astype("datetime64[D]").astype("datetime64[us]")
+    parquet.write_table(pyarrow.table({"x": [1.0, 2.0, 3.0], "when": days}), tmp_path / "dated.parquet")
+    with pytest.raises(ValueError, match=r"dated.parquet: column 'when' holds datetime64\[us\] values \(dates or "
+                                         r"times\), not numbers; convert it to numbers"):
+        command_line.load_columns(tmp_path / "dated.parquet", "x,when")
 
 
 def test_parquet_without_pyarrow_says_to_install_it(tmp_path, monkeypatch):

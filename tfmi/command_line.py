@@ -6,8 +6,10 @@ r"""The ``tfmi`` console script: mutual information of arrays on disk.
 
 Files are read (``read_table``, ``load_columns``) before TensorFlow is imported, so bad
 input fails at once; ``tfmi --help`` does not import it (a subcommand's --help does, to
-list the library's own estimator names and defaults). Bad input is one ``error: ...``
-line on stderr and exit status 2; Ctrl-C exits 130.
+list the library's own estimator names and defaults). Exit status: 0 done; 2 bad input,
+one ``error: ...`` line on stderr; 74 (EX_IOERR) the result could not be written to stdout
+(closed, disk full), one ``error: ...`` line; 130 stopped by Ctrl-C; 141 (128 + SIGPIPE)
+the reader of stdout went away (``tfmi ... | head``), quietly as ``cat`` does.
 """
 
 import sys
@@ -18,15 +20,19 @@ try:  # imports take a moment (NumPy): Ctrl-C then ends in the same one line
     import contextlib
     import csv
     import dataclasses
+    import errno
     import importlib
     import inspect
     import json
     import logging
     import math
     import os
+    import signal
     import tempfile
     import time
     import warnings
+    import zipfile
+    import zlib
     from pathlib import Path
     from typing import NamedTuple
 
@@ -47,14 +53,16 @@ LIST_AT_MOST = 12  # column names listed in a message or a report
 
 INPUT_RULE = """\
 inputs: .npy, .npz, .csv, .tsv and .parquet (needs pyarrow) files; in a .csv / .tsv a
-first row that is not all numbers is the header; a 1-d array is one column.
+first row with no number in it is the header (one with a number is data); a 1-d array
+is one column; dates, times and durations are refused (convert them to numbers).
 X, Y (and Z) each come from their own file, or all from the one TABLE when only one
 file is given. Which columns: --x-columns for X (likewise --y-, --z-), else
 --columns, else all; by header name or 0-based index (a,b or 0,3). Which array of an
 .npz: --x-key for X (likewise --y-, --z-), else --key (an .npz of one array needs
 none). With one TABLE, X, Y (and Z) each need their own --x-columns or --x-key.
 Rows pair up: row i of every file is one sample.
-exit status: 0 done, 2 bad input (one "error: ..." line), 130 interrupted (Ctrl-C)."""
+exit status: 0 done, 2 bad input (one "error: ..." line), 74 stdout not writable,
+130 interrupted (Ctrl-C), 141 stdout's reader gone (| head)."""
 
 
 class Command(NamedTuple):
@@ -96,15 +104,23 @@ OPTIONS = {  # keyword: (type, help); the flag is --keyword-with-dashes
 }
 
 
+def estimator_names(command):
+    """The estimators ``command`` can run: those of its (module, constant) pairs, from the
+    library. Not every name the library takes: the DEMI ones need xprime and a sampler,
+    which no file gives. Imports TensorFlow (seconds)."""
+    return sum((tuple(getattr(importlib.import_module(f"tfmi.{module}"), constant))
+                for module, constant in command.estimators), ())
+
+
 def option_choices_and_defaults(command):
     """{keyword: (choices or None, default)} of ``command``'s options, from the library
-    itself: the estimator names of its tuples, the critic names of ``tfmi.critics.CRITICS``
-    and the defaults of its function's signature. Imports TensorFlow (seconds): for a
-    subcommand's --help only; a run leaves the names to the library's own check."""
+    itself: ``estimator_names``, the critic names of ``tfmi.critics.CRITICS`` and the
+    defaults of its function's signature. Imports TensorFlow (seconds): for a
+    subcommand's --help only; a run checks --estimator once TensorFlow is loaded
+    (``estimate``), the other names are left to the library's own check."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _native_stderr_captured():
-        names = sum((tuple(getattr(importlib.import_module(f"tfmi.{module}"), constant))
-                     for module, constant in command.estimators), ())
+        names = estimator_names(command)
         critics = tuple(importlib.import_module("tfmi.critics").CRITICS)
         parameters = inspect.signature(getattr(tfmi, command.function)).parameters
     choices = {"estimator": names, "critic": critics}
@@ -154,7 +170,9 @@ def _listed(names):
 
 
 def _read_text(path, delimiter):
-    """A .csv / .tsv file; a first row that is not all numbers is the header."""
+    """A .csv / .tsv file; a first row with no number in it is the header. A row with a
+    number is data even with an empty or "NA" field: taken as a header, it would be a
+    sample dropped without a word; as data its missing value is reported (``_numbers``)."""
     rows, lines = [], []
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -169,7 +187,7 @@ def _read_text(path, delimiter):
         raise InputError(f"{path}: line {reader.line_num}: {error}") from None
     if not rows:
         raise InputError(f"{path}: the file holds no rows")
-    names = None if all(map(_is_number, rows[0])) else [cell.strip() for cell in rows[0]]
+    names = None if any(map(_is_number, rows[0])) else [cell.strip() for cell in rows[0]]
     if names is not None:
         rows, lines = rows[1:], lines[1:]
         if not rows:
@@ -183,24 +201,59 @@ def _read_text(path, delimiter):
 
 
 def _array_table(source, array):
-    """A NumPy array of one or two dimensions as a table without names."""
-    if array.dtype.kind not in "biuf":
+    """A NumPy array of one or two dimensions as a table without names (dates and times
+    pass, to be refused by ``_numbers`` as in every format)."""
+    if array.dtype.kind not in "biufmM":
         hint = ": pass real and imaginary parts as columns" if array.dtype.kind == "c" else ""
         raise InputError(f"{source}: holds {array.dtype} values, not real numbers{hint}")
     if array.ndim not in (1, 2):
         raise InputError(f"{source}: holds an array of shape {array.shape}; tfmi reads 1-d (one column) "
                          f"or 2-d (rows x columns) arrays")
-    if len(array) == 0:
-        raise InputError(f"{source}: the array has no rows")
-    matrix = array.reshape(len(array), -1)
+    matrix = array.reshape(-1, 1) if array.ndim == 1 else array
     return Table(source, None, list(matrix.T), None)
 
 
-def _load_numpy(path):
+@contextlib.contextmanager
+def _read_by_numpy(source):
+    """The errors of reading ``source`` (numpy's, and zipfile's and zlib's for an .npz) as
+    one ``InputError`` naming it."""
     try:
+        yield
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"{source}: cannot read it with numpy.load ({' '.join(str(error).split())})") from None
+
+
+NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_npy_size(handle, size, source):
+    """Refuses the .npy array at ``handle`` (``size`` bytes) when it is shorter than its
+    header says: numpy.load allocates the whole array before it reads, so a cut file or a
+    lying header (2e12 rows in 800 bytes) would end in a MemoryError."""
+    version = np.lib.format.read_magic(handle)
+    if version not in NPY_HEADERS:  # 3.0: structured arrays' names in UTF-8, refused later
+        return
+    shape, _, dtype = NPY_HEADERS[version](handle)
+    needed = handle.tell() + math.prod(shape) * dtype.itemsize
+    if needed > size and not dtype.hasobject:
+        raise InputError(f"{source}: its header promises an array of shape {shape} ({needed} bytes) but it holds "
+                         f"{size} bytes: the file is cut short or damaged; write it again (numpy.save)")
+
+
+def _load_numpy(path):
+    """numpy.load of ``path``: an .npy array (its size checked first) or an .npz archive."""
+    with _read_by_numpy(path):
+        with open(path, "rb") as handle:
+            magic = handle.read(len(np.lib.format.MAGIC_PREFIX))
+            if magic == np.lib.format.MAGIC_PREFIX:
+                handle.seek(0)
+                _check_npy_size(handle, path.stat().st_size, path)
+            elif not zipfile.is_zipfile(handle):
+                raise InputError(f"{path}: cannot read it: not an .npy array nor an .npz archive (a zip of .npy "
+                                 f"arrays); is it cut short, or of another format?")
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise InputError(f"{path}: cannot read it with numpy.load ({' '.join(str(error).split())})") from None
 
 
 def _read_npy(path):
@@ -224,7 +277,11 @@ def _read_npz(path, key):
         if key is not None and key not in keys:
             raise InputError(f"{path}: has no array {key!r}; it holds {_listed(keys)}")
         key = key or keys[0]
-        return _array_table(f"{path}[{key}]", archive[key])
+        member = key if key in archive.zip.namelist() else f"{key}.npy"  # as NpzFile names it
+        with _read_by_numpy(f"{path}[{key}]"):
+            with archive.zip.open(member) as handle:
+                _check_npy_size(handle, archive.zip.getinfo(member).file_size, f"{path}[{key}]")
+            return _array_table(f"{path}[{key}]", archive[key])
 
 
 def _read_parquet(path):
@@ -263,15 +320,19 @@ def read_table(path, key=None):
     suffix = path.suffix.lower()
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    if path.is_dir() and suffix != ".parquet":  # a Parquet dataset may be a folder of part files
+        raise InputError(f"{path} is a directory, not a file; give a file's path")
     if suffix not in READERS:
         raise InputError(f"{path}: unknown file type {suffix or '(no suffix)'!r}; tfmi reads {', '.join(READERS)}")
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
-    if suffix == ".npz":
-        return _read_npz(path, key)
-    if key is not None:
+    if key is not None and suffix != ".npz":
         raise InputError(f"{path}: a key picks an array of an .npz file; a {suffix} file has none")
-    return READERS[suffix](path)
+    table = _read_npz(path, key) if suffix == ".npz" else READERS[suffix](path)
+    if not table.columns or not len(table.columns[0]):
+        raise InputError(f"{table.source}: holds no {'rows' if table.columns else 'columns'}; tfmi reads one "
+                         f"sample per row, one number per column")
+    return table
 
 
 def _select(table, columns, option):
@@ -285,7 +346,7 @@ def _select(table, columns, option):
             raise InputError(f"{table.source}: the header names {token!r} twice ({option}); pick it by index")
         if token in names:
             indices.append(names.index(token))
-        elif token.isdigit() and int(token) < len(table.columns):
+        elif token.isascii() and token.isdigit() and int(token) < len(table.columns):  # not "²"
             indices.append(int(token))
         else:
             listing = _listed(names or [f"{index}" for index in range(len(table.columns))])
@@ -295,14 +356,21 @@ def _select(table, columns, option):
 
 
 def _numbers(table, index):
-    """Column ``index`` as float64, checked: numbers, finite."""
+    """Column ``index`` as float64, checked: numbers (not dates or times, which NumPy would
+    turn into counts of some unit since 1970, in every format alike), finite."""
     values = table.columns[index]
+    if getattr(values, "dtype", np.dtype(float)).kind in "mM":  # datetime64, timedelta64
+        raise InputError(f"{table.source}: column {table.label(index)} holds {values.dtype} values (dates or "
+                         f"times), not numbers; convert it to numbers first (e.g. seconds since a start)")
     try:
         numbers = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         row = next((row for row, value in enumerate(values) if not _is_number(value)), 0)
         what = "is empty" if str(values[row]).strip() == "" else f"holds {values[row]!r}, not a number,"
-        raise InputError(f"{table.source}: column {table.label(index)} {what} at {table.where(row)}") from None
+        header = table.lines and not table.names and row == 0  # a row the user may have meant as one
+        first = " (a first row with a number in it is data; a header names no column by a number)" if header else ""
+        raise InputError(f"{table.source}: column {table.label(index)} {what} at {table.where(row)}; "
+                         f"fill or drop that row{first}") from None
     bad = np.flatnonzero(~np.isfinite(numbers))
     if len(bad):
         value = "NaN" if np.isnan(numbers[bad[0]]) else str(numbers[bad[0]])
@@ -337,13 +405,14 @@ def read_inputs(args, roles, log=lambda message: None):
                          f"pick each one's columns ({flags}), or its array in an .npz (--x-key, ...)")
     tables, inputs = {}, {}
     for role in roles:
-        key = getattr(args, f"{role}_key") or args.key
-        columns = getattr(args, f"{role}_columns")
-        option = f"--{role}-columns" if columns is not None else "--columns"
+        # "is None", not "or": an empty --x-columns '' is refused by name, not read as all columns
+        own_key, own_columns = getattr(args, f"{role}_key"), getattr(args, f"{role}_columns")
+        key = args.key if own_key is None else own_key
+        columns, option = (args.columns, "--columns") if own_columns is None else (own_columns, f"--{role}-columns")
         if (files[role], key) not in tables:
-            log(f"reading {files[role]}" + (f"[{key}]" if key else ""))
+            log(f"reading {files[role]}" + (f"[{key}]" if key is not None else ""))
             tables[files[role], key] = read_table(files[role], key)
-        inputs[role] = load_columns(tables[files[role], key], columns or args.columns, option)
+        inputs[role] = load_columns(tables[files[role], key], columns, option)
     lengths = {len(columns.values) for columns in inputs.values()}
     if len(lengths) > 1:
         told = ", ".join(f"{role.upper()} ({files[role]}) {len(columns.values)}" for role, columns in inputs.items())
@@ -412,6 +481,10 @@ def estimate(command, inputs, options, quiet=False, log=lambda message: None):
         log("loading TensorFlow")
         with _native_stderr_captured():
             function = getattr(tfmi, command.function)
+            names = estimator_names(command)
+        if options.get("estimator", "auto") not in names:
+            raise InputError(f"--estimator {options['estimator']!r} is not one the command line runs; "
+                             f"choose one of {list(names)}")
         sizes = ", ".join(f"{role.upper()} {columns.values.shape[1]}" for role, columns in inputs.items())
         log(f"estimating {command.title} on {len(inputs['x'].values)} rows (columns: {sizes})")
         result = function(*(columns.values for columns in inputs.values()), verbose=0 if quiet else 1, **options)
@@ -506,6 +579,7 @@ def build_parser(help_of=None):
 
 
 def _run(argv):
+    """The text to print of ``tfmi ARGV``: the report, or the JSON of the estimate."""
     argv = sys.argv[1:] if argv is None else list(argv)
     asks_help = any(arg in ("-h", "--help") for arg in argv[1:])
     parser, subcommands = build_parser(help_of=argv[0] if argv and asks_help else None)
@@ -522,15 +596,43 @@ def _run(argv):
     options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
     result = estimate(command, inputs, options, args.quiet, log)
     if args.json:
-        print(json.dumps(json_safe(dataclasses.asdict(result)), indent=1, allow_nan=False))
-    else:
-        print(report(result, inputs, command.title))
+        return json.dumps(json_safe(dataclasses.asdict(result)), indent=1, allow_nan=False)
+    return report(result, inputs, command.title)
+
+
+def _write_out(text):
+    """Prints ``text`` (None: nothing) and flushes stdout, whose failure must not be exit
+    status 0 with the result lost: stdout closed or unwritable is one "error:" line and
+    status 74; a reader gone (``| head``) ends quietly with SIGPIPE's status 141, as
+    ``cat`` does (stdout then points at /dev/null, so that Python's flush at exit finds
+    nothing to complain about: the recipe of the signal module's docs)."""
+    try:
+        if sys.stdout is None:
+            # not input: file descriptor 1 closed at start (>&-), which Python makes sys.stdout None
+            raise OSError(errno.EBADF, "standard output is closed")
+        if text is not None:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
+    except OSError as error:
+        print(f"error: cannot write to stdout ({error.strerror or error}): the output is lost; run it again "
+              f"with stdout open to a file or pipe that takes it (tfmi ... > result.txt)", file=sys.stderr)
+        sys.exit(74)  # EX_IOERR: not 2, the input was fine
 
 
 def main(argv=None):
     """The ``tfmi`` console script (``argv``: its arguments; None: sys.argv[1:])."""
     try:
-        run_reporting_errors(_run, argv)
+        _write_out(None)  # a closed stdout fails now, not after seconds of estimating
+        try:
+            text = run_reporting_errors(_run, argv)
+        except SystemExit as stop:
+            if stop.code:  # a usage error or bad input, told on stderr
+                raise
+            text = None  # --help or --version: argparse has printed it
+        _write_out(text)
     except KeyboardInterrupt:
         print(STOPPED, file=sys.stderr)
         sys.exit(130)
