@@ -209,8 +209,9 @@ def test_result_carries_stderr_interval_and_method():
     result = tfmi.estimate_mi(x, y, estimator="infonce", max_steps=200, **CHEAP)
     low, high = result.interval
     assert 0.005 < result.stderr < 0.2
-    assert low == pytest.approx(result.mi - 1.959964 * result.stderr)
-    assert high == pytest.approx(result.mi + 1.959964 * result.stderr)
+    t = scipy.stats.t.ppf(0.975, result.settings["n_test"] - 1)  # 1.9614 for 2,000 test pairs
+    assert low == pytest.approx(result.mi - t * result.stderr)
+    assert high == pytest.approx(result.mi + t * result.stderr)
     assert "infonce" in result.method and "400 test pairs" in result.method
     assert result.settings["n_train"] + result.settings["n_valid"] + result.settings["n_test"] == 2000
 
@@ -381,3 +382,31 @@ def test_too_few_rows_for_any_split_are_refused_naming_the_minimum():
     with pytest.raises(ValueError, match=r"20 samples give 12 train, 4 validation and 4 test pairs; estimator 'auto' "
                                          r"needs at least 5 in each"):
         tfmi.estimate_mi(x, y)
+
+
+def test_dataframes_and_series_give_the_array_estimate_and_keep_their_names():
+    pd = pytest.importorskip("pandas")
+    x, y = correlated_gaussian(1500, 2, 0.5, seed=4)
+    table = pd.DataFrame({"height": x[:, 0], "weight": x[:, 1], "score": y[:, 0], "rank": y[:, 1]})
+    from_table = tfmi.estimate_mi(table[["height", "weight"]], table[["score", "rank"]], estimator="copula")
+    from_arrays = tfmi.estimate_mi(x, y, estimator="copula")
+    assert (from_table.mi, from_table.interval) == (from_arrays.mi, from_arrays.interval)
+    assert from_table.columns == {"x": ["height", "weight"], "y": ["score", "rank"]}
+    assert from_arrays.columns == {"x": None, "y": None}
+    series = tfmi.estimate_mi(table["height"], table["score"], estimator="copula")
+    assert series.columns == {"x": ["height"], "y": ["score"]}
+    conditional = tfmi.estimate_cmi(table["height"], table["score"], table[["weight"]], bootstrap=2)
+    assert conditional.columns == {"x": ["height"], "y": ["score"], "z": ["weight"]}
+
+
+def test_a_tables_constant_text_and_missing_columns_are_named():
+    pd = pytest.importorskip("pandas")
+    x, y = correlated_gaussian(1000, 1, 0.5)
+    table = pd.DataFrame({"a": x[:, 0], "flat": 1.0, "city": ["Oslo", "Rome"] * 500, "b": y[:, 0]})
+    result = tfmi.estimate_mi(table[["a", "flat"]], table["b"], estimator="copula")
+    assert result.warnings[0].startswith("x has constant columns ['flat']")
+    with pytest.raises(ValueError, match=r"x has columns that are not numbers: \['city'\] \(str\)"):
+        tfmi.estimate_mi(table[["a", "city"]], table["b"])
+    table["b"] = pd.array([None] + list(y[1:, 0]), dtype="Float64")
+    with pytest.raises(ValueError, match="y holds NaN or inf values in 1 rows"):
+        tfmi.estimate_mi(table["a"], table["b"])

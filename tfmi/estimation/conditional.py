@@ -36,7 +36,7 @@ from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import discrete, gaussian, heldout, protocol, regression
+from tfmi.estimation import discrete, gaussian, heldout, inputs, protocol, regression
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 
 __all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
@@ -200,14 +200,15 @@ def estimate_cmi(
     """
     if estimator not in CMI_ESTIMATORS:
         raise ValueError(f"estimate_cmi: unknown estimator {estimator!r}; choose one of {list(CMI_ESTIMATORS)}.")
-    arrays = {name: gaussian.as_matrix(array, "estimate_cmi", name) for name, array in zip("xyz", (x, y, z))}
+    arrays = {name: inputs.as_matrix(array, "estimate_cmi", name) for name, array in zip("xyz", (x, y, z))}
+    columns = {name: inputs.column_names(array) for name, array in zip("xyz", (x, y, z))}
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_cmi: x, y and z must pair up row by row, got {lengths} rows.")
     if np.all(np.ptp(arrays["z"], axis=0) == 0):
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
-    constant = protocol.drop_constant(arrays, "xyz", "estimate_cmi")
+    constant = protocol.drop_constant(arrays, columns, "estimate_cmi")
     identical = protocol.identical(arrays["x"], arrays["y"])
     bootstrap = protocol.bootstrap_count(bootstrap, "estimate_cmi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
@@ -242,4 +243,4 @@ def estimate_cmi(
                                   caller="estimate_cmi",
                                   discrete_levels={name: discrete.levels(arrays[name]) for name in "xyz"})
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found, method,
-                      chosen.curve, chosen.best_step, settings)
+                      chosen.curve, chosen.best_step, settings, columns)

@@ -19,6 +19,7 @@ corrected for the held-out bias they show (``_debiased``); a critic's or the flo
 interval covers the test split's noise only.
 """
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -26,7 +27,7 @@ import tensorflow as tf
 
 from tfmi import bounds as bounds_lib
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import decomposed, discrete, gaussian, neural
+from tfmi.estimation import decomposed, discrete, inputs, neural
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 from tfmi.estimation import protocol
@@ -41,9 +42,9 @@ MAX_DATASET_PAIRS = 1_000_000  # pairs read from a dataset at most (max_pairs)
 
 
 def _as_matrix(array, name):
-    """float64 [n, d], checked (``gaussian.as_matrix``); kept in float64 until mapped to
+    """float64 [n, d], checked (``inputs.as_matrix``); kept in float64 until mapped to
     normal scores."""
-    return gaussian.as_matrix(array, "estimate_mi", name)
+    return inputs.as_matrix(array, "estimate_mi", name)
 
 
 def _from_dataset(dataset, max_pairs):
@@ -255,7 +256,8 @@ def estimate_mi(
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
-    constant = protocol.drop_constant(arrays, "xy", "estimate_mi")
+    columns = {"x": inputs.column_names(x), "y": inputs.column_names(y)}
+    constant = protocol.drop_constant(arrays, columns, "estimate_mi")
     identical = protocol.identical(arrays["x"], arrays["y"])
     n = lengths["x"]
     batch_size = as_int(batch_size, "batch_size", 2)
@@ -310,7 +312,8 @@ def estimate_mi(
     levels = {name: discrete.levels(arrays[name]) for name in "xy"}
     dims = {name: arrays[name].shape[1] for name in "xy"}
     if estimator == "auto" and None not in levels.values():
-        return _contingency_estimate(arrays, levels, settings, constant, truncated)
+        return dataclasses.replace(_contingency_estimate(arrays, levels, settings, constant, truncated),
+                                   columns=columns)
     if estimator in DEMI_ESTIMATORS:
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
         dof = len(result.terms) - 1
@@ -320,7 +323,7 @@ def estimate_mi(
     found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant,
                                   truncated, discrete_levels=levels)
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
-                      best_step, settings)
+                      best_step, settings, columns)
 
 
 def _contingency_estimate(arrays, levels, settings, constant, truncated):

@@ -27,6 +27,8 @@ import numpy as np
 from scipy import special, stats
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
+from tfmi.estimation.inputs import as_matrix, check_pairs
+
 __all__ = [
     "gaussian_mi",
     "wishart_logdet_bias",
@@ -42,46 +44,6 @@ __all__ = [
 ]
 
 _CHUNK_ENTRIES = 1 << 22  # float64 entries per chunk of a score matrix (32 MiB)
-
-
-def as_matrix(array, caller, name):
-    """``array`` as a float64 matrix [n, d] (a 1-d array is one feature), checked:
-    real numbers, finite, within float32's range; one ValueError naming ``name`` otherwise."""
-    if np.iscomplexobj(array):
-        raise ValueError(
-            f"{caller}: {name} holds complex numbers; pass their real and imaginary parts as separate columns."
-        )
-    try:
-        array = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{caller}: {name} must hold numbers, got values that are not ({error}).") from None
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[1] == 0:
-        raise ValueError(f"{caller}: {name} must be [n_samples, n_features], got shape {array.shape}.")
-    if len(array) == 0:
-        raise ValueError(f"{caller}: {name} is empty (0 rows of shape {array.shape}); pass the samples.")
-    if not np.all(np.isfinite(array)):
-        bad = int(np.sum(~np.isfinite(array).all(axis=1)))
-        raise ValueError(f"{caller}: {name} holds NaN or inf values in {bad} rows; remove them first.")
-    largest = float(np.max(np.abs(array))) if array.size else 0.0
-    if largest > float(np.finfo(np.float32).max):
-        raise ValueError(
-            f"{caller}: {name} holds values up to {largest:.3g}, beyond float32's range "
-            f"({np.finfo(np.float32).max:.3g}); rescale {name} (MI does not change under rescaling)."
-        )
-    return array
-
-
-def check_pairs(x, y, caller, name_x="x", name_y="y"):
-    """``x``, ``y`` as float64 matrices [n, d] (``as_matrix``) with the same number of rows."""
-    arrays = [as_matrix(x, caller, name_x), as_matrix(y, caller, name_y)]
-    if len(arrays[0]) != len(arrays[1]):
-        raise ValueError(
-            f"{caller}: {name_x} and {name_y} must pair up row by row, got {len(arrays[0])} and "
-            f"{len(arrays[1])} rows."
-        )
-    return arrays
 
 
 def _quadratic(rows, matrix):

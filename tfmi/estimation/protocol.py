@@ -58,6 +58,8 @@ class MIEstimate:
         training step or a model size (see ``candidates.Candidate``).
       best_step: the stage kept (best on validation).
       settings: every argument that produced the estimate, with n_train, n_valid, n_test.
+      columns: {"x": names, "y": names[, "z": names]}: the column names of each input
+        given as a pandas DataFrame or named Series, None for an input without names.
     """
 
     mi: float
@@ -68,6 +70,7 @@ class MIEstimate:
     curve: list
     best_step: int
     settings: dict
+    columns: dict = None
 
     def __float__(self):
         return self.mi
@@ -112,15 +115,18 @@ def split_sizes(n, valid_fraction, test_fraction, caller):
     return n - n_valid - n_test, n_valid, n_test
 
 
-def drop_constant(arrays, names, caller):
-    """Removes the constant columns of ``arrays[name]`` for each of ``names`` (they carry
-    no information and make every model singular); returns {name: their indices}.
-    ValueError when every column of one is constant."""
-    constant = {name: np.flatnonzero(np.ptp(arrays[name], axis=0) == 0) for name in names}
-    for name, columns in constant.items():
-        if len(columns) == arrays[name].shape[1]:
+def drop_constant(arrays, columns, caller):
+    """Removes the constant columns of ``arrays[name]`` for each name of ``columns`` (they
+    carry no information and make every model singular); ``columns`` maps each name to its
+    column names, or None (then the columns are told by index). Returns {name: the
+    constant columns' names or indices}. ValueError when every column of one is constant."""
+    constant = {}
+    for name, labels in columns.items():
+        indices = np.flatnonzero(np.ptp(arrays[name], axis=0) == 0)
+        if len(indices) == arrays[name].shape[1]:
             raise ValueError(f"{caller}: {name} is constant (zero variance in every column): nothing to estimate.")
-        arrays[name] = np.delete(arrays[name], columns, axis=1)
+        arrays[name] = np.delete(arrays[name], indices, axis=1)
+        constant[name] = [int(i) if labels is None else labels[i] for i in indices]
     return constant
 
 
@@ -151,8 +157,8 @@ def identical(x, y):
 
 def constant_column_warnings(constant):
     """One warning per input with constant columns (``drop_constant``'s result)."""
-    return [f"{name} has constant columns {[int(c) for c in columns]} (zero variance): they carry no information "
-            f"and were left out." for name, columns in constant.items() if len(columns)]
+    return [f"{name} has constant columns {columns} (zero variance): they carry no information and were left out."
+            for name, columns in constant.items() if columns]
 
 
 def log_warnings(found, caller):
