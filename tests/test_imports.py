@@ -82,8 +82,8 @@ def test_find_cycles_finds_a_cycle_and_only_cycles():
 
 def test_import_graph_sees_imports_inside_functions():
     graph = import_graph()
-    # tfmi/models/__init__.py imports tfmi.models.dialogue inside _build_dialogue only.
-    assert "tfmi.models.dialogue" in graph["tfmi.models"]
+    # tfmi/estimation/decomposed.py imports tfmi.models.demi inside demi_estimate only.
+    assert "tfmi.models.demi" in graph["tfmi.estimation.decomposed"]
     assert "tfmi.workdir" in graph["tfmi.evaluation.dialogue"]
 
 
@@ -145,3 +145,23 @@ def test_layers_import_only_their_own_layer_and_lower_ones():
 def test_layer_check_sees_an_upward_import():
     assert _layer("tfmi.models.infomax") > _layer("tfmi.encoders.jacobian")
     assert _layer("tfmi.evaluation.checkpoints") > _layer("tfmi.models")
+
+
+def test_estimating_mi_loads_no_model_zoo():
+    """``tfmi.estimate_mi`` (the default, and the CMI) imports neither the models with
+    their encoders (ResNet, RealNVP) nor TensorFlow Probability: the model package is
+    loaded for the DEMI estimators alone."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, tfmi; rng = np.random.default_rng(0); x = rng.standard_normal((300, 2)); "
+            "tfmi.estimate_mi(x, x + rng.standard_normal((300, 2)), max_steps=20, eval_every=10, bootstrap=2); "
+            "tfmi.estimate_cmi(x[:, 0], x[:, 1], rng.standard_normal(300), bootstrap=2); print(' '.join(sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                            cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = result.stdout.split()
+    assert "tfmi.estimation.neural" in loaded  # the default ran
+    forbidden = [name for name in loaded
+                 if name.split(".")[:2] in (["tfmi", "models"], ["tfmi", "encoders"]) or name == "tensorflow_probability"]
+    assert not forbidden, forbidden

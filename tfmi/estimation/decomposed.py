@@ -11,7 +11,6 @@ import tensorflow as tf
 from tfmi.estimation import heldout
 from tfmi.estimation.early_stopping import EarlyStopping
 from tfmi.estimation.candidates import curve_point
-from tfmi.models import DecomposedEstimatorModel
 
 __all__ = ["demi_estimate", "DEMI_ESTIMATORS", "DEFAULT_LEARNING_RATE"]
 
@@ -36,6 +35,9 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
         )
         for part, seed in zip(parts, (settings["seed"], None, None))
     )
+    # Imported here: the other estimators never load the model package (tfmi.models).
+    from tfmi.models.demi import DecomposedEstimatorModel
+
     model = DecomposedEstimatorModel(settings["estimator"], **{"seed": settings["seed"], "dtype": "float32",
                                                                 **settings["critic_args"]})
     model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))

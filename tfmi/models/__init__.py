@@ -8,50 +8,63 @@
 defaults in its constructor) and one line in ``MODELS``.
 """
 
+import collections.abc
+import importlib
 import os
 
 import keras
 
 from tfmi.errors import InputError
-from tfmi.models.adversarial import AdversarialModel
-from tfmi.models.base import MIModel, as_dict
-from tfmi.models.bound import LOGGED_BOUNDS, Bound
-from tfmi.models.demi import DecomposedEstimatorModel
-from tfmi.models.infomax import InfoMaxModel
-from tfmi.models.moco import MoCoModel
-from tfmi.models.simclr import SimCLRModel
+from tfmi.models.base import as_dict
 
-__all__ = [
-    "AdversarialModel",
-    "Bound",
-    "DecomposedEstimatorModel",
-    "InfoMaxModel",
-    "MIModel",
-    "MoCoModel",
-    "SimCLRModel",
-    "LOGGED_BOUNDS",
-    "MODELS",
-    "build_model",
-    "export_model",
-]
-
-
-def _dialogue_model(**fields):
-    """``tfmi.models.dialogue.DialogueModel``: GPT-2 needs keras-hub (the text extra),
-    imported only when a dialogue model is built."""
-    from tfmi.models.dialogue import DialogueModel
-
-    return DialogueModel(**fields)
-
-
-MODELS = {
-    "infomax": InfoMaxModel,
-    "adversarial": AdversarialModel,
-    "demi_synthetic": DecomposedEstimatorModel,
-    "simclr": SimCLRModel,
-    "moco": MoCoModel,
-    "dialogue": _dialogue_model,
+# name -> (module, attribute): imported when first asked for, so that a user of one model
+# (estimate_mi's DEMI estimators: demi.py) loads neither the others' encoders (ResNet,
+# RealNVP on TensorFlow Probability) nor keras-hub (the dialogue model, the text extra).
+_PUBLIC = {
+    "AdversarialModel": ("tfmi.models.adversarial", "AdversarialModel"),
+    "Bound": ("tfmi.models.bound", "Bound"),
+    "LOGGED_BOUNDS": ("tfmi.models.bound", "LOGGED_BOUNDS"),
+    "DecomposedEstimatorModel": ("tfmi.models.demi", "DecomposedEstimatorModel"),
+    "DialogueModel": ("tfmi.models.dialogue", "DialogueModel"),
+    "InfoMaxModel": ("tfmi.models.infomax", "InfoMaxModel"),
+    "MIModel": ("tfmi.models.base", "MIModel"),
+    "MoCoModel": ("tfmi.models.moco", "MoCoModel"),
+    "SimCLRModel": ("tfmi.models.simclr", "SimCLRModel"),
+    "as_dict": ("tfmi.models.base", "as_dict"),
 }
+_MODEL_CLASSES = {  # config.model.name -> the name of its class in _PUBLIC
+    "infomax": "InfoMaxModel",
+    "adversarial": "AdversarialModel",
+    "demi_synthetic": "DecomposedEstimatorModel",
+    "simclr": "SimCLRModel",
+    "moco": "MoCoModel",
+    "dialogue": "DialogueModel",
+}
+
+__all__ = [*(name for name in _PUBLIC if name != "DialogueModel"), "MODELS", "build_model", "export_model"]
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'tfmi.models' has no attribute {name!r}")
+    module, attribute = _PUBLIC[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+class _Registry(collections.abc.Mapping):
+    """``config.model.name`` -> the model's class, its module imported on first look-up."""
+
+    def __getitem__(self, name):
+        return __getattr__(_MODEL_CLASSES[name])
+
+    def __iter__(self):
+        return iter(_MODEL_CLASSES)
+
+    def __len__(self):
+        return len(_MODEL_CLASSES)
+
+
+MODELS = _Registry()
 
 
 def build_model(config):
