@@ -54,7 +54,11 @@ def test_analytic_flops_count_the_matmuls_of_the_separable_critic():
 def test_matmul_rate_counts_two_n_cubed_flops_per_matmul():
     rate = bench.matmul_rate(size=32, seconds=0.02, repeats=1)
     assert rate["flops_per_sec"] == pytest.approx(2 * 32**3 * rate["rate"])
-    assert rate["steps_per_call"] >= 4 and 0 < rate["cpu_share"]
+    # steps_per_call is scaled from a timed probe call to fill 0.02 s: 1 to 3 where 4
+    # matmuls take over 0.023 s (a slow or busy machine), so only >= 1 holds anywhere.
+    (call,) = rate["calls"]
+    assert rate["steps_per_call"] >= 1 and rate["rate"] == pytest.approx(rate["steps_per_call"] / call["wall"])
+    assert 0 < rate["cpu_share"]
 
 
 def test_accuracy_table_cells():

@@ -162,7 +162,9 @@ def test_lock_of_a_refused_run_leaves_no_trace(tmp_path):
 def test_second_run_on_a_busy_workdir_exits_2_and_the_first_stops_cleanly_on_sigint(tmp_path, helpers):
     workdir = tmp_path / "run"
     config = f"{helpers.STAIRCASE}:nwj,runlocal"
-    overrides = {"total_steps": 100000, "checkpoint_every": 1000, "log_every": 20, "steps_per_loop": 10}
+    # total_steps far beyond what any machine trains before the SIGINT: the run must still
+    # be going when the second one starts and when the signal comes.
+    overrides = {"total_steps": 10**7, "checkpoint_every": 1000, "log_every": 20, "steps_per_loop": 10}
     first = helpers.start_trainer(config, workdir, overrides, log_path=tmp_path / "first.log")
     try:
         assert helpers.wait_for(lambda: Workdir(workdir).read_metrics(), timeout=300, process=first), (
@@ -187,7 +189,16 @@ def test_second_run_on_a_busy_workdir_exits_2_and_the_first_stops_cleanly_on_sig
     assert "Traceback" not in output
     assert not [line for line in output.splitlines() if line.startswith("error:")]
     stopped_at = int(re.search(r"stopped by SIGINT at step (\d+); the checkpoint of step \1 is saved", output).group(1))
-    assert helpers.checkpoint_steps(workdir) == [stopped_at]
+    # The step at SIGINT is saved and is the newest checkpoint. How far the run got first
+    # depends on the machine's speed: before it, the periodic checkpoints (multiples of
+    # checkpoint_every) up to that step, of which retention keeps the newest.
+    every, keep = overrides["checkpoint_every"], Workdir(workdir).read_config()["keep_checkpoints"]
+    expected = sorted({*range(every, stopped_at + 1, every), stopped_at})[-keep:]
+    assert helpers.checkpoint_steps(workdir) == expected, (stopped_at, output[-3000:])
+    assert helpers.latest_checkpoint_step(workdir) == stopped_at
+    # Its metrics go up to the last log step at or before the stop, never past it.
+    logged_steps = [record["step"] for record in Workdir(workdir).read_metrics()]
+    assert max(logged_steps) == stopped_at - stopped_at % overrides["log_every"], (stopped_at, logged_steps[-5:])
     assert "Resume with:\n  python -m trainers.train --config " in output
     assert Workdir(workdir).read_config()["optimizer"]["learning_rate"] != 3e-4
     assert not Path(Workdir(workdir).lock_path).exists()
