@@ -46,6 +46,7 @@ __all__ = [*(name for name in _PUBLIC if name != "DialogueModel"), "MODELS", "bu
 
 def __getattr__(name):
     if name not in _PUBLIC:
+        # not input: the module protocol (hasattr, from-imports of submodules) expects it
         raise AttributeError(f"module 'tfmi.models' has no attribute {name!r}")
     module, attribute = _PUBLIC[name]
     return getattr(importlib.import_module(module), attribute)
