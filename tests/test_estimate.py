@@ -154,7 +154,10 @@ def demi_task_arrays(n, total_mi, dim, seed=0):
 def test_demi_captures_more_than_the_infonce_ceiling_of_its_batch():
     task, x, xprime, y, sampler = demi_task_arrays(12_000, 8.0, dim=4)
     batch = 32  # InfoNCE on batches of 32 is capped by log 32 = 3.47 nats
-    common = dict(batch_size=batch, max_steps=4500, eval_every=300, patience=3)
+    # Patience 6: with 3 the noisy validation stopped some seeds early (estimate_mi's seeds
+    # 0-2 read 3.83, 3.74, 3.66 before the seeding change, 3.59, 3.89, 3.86 after; with 6:
+    # 3.82, 3.89, 3.86).
+    common = dict(batch_size=batch, max_steps=4500, eval_every=300, patience=6)
     demi = tfmi.estimate_mi(x, y, xprime=xprime, estimator="demi", conditional_sampler=sampler, **common)
     assert demi.mi > np.log(batch) + 0.2, demi.mi
     assert demi.mi <= 2 * np.log(batch) + 1e-4
