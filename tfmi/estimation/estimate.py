@@ -19,7 +19,6 @@ corrected for the held-out bias they show (``_debiased``); a critic's or the flo
 interval covers the test split's noise only.
 """
 
-import dataclasses
 import logging
 
 import numpy as np
@@ -268,15 +267,18 @@ def estimate_mi(
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2)
     seed = protocol.as_seed(seed, "estimate_mi")
     n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_mi")
-    smallest = batch_size if estimator in DEMI_ESTIMATORS else protocol.MIN_SPLIT_ROWS
-    if min(n_valid, n_test) < smallest or n_train < (protocol.MIN_SPLIT_ROWS if estimator in MODEL_ESTIMATORS
-                                                     else batch_size):
-        needs = (f"at least {protocol.MIN_SPLIT_ROWS} in each" if estimator in MODEL_ESTIMATORS else
-                 f"one batch of {batch_size} in {'every split' if estimator in DEMI_ESTIMATORS else 'train'}")
+    few = protocol.MIN_SPLIT_ROWS
+    if estimator in MODEL_ESTIMATORS:
+        least, needs, fix = (few, few, few), f"at least {few} in each", ""
+    elif estimator in DEMI_ESTIMATORS:
+        least, needs, fix = (batch_size,) * 3, f"one batch of {batch_size} in every split", ", a smaller batch_size"
+    else:
+        least, needs = (batch_size, few, few), f"one batch of {batch_size} in train"
+        fix = ", a smaller batch_size or the default estimator"
+    if any(size < minimum for size, minimum in zip((n_train, n_valid, n_test), least)):
         raise ValueError(
             f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
-            f"pairs; estimator {estimator!r} needs {needs}: use more samples"
-            f"{'' if estimator in MODEL_ESTIMATORS else ', a smaller batch_size or the default estimator'}."
+            f"pairs; estimator {estimator!r} needs {needs}: use more samples{fix}."
         )
     if estimator in DEMI_ESTIMATORS and n_test < 2 * batch_size:
         raise ValueError(
@@ -312,8 +314,7 @@ def estimate_mi(
     levels = {name: discrete.levels(arrays[name]) for name in "xy"}
     dims = {name: arrays[name].shape[1] for name in "xy"}
     if estimator == "auto" and None not in levels.values():
-        return dataclasses.replace(_contingency_estimate(arrays, levels, settings, constant, truncated),
-                                   columns=columns)
+        return _contingency_estimate(arrays, levels, settings, constant, truncated, columns)
     if estimator in DEMI_ESTIMATORS:
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
         dof = len(result.terms) - 1
@@ -326,7 +327,7 @@ def estimate_mi(
                       best_step, settings, columns)
 
 
-def _contingency_estimate(arrays, levels, settings, constant, truncated):
+def _contingency_estimate(arrays, levels, settings, constant, truncated, columns):
     """The MIEstimate of two sides that look discrete: their contingency table's MI
     (``discrete.contingency_mi``) on all rows."""
     mi, stderr, (k_x, k_y) = discrete.contingency_mi(arrays["x"], arrays["y"])
@@ -339,4 +340,4 @@ def _contingency_estimate(arrays, levels, settings, constant, truncated):
         f"contingency table; pass an estimator by name (e.g. estimator='copula') to treat them as continuous."
     )
     protocol.log_warnings(found, "estimate_mi")
-    return MIEstimate(mi, stderr, protocol.interval(mi, stderr), found, method, [], 0, settings)
+    return MIEstimate(mi, stderr, protocol.interval(mi, stderr), found, method, [], 0, settings, columns)
