@@ -271,7 +271,7 @@ def estimate_mi(
     if estimator in MODEL_ESTIMATORS:
         least, needs, fix = (few, few, few), f"at least {few} in each", ""
     elif estimator in DEMI_ESTIMATORS:
-        least, needs, fix = (batch_size,) * 3, f"one batch of {batch_size} in every split", ", a smaller batch_size"
+        least, needs, fix = (batch_size,) * 3, f"one batch of {batch_size} in every split", " or a smaller batch_size"
     else:
         least, needs = (batch_size, few, few), f"one batch of {batch_size} in train"
         fix = ", a smaller batch_size or the default estimator"
