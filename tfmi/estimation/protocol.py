@@ -49,7 +49,8 @@ class MIEstimate:
         test values (1.96 for thousands, 2.26 for 10; ``interval``), cut at 0 since
         MI >= 0 (an interval wholly below 0 becomes (0, 0)).
       warnings: reasons to distrust the number (few pairs for the dimension, a negative
-        estimate, an estimate at its method's ceiling, x identical to y); each is also
+        estimate, an estimate at its method's ceiling, x identical to y, an input that
+        looks discrete, constant columns left out); each is also
         logged on the "tfmi.estimation" logger.
       method: how the number was computed, e.g. "infonce critic, held-out infonce on
         2000 test pairs".
@@ -170,8 +171,8 @@ def log_warnings(found, caller):
 def warnings_for(result, ceiling_name, n_train, dims, identical, constant, truncated=None, caller="estimate_mi",
                  discrete_levels=None):
     """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``dims`` maps each
-    input's name to its columns; ``constant`` each name to the indices of its constant
-    columns; ``truncated``: a dataset's message that only part of it was read;
+    input's name to its columns; ``constant`` each name to its constant columns' names
+    or indices (``drop_constant``); ``truncated``: a dataset's message that only part of it was read;
     ``discrete_levels``: {name: distinct values, or None} of the inputs that look
     discrete (``discrete.levels``)."""
     result_mi, ceiling = result.mi, result.ceiling
