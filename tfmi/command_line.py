@@ -3,6 +3,8 @@ r"""The ``tfmi`` console script: mutual information of arrays on disk.
     tfmi mi X Y                      # I(X; Y): tfmi.estimate_mi
     tfmi cmi X Y --given Z           # I(X; Y | Z): tfmi.estimate_cmi
     tfmi mi TABLE.csv --x-columns a,b --y-columns c [--json]
+    tfmi pairwise TABLE.csv [--columns a,b,c] [--given z] [--plot heatmap.png] [--results pairs.jsonl]
+                                     # every pair of columns: tfmi.pairwise_mi
 
 Files are read (``read_table``, ``load_columns``) before TensorFlow is imported, so bad
 input fails at once; ``tfmi --help`` does not import it (a subcommand's --help does, to
@@ -46,7 +48,8 @@ except KeyboardInterrupt:
     print(STOPPED, file=sys.stderr)
     sys.exit(130)
 
-__all__ = ["main", "read_table", "load_columns", "read_inputs", "report"]
+__all__ = ["main", "read_table", "load_columns", "read_inputs", "read_pairwise_columns", "report",
+           "report_pairwise"]
 
 PACKAGE = Path(__file__).resolve().parent
 LIST_AT_MOST = 12  # column names listed in a message or a report
@@ -64,6 +67,20 @@ Rows pair up: row i of every file is one sample.
 exit status: 0 done, 2 bad input (one "error: ..." line), 74 stdout not writable,
 130 interrupted (Ctrl-C), 141 stdout's reader gone (| head)."""
 
+PAIRWISE_RULE = """\
+inputs: one TABLE (.csv, .tsv, .npy, .npz, .parquet, read as by tfmi mi); --columns
+picks the columns to pair (header names or 0-based indices; default all but --given),
+--given the columns every pair is conditioned on: I(x_i; x_j | z) by tfmi.estimate_cmi.
+--results FILE appends each finished pair (JSON lines); a rerun with the same FILE
+reads back the pairs of the same data and settings and computes only the rest.
+exit status: 0 done, 2 bad input (one "error: ..." line), 74 stdout not writable,
+130 interrupted (Ctrl-C: the finished pairs stay in --results), 141 stdout's reader gone."""
+PROGRESS_EVERY = 2.0  # seconds between progress lines of tfmi pairwise, at least
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with the line that says what was kept."""
+
 
 class Command(NamedTuple):
     """A subcommand: the tfmi function it calls and where its names are defined."""
@@ -75,6 +92,7 @@ class Command(NamedTuple):
     options: tuple  # keywords of the function that are options (--max-steps: max_steps)
     title: str
     examples: tuple
+    defaults: str = None  # the attribute of tfmi whose signature gives the options' defaults (None: function)
 
 
 SHARED_OPTIONS = ("estimator", "seed", "valid_fraction", "test_fraction", "bootstrap", "max_fit_pairs")
@@ -89,6 +107,15 @@ COMMANDS = {
         "estimate_cmi", "estimation.conditional", (("estimation.conditional", "CMI_ESTIMATORS"),),
         "xyz", SHARED_OPTIONS, "I(X; Y | Z)",
         ("tfmi cmi x.csv y.csv --given z.csv", "tfmi cmi table.csv --x-columns a --y-columns b --z-columns c,d"),
+    ),
+    "pairwise": Command(
+        "pairwise_mi", "estimation.pairwise",
+        (("estimation.estimate", "ESTIMATORS"), ("bounds", "UNCONDITIONAL_BOUNDS"),
+         ("estimation.conditional", "CMI_ESTIMATORS")),
+        "", SHARED_OPTIONS, "I(x_i; x_j) for every pair of a table's columns",
+        ("tfmi pairwise table.csv --plot heatmap.png --results pairs.jsonl",
+         "tfmi pairwise table.csv --columns a,b,c --given z --estimator copula --json"),
+        defaults="estimate_mi",
     ),
 }
 OPTIONS = {  # keyword: (type, help); the flag is --keyword-with-dashes
@@ -108,8 +135,8 @@ def estimator_names(command):
     """The estimators ``command`` can run: those of its (module, constant) pairs, from the
     library. Not every name the library takes: the DEMI ones need xprime and a sampler,
     which no file gives. Imports TensorFlow (seconds)."""
-    return sum((tuple(getattr(importlib.import_module(f"tfmi.{module}"), constant))
-                for module, constant in command.estimators), ())
+    return tuple(dict.fromkeys(sum((tuple(getattr(importlib.import_module(f"tfmi.{module}"), constant))
+                                    for module, constant in command.estimators), ())))
 
 
 def option_choices_and_defaults(command):
@@ -122,7 +149,7 @@ def option_choices_and_defaults(command):
     with _native_stderr_captured():
         names = estimator_names(command)
         critics = tuple(importlib.import_module("tfmi.critics").CRITICS)
-        parameters = inspect.signature(getattr(tfmi, command.function)).parameters
+        parameters = inspect.signature(getattr(tfmi, command.defaults or command.function)).parameters
     choices = {"estimator": names, "critic": critics}
     return {keyword: (choices.get(keyword), parameters[keyword].default) for keyword in command.options}
 
@@ -390,6 +417,32 @@ def load_columns(table, columns=None, option="--columns"):
     return Columns(values, f"{table.source}, {count}{names}")
 
 
+def read_pairwise_columns(args, log=lambda message: None):
+    """The columns of ``tfmi pairwise``: ({name: values [n]} of the --columns (default:
+    all but --given) and --given columns of the TABLE, the names to pair, the names
+    given), each checked as ``load_columns`` checks them."""
+    log(f"reading {args.table}" + (f"[{args.key}]" if args.key is not None else ""))
+    table = read_table(args.table, args.key)
+    given = _select(table, args.given, "--given") if args.given is not None else []
+    paired = (_select(table, args.columns, "--columns") if args.columns is not None
+              else [index for index in range(len(table.columns)) if index not in given])
+    names = {index: table.names[index] if table.names else str(index) for index in paired + given}
+    both = [names[index] for index in paired if index in given]
+    if both:
+        raise InputError(f"columns {_listed(both)} are in --columns and in --given: a column conditioned on "
+                         f"cannot be one of a pair; leave it out of --columns")
+    used = list(names.values())
+    twice = sorted({name for name in used if used.count(name) > 1})
+    if twice:
+        raise InputError(f"{table.source}: the header names {_listed(twice)} twice or more; pick the columns by "
+                         f"0-based index with --columns (and --given), or rename them")
+    if len(paired) < 2:
+        raise InputError(f"{table.source}: pairwise needs at least 2 columns to pair, got {len(paired)} "
+                         f"({_listed([names[index] for index in paired])}); name more with --columns")
+    columns = {names[index]: _numbers(table, index) for index in paired + given}
+    return columns, [names[index] for index in paired], [names[index] for index in given]
+
+
 def read_inputs(args, roles, log=lambda message: None):
     """{role: Columns} for each role of ``roles`` ("xy" or "xyz") by the rule of
     ``INPUT_RULE``, from the parsed ``args`` of a subcommand; the rows must pair up."""
@@ -471,20 +524,28 @@ def _library_logs(quiet):
             loggers[name].propagate = propagate
 
 
+def library_function(command, options, log, runs=None):
+    """``tfmi.<command.function>``, imported here with TensorFlow (quietly), once the
+    --estimator of ``options`` is checked against the names that ``runs`` (default
+    ``command``) runs (``estimator_names``)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    log("loading TensorFlow")
+    with _native_stderr_captured():
+        function = getattr(tfmi, command.function)
+        names = estimator_names(runs or command)
+    if options.get("estimator", "auto") not in names:
+        raise InputError(f"--estimator {options['estimator']!r} is not one the command line runs here; "
+                         f"choose one of {list(names)}")
+    return function
+
+
 def estimate(command, inputs, options, quiet=False, log=lambda message: None):
     """``command``'s function (``tfmi.estimate_mi`` / ``estimate_cmi``) of the arrays of
     ``inputs`` with the keyword arguments ``options``: an ``MIEstimate``. TensorFlow is
     imported here, quietly."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     started = time.time()
     with _library_logs(quiet):
-        log("loading TensorFlow")
-        with _native_stderr_captured():
-            function = getattr(tfmi, command.function)
-            names = estimator_names(command)
-        if options.get("estimator", "auto") not in names:
-            raise InputError(f"--estimator {options['estimator']!r} is not one the command line runs; "
-                             f"choose one of {list(names)}")
+        function = library_function(command, options, log)
         sizes = ", ".join(f"{role.upper()} {columns.values.shape[1]}" for role, columns in inputs.items())
         log(f"estimating {command.title} on {len(inputs['x'].values)} rows (columns: {sizes})")
         result = function(*(columns.values for columns in inputs.values()), verbose=0 if quiet else 1, **options)
@@ -512,6 +573,102 @@ def report(result, inputs, title):
     return "\n".join(lines)
 
 
+def _pairwise_matrix(result):
+    width = max(8, *(len(name) for name in result.names))
+    lines = [" " * width + "".join(f"{name:>{width + 1}}" for name in result.names)]
+    for i, name in enumerate(result.names):
+        cells = ("." if i == j else f"{value:.4f}" for j, value in enumerate(result.matrix[i]))
+        lines.append(f"{name:<{width}}" + "".join(f"{cell:>{width + 1}}" for cell in cells))
+    return lines
+
+
+def report_pairwise(result, source):
+    """The readable block of a ``PairwiseMI``: the labelled matrix, the pairs by MI with
+    their intervals, the method(s), the pairs read back and the warnings."""
+    pairs = result.by_mi()
+    width = max(len("pair"), *(len(pair.pair) for pair in pairs))
+    lines = [f"{result.title} in nats: {len(result.names)} columns of {source}, {result.n_rows} rows, "
+             f"{len(pairs)} pairs", *_pairwise_matrix(result), "",
+             f"{'pair':<{width}}  {'mi':>8}  {'95% interval':>18}  {'stderr':>7}"]
+    for pair in pairs:
+        zero = "  interval holds 0" if pair.holds_zero else ""
+        lines.append(f"{pair.pair:<{width}}  {pair.mi:8.4f}  {pair.low:8.4f} to {pair.high:6.4f}  "
+                     f"{pair.stderr:7.4f}{zero}")
+    methods = {pair.method for pair in pairs}
+    if len(methods) == 1:
+        lines.append(f"method (every pair): {methods.pop()}")
+    else:
+        lines += [f"method of {pair.pair}: {pair.method}" for pair in result.table]
+    if result.results:
+        lines.append(f"results: {result.results} ({result.reused} of {len(pairs)} pairs read back)")
+    warned = [f"warning: {pair.pair}: {message}" for pair in result.table for message in pair.warnings]
+    return "\n".join(lines + (warned or ["warnings: none"]))
+
+
+def _check_output_path(path, option):
+    """An output file's folder must exist (found before hours of estimating, not after)."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise InputError(f"{option} {path} is a directory; give a file path")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{option} {path}: the folder {folder} does not exist; create it first")
+
+
+def _pairwise_progress(log):
+    """The ``progress`` of ``tfmi.pairwise_mi``: a line at most every PROGRESS_EVERY
+    seconds (and at the last pair) with the pairs done, elapsed time and time left."""
+    started, shown, computed = time.time(), [0.0], [0]
+
+    def progress(done, total, pair):
+        computed[0] += 1
+        now = time.time()
+        if now - shown[0] >= PROGRESS_EVERY or done == total:
+            shown[0] = now
+            left = (now - started) / computed[0] * (total - done)
+            log(f"{done}/{total} pairs ({pair} done), {now - started:.0f} s, about {left:.0f} s left")
+
+    return progress
+
+
+def _stopped_pairwise(stop, results):
+    """The line of Ctrl-C during ``pairwise_mi`` (``stop``: its PairwiseInterrupted)."""
+    done = getattr(stop, "done", None)
+    line = ("tfmi: stopped by SIGINT (Ctrl-C) before a pair was estimated" if done is None else
+            f"tfmi: stopped by SIGINT (Ctrl-C); {done} of {stop.total} pairs finished")
+    if results:
+        return f"{line}, kept in {results}: run the same command again to resume."
+    return f"{line}, not kept: add --results pairs.jsonl to keep finished pairs across runs."
+
+
+def _run_pairwise(args, command, log):
+    """The text to print of ``tfmi pairwise``: the report or the JSON of ``tfmi.pairwise_mi``."""
+    _check_output_path(args.results, "--results")
+    _check_output_path(args.plot, "--plot")
+    columns, paired, given = read_pairwise_columns(args, log)
+    options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
+    started = time.time()
+    with _library_logs(args.quiet):
+        function = library_function(command, options, log, runs=COMMANDS["cmi" if given else "mi"])
+        pairs = len(paired) * (len(paired) - 1) // 2
+        log(f"estimating {pairs} pairs of {len(paired)} columns on {len(columns[paired[0]])} rows"
+            + (f", given {_listed(given)}" if given else ""))
+        try:
+            result = function(columns, paired, given or None, results=args.results,
+                              progress=None if args.quiet else _pairwise_progress(log), verbose=0, **options)
+        except KeyboardInterrupt as stop:
+            # not input: Ctrl-C, told with the pairs that finished and where they are kept
+            raise _Interrupted(_stopped_pairwise(stop, args.results)) from None
+    log(f"done in {time.time() - started:.1f} s")
+    if args.plot:
+        result.plot(args.plot)
+        log(f"heatmap written to {args.plot}")
+    if args.json:
+        return json.dumps(result.to_dict(), indent=1, allow_nan=False)
+    return report_pairwise(result, args.table)
+
+
 # The command line ----------------------------------------------------------------------
 
 
@@ -527,13 +684,34 @@ def _indented(lines):
 
 
 def _add_subcommand(commands, name, command, with_library):
+    pairwise = not command.roles
     parser = commands.add_parser(
         name,
         help=f"estimate {command.title} with tfmi.{command.function}",
-        description=f"Estimates {command.title} in nats from paired rows, with tfmi.{command.function}.",
-        epilog=f"{INPUT_RULE}\n\nexamples:\n{_indented(command.examples)}",
+        description=f"Estimates {command.title} in nats{'' if pairwise else ' from paired rows'}, with "
+                    f"tfmi.{command.function}.",
+        epilog=f"{PAIRWISE_RULE if pairwise else INPUT_RULE}\n\nexamples:\n{_indented(command.examples)}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    output = _add_pairwise_arguments(parser) if pairwise else _add_role_arguments(parser, command)
+    _add_options(parser, command, with_library, output)
+
+
+def _add_pairwise_arguments(parser):
+    parser.add_argument("table", metavar="TABLE", help="the file whose columns are paired")
+    inputs = parser.add_argument_group("input")
+    inputs.add_argument("--columns", metavar="LIST", help="the columns to pair (names or 0-based indices: a,b,c; "
+                        "default: all but --given)")
+    inputs.add_argument("--given", metavar="LIST", help="columns of TABLE that every pair is conditioned on")
+    inputs.add_argument("--key", metavar="NAME", help="the array of an .npz file")
+    output = parser.add_argument_group("output")
+    output.add_argument("--results", metavar="FILE", help="JSON-lines file that keeps each finished pair; a rerun "
+                        "with the same FILE resumes")
+    output.add_argument("--plot", metavar="PNG", help="write the heatmap of the matrix to this file")
+    return output
+
+
+def _add_role_arguments(parser, command):
     parser.add_argument("x", metavar="X", help="the file of X, or the one TABLE that holds every array")
     parser.add_argument("y", metavar="Y", nargs="?", help="the file of Y (none with one TABLE)")
     inputs = parser.add_argument_group("input")
@@ -545,6 +723,10 @@ def _add_subcommand(commands, name, command, with_library):
         inputs.add_argument(f"--{role}-columns", metavar="LIST", help=f"columns of {role.upper()} (over --columns)")
         inputs.add_argument(f"--{role}-key", metavar="NAME",
                             help=f"the array of {role.upper()} in an .npz (over --key)")
+
+
+def _add_options(parser, command, with_library, output=None):
+    """The estimation options of ``command`` and --json, --quiet (in ``output``, a group, or a new one)."""
     estimation = parser.add_argument_group(f"estimation (the keyword arguments of tfmi.{command.function})")
     found = option_choices_and_defaults(command) if with_library else {}
     for keyword in command.options:
@@ -556,19 +738,20 @@ def _add_subcommand(commands, name, command, with_library):
         metavar = {str: "NAME", int: "N", float: "SHARE"}[kind]
         estimation.add_argument(f"--{keyword.replace('_', '-')}", type=kind, choices=choices, metavar=metavar,
                                 default=argparse.SUPPRESS, help=text)
-    output = parser.add_argument_group("output")
-    output.add_argument("--json", action="store_true", help="print the whole MIEstimate as JSON")
+    output = output or parser.add_argument_group("output")
+    output.add_argument("--json", action="store_true",
+                        help=f"print the whole {'PairwiseMI' if not command.roles else 'MIEstimate'} as JSON")
     output.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def build_parser(help_of=None):
-    """The ``tfmi`` argument parser, and {name: parser} of its subcommands ``mi`` and
-    ``cmi``; the subcommand ``help_of`` lists the library's names and defaults."""
+    """The ``tfmi`` argument parser, and {name: parser} of its subcommands ``mi``, ``cmi``
+    and ``pairwise``; the subcommand ``help_of`` lists the library's names and defaults."""
     examples = _indented(example for command in COMMANDS.values() for example in command.examples)
     parser = _Parser(
         prog="tfmi",
         description="Mutual information of arrays on disk: a held-out estimate in nats, with a 95% interval.",
-        epilog=f"examples:\n{examples}\n\ntfmi mi --help and tfmi cmi --help list every option.",
+        epilog=f"examples:\n{examples}\n\ntfmi mi --help (cmi, pairwise) lists every option.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tfmi {tfmi.__version__}")
@@ -592,6 +775,8 @@ def _run(argv):
         if not args.quiet:
             print(f"tfmi: {message}", file=sys.stderr, flush=True)
 
+    if not command.roles:
+        return _run_pairwise(args, command, log)
     inputs = read_inputs(args, command.roles, log)
     options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
     result = estimate(command, inputs, options, args.quiet, log)
@@ -633,8 +818,8 @@ def main(argv=None):
                 raise
             text = None  # --help or --version: argparse has printed it
         _write_out(text)
-    except KeyboardInterrupt:
-        print(STOPPED, file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(stop.args[0] if isinstance(stop, _Interrupted) else STOPPED, file=sys.stderr)
         sys.exit(130)
 
 

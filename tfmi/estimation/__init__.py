@@ -9,6 +9,7 @@ pairs it never saw.
 
 from tfmi.estimation.conditional import estimate_cmi
 from tfmi.estimation.estimate import estimate_mi
+from tfmi.estimation.pairwise import pairwise_mi
 from tfmi.estimation.protocol import MIEstimate
 
-__all__ = ["estimate_mi", "estimate_cmi", "MIEstimate"]
+__all__ = ["estimate_mi", "estimate_cmi", "MIEstimate", "pairwise_mi"]
