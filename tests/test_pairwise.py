@@ -346,3 +346,42 @@ def test_the_benchmark_table_s_blocks_are_drawn_alike_whichever_columns_are_chos
     normal_scores = np.log(copula[:, 1])  # g_lognormal back to its normal
     assert np.corrcoef(copula[:, 0], normal_scores)[0, 1] == pytest.approx(0.8, abs=0.03)
     assert abs(np.corrcoef(values[:, names.index("x_shape_x")], values[:, names.index("x_shape_y")])[0, 1]) < 0.06
+
+
+def test_the_benchmark_tool_scores_against_the_truth_and_resumes(tmp_path, helpers, monkeypatch):
+    tool = helpers.load_tool("bench_pairwise")
+    columns = ["g_normal", "g_lognormal", "ind_normal"]
+    arguments = ["--columns", ",".join(columns), "--rows", "400", "--methods", "tfmi-default,sklearn",
+                 "--results", str(tmp_path / "runs"), "--out", str(tmp_path / "report"),
+                 "--heatmap", str(tmp_path / "heatmap.png"), "--date", "2026-12-07"]
+    assert tool.main(arguments) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    truth = pairwise_table.true_mi(columns)
+    upper = np.triu_indices(3, 1)
+    for scores, run in zip(report["scores"], report["runs"]):
+        errors = np.abs(np.array(run["matrix"], dtype=float)[upper] - truth[upper])
+        assert scores["mae"] == pytest.approx(errors.mean()) and scores["mae_dependent"] == pytest.approx(errors[0])
+    tfmi_scores = next(s for s in report["scores"] if s["method"] == "tfmi-default")
+    assert tfmi_scores["independent_holds_zero"][1] == 2 and tfmi_scores["dependent_holds_truth"][1] == 1
+    markdown = (tmp_path / "report.md").read_text()
+    assert "Run on 2026-12-07" in markdown and "| tfmi-default |" in markdown and "| sklearn |" in markdown
+    assert (tmp_path / "heatmap.png").read_bytes()[:4] == b"\x89PNG"
+    # a rerun computes nothing: every method has its result file
+    monkeypatch.setattr(tool, "run_sklearn", lambda *args: pytest.fail("sklearn ran again"))
+    monkeypatch.setattr(tool, "run_tfmi", lambda *args: pytest.fail("tfmi ran again"))
+    assert tool.main(arguments) == 0
+
+
+def test_the_benchmark_scores_of_exact_and_wrong_matrices(helpers):
+    tool = helpers.load_tool("bench_pairwise")
+    columns = list(pairwise_table.QUICK_COLUMNS)
+    truth = pairwise_table.true_mi(columns)
+    exact = {"estimator": "tfmi-default", "seconds": 1.0, "matrix": truth, "low": np.maximum(truth - 0.01, 0.0),
+             "high": truth + 0.01}
+    scores = tool.score(exact, columns)
+    assert scores["mae"] == 0.0 and scores["independent_holds_zero"] == [25, 25]
+    assert scores["dependent_holds_truth"] == [3, 3]
+    shifted = {"estimator": "sklearn", "seconds": 1.0, "matrix": truth + 0.1}
+    scores = tool.score(shifted, columns)
+    assert scores["mae"] == pytest.approx(0.1) and "independent_holds_zero" not in scores
+    assert set(scores["family_mae"]) == {"copula", "mixture", "functional", "independent"}
