@@ -24,6 +24,7 @@ _LAZY = {  # name -> (module, attribute of it; None: the module itself)
     "estimate_cmi": ("tfmi.estimation", "estimate_cmi"),
     "MIEstimate": ("tfmi.estimation", "MIEstimate"),
     "pairwise_mi": ("tfmi.estimation", "pairwise_mi"),
+    "sklearn": ("tfmi.sklearn", None),
 }
 
 

@@ -1,0 +1,267 @@
+"""MI between a continuous x and a discrete label c: class-conditional Gaussian mixtures.
+
+With p(x | c) a density per class and pi_c the class frequencies,
+
+    I(x; c) = E[log p(x | c) - log p(x)],      p(x) = sum_c pi_c p(x | c),
+
+and the pointwise term log p(x | c) - log p(x) = log q(c | x) - log pi_c is the log-loss
+gain of the model's posterior q(c | x) over the prior. For any fitted densities its mean
+over rows the model never saw is, up to the error of the priors, a lower bound on
+I(x; c) (Barber and Agakov: the cross-entropy of q(c | x) is at least H(c | x)), so a
+misfit model under-states the MI rather than over-states it, and a larger validation
+mean is a better model whatever its family.
+
+``continuous_discrete_mi`` follows ``estimate_mi``'s protocol (``protocol``): one random
+split into train / validation / test; on train, x is mapped by a per-coordinate map of
+``candidates.Views`` (standardised values, or normal scores) and a Gaussian mixture is
+fitted per class (scikit-learn's EM with ``mixture``'s settings), its component count
+(1, 2, 4, ...) chosen on that class's validation rows by log-likelihood, as in
+``mixture.fit_mixture``; priors pi_c are the train counts. Of the two maps the one whose
+model has the larger validation mean of the pointwise term is kept (a lower bound for
+any model, so larger is better: normal scores undo any monotone distortion of x, such as
+a log-normal feature; standardised values keep Gaussian classes Gaussian). The test rows
+are read once: the plug-in
+mean of the pointwise term, its stderr from the per-row terms, corrected and widened by
+``bootstrap`` refits (``protocol.debiased``), and the Student-t interval
+(``protocol.interval``).
+"""
+
+import warnings
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from tfmi.estimation import candidates as candidates_lib
+from tfmi.estimation import discrete, heldout, inputs, mixture, protocol
+from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MIEstimate
+
+__all__ = ["ClassConditional", "fit_class_conditional", "label_codes", "continuous_discrete_mi"]
+
+CALLER = "continuous_discrete_mi"
+MAPS = ("standardised", "normal")  # the maps of x tried (candidates.Views)
+
+
+def label_codes(labels, n=None, caller=CALLER, name="labels"):
+    """(codes [n] in 0..K-1, the K distinct labels sorted) of a 1-d vector of class labels
+    (integers, strings, booleans; a one-column table); ValueError for missing labels,
+    more than one column, or a length other than ``n`` (None: any)."""
+    if inputs.is_pandas(labels):
+        if getattr(labels, "ndim", 1) == 2:
+            if labels.shape[1] != 1:
+                raise ValueError(f"{caller}: {name} must be one column of class labels, got {labels.shape[1]} columns.")
+            labels = labels.iloc[:, 0]
+        missing = int(labels.isna().sum())
+        labels = labels.to_numpy()
+    else:
+        labels = np.asarray(labels)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if labels.dtype.kind == "f":
+            missing = int(np.sum(~np.isfinite(labels)))
+        elif labels.dtype.kind == "O":
+            missing = sum(value is None or (isinstance(value, float) and not np.isfinite(value)) for value in labels)
+        else:
+            missing = 0
+    if labels.ndim != 1:
+        raise ValueError(f"{caller}: {name} must be a 1-d vector of class labels, got shape {labels.shape}.")
+    if missing:
+        raise ValueError(f"{caller}: {name} has {missing} missing values (NaN, inf or None); drop those rows first.")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"{caller}: x and {name} must pair up row by row, got {n} and {len(labels)} rows.")
+    try:
+        classes, codes = np.unique(labels, return_inverse=True)
+    except TypeError as error:  # e.g. strings mixed with numbers in an object array
+        raise ValueError(f"{caller}: {name} must be comparable class labels of one kind ({error}).") from None
+    return codes.reshape(-1).astype(np.int64), classes
+
+
+class ClassConditional:
+    """Per-class densities p(x | c) (fitted ``GaussianMixture``s) and priors pi_c.
+
+    ``log_densities(x) -> [n, K]``; ``pointwise(x, codes) -> [n]`` the log ratio
+    log p(x_i | c_i) - log sum_c pi_c p(x_i | c); ``refit(x, codes)`` the same component
+    counts refitted on other rows (a bootstrap refit); ``components`` [K] and
+    ``history`` {class code: the validation curve of its component count}.
+    """
+
+    def __init__(self, models, priors, history=None):
+        self.models = list(models)
+        self.priors = np.asarray(priors, dtype=np.float64)
+        self.history = dict(history or {})
+
+    @property
+    def components(self):
+        return [model.n_components for model in self.models]
+
+    def log_densities(self, x):
+        return np.stack([model.score_samples(x) for model in self.models], axis=1)
+
+    def pointwise(self, x, codes):
+        densities = self.log_densities(x)
+        with np.errstate(divide="ignore"):  # a class absent from train: pi_c = 0 leaves p(x)
+            marginal = logsumexp(densities + np.log(self.priors), axis=1)
+        return densities[np.arange(len(x)), codes] - marginal
+
+    def refit(self, x, codes, seed=0):
+        """Each class's mixture refitted by ``mixture.REFIT_ITERATIONS`` EM steps from
+        this one's parameters on its rows of (x, codes) (kept as it is where a resample
+        holds too few of them); priors from the counts of ``codes``."""
+        models = []
+        for code, model in enumerate(self.models):
+            rows = x[codes == code]
+            if self.history.get(code) == "pooled" or len(rows) < max(_min_rows(x.shape[1]), model.n_components):
+                models.append(model)
+                continue
+            refitted = clone(model).set_params(weights_init=model.weights_, means_init=model.means_,
+                                               precisions_init=model.precisions_, max_iter=mixture.REFIT_ITERATIONS,
+                                               random_state=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # a few steps by design
+                models.append(refitted.fit(rows))
+        return ClassConditional(models, np.bincount(codes, minlength=len(self.models)) / len(codes), self.history)
+
+
+def _min_rows(dim):
+    """Train rows of a class below which it gets no mixture of its own: a covariance in
+    ``dim`` dimensions needs dim + 1 distinct points, and one more to spare."""
+    return dim + 2
+
+
+def _fit_density(train, valid, seed, max_components):
+    """The mixture of ``train`` [m, d] whose component count (1, 2, 4, ...) has the best
+    mean log-likelihood on ``valid``; doubling stops as ``mixture.fit_mixture``'s does
+    (two counts without a gain, ``max_components``, or fewer than
+    ``mixture.POINTS_PER_PARAMETER`` rows per parameter); one component without
+    validation rows. Returns (model, history)."""
+    dim = train.shape[1]
+    parameters = dim + dim * (dim + 1) // 2 + 1
+    largest = min(max_components, len(train) // (mixture.POINTS_PER_PARAMETER * parameters)) if len(valid) else 1
+    best, history, components = None, [], 1
+    while components <= max(largest, 1):
+        model = mixture._em(components, seed).fit(train)
+        score = float(np.mean(model.score_samples(valid))) if len(valid) else None
+        history.append({"components": components, "train_log_likelihood": float(model.score(train)),
+                        "valid_log_likelihood": score})
+        if best is None or score > best[0]:
+            best = (score, model)
+        elif components >= 4 * best[1].n_components:  # two doublings without a gain
+            break
+        components *= 2
+    return best[1], history
+
+
+def fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classes, *, seed=0,
+                          max_components=mixture.MAX_COMPONENTS):
+    """A ``ClassConditional``: for each class a Gaussian mixture of its train rows of x
+    [n, d] (``_fit_density``: the count chosen on its validation rows), priors the train
+    counts. A class with fewer than d + 2 distinct train rows is modelled by one Gaussian
+    of all train rows (it then tells nothing: the MI is under-stated, not over-stated);
+    ``history`` marks it "pooled"."""
+    models, history, pooled = [], {}, None
+    # Small problems: one thread (BLAS, and k-means's OpenMP) is many times faster than
+    # several contending for a busy CPU.
+    with threadpool_limits(1):
+        for code in range(num_classes):
+            train = x_train[codes_train == code]
+            if len(np.unique(train, axis=0)) < _min_rows(x_train.shape[1]):
+                pooled = pooled or mixture._em(1, seed).fit(x_train)
+                models.append(pooled)
+                history[code] = "pooled"
+                continue
+            model, history[code] = _fit_density(train, x_valid[codes_valid == code], seed, max_components)
+            models.append(model)
+    return ClassConditional(models, np.bincount(codes_train, minlength=num_classes) / len(codes_train), history)
+
+
+class _LabelledViews:
+    """(x mapped, codes) of the train / validation / test rows for each map of
+    ``candidates.Views`` fitted on the train rows of x; read as ``candidates.bootstrap``
+    reads a ``Views`` (``views[name]``, ``model_train``)."""
+
+    def __init__(self, x_parts, code_parts):
+        maps = {name: candidates_lib.Views.fit_map(name, x_parts[0]) for name in MAPS}
+        self._views = {name: [(np.asarray(maps[name](x), np.float64), codes) for x, codes in zip(x_parts, code_parts)]
+                       for name in MAPS}
+
+    def model_train(self, name, settings):
+        return self._views[name][0]
+
+    def __getitem__(self, name):
+        return self._views[name]
+
+
+def _candidate(views, name, num_classes, seed):
+    """The class-conditional model on the map ``name`` as a ``candidates.Candidate``."""
+    (x_train, codes_train), (x_valid, codes_valid), _ = views[name]
+    model = fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classes, seed=seed)
+    curve = [candidates_lib.curve_point(point["components"], point["train_log_likelihood"],
+                                        point["valid_log_likelihood"], f"log-likelihood per row of class {code}")
+             for code, points in model.history.items() if points != "pooled" for point in points]
+    return candidates_lib.Candidate(
+        f"class-conditional mixtures on {name} x", name, None,
+        lambda x, codes: heldout.plugin(model.pointwise, x, codes), curve, model.components, len(x_train),
+        lambda x, codes: model.refit(x, codes, seed=seed), model)
+
+
+def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fraction=0.2, bootstrap=BOOTSTRAP_REFITS):
+    """Estimates I(x; c) in nats between continuous x and class labels c (module docstring).
+
+    One component count per class, each chosen on that class's validation rows: the
+    validation log-likelihood of the joint, sum_i log pi_{c_i} + log p(x_i | c_i), is a
+    sum of one term per class, so per-class counts maximise it jointly, and a large
+    class is not held to the count a small one can afford.
+
+    Args:
+      x: [n, d] or [n] continuous values (array, DataFrame or Series).
+      labels: [n] class labels (integers, strings; encoded by ``np.unique``).
+      seed: fixes the split, EM's starts and the bootstrap.
+      valid_fraction, test_fraction: shares of the rows for validation and test.
+      bootstrap: refits on resampled train rows for the bias correction and the
+        fitting variance (0: none).
+
+    Returns:
+      An ``MIEstimate``; ``best_step`` lists the component count of each class (in the
+      order of the sorted labels), ``settings["classes"]`` the labels.
+    """
+    matrix = inputs.as_matrix(x, CALLER, "x")
+    codes, classes = label_codes(labels, len(matrix), CALLER)
+    arrays = {"x": matrix}
+    columns = {"x": inputs.column_names(x), "y": inputs.column_names(labels)}
+    constant = protocol.drop_constant(arrays, {"x": columns["x"]}, CALLER)
+    if len(classes) < 2:
+        raise ValueError(f"{CALLER}: labels hold one class ({classes[0]!r}): nothing to estimate (the MI is 0).")
+    seed = protocol.as_seed(seed, CALLER)
+    bootstrap = protocol.bootstrap_count(bootstrap, CALLER)
+    n = len(matrix)
+    n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, CALLER)
+    if min(n_train, n_valid, n_test) < protocol.MIN_SPLIT_ROWS:
+        raise ValueError(f"{CALLER}: {n} rows give {n_train} train, {n_valid} validation and {n_test} test rows; "
+                         f"at least {protocol.MIN_SPLIT_ROWS} in each are needed: use more rows.")
+    order = np.random.default_rng(seed).permutation(n)
+    parts = [order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]]
+    views = _LabelledViews([arrays["x"][part] for part in parts], [codes[part] for part in parts])
+    settings = {"seed": seed, "valid_fraction": valid_fraction, "test_fraction": test_fraction,
+                "bootstrap": bootstrap, "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
+                "classes": classes.tolist()}
+    with threadpool_limits(1):  # once: each limit scans the process's libraries
+        fitted = [_candidate(views, name, len(classes), seed) for name in MAPS]
+        valid_terms = {candidate.name: candidate.model.pointwise(*views[candidate.inputs][1]) for candidate in fitted}
+        chosen = max(fitted, key=lambda candidate: np.mean(valid_terms[candidate.name]))
+        result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
+        if bootstrap:
+            result = protocol.debiased(result, chosen, views, settings)
+    settings["validation_mi"] = {name: float(np.mean(terms)) for name, terms in valid_terms.items()}
+    method = f"{chosen.name}, held-out plugin on {n_test} test rows"
+    if bootstrap:
+        method += f", bias-corrected by {bootstrap} bootstrap refits"
+    pooled = [classes[code] for code, points in chosen.model.history.items() if points == "pooled"]
+    found = [f"classes {pooled} have fewer than {_min_rows(matrix.shape[1])} distinct train rows: modelled by the "
+             f"density of all rows, they add nothing to the estimate (the MI may be under-stated)."] if pooled else []
+    protocol.log_warnings(found, CALLER)
+    found += protocol.warnings_for(result, None, n_train, {"x": arrays["x"].shape[1]}, False, constant,
+                                   caller=CALLER, discrete_levels={"x": discrete.levels(arrays["x"])})
+    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found,
+                      method, chosen.curve, chosen.best_step, settings, columns)
