@@ -104,7 +104,7 @@ def test_every_candidate_reads_a_gaussian_within_its_error(name):
 def test_auto_curve_has_the_one_schema_and_names_the_stage_kept():
     task = ground_truth.get_task("mix-x-2-2-0.9")
     x, y = task.sample(3000, seed=7)
-    result = tfmi.estimate_mi(x, y, max_steps=300)
+    result = tfmi.estimate_mi(x, y, max_steps=300, screen=False)
     assert result.method.startswith("mixture model"), result.method
     assert all(set(point) == set(candidates.CURVE_KEYS) for point in result.curve)
     assert result.best_step in [point["stage"] for point in result.curve]

@@ -115,7 +115,7 @@ def test_one_dimensional_arrays_are_single_features():
     [
         (dict(y=np.zeros((99, 2))), "pair up row by row"),
         (dict(estimator="mutual"), "unknown estimator 'mutual'"),
-        (dict(critic="deep"), "Unknown critic 'deep'"),
+        (dict(critic="deep"), "unknown critic 'deep'"),
         (dict(estimator="infonce", batch_size=700), "needs one batch of 700 in train"),
         (dict(test_fraction=1.5), "test_fraction"),
         (dict(seed=-1), r"seed must be in \[0, 4294967295\], got -1"),

@@ -21,7 +21,7 @@ import logging
 
 import numpy as np
 
-from tfmi.estimation import flow, gaussian, heldout, mixture, neural
+from tfmi.estimation import flow, gaussian, heldout, mixture, neural, screen
 
 __all__ = ["Views", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose", "preferred",
            "fit_auto", "bootstrap"]
@@ -176,11 +176,16 @@ AUTO_CANDIDATES = ("copula", "mixture", "flow", "critic")
 
 
 BATCH_TRAINED = ("flow", "critic")  # candidates trained on batches of settings["batch_size"] train pairs
+# Candidates checked by the k-NN screen (``screen.model_screen``) when fitted: the later
+# ones are fitted only when it finds dependence that this one misses.
+SCREENED = ("copula", "mixture")
 
 
 def fit_auto(views, settings):
     """(every candidate of ``AUTO_CANDIDATES`` that can be fitted to these pairs, the
-    notes on those skipped for the method string): a model that needs more pairs than
+    notes on those skipped for the method string). With ``settings["screen"]`` each
+    candidate of ``SCREENED`` is checked once fitted (``screen.model_screen``) and the
+    later ones are fitted only when it fails. A model that needs more pairs than
     the dimension has, or non-collinear features, is skipped with a log line, and so is a
     one-component mixture (a Gaussian, which the copula already is); the batch-trained
     candidates are skipped when the train split is smaller than a batch; the critic's
@@ -205,6 +210,16 @@ def fit_auto(views, settings):
             logger.info("estimate_mi: no mixture candidate (one component: a Gaussian, as the copula's)")
             continue
         found.append(candidate)
+        if name in SCREENED and settings["screen"]:
+            check = screen.model_screen(candidate.model, *views.model_train(candidate.inputs, settings),
+                                        settings["seed"])
+            if check is None:
+                notes.append(f"no k-NN check of the {name} ({n_train} train pairs)")
+            elif not check.flagged:
+                rest = AUTO_CANDIDATES[AUTO_CANDIDATES.index(name) + 1 :]
+                return found, [*notes, f"{check.describe(name)}: {', '.join(rest)} not fitted"]
+            else:
+                notes.append(check.describe(name))
     return found, notes
 
 
@@ -246,8 +261,9 @@ def bootstrap(candidate, views, settings):
     rng = np.random.default_rng([settings["seed"], 7919])
     (x_train, y_train), test = views.model_train(candidate.inputs, settings), views[candidate.inputs][2]
     means = []
-    for _ in range(settings["bootstrap"]):
-        rows = rng.integers(0, len(x_train), size=len(x_train))
-        model = candidate.refit(x_train[rows], y_train[rows])
-        means.append(float(np.mean(model.pointwise(*test))))
+    with gaussian.one_blas_thread():  # many small fits
+        for _ in range(settings["bootstrap"]):
+            rows = rng.integers(0, len(x_train), size=len(x_train))
+            model = candidate.refit(x_train[rows], y_train[rows])
+            means.append(float(np.mean(model.pointwise(*test))))
     return np.array(means)

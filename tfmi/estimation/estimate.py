@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi import bounds as bounds_lib
+from tfmi import critics as critics_lib
 from tfmi.estimation import candidates as candidates_lib
 from tfmi.estimation import decomposed, discrete, inputs, neural
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
@@ -128,12 +129,14 @@ def _ceiling_name(result, estimator):
     return f"InfoNCE cannot exceed log(K) = log({count}) = {result.ceiling:.3f} nats"
 
 
-def _input_arrays(x, y, xprime, estimator, conditional_sampler, max_pairs):
+def _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs):
     """({"x", "y"[, "xprime"]}: float64 matrices, the dataset's truncation warning or None),
-    checked against ``estimator``; ValueError naming what is wrong."""
+    checked against ``estimator`` and ``critic``; ValueError naming what is wrong."""
     known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
     if estimator not in known:
         raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
+    if isinstance(critic, str) and critic not in critics_lib.CRITICS:  # checked even where no critic is fitted
+        raise ValueError(f"estimate_mi: unknown critic {critic!r}; choose one of {sorted(critics_lib.CRITICS)}.")
     if isinstance(x, tf.data.Dataset):
         if y is not None:
             raise ValueError("estimate_mi: pass either a dataset of (x, y) pairs or two arrays, not both.")
@@ -194,6 +197,7 @@ def estimate_mi(
     bootstrap=BOOTSTRAP_REFITS,
     max_fit_pairs=MAX_FIT_PAIRS,
     max_pairs=MAX_DATASET_PAIRS,
+    screen=True,
     seed=0,
     verbose=0,
 ):
@@ -246,12 +250,16 @@ def estimate_mi(
         ``heldout.MAX_CANDIDATES`` for a critic). Keeps the cost of large n nearly flat;
         raise it when more data still helps.
       valid_fraction, test_fraction: shares of the pairs for validation and test.
+      screen: with ``estimator="auto"``, fit the mixture only when the copula fails a
+        k-NN check, and the flow and the critic only when the mixture fails it too
+        (``screen.model_screen``: KSG on the model's latents of the train pairs against KSG
+        on draws of the model); False fits them all.
 
     Returns:
       An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
       ``.method``, ``.curve``, ``.best_step``, ``.settings``.
     """
-    arrays, truncated = _input_arrays(x, y, xprime, estimator, conditional_sampler, max_pairs)
+    arrays, truncated = _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs)
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
@@ -300,6 +308,7 @@ def estimate_mi(
         "patience": patience,
         "bootstrap": bootstrap,
         "max_fit_pairs": max_fit_pairs,
+        "screen": bool(screen),
         "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "seed": seed,

@@ -25,7 +25,7 @@ best validation likelihood; neither models dependence that mixes coordinates (sp
 
 import numpy as np
 from scipy import special, stats
-from threadpoolctl import threadpool_limits  # installed with scikit-learn
+from threadpoolctl import ThreadpoolController  # installed with scikit-learn
 
 from tfmi.estimation.inputs import as_matrix, check_pairs
 
@@ -41,9 +41,20 @@ __all__ = [
     "fit_rank_copula",
     "as_matrix",
     "check_pairs",
+    "one_blas_thread",
 ]
 
 _CHUNK_ENTRIES = 1 << 22  # float64 entries per chunk of a score matrix (32 MiB)
+_THREADPOOLS = []  # the ThreadpoolController, made on first use (it scans the loaded libraries)
+
+
+def one_blas_thread():
+    """A context in which BLAS runs on one thread: small matrices in a loop run many times
+    faster than on several threads contending for a busy CPU. The libraries are scanned
+    once per process (a scan costs ~15 ms)."""
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
 
 
 def _quadratic(rows, matrix):
@@ -136,6 +147,10 @@ class GaussianRatio:
     def _log_kernel(self, form, dim):
         """log density of a dim-dimensional standard Gaussian at w with w^T w = ``form``."""
         return -0.5 * form - dim / 2 * np.log(2 * np.pi)
+
+    def sample(self, size, rng):
+        """[size, d] draws of the fitted joint (``rng`` a NumPy Generator)."""
+        return rng.multivariate_normal(self.mean, self.covariance, size=size, method="cholesky")
 
     def _link(self, joint, form_x, form_y):
         """The log ratio from the quadratic forms z^T S^-1 z, u^T S_xx^-1 u, v^T S_yy^-1 v."""
@@ -258,9 +273,7 @@ class StudentRatio(GaussianRatio):
         joint = _joint(u, v, "StudentRatio.fit")
         dim = joint.shape[1]
         mean, scatter = joint.mean(axis=0), np.cov(joint, rowvar=False)
-        # Small matrices in a loop: one BLAS thread is many times faster than several
-        # contending for a busy CPU.
-        with threadpool_limits(1, user_api="blas"):
+        with one_blas_thread():
             for _ in range(iterations):
                 centred = joint - mean
                 try:
@@ -277,6 +290,11 @@ class StudentRatio(GaussianRatio):
 
     def _with(self, mean, scatter, dim_x):
         return StudentRatio(mean, scatter, dim_x, self.dof)
+
+    def sample(self, size, rng):
+        """[size, d] draws: mean + g / sqrt(w / dof), g ~ N(0, S), w ~ chi^2(dof)."""
+        centred = rng.multivariate_normal(np.zeros_like(self.mean), self.covariance, size=size, method="cholesky")
+        return self.mean + centred / np.sqrt(rng.chisquare(self.dof, size=(size, 1)) / self.dof)
 
     def _log_kernel(self, form, dim):
         """log density of a dim-dimensional standard Student-t at w with w^T w = ``form``."""
@@ -363,6 +381,10 @@ class LatentScorer:
         x, y = (np.asarray(a, dtype=np.float32) for a in (x, y))
         x, y = (a[:, None] if a.ndim == 1 else a for a in (x, y))
         return np.asarray(self.map_x(x), np.float64), np.asarray(self.map_y(y), np.float64)
+
+    def sample(self, size, rng):
+        """[size, d] draws of the latent model (u, v side by side)."""
+        return self.ratio.sample(size, rng)
 
     def scores(self, x, y):
         """[a, b] float32 log ratio of every pair (x_i, y_j)."""

@@ -1,0 +1,73 @@
+"""The default's k-NN screen (tfmi.estimation.screen): KSG against closed-form MI, its two
+neighbour searches against each other, and the check's verdicts on models that are right
+and wrong for the data."""
+
+import numpy as np
+import pytest
+
+import tfmi
+from tfmi.estimation import gaussian, mixture, screen
+
+
+def _gaussian_pairs(n, rho, seed, dim=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dim))
+    return x, rho * x + np.sqrt(1 - rho**2) * rng.normal(size=(n, dim))
+
+
+def test_ksg_reads_the_closed_form_mi_of_a_gaussian_pair():
+    """KSG is nearly unbiased in one dimension: 2,000 pairs with rho 0.8 read
+    -0.5 log(1 - 0.64) = 0.511 nats within 0.06 (its sd there is about 0.02)."""
+    x, y = _gaussian_pairs(2000, 0.8, seed=1)
+    assert np.mean(screen.ksg_terms(x, y)) == pytest.approx(-0.5 * np.log(1 - 0.64), abs=0.06)
+
+
+def test_the_k_d_tree_and_the_distance_matrices_count_the_same_neighbours(monkeypatch):
+    x, y = _gaussian_pairs(300, 0.5, seed=2, dim=2)
+    by_tree = screen.ksg_terms(x, y)
+    monkeypatch.setattr(screen, "KD_TREE_MAX_DIM", 0)
+    np.testing.assert_allclose(screen.ksg_terms(x, y), by_tree)
+
+
+def test_a_right_copula_passes_and_a_wrong_one_is_flagged():
+    """Gaussian pairs agree with their Gaussian copula; y = x + uniform noise (MI 1.46
+    nats, the copula reads about 1.29) does not."""
+    x, y = _gaussian_pairs(4000, 0.6, seed=3)
+    copula = gaussian.fit_rank_gaussian(x, y)
+    assert not screen.model_screen(copula, x, y, seed=0).flagged
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(4000, 1))
+    y = x + rng.uniform(-0.5, 0.5, size=(4000, 1))
+    check = screen.model_screen(gaussian.fit_rank_gaussian(x, y), x, y, seed=0)
+    assert check.flagged and check.data > check.draws
+
+
+def test_a_mixture_with_the_right_components_passes():
+    """Four well-separated clusters on a diagonal: the fitted 4-component mixture's draws
+    hold the data's dependence."""
+    rng = np.random.default_rng(5)
+    centres = rng.integers(0, 4, size=3000) * 4.0
+    x = (centres + rng.normal(size=3000))[:, None]
+    y = (centres + rng.normal(size=3000))[:, None]
+    model = mixture.fit_mixture(x[:2000], y[:2000], x[2000:], y[2000:], max_components=4)
+    assert model.num_components == 4
+    assert not screen.model_screen(model, x[:2000], y[:2000], seed=0).flagged
+
+
+def test_too_few_pairs_are_not_checked():
+    x, y = _gaussian_pairs(100, 0.5, seed=6)
+    assert screen.model_screen(gaussian.fit_rank_gaussian(x, y), x, y, seed=0) is None
+
+
+def test_the_default_stops_at_a_copula_that_passes_and_returns_its_estimate():
+    """On Gaussian pairs the default fits no other candidate, says so, and its estimate is
+    estimator='copula''s to the bit; screen=False fits the others (and still keeps the
+    copula here)."""
+    x, y = _gaussian_pairs(3000, 0.6, seed=7)
+    default = tfmi.estimate_mi(x, y)
+    copula = tfmi.estimate_mi(x, y, estimator="copula")
+    assert "mixture, flow, critic not fitted" in default.method
+    assert default.mi == copula.mi and default.interval == copula.interval
+    assert -0.5 * np.log(1 - 0.36) == pytest.approx(default.mi, abs=4 * default.stderr)
+    unscreened = tfmi.estimate_mi(x, y, screen=False, max_steps=200)
+    assert "not fitted" not in unscreened.method and unscreened.settings["screen"] is False
