@@ -118,7 +118,7 @@ LAYERS = (
     ("data",),
     ("models",),
     ("estimation", ""),
-    ("evaluation",),
+    ("evaluation", "sklearn"),
     ("command_line",),
 )
 
