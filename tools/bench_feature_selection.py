@@ -1,7 +1,7 @@
 r"""Benchmark of the feature-selection scorers: tfmi.sklearn's against scikit-learn's.
 
     PYTHONPATH=. python tools/bench_feature_selection.py --quick      # 2,000 rows, 10 features: a minute
-    PYTHONPATH=. nohup python tools/bench_feature_selection.py &     # 10,000 rows, 50 features
+    PYTHONPATH=. nohup python tools/bench_feature_selection.py --accuracy-seeds 10 &   # docs/bench_feature_selection
 
 The problems (``tfmi.data.selection_problems``, exact MI per feature): a regression
 table whose 5 informative features reach y linearly (z, exp(z), z^3 and a weak z) or
@@ -14,6 +14,12 @@ the same names (k-NN estimators, ``n_neighbors=3``). Per scorer: seconds for the
 table, the MAE against the exact MI over all features and over the informative ones,
 the largest score of a noise feature, and whether the top k (k = 5, the informative
 count) are exactly the informative features.
+
+``--accuracy-seeds K`` adds the accuracy study of the classification scorers on one
+feature: x | c ~ N(mu_c, 1) for the class layouts of ``ACCURACY_CASES`` (and labels
+independent of x), at 2,000 and 10,000 rows, K data seeds each: the error of tfmi's
+``continuous_discrete_mi`` (and its interval's coverage) against scikit-learn's
+``mutual_info_classif`` on the same samples.
 
 Each (problem, scorer) result is kept in ``--results`` (JSON, written after each run)
 and skipped when present, so a run resumes; ``--report-only`` runs nothing. The report
@@ -32,6 +38,7 @@ import sklearn.feature_selection
 
 import tfmi.sklearn
 from tfmi.data import selection_problems
+from tfmi.estimation.mixed import continuous_discrete_mi
 from tfmi.evaluation import benchmarking
 from tfmi.json_files import write_json
 
@@ -48,6 +55,14 @@ SCORERS = {  # name -> (problem, score_func(X, y, seed) -> [p])
         X, y, random_state=seed)),
 }
 
+# name -> (class means, priors); x | c ~ N(mean_c, 1). Means all 0: labels independent of x.
+ACCURACY_CASES = {"2 classes, shift 1": ((0.0, 1.0), (0.5, 0.5)),
+                  "3 classes, shifts 1": ((0.0, 1.0, 2.0), (0.2, 0.3, 0.5)),
+                  "4 close classes": ((0.0, 0.3, 0.6, 0.9), (0.25,) * 4),
+                  "5 classes, shifts 2": ((0.0, 2.0, 4.0, 6.0, 8.0), (0.2,) * 5),
+                  "3 classes, independent": ((0.0, 0.0, 0.0), (1 / 3,) * 3)}
+ACCURACY_ROWS = (2000, 10_000)
+
 
 def _list_of(text):
     return [item.strip() for item in text.split(",") if item.strip()]
@@ -63,6 +78,8 @@ def parse_args(argv=None):
     parser.add_argument("--results", help="results file (default bench_feature_selection_results[_quick].json)")
     parser.add_argument("--out", help="report path without suffix (default docs/bench_feature_selection, "
                         "or bench_feature_selection_quick with --quick: the committed report stays)")
+    parser.add_argument("--accuracy-seeds", type=int, default=0,
+                        help="data seeds of the classification accuracy study (0: none)")
     parser.add_argument("--report-only", action="store_true", help="report the existing results only")
     args = parser.parse_args(argv)
     suffix = "_quick" if args.quick else ""
@@ -103,6 +120,50 @@ def run(args, results):
                                        "names": problem.names, "informative": problem.informative}
         write_json(results, args.results)
         print(f"{scorer}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
+def run_accuracy(args, results):
+    """The classification accuracy study (module docstring), one result per (case, rows,
+    seed), saved as it goes."""
+    for case, (means, priors) in ACCURACY_CASES.items():
+        truth = selection_problems.gaussian_classes_mi(means, np.ones(len(means)), priors)
+        for n in ACCURACY_ROWS:
+            for seed in range(args.accuracy_seeds):
+                key = f"accuracy {case} n={n} seed={seed}"
+                if key in results:
+                    continue
+                rng = np.random.default_rng([seed, n])
+                labels = rng.choice(len(means), size=n, p=priors)
+                x = rng.standard_normal(n) + np.asarray(means)[labels]
+                start = time.perf_counter()
+                ours = continuous_discrete_mi(x, labels, seed=seed)
+                middle = time.perf_counter()
+                theirs = sklearn.feature_selection.mutual_info_classif(x[:, None], labels, random_state=seed)[0]
+                results[key] = {"case": case, "n": n, "seed": seed, "mi_true": truth, "tfmi": ours.mi,
+                                "interval": list(ours.interval), "sklearn": float(theirs),
+                                "seconds": [middle - start, time.perf_counter() - middle]}
+        write_json(results, args.results)
+        print(f"accuracy: {case} done", file=sys.stderr, flush=True)
+
+
+def accuracy_report(records):
+    """Per case and row count: exact MI, each side's mean and largest absolute error (of
+    the estimates clipped at 0, as the scorers return them), and the coverage of tfmi's
+    interval."""
+    rows = []
+    for case in ACCURACY_CASES:
+        for n in ACCURACY_ROWS:
+            chosen = [r for r in records if r["case"] == case and r["n"] == n]
+            if not chosen:
+                continue
+            truth = chosen[0]["mi_true"]
+            ours = np.abs([max(r["tfmi"], 0.0) - truth for r in chosen])  # clipped, as both scorers clip
+            theirs = np.abs([max(r["sklearn"], 0.0) - truth for r in chosen])
+            covered = sum(r["interval"][0] <= truth <= r["interval"][1] for r in chosen)
+            rows.append([case, f"{n}", f"{truth:.4f}", f"{ours.mean():.4f}", f"{ours.max():.4f}",
+                         f"{covered}/{len(chosen)}", f"{theirs.mean():.4f}", f"{theirs.max():.4f}"])
+    return benchmarking.markdown_table(["x given c ~ N(mu_c, 1)", "rows", "exact MI", "tfmi MAE", "tfmi max error",
+                                        "tfmi interval holds it", "scikit-learn MAE", "scikit-learn max error"], rows)
 
 
 def summary(record):
@@ -156,15 +217,23 @@ def main(argv=None):
             results = json.load(handle)
     if not args.report_only:
         run(args, results)
+        run_accuracy(args, results)
     records = [results[_key(scorer, args)] for scorer in args.scorers if _key(scorer, args) in results]
+    accuracy = [value for key, value in results.items()
+                if key.startswith("accuracy ") and value["seed"] < (args.accuracy_seeds or np.inf)]
     if not records:
         print(f"no results in {args.results} for this selection", file=sys.stderr)
         return 1
     markdown = report(records)
+    if accuracy:
+        seeds = len({r["seed"] for r in accuracy})
+        markdown += (f"\nOne feature, classes of Gaussians: continuous_discrete_mi (tfmi.sklearn.mutual_info_classif's "
+                     f"estimate) and scikit-learn's mutual_info_classif on the same samples, {seeds} data seeds:\n\n"
+                     + accuracy_report(accuracy) + "\n")
     print(markdown)
     benchmarking.write_markdown(f"{args.out}.md", markdown)
-    write_json({"runs": records, "summary": {record["scorer"]: summary(record) for record in records}},
-               f"{args.out}.json")
+    write_json({"runs": records, "summary": {record["scorer"]: summary(record) for record in records},
+                "accuracy": accuracy}, f"{args.out}.json")
     print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
     return 0
 
