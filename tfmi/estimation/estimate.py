@@ -93,7 +93,7 @@ def _demi_estimate(arrays, parts, settings, conditional_sampler):
 
 
 def _candidate_estimate(arrays, parts, settings):
-    """(result, curve, best step, method) of ``settings["estimator"]`` through the
+    """(result, curve, best step, method, warnings) of ``settings["estimator"]`` through the
     candidates (``candidates``): fitted on train (a model on at most ``max_fit_pairs``
     pairs; validation at most a fifth as many; the splits are already in random order),
     chosen on validation, read once on every test pair, bias-corrected by the bootstrap
@@ -108,7 +108,16 @@ def _candidate_estimate(arrays, parts, settings):
         fitted = [candidates_lib.CANDIDATES[estimator](views, settings)]
     else:
         fitted = [candidates_lib.fit_critic_candidate(views, settings, bound=estimator)]
-    chosen, settings["validation_infonce"] = candidates_lib.choose(fitted, views) if len(fitted) > 1 else (fitted[0], {})
+    if len(fitted) > 1:
+        chosen, settings["validation_infonce"], miscalibrated = candidates_lib.choose(fitted, views)
+        notes += [f"{name} left out: {note}" for name, note in miscalibrated.items() if name != chosen.name]
+        miscalibrated = miscalibrated.get(chosen.name)
+    else:
+        chosen, settings["validation_infonce"] = fitted[0], {}
+        miscalibrated = candidates_lib.miscalibration(chosen, views=views) if estimator != "copula" else None
+    found = [] if miscalibrated is None else [
+        f"{chosen.name}: {miscalibrated}; its plug-in mean may overstate the MI by that much or more. A model that "
+        f"fits the data better (more pairs, another estimator) or a bound (estimator='infonce') is safer."]
     result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
     method = f"{chosen.name}, held-out {result.method} on {len(parts[2])} test pairs"
     if chosen.fit_pairs < len(parts[0]):
@@ -116,7 +125,7 @@ def _candidate_estimate(arrays, parts, settings):
     if chosen.refit is not None and settings["bootstrap"] > 0:
         result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {settings['bootstrap']} bootstrap refits"
-    return result, chosen.curve, chosen.best_step, "; ".join([method, *notes])
+    return result, chosen.curve, chosen.best_step, "; ".join([method, *notes]), found
 
 
 def _ceiling_name(result, estimator):
@@ -326,12 +335,12 @@ def estimate_mi(
         return _contingency_estimate(arrays, levels, settings, constant, truncated, columns)
     if estimator in DEMI_ESTIMATORS:
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
-        dof = len(result.terms) - 1
+        dof, model_warnings = len(result.terms) - 1, []
     else:
-        result, curve, best_step, method = _candidate_estimate(arrays, parts, settings)
+        result, curve, best_step, method, model_warnings = _candidate_estimate(arrays, parts, settings)
         dof = n_test - 1
     found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant,
-                                  truncated, discrete_levels=levels)
+                                  truncated, discrete_levels=levels, extra=model_warnings)
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
                       best_step, settings, columns)
 

@@ -30,7 +30,8 @@ import dataclasses
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["HeldOutEstimate", "row_statistics", "estimate", "plugin", "METHODS", "MAX_CANDIDATES", "SELECTION_CANDIDATES"]
+__all__ = ["HeldOutEstimate", "row_statistics", "estimate", "plugin", "log_partition", "METHODS", "MAX_CANDIDATES",
+           "SELECTION_CANDIDATES"]
 
 METHODS = ("infonce", "dv", "smile", "tuba")
 MAX_CANDIDATES = 8192  # pairs scored against each other; beyond, blocks of this size
@@ -122,6 +123,17 @@ def estimate(scores, x, y, method="infonce", *, clip=5.0, shift=0.0, stats=None,
         return _summary(_partition_terms(positive, stats["log_sum_clipped"], candidates), None, method)
     row_mean = np.exp(stats["log_sum_negatives"] - np.log(candidates - 1.0) + shift)
     return _summary(1.0 + positive + shift - row_mean, None, method)
+
+
+def log_partition(stats):
+    """(log M, its standard error) from ``row_statistics``: M the mean of e^f over the
+    negative pairs (x_i, y_j), j != i. For a normalised model's log density ratio f,
+    E_{p(x) p(y)}[e^f] = 1 when the model is the truth, so log M far from 0 marks a model
+    whose plug-in mean cannot be trusted (it is not a bound and can exceed the MI by
+    nats). stderr: delta method on the per-row means m_i."""
+    row_means = np.exp(stats["log_sum_negatives"] - np.log(stats["candidates"] - 1.0))
+    mean = float(np.mean(row_means))
+    return float(np.log(mean)), float(np.std(row_means, ddof=1) / np.sqrt(len(row_means)) / mean)
 
 
 def plugin(pointwise, x, y):

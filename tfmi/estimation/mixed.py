@@ -141,7 +141,7 @@ def _fit_density(train, valid, seed, max_components):
     largest = min(max_components, len(train) // (mixture.POINTS_PER_PARAMETER * parameters)) if len(valid) else 1
     best, history, components = None, [], 1
     while components <= max(largest, 1):
-        model = mixture._em(components, seed).fit(train)
+        model = mixture._em(components, seed, "full").fit(train)
         score = float(np.mean(model.score_samples(valid))) if len(valid) else None
         history.append({"components": components, "train_log_likelihood": float(model.score(train)),
                         "valid_log_likelihood": score})
@@ -167,7 +167,7 @@ def fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classe
         for code in range(num_classes):
             train = x_train[codes_train == code]
             if len(np.unique(train, axis=0)) < _min_rows(x_train.shape[1]):
-                pooled = pooled or mixture._em(1, seed).fit(x_train)
+                pooled = pooled or mixture._em(1, seed, "full").fit(x_train)
                 models.append(pooled)
                 history[code] = "pooled"
                 continue

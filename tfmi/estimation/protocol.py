@@ -169,12 +169,12 @@ def log_warnings(found, caller):
 
 
 def warnings_for(result, ceiling_name, n_train, dims, identical, constant, truncated=None, caller="estimate_mi",
-                 discrete_levels=None):
+                 discrete_levels=None, extra=()):
     """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``dims`` maps each
     input's name to its columns; ``constant`` each name to its constant columns' names
     or indices (``drop_constant``); ``truncated``: a dataset's message that only part of it was read;
     ``discrete_levels``: {name: distinct values, or None} of the inputs that look
-    discrete (``discrete.levels``)."""
+    discrete (``discrete.levels``); ``extra``: the estimator's own warnings, listed last."""
     result_mi, ceiling = result.mi, result.ceiling
     found = [truncated] if truncated else []
     total = sum(dims.values())
@@ -207,5 +207,6 @@ def warnings_for(result, ceiling_name, n_train, dims, identical, constant, trunc
             f"the estimate {result_mi:.4f} nats is at the ceiling of its method: {ceiling_name}; the true MI "
             f"may be larger: use more pairs, or an estimator without that ceiling."
         )
+    found += list(extra)
     log_warnings(found, caller)
     return found
