@@ -114,7 +114,7 @@ def run_tfmi(columns, rows, seed, results, log=benchmarking.progress):
     names, values = pairwise_table.sample(rows, seed, columns)
     path = bench.result_path(results, table_name(columns), rows, seed, "tfmi-default")
     path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    base, started = _base(columns, rows, seed, "tfmi-default"), time.perf_counter()  # the load at the start
 
     def progress(done, total, pair):
         elapsed = time.perf_counter() - started
@@ -122,7 +122,7 @@ def run_tfmi(columns, rows, seed, results, log=benchmarking.progress):
 
     result = tfmi.pairwise_mi(dict(zip(names, values.T)), seed=seed, results=path.with_suffix(".jsonl"),
                               progress=progress)
-    record = {**_base(columns, rows, seed, "tfmi-default"), "matrix": result.matrix, "low": result.low,
+    record = {**base, "matrix": result.matrix, "low": result.low,
               "high": result.high, "seconds": sum(pair.seconds for pair in result.table),
               "methods": sorted({pair.method for pair in result.table}),
               "warnings": {pair.pair: list(pair.warnings) for pair in result.table if pair.warnings}}
@@ -135,7 +135,8 @@ def run_sklearn(columns, rows, seed, results):
     from sklearn.feature_selection import mutual_info_regression
 
     names, values = pairwise_table.sample(rows, seed, columns)
-    matrix, seconds = np.full((len(names), len(names)), np.nan), 0.0
+    base, seconds = _base(columns, rows, seed, "sklearn"), 0.0
+    matrix = np.full((len(names), len(names)), np.nan)
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             start = time.perf_counter()
@@ -144,7 +145,7 @@ def run_sklearn(columns, rows, seed, results):
             seconds += time.perf_counter() - start
     import sklearn
 
-    record = {**_base(columns, rows, seed, "sklearn"), "matrix": matrix, "seconds": seconds,
+    record = {**base, "matrix": matrix, "seconds": seconds,
               "params": {"n_neighbors": 3, "random_state": seed}, "scikit-learn": sklearn.__version__}
     return _write(record, bench.result_path(results, table_name(columns), rows, seed, "sklearn"))
 
@@ -243,7 +244,7 @@ def report_markdown(records, columns, rows, seed, date, note):
         f"# Pairwise MI on a table with known MI: tfmi.pairwise_mi, ennemi, scikit-learn\n\n"
         f"Run on {date} by tools/bench_pairwise.py: {len(columns)} columns of tfmi.data.pairwise_table "
         f"({len(upper)} pairs: {len(dependent)} dependent, {len(upper) - len(dependent)} independent), "
-        f"{rows} rows, seed {seed}. {note} Versions: {versions}.\n\n"
+        f"{rows} rows, seed {seed}. {note}" + (f" Versions: {versions}." if versions else "") + "\n\n"
         "Seconds: the estimation alone (imports and process start-up excluded), summed over the pairs; "
         "MAE in nats against the exact MI (0 for the independent pairs); the intervals are tfmi's 95% "
         "intervals (ennemi and scikit-learn give none).\n\n"
@@ -262,8 +263,9 @@ def main(argv=None):
     if not records:
         print(f"no results under {folder}", file=sys.stderr)
         return 1
-    note = (f"Machine: {os.cpu_count()} CPU cores shared with other work; load average (1 min) "
-            f"{os.getloadavg()[0]:.1f} at the end.")
+    loads = ", ".join(f"{record['estimator']} {record['load_average_1m']:.1f}" for record in records
+                      if record.get("load_average_1m") is not None)
+    note = f"Machine: {os.cpu_count()} CPU cores shared with other work; load average (1 min) at each start: {loads}."
     markdown = report_markdown(records, args.columns, args.rows, args.seed, args.date, note)
     print(markdown)
     benchmarking.write_markdown(f"{args.out}.md", markdown)

@@ -127,9 +127,9 @@ def _sine(x):
     return np.sin(2 * x)
 
 
-# I of the quad and sine pairs: additive_noise_mi(f, sigma) with its default grid (its
-# quadrature error is below 1e-6 nats: a grid twice as fine moves them by less; tests/test_pairwise.py recomputes them and checks
-# them against the Monte Carlo mean of the exact log ratio).
+# I of the quad and sine pairs: additive_noise_mi(f, sigma) with its default grid (a grid
+# twice as fine moves them by less than 1e-6 nats); tests/test_pairwise.py recomputes them
+# and checks them against the Monte Carlo mean of the exact log ratio.
 QUAD_MI = 0.8027
 SINE_MI = 0.8616
 

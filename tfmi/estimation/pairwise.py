@@ -74,6 +74,12 @@ class PairwiseInterrupted(KeyboardInterrupt):
         super().__init__(f"{done} of {total} pairs finished, {kept}")
 
 
+def cell_text(value):
+    """A heatmap cell's text: the value to 2 decimals ("0.00", not "-0.00", for a small negative estimate)."""
+    text = f"{value:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
 def _pandas(method):
     try:
         import pandas
@@ -157,17 +163,17 @@ class PairwiseMI:
         finite = self.matrix[np.isfinite(self.matrix)]
         top = max(float(finite.max()) if finite.size else 0.0, 1e-3)
         image = ax.imshow(self.matrix, cmap=colormaps["viridis"].with_extremes(bad="#d9d9d9"), vmin=0.0, vmax=top)
-        font = max(5.0, min(10.0, 110.0 / size))
+        font = max(5.0, min(10.0, 140.0 / size))
         for i in range(size):
             for j in range(size):
                 if i == j:
                     continue
                 value = self.matrix[i, j]
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=font,
+                ax.text(j, i, cell_text(value), ha="center", va="center", fontsize=font,
                         color="white" if value < 0.6 * top else "black")
                 if self.low[i, j] <= 0.0:
-                    ax.add_patch(patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
-                                                   edgecolor="#9e9e9e", linewidth=0))
+                    ax.add_patch(patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//",
+                                                   edgecolor=(1.0, 1.0, 1.0, 0.3), linewidth=0))
         ax.set_xticks(range(size), labels=self.names, rotation=45, ha="right", rotation_mode="anchor")
         ax.set_yticks(range(size), labels=self.names)
         ax.set_title(f"pairwise mutual information {self.title}, {self.n_rows} rows")
@@ -201,7 +207,7 @@ def _table_columns(table):
             raise ValueError(f"{CALLER}: the dict's keys {list(table)} name some column twice once made strings.")
         return names, dict(zip(names, table.values()))
     if inputs.is_pandas(table) or np.ndim(table) != 2:
-        shape = getattr(table, "shape", np.shape(table) if not inputs.is_pandas(table) else None)
+        shape = table.shape if inputs.is_pandas(table) else np.shape(table)
         raise ValueError(f"{CALLER}: table must be a DataFrame, a dict {{name: column}} or a 2-d array "
                          f"[n_rows, n_columns], got {type(table).__name__} of shape {shape}; for two arrays use "
                          f"tfmi.estimate_mi(x, y).")
