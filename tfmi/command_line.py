@@ -534,7 +534,7 @@ def library_function(command, options, log, runs=None):
         function = getattr(tfmi, command.function)
         names = estimator_names(runs or command)
     if options.get("estimator", "auto") not in names:
-        raise InputError(f"--estimator {options['estimator']!r} is not one the command line runs here; "
+        raise InputError(f"--estimator {options['estimator']!r} is not one the command line runs; "
                          f"choose one of {list(names)}")
     return function
 
