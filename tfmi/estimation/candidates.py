@@ -87,9 +87,10 @@ class Candidate:
         Gaussian), "train" and "valid" values (None where not computed) of "measure".
       best_step: the stage kept.
       fit_pairs: the train pairs it was fitted on.
-      refit: for a normalised model, ``refit(x_train, y_train) -> model`` with
-        ``pointwise``: the same model (size, family, margins) refitted on other train
-        pairs; None where a refit costs a whole training run.
+      refit: for a normalised model, ``refit(rows) -> model`` with ``pointwise``: the
+        same model (size, family, margins) refitted on the rows ``rows`` (indices, with
+        repeats) of its train pairs (``Views.model_train``); None where a refit costs a
+        whole training run.
       model: a normalised model's fitted density model (``gaussian.LatentScorer``,
         ``mixture.MixtureRatio``, the flow); None for a critic.
     """
@@ -122,7 +123,7 @@ def fit_copula(views, settings):
     dof = getattr(scorer.ratio, "dof", np.inf)
     curve = [curve_point(point["dof"], None, point["valid_log_likelihood"], "copula log-likelihood per pair")
              for point in scorer.history]
-    return _plugin_candidate("copula model", "normal", scorer, curve, float(dof), train, scorer.refit)
+    return _plugin_candidate("copula model", "normal", scorer, curve, float(dof), train, scorer.resampler(*train))
 
 
 def fit_mixture(views, settings):
@@ -133,7 +134,8 @@ def fit_mixture(views, settings):
                           f"joint log-likelihood per pair ({p['covariance']} covariances)") for p in model.history]
     form = "" if model.covariance_type == "full" else ", diagonal covariances"
     return _plugin_candidate(f"mixture model ({model.num_components} components{form})", "standardised", model, curve,
-                             model.num_components, train, lambda x, y: model.refit(x, y, seed=settings["seed"]))
+                             model.num_components, train,
+                             lambda rows: model.refit(train[0][rows], train[1][rows], seed=settings["seed"]))
 
 
 def fit_flow(views, settings):
@@ -290,11 +292,10 @@ def bootstrap(candidate, views, settings):
     fitted model's held-out value (second order in the fitting error, as the bias is),
     and var_b(m_b) the variance that the fit adds to the test-split noise."""
     rng = np.random.default_rng([settings["seed"], 7919])
-    (x_train, y_train), test = views.model_train(candidate.inputs, settings), views[candidate.inputs][2]
+    train_rows, test = len(views.model_train(candidate.inputs, settings)[0]), views[candidate.inputs][2]
     means = []
     with gaussian.one_blas_thread():  # many small fits
         for _ in range(settings["bootstrap"]):
-            rows = rng.integers(0, len(x_train), size=len(x_train))
-            model = candidate.refit(x_train[rows], y_train[rows])
+            model = candidate.refit(rng.integers(0, train_rows, size=train_rows))
             means.append(float(np.mean(model.pointwise(*test))))
     return np.array(means)

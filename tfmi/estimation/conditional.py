@@ -107,7 +107,7 @@ def _conditional(candidate, dims):
     chain = ChainRule(candidate.model, *dims)
     return dataclasses.replace(
         candidate, scores=None, model=chain, evaluate=lambda x, yz: heldout.plugin(chain.pointwise, x, yz),
-        refit=lambda x, yz: ChainRule(candidate.refit(x, yz), *dims),
+        refit=lambda rows: ChainRule(candidate.refit(rows), *dims),
     )
 
 

@@ -374,7 +374,14 @@ class LatentScorer:
     def refit(self, x, y):
         """The same maps and family (Gaussian, or Student-t with the same dof), the ratio
         refitted on the pairs (x, y): a bootstrap refit of the model, its margins fixed."""
-        return LatentScorer(self.map_x, self.map_y, _fit_ratio(*self.latents(x, y), getattr(self.ratio, "dof", np.inf)))
+        return self.resampler(x, y)(slice(None))
+
+    def resampler(self, x, y):
+        """``refit`` on rows of (x, y): a function of row indices (with repeats), the
+        latents computed once (the maps act row by row)."""
+        u, v = self.latents(x, y)
+        dof = getattr(self.ratio, "dof", np.inf)
+        return lambda rows: LatentScorer(self.map_x, self.map_y, _fit_ratio(u[rows], v[rows], dof))
 
     def latents(self, x, y):
         """(u, v) = (map_x(x), map_y(y)) as float64 arrays."""

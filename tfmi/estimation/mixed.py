@@ -203,7 +203,7 @@ def _candidate(views, name, num_classes, seed):
     return candidates_lib.Candidate(
         f"class-conditional mixtures on {name} x", name, None,
         lambda x, codes: heldout.plugin(model.pointwise, x, codes), curve, model.components, len(x_train),
-        lambda x, codes: model.refit(x, codes, seed=seed), model)
+        lambda rows: model.refit(x_train[rows], codes_train[rows], seed=seed), model)
 
 
 def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fraction=0.2, bootstrap=BOOTSTRAP_REFITS):
