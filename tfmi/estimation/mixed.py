@@ -134,11 +134,11 @@ def _fit_density(train, valid, seed, max_components):
     """The mixture of ``train`` [m, d] whose component count (1, 2, 4, ...) has the best
     mean log-likelihood on ``valid``; doubling stops as ``mixture.fit_mixture``'s does
     (two counts without a gain, ``max_components``, or fewer than
-    ``mixture.POINTS_PER_PARAMETER`` rows per parameter); one component without
+    ``mixture.POINTS_PER_PARAMETER["full"]`` rows per parameter); one component without
     validation rows. Returns (model, history)."""
     dim = train.shape[1]
     parameters = dim + dim * (dim + 1) // 2 + 1
-    largest = min(max_components, len(train) // (mixture.POINTS_PER_PARAMETER * parameters)) if len(valid) else 1
+    largest = min(max_components, len(train) // (mixture.POINTS_PER_PARAMETER["full"] * parameters)) if len(valid) else 1
     best, history, components = None, [], 1
     while components <= max(largest, 1):
         model = mixture._em(components, seed, "full").fit(train)
