@@ -207,7 +207,10 @@ def fit_mixture(u_train, v_train, u_valid, v_valid, *, seed=0, max_components=MA
         )
     z_train = np.concatenate([u_train, v_train], axis=1)
     best, history = None, []
-    with one_blas_thread():
+    # EM that stops at max_iter is still a candidate fit: validation judges it, so
+    # scikit-learn's ConvergenceWarning would only be noise to the caller.
+    with one_blas_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         for covariance_type, parameters in COVARIANCE_TYPES.items():
             largest = min(max_components, len(u_train) // (POINTS_PER_PARAMETER[covariance_type] * parameters(dim)))
             best_of_form, components = None, 1
