@@ -177,7 +177,8 @@ class PairwiseMI:
         ax.set_xticks(range(size), labels=self.names, rotation=45, ha="right", rotation_mode="anchor")
         ax.set_yticks(range(size), labels=self.names)
         ax.set_title(f"pairwise mutual information {self.title}, {self.n_rows} rows")
-        ax.set_xlabel("hatched: the 95% interval holds 0")
+        ax.set_xlabel("column (hatched: the 95% interval holds 0)")
+        ax.set_ylabel("column")
         figure.colorbar(image, ax=ax, label="mutual information (nats)", shrink=0.8)
         if path is not None:
             figure.savefig(path, dpi=120)
