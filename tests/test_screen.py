@@ -60,9 +60,9 @@ def test_too_few_pairs_are_not_checked():
 
 
 def test_the_default_stops_at_a_copula_that_passes_and_returns_its_estimate():
-    """On Gaussian pairs the default fits no other candidate, says so, and its estimate is
-    estimator='copula''s to the bit; screen=False fits the others (and still keeps the
-    copula here)."""
+    """On Gaussian pairs the mixture is a single Gaussian (left out), the copula passes its
+    check, the flow and the critic are not fitted (the method says so) and the estimate is
+    estimator='copula''s to the bit; screen=False fits them (and still keeps the copula)."""
     x, y = _gaussian_pairs(3000, 0.6, seed=7)
     default = tfmi.estimate_mi(x, y)
     copula = tfmi.estimate_mi(x, y, estimator="copula")
