@@ -371,14 +371,11 @@ class LatentScorer:
     def gaussian_mi(self):
         return self.ratio.mi
 
-    def refit(self, x, y):
-        """The same maps and family (Gaussian, or Student-t with the same dof), the ratio
-        refitted on the pairs (x, y): a bootstrap refit of the model, its margins fixed."""
-        return self.resampler(x, y)(slice(None))
-
     def resampler(self, x, y):
-        """``refit`` on rows of (x, y): a function of row indices (with repeats), the
-        latents computed once (the maps act row by row)."""
+        """Bootstrap refits on rows of the pairs (x, y): a function of row indices (with
+        repeats) giving the same maps and family (Gaussian, or Student-t with the same dof)
+        with the ratio refitted on those rows, the margins fixed; the latents are computed
+        once (the maps act row by row)."""
         u, v = self.latents(x, y)
         dof = getattr(self.ratio, "dof", np.inf)
         return lambda rows: LatentScorer(self.map_x, self.map_y, _fit_ratio(u[rows], v[rows], dof))

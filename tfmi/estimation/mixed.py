@@ -131,26 +131,15 @@ def _min_rows(dim):
 
 
 def _fit_density(train, valid, seed, max_components):
-    """The mixture of ``train`` [m, d] whose component count (1, 2, 4, ...) has the best
-    mean log-likelihood on ``valid``; doubling stops as ``mixture.fit_mixture``'s does
-    (two counts without a gain, ``max_components``, or fewer than
-    ``mixture.POINTS_PER_PARAMETER["full"]`` rows per parameter); one component without
+    """The full-covariance mixture of ``train`` [m, d] whose component count has the best
+    mean log-likelihood on ``valid`` (``mixture.grow_mixture``: up to ``max_components``
+    or ``mixture.POINTS_PER_PARAMETER["full"]`` rows per parameter); one component without
     validation rows. Returns (model, history)."""
-    dim = train.shape[1]
-    parameters = dim + dim * (dim + 1) // 2 + 1
+    parameters = mixture.COVARIANCE_TYPES["full"](train.shape[1])
     largest = min(max_components, len(train) // (mixture.POINTS_PER_PARAMETER["full"] * parameters)) if len(valid) else 1
-    best, history, components = None, [], 1
-    while components <= max(largest, 1):
-        model = mixture._em(components, seed, "full").fit(train)
-        score = float(np.mean(model.score_samples(valid))) if len(valid) else None
-        history.append({"components": components, "train_log_likelihood": float(model.score(train)),
-                        "valid_log_likelihood": score})
-        if best is None or score > best[0]:
-            best = (score, model)
-        elif components >= 4 * best[1].n_components:  # two doublings without a gain
-            break
-        components *= 2
-    return best[1], history
+    _, model, history = mixture.grow_mixture(
+        train, largest, seed, "full", lambda model: float(np.mean(model.score_samples(valid))) if len(valid) else None)
+    return model, history
 
 
 def fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classes, *, seed=0,
@@ -167,7 +156,7 @@ def fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classe
         for code in range(num_classes):
             train = x_train[codes_train == code]
             if len(np.unique(train, axis=0)) < _min_rows(x_train.shape[1]):
-                pooled = pooled or mixture._em(1, seed, "full").fit(x_train)
+                pooled = pooled or mixture.em(1, seed, "full").fit(x_train)
                 models.append(pooled)
                 history[code] = "pooled"
                 continue

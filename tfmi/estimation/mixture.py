@@ -31,7 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from tfmi.estimation.gaussian import check_pairs, one_blas_thread
 
-__all__ = ["MixtureRatio", "fit_mixture", "COVARIANCE_TYPES", "MAX_COMPONENTS", "POINTS_PER_PARAMETER"]
+__all__ = ["MixtureRatio", "fit_mixture", "grow_mixture", "em", "COVARIANCE_TYPES", "MAX_COMPONENTS", "POINTS_PER_PARAMETER"]
 
 MAX_COMPONENTS = 128
 # Fewer training pairs per mixture parameter: no more components. A diagonal component's
@@ -157,14 +157,14 @@ class MixtureRatio:
         other training pairs: ``REFIT_ITERATIONS`` EM steps started from this one's
         parameters (a bootstrap refit; on bmi's Waves, 64 components, 5 steps gave the same
         spread of held-out values as EM run to convergence, in a seventh of the time)."""
-        model = _em(len(self.weights), seed, self.covariance_type, init=self, max_iter=REFIT_ITERATIONS)
+        model = em(len(self.weights), seed, self.covariance_type, init=self, max_iter=REFIT_ITERATIONS)
         with one_blas_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a few steps by design
             model.fit(np.concatenate([u_train, v_train], axis=1))
         return _ratio(model, self.dim_x)
 
 
-def _em(components, seed, covariance_type, init=None, max_iter=200):
+def em(components, seed, covariance_type, init=None, max_iter=200):
     """scikit-learn's EM for a mixture with ``covariance_type`` "full" or "diag" covariances
     (started from ``init``, a ``MixtureRatio`` of that form, if given)."""
     kwargs = {}
@@ -187,12 +187,33 @@ def _ratio(model, dim_x):
 COVARIANCE_TYPES = {"full": lambda dim: dim + dim * (dim + 1) // 2 + 1, "diag": lambda dim: 2 * dim + 1}  # parameters
 
 
+def grow_mixture(train, largest, seed, covariance_type, valid_score):
+    """The doubling search of a component count: mixtures of ``train`` [m, d] with 1, 2,
+    4, ... components (EM, ``covariance_type`` "full" or "diag") up to ``largest`` (at
+    least 1), stopping after two counts that do not beat the best so far (EM from k-means
+    may miss at one count and find it at the next). ``valid_score(model)`` rates each
+    fitted ``GaussianMixture`` (larger is better; None where there is nothing to rate it
+    on, which only one count may have). Returns (best score, best model, history: one
+    {"components", "train_log_likelihood", "valid_log_likelihood"} per count tried)."""
+    best, history, components = None, [], 1
+    while components <= max(largest, 1):
+        model = em(components, seed, covariance_type).fit(train)
+        score = valid_score(model)
+        history.append({"components": components, "train_log_likelihood": float(model.score(train)),
+                        "valid_log_likelihood": score})
+        if best is None or score > best[0]:
+            best = (score, model)
+        elif components >= 4 * best[1].n_components:  # two doublings without a gain
+            break
+        components *= 2
+    return best[0], best[1], history
+
+
 def fit_mixture(u_train, v_train, u_valid, v_valid, *, seed=0, max_components=MAX_COMPONENTS):
     """The Gaussian mixture of [u; v] whose covariance form (``COVARIANCE_TYPES``) and
     component count (1, 2, 4, ...) have the best mean validation log-likelihood; for each
-    form, doubling stops after two counts that do not beat that form's best so far (EM from
-    k-means may miss at one count and find it at the next), at ``max_components``, or
-    where each parameter would have fewer than ``POINTS_PER_PARAMETER`` training pairs.
+    form, ``grow_mixture`` doubles the count up to ``max_components``, or where each
+    parameter would have fewer than ``POINTS_PER_PARAMETER`` training pairs.
     Returns a ``MixtureRatio`` whose ``history`` lists {"covariance", "components",
     "train_log_likelihood", "valid_log_likelihood"} per fit tried.
     """
@@ -206,6 +227,11 @@ def fit_mixture(u_train, v_train, u_valid, v_valid, *, seed=0, max_components=MA
             f"(want {least})."
         )
     z_train = np.concatenate([u_train, v_train], axis=1)
+    dim_x = u_train.shape[1]
+
+    def valid_log_likelihood(model):
+        return float(np.mean(_ratio(model, dim_x).log_likelihood(u_valid, v_valid)))
+
     best, history = None, []
     # EM that stops at max_iter is still a candidate fit: validation judges it, so
     # scikit-learn's ConvergenceWarning would only be noise to the caller.
@@ -213,20 +239,10 @@ def fit_mixture(u_train, v_train, u_valid, v_valid, *, seed=0, max_components=MA
         warnings.simplefilter("ignore", ConvergenceWarning)
         for covariance_type, parameters in COVARIANCE_TYPES.items():
             largest = min(max_components, len(u_train) // (POINTS_PER_PARAMETER[covariance_type] * parameters(dim)))
-            best_of_form, components = None, 1
-            while components <= largest:
-                model = _em(components, seed, covariance_type).fit(z_train)
-                ratio = _ratio(model, u_train.shape[1])
-                valid = float(np.mean(ratio.log_likelihood(u_valid, v_valid)))
-                history.append({"covariance": covariance_type, "components": components,
-                                "train_log_likelihood": float(model.score(z_train)), "valid_log_likelihood": valid})
-                if best_of_form is None or valid > best_of_form[0]:
-                    best_of_form = (valid, ratio)
-                elif components >= 4 * best_of_form[1].num_components:  # two doublings without a gain
-                    break
-                components *= 2
-            if best is None or best_of_form[0] > best[0]:
-                best = best_of_form
+            valid, model, tried = grow_mixture(z_train, largest, seed, covariance_type, valid_log_likelihood)
+            history += [{"covariance": covariance_type, **point} for point in tried]
+            if best is None or valid > best[0]:
+                best = (valid, _ratio(model, dim_x))
     chosen = best[1]
     chosen.history = history
     return chosen
