@@ -260,10 +260,10 @@ def estimate_mi(
         ``heldout.MAX_CANDIDATES`` for a critic). Keeps the cost of large n nearly flat;
         raise it when more data still helps.
       valid_fraction, test_fraction: shares of the pairs for validation and test.
-      screen: with ``estimator="auto"``, fit the flow and the critic only when the last
-        of the copula and the mixture kept fails a k-NN check (``screen.model_screen``: KSG
-        on the model's latents of the train pairs against KSG on draws of the model); False
-        fits them all.
+      screen: with ``estimator="auto"``, check the copula and then the mixture with k-NN
+        (``screen.model_screen``: KSG on the model's latents of the train pairs against KSG
+        on draws of the model): a copula beyond doubt is the answer, and the flow and the
+        critic are fitted only when both models fail; False fits them all.
 
     Returns:
       An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
