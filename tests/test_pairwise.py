@@ -69,8 +69,9 @@ def test_a_dataframe_gives_a_labelled_matrix_whose_values_hold_the_gaussian_mi(f
 
 
 def test_every_pair_is_the_single_pair_call_of_estimate_mi():
+    """Computed in two worker processes, each pair is still the call made here."""
     values = _gaussian_values()
-    result = tfmi.pairwise_mi(values, estimator="copula", seed=3, bootstrap=8)
+    result = tfmi.pairwise_mi(values, estimator="copula", seed=3, bootstrap=8, n_jobs=2)
     assert result.names == ["0", "1", "2", "3"] and result.settings["seed"] == 3
     _single_pair_checks(result, lambda i, j: tfmi.estimate_mi(values[:, i], values[:, j], estimator="copula", seed=3,
                                                               bootstrap=8))
@@ -127,7 +128,7 @@ def test_an_interrupted_run_keeps_its_pairs_and_a_rerun_computes_only_the_rest(f
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt) as stopped:
-        tfmi.pairwise_mi(frame, estimator="copula", results=path, progress=stop_after_two)
+        tfmi.pairwise_mi(frame, estimator="copula", results=path, progress=stop_after_two, n_jobs=1)
     assert isinstance(stopped.value, pairwise.PairwiseInterrupted)
     assert (stopped.value.done, stopped.value.total) == (2, 6) and str(path) in str(stopped.value)
     assert seen == [(1, 6, "a ~ b"), (2, 6, "a ~ c")]
@@ -140,7 +141,8 @@ def test_an_interrupted_run_keeps_its_pairs_and_a_rerun_computes_only_the_rest(f
         *args, **kwargs))
     with open(path, "a") as handle:
         handle.write('{"settings": {"x": "a", "y"')  # a line torn by a killed run
-    resumed = tfmi.pairwise_mi(frame, estimator="copula", results=path, progress=lambda *a: progress.append(a))
+    resumed = tfmi.pairwise_mi(frame, estimator="copula", results=path, progress=lambda *a: progress.append(a),
+                               n_jobs=1)
     assert len(calls) == 4 and resumed.reused == 2 and [a[0] for a in progress] == [3, 4, 5, 6]
     assert [pair.reused for pair in resumed.table] == [True, True, False, False, False, False]
     fresh = tfmi.pairwise_mi(frame, estimator="copula")
@@ -149,10 +151,10 @@ def test_an_interrupted_run_keeps_its_pairs_and_a_rerun_computes_only_the_rest(f
 
     calls.clear()
     changed = frame.assign(d=frame["d"] * 2.0 + 1.0)  # d's values change: only its 3 pairs are computed again
-    tfmi.pairwise_mi(changed, estimator="copula", results=path)
+    tfmi.pairwise_mi(changed, estimator="copula", results=path, n_jobs=1)
     assert len(calls) == 3
     calls.clear()
-    tfmi.pairwise_mi(frame, estimator="copula", seed=1, results=path)  # other settings: nothing read back
+    tfmi.pairwise_mi(frame, estimator="copula", seed=1, results=path, n_jobs=1)  # other settings: nothing read back
     assert len(calls) == 6
 
 
@@ -163,6 +165,7 @@ BAD_INPUTS = [
     ({"columns": ["a", "a", "b"]}, "lists column 'a' twice"),
     ({"given": 7}, "given names no column 7"),
     ({"progress": "yes"}, "progress must be None or a callable"),
+    ({"n_jobs": 0}, "n_jobs must be -1 (all cores) or a whole number >= 1"),
 ]
 
 

@@ -73,6 +73,58 @@ def test_the_default_stops_at_a_copula_that_passes_and_returns_its_estimate():
     assert "not fitted" not in unscreened.method and unscreened.settings["screen"] is False
 
 
+def test_the_check_s_two_bars():
+    """D = data - draws against max(threshold x stderr, minimum): 0.015 nats at 1.9 standard
+    errors is a doubt (beyond 1.5 and 0.01) but no misfit (within 2.5 and 0.02)."""
+    doubt = screen.ScreenResult(data=0.515, draws=0.500, stderr=0.008)
+    assert doubt.doubtful and not doubt.flagged
+    assert not screen.ScreenResult(0.508, 0.500, 0.008).doubtful  # 0.008: under 0.01
+    assert not screen.ScreenResult(0.485, 0.500, 0.011).doubtful  # -0.015: under 1.5 x 0.011
+    misfit = screen.ScreenResult(0.45, 0.50, 0.01)
+    assert misfit.doubtful and misfit.flagged and "differs from" in misfit.describe("copula")
+
+
+@pytest.mark.parametrize("copula_check,mixture_check,fitted,note", [
+    ((0.505, 0.500, 0.008), None, ["copula"], "copula: KSG 0.505 on the data in line with 0.500"),
+    ((0.515, 0.500, 0.008), None, ["copula", "mixture"], "flow, critic not fitted"),
+    ((0.60, 0.50, 0.01), (0.505, 0.500, 0.008), ["copula", "mixture"], "mixture: KSG 0.505"),
+    ((0.60, 0.50, 0.01), (0.60, 0.50, 0.01), ["copula", "mixture", "flow", "critic"], "mixture: KSG 0.600"),
+], ids=["copula beyond doubt", "copula in doubt, passes", "copula fails, mixture passes", "both fail"])
+def test_the_default_fits_what_the_checks_leave_open(monkeypatch, copula_check, mixture_check, fitted, note):
+    """Which candidates ``fit_auto`` fits under each verdict of the checks (the checks and
+    the fits replaced by stand-ins): the copula's doubt decides the mixture, a pass of
+    either model spares the flow and the critic."""
+    from tfmi.estimation import candidates
+
+    checks = {"copula": copula_check, "mixture": mixture_check}
+    calls = []
+
+    class Model:
+        def __init__(self, name):
+            self.name = name
+
+    def fake_fit(name, views, settings, **options):
+        calls.append(name)
+        return candidates.Candidate(f"{name} model", "normal", None, None, [], 2, 10, model=Model(name))
+
+    def fake_screen(model, x, y, seed):
+        return screen.ScreenResult(*checks[model.name])
+
+    monkeypatch.setattr(candidates, "_fit_model", fake_fit)
+    monkeypatch.setattr(screen, "model_screen", fake_screen)
+
+    class Views:
+        def __getitem__(self, name):
+            return [(np.zeros((1000, 1)), np.zeros((1000, 1)))]
+
+        def model_train(self, name, settings):
+            return self[name][0]
+
+    found, notes = candidates.fit_auto(Views(), {"screen": True, "seed": 0, "batch_size": 64})
+    assert calls == fitted and [candidate.name for candidate in found] == [f"{name} model" for name in fitted]
+    assert any(note in line for line in notes), notes
+
+
 def test_log_partition_is_zero_for_the_true_ratio_and_flags_a_wrong_mixture():
     """E_{p(x)p(y)}[exp(true log ratio)] = 1: log M of the exact Gaussian ratio on fresh
     pairs is 0 within its error; a 4-component full mixture of 64 clusters in 5 + 5

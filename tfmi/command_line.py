@@ -112,7 +112,7 @@ COMMANDS = {
         "pairwise_mi", "estimation.pairwise",
         (("estimation.estimate", "ESTIMATORS"), ("bounds", "UNCONDITIONAL_BOUNDS"),
          ("estimation.conditional", "CMI_ESTIMATORS")),
-        "", SHARED_OPTIONS, "I(x_i; x_j) for every pair of a table's columns",
+        "", SHARED_OPTIONS + ("n_jobs",), "I(x_i; x_j) for every pair of a table's columns",
         ("tfmi pairwise table.csv --plot heatmap.png --results pairs.jsonl",
          "tfmi pairwise table.csv --columns a,b,c --given z --estimator copula --json"),
         defaults="estimate_mi",
@@ -128,6 +128,7 @@ OPTIONS = {  # keyword: (type, help); the flag is --keyword-with-dashes
     "bootstrap": (int, "refits of a closed-form model for its bias and error (0: none)"),
     "max_fit_pairs": (int, "train rows a model fits on at most"),
     "seed": (int, "seed of the split and of every fit"),
+    "n_jobs": (int, "worker processes for the pairs (-1: all cores; 1: none)"),
 }
 
 
@@ -149,9 +150,11 @@ def option_choices_and_defaults(command):
     with _native_stderr_captured():
         names = estimator_names(command)
         critics = tuple(importlib.import_module("tfmi.critics").CRITICS)
-        parameters = inspect.signature(getattr(tfmi, command.defaults or command.function)).parameters
+        own = inspect.signature(getattr(tfmi, command.function)).parameters
+        passed_on = inspect.signature(getattr(tfmi, command.defaults or command.function)).parameters
     choices = {"estimator": names, "critic": critics}
-    return {keyword: (choices.get(keyword), parameters[keyword].default) for keyword in command.options}
+    return {keyword: (choices.get(keyword), (own if keyword in own else passed_on)[keyword].default)
+            for keyword in command.options}
 
 
 # Reading files -------------------------------------------------------------------------

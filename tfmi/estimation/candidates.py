@@ -126,14 +126,17 @@ def fit_copula(views, settings):
     return _plugin_candidate("copula model", "normal", scorer, curve, float(dof), train, scorer.resampler(*train))
 
 
-def fit_mixture(views, settings):
-    """A Gaussian mixture of the joint (``mixture.fit_mixture``) on standardised values."""
-    train, valid = views.model_train("standardised", settings), views["standardised"][1]
+def fit_mixture(views, settings, inputs="standardised"):
+    """A Gaussian mixture of the joint (``mixture.fit_mixture``) on standardised values (a
+    mixture stays one), or on normal scores (``inputs="normal"``: the margins are Gaussian,
+    so the components model the dependence alone; a copula that is nearly right needs few)."""
+    train, valid = views.model_train(inputs, settings), views[inputs][1]
     model = mixture.fit_mixture(*train, *valid, seed=settings["seed"])
     curve = [curve_point(p["components"], p["train_log_likelihood"], p["valid_log_likelihood"],
                           f"joint log-likelihood per pair ({p['covariance']} covariances)") for p in model.history]
-    form = "" if model.covariance_type == "full" else ", diagonal covariances"
-    return _plugin_candidate(f"mixture model ({model.num_components} components{form})", "standardised", model, curve,
+    form = ("" if model.covariance_type == "full" else ", diagonal covariances") + (
+        "" if inputs == "standardised" else ", of normal scores")
+    return _plugin_candidate(f"mixture model ({model.num_components} components{form})", inputs, model, curve,
                              model.num_components, train,
                              lambda rows: model.refit(train[0][rows], train[1][rows], seed=settings["seed"]))
 
@@ -206,7 +209,9 @@ def fit_auto(views, settings):
     rest = AUTO_CANDIDATES[len(ALWAYS_FITTED):]
     passed = False  # a closed-form model passed its check: the batch-trained ones are not fitted
     for name in ALWAYS_FITTED:
-        candidate = _fit_model(name, views, settings)
+        # after a copula that passed its check (in doubt), the mixture looks for what its
+        # Gaussian dependence misses on normal scores: the margins need no components there
+        candidate = _fit_model(name, views, settings, **({"inputs": "normal"} if passed else {}))
         if candidate is None:
             continue
         found.append(candidate)
@@ -230,13 +235,14 @@ def fit_auto(views, settings):
     return found, notes
 
 
-def _fit_model(name, views, settings):
-    """The candidate ``name`` fitted, or None (logged) where a model cannot be fitted to
-    these pairs or is a one-component mixture; the critic's errors are raised."""
+def _fit_model(name, views, settings, **options):
+    """The candidate ``name`` fitted (``options``: further arguments of its fit function),
+    or None (logged) where a model cannot be fitted to these pairs or is a one-component
+    mixture; the critic's errors are raised."""
     if name == "critic":
         return CANDIDATES[name](views, settings)
     try:
-        candidate = CANDIDATES[name](views, settings)
+        candidate = CANDIDATES[name](views, settings, **options)
     except ValueError as error:
         logger.info("estimate_mi: no %s candidate (%s)", name, error)
         return None

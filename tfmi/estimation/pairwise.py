@@ -6,21 +6,26 @@ For columns x_1 .. x_p and each unordered pair i < j,
     M[i, j] = M[j, i] = I(x_i; x_j | z)       estimate_cmi(x_i, x_j, z, ...) with given= z
 
 each entry exactly what the single-pair call returns (the same arguments and seed), with
-its 95% interval; p (p - 1) / 2 calls in all. The table is checked and converted once,
-column by column (no row is dropped); each finished pair can be appended to a JSON-lines
-file with the settings and data fingerprints that produced it, so that an interrupted
-run resumes where it stopped.
+its 95% interval; p (p - 1) / 2 calls in all, spread over worker processes (``n_jobs``,
+all cores by default; loky's reusable processes, which stay up between calls). The table is
+checked and converted once, column by column (no row is dropped); each finished pair can
+be appended to a JSON-lines file with the settings and data fingerprints that produced it,
+so that an interrupted run resumes where it stopped.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
 import logging
 import math
 import os
+import pickle
 import time
 
+import joblib
 import numpy as np
+from joblib.externals.loky import get_reusable_executor
 
 import tfmi
 from tfmi.estimation import conditional, estimate, inputs
@@ -311,8 +316,89 @@ def _check_results_path(results):
 # The pairs -----------------------------------------------------------------------------
 
 
+def _check_n_jobs(n_jobs):
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or not (n_jobs == -1 or n_jobs >= 1):
+        raise ValueError(f"{CALLER}: n_jobs must be -1 (all cores) or a whole number >= 1 (1: no worker "
+                         f"processes), got {n_jobs!r}.")
+    return int(n_jobs)
+
+
+def _pair_record(pair, x, y, z, estimator, seed, estimate_kwargs):
+    """(pair, the record of I(x; y) or I(x; y | z)): mi, low, high, stderr, method, warnings, seconds."""
+    started = time.perf_counter()
+    if z is None:
+        result = estimate.estimate_mi(x, y, estimator=estimator, seed=seed, **estimate_kwargs)
+    else:
+        result = conditional.estimate_cmi(x, y, z, estimator=estimator, seed=seed, **estimate_kwargs)
+    low, high = result.interval
+    return pair, {"mi": result.mi, "low": low, "high": high, "stderr": result.stderr, "method": result.method,
+                  "warnings": list(result.warnings), "seconds": time.perf_counter() - started}
+
+
+def _picklable(value):
+    try:
+        pickle.dumps(value)
+    except Exception:  # any object may refuse pickling in its own way
+        return False
+    return True
+
+
+def _computed(jobs, n_jobs):
+    """(pair, record) of each job (``_pair_record``'s arguments), as they finish: in this
+    process, in order, with ``n_jobs`` 1, a single job or arguments that cannot be
+    pickled; otherwise in worker processes. Closing the generator (Ctrl-C, an error)
+    stops the workers' pairs."""
+    cores = joblib.cpu_count()  # the cores this process may use
+    workers = min(cores if n_jobs == -1 else n_jobs, len(jobs))
+    if workers <= 1 or not _picklable(jobs[0][4:]):
+        yield from (_pair_record(*job) for job in jobs)
+        return
+    threads = str(max(1, cores // workers))  # BLAS threads per worker: the cores shared out
+    environment = {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    executor = get_reusable_executor(max_workers=workers, env=environment, initializer=exec,
+                                      initargs=(QUIET_START,))
+    waiting, running = iter(jobs), set()
+
+    def submit_next():
+        job = next(waiting, None)
+        if job is not None:
+            running.add(executor.submit(_pair_record, *job))
+
+    for _ in range(2 * workers):  # a few queued per worker, no more: Ctrl-C has little to stop
+        submit_next()
+    try:
+        while running:
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                running.discard(future)
+                submit_next()
+                yield future.result()
+    finally:
+        if running:  # Ctrl-C or an error: stop the pairs still running
+            executor.shutdown(wait=False, kill_workers=True)
+
+
+# A worker's first acts: Ctrl-C ignored (it reaches the whole process group; the caller's
+# process stops the workers), and TensorFlow imported with the process's stderr closed off,
+# so that its start-up lines (printed by native code) show once, in the caller's process.
+# Run by the builtin exec: a function of tfmi would import TensorFlow (tfmi's package) to be
+# unpickled.
+QUIET_START = """
+import os, signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+try:
+    os.dup2(null, 2)
+    import tensorflow
+finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(null)
+"""
+
+
 def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, results=None, progress=None,
-                **estimate_kwargs):
+                n_jobs=-1, **estimate_kwargs):
     """Estimates I(x_i; x_j) in nats for every pair i < j of ``table``'s columns, each by
     ``tfmi.estimate_mi(x_i, x_j, estimator=estimator, seed=seed, **estimate_kwargs)``, or
     I(x_i; x_j | z) by ``tfmi.estimate_cmi(x_i, x_j, z, ...)`` with ``given``.
@@ -330,7 +416,10 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
         pairs already there with the same settings are read back, not recomputed.
         Ctrl-C keeps what finished and raises ``PairwiseInterrupted`` (a KeyboardInterrupt).
       progress: None or ``callable(done, total, pair_name)``, called after each pair
-        computed; ``done`` counts the pairs read back too.
+        computed (in the order they finish); ``done`` counts the pairs read back too.
+      n_jobs: worker processes for the pairs: -1 all cores, 1 none (every pair in
+        this process, in row-major order). Arguments that cannot be pickled (e.g. a
+        critic given as a function) keep the pairs in this process.
 
     Returns:
       A ``PairwiseMI``: ``.matrix``, ``.low``, ``.high`` [p, p], ``.table`` of
@@ -341,6 +430,7 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
         raise ValueError(f"{CALLER}: progress must be None or a callable(done, total, pair_name), got "
                          f"{type(progress).__name__}.")
     results = _check_results_path(results)
+    n_jobs = _check_n_jobs(n_jobs)
     all_names, raw = _table_columns(table)
     given_names = _chosen(given, all_names, "given")
     names = _chosen(columns, all_names, "columns") if columns is not None else [
@@ -379,20 +469,13 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
         logger.info("%s: %d pairs of %d columns; %d read back from %s (same data and settings), %d to compute",
                     CALLER, len(pairs), len(names), len(finished), results, len(pairs) - len(finished))
 
-    def single_pair(i, j):
-        x, y = values[names[i]], values[names[j]]
-        if z is None:
-            return estimate.estimate_mi(x, y, estimator=estimator, seed=seed, **estimate_kwargs)
-        return conditional.estimate_cmi(x, y, z, estimator=estimator, seed=seed, **estimate_kwargs)
-
+    todo = [pair for pair in pairs if pair not in finished]
+    jobs = [(pair, values[names[pair[0]]], values[names[pair[1]]], z, estimator, seed, estimate_kwargs)
+            for pair in todo]
     handle = None if results is None else _open_results(results)
+    computed = _computed(jobs, n_jobs)
     try:
-        for i, j in (pair for pair in pairs if pair not in finished):
-            pair_started = time.perf_counter()
-            result = single_pair(i, j)
-            low, high = result.interval
-            record = {"mi": result.mi, "low": low, "high": high, "stderr": result.stderr, "method": result.method,
-                      "warnings": list(result.warnings), "seconds": time.perf_counter() - pair_started}
+        for (i, j), record in computed:
             if handle is not None:
                 handle.write(json.dumps(json_safe({"settings": json.loads(keys[i, j]), **record}),
                                         allow_nan=False) + "\n")
@@ -406,6 +489,7 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
         # not input: Ctrl-C, told with the pairs that finished and where they are
         raise PairwiseInterrupted(done, len(pairs), results) from None
     finally:
+        computed.close()  # stops the workers' pairs left (after Ctrl-C or an error)
         if handle is not None:
             handle.close()
     return _assembled(names, [finished[pair] for pair in pairs], pairs, given_names, shared, len(values[names[0]]),
