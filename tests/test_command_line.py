@@ -249,6 +249,48 @@ def test_an_error_of_estimate_mi_is_one_line(pair, tmp_path, monkeypatch, capsys
         "error: estimate_mi: valid_fraction + test_fraction must leave pairs to train on, got 0.5 + 0.5."]
 
 
+def test_normalize_adds_the_correlation_scale_to_the_block_and_the_json(pair, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    command_line.main(["mi", "a.npy", "b.npy", "--estimator", "copula", "--normalize", "--quiet"])
+    text = capsys.readouterr().out
+    value, low, high = map(float, re.search(r"^correlation scale sqrt\(1 - exp\(-2 I\)\) = (\S+) \(95% interval "
+                                            r"(\S+) to (\S+)\)$", text, re.M).groups())
+    nats = float(re.search(r"= (\S+) nats", text).group(1))
+    assert value == pytest.approx(math.sqrt(1 - math.exp(-2 * nats)), abs=1e-4) and low < RHO < high
+    command_line.main(["mi", "a.npy", "b.npy", "--estimator", "copula", "--normalize", "--quiet", "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["normalized"] == pytest.approx(math.sqrt(1 - math.exp(-2 * printed["mi"])), abs=1e-12)
+    assert printed["normalized_interval"][0] < RHO < printed["normalized_interval"][1]
+
+
+def test_nan_policy_omit_reads_empty_and_na_fields_as_missing(pair, tmp_path, monkeypatch, capsys):
+    """A CSV with empty fields and NA: refused with a line that names --nan-policy omit;
+    with it, the estimate of the complete rows, and the warning counts the rest."""
+    import tfmi
+
+    x, y = pair
+    lines = [f"{a:.17g},{b:.17g}" for a, b in zip(x, y)]
+    lines[3], lines[10], lines[11] = f",{y[3]:.17g}", f"{x[10]:.17g},NA", f"{x[11]:.17g},  n/a "
+    (tmp_path / "holes.csv").write_text("x,y\n" + "\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    arguments = ["mi", "holes.csv", "--x-columns", "x", "--y-columns", "y", "--estimator", "copula", "--quiet"]
+    with pytest.raises(SystemExit) as stopped:
+        command_line.main(arguments)
+    said = capsys.readouterr().err
+    assert stopped.value.code == 2 and said.splitlines() == [
+        "error: holes.csv: column 'x' is empty at line 5; fill or drop that row, or pass --nan-policy omit to leave "
+        "out the rows with a missing value"]
+    command_line.main([*arguments, "--nan-policy", "omit", "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    kept = np.ones(len(x), bool)
+    kept[[3, 10, 11]] = False
+    expected = tfmi.estimate_mi(x[kept], y[kept], estimator="copula")
+    assert printed["mi"] == pytest.approx(expected.mi, abs=1e-12)
+    assert printed["warnings"][0].startswith("3 of 600 rows held a missing value (NaN) in x or y and were left out")
+
+
 def _write_more_bad_inputs(folder, pair):
     """Files each of whose readings once went wrong: a row dropped, a traceback, or a
     message that did not name the file."""

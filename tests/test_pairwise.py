@@ -66,6 +66,10 @@ def test_a_dataframe_gives_a_labelled_matrix_whose_values_hold_the_gaussian_mi(f
         assert abs(pair.mi - truth) <= 3.29 * pair.stderr, (pair, truth)
         assert pair.holds_zero == (pair.low == 0.0)
     assert not result.table[NAMES.index("b")].holds_zero  # a ~ b: 0.51 nats, far from 0
+    normalized = result.normalized  # the correlation scale: |rho| of a Gaussian with that MI
+    assert np.isnan(np.diag(normalized)).all()
+    upper = np.triu_indices(len(NAMES), 1)
+    np.testing.assert_allclose(normalized[upper], np.sqrt(1 - np.exp(-2 * np.clip(result.matrix[upper], 0, None))))
 
 
 def test_every_pair_is_the_single_pair_call_of_estimate_mi():
@@ -175,10 +179,27 @@ def test_bad_arguments_are_one_value_error_naming_them(frame, kwargs, message):
         tfmi.pairwise_mi(frame, estimator="copula", **kwargs)
 
 
+def test_nan_policy_omit_gives_each_pair_the_rows_complete_in_its_columns(frame):
+    holed = frame.assign(a=frame["a"].where(frame.index % 7 != 0), c=frame["c"].where(frame.index % 5 != 1))
+    result = tfmi.pairwise_mi(holed, estimator="copula", nan_policy="omit", bootstrap=4, n_jobs=1)
+
+    def single(i, j):
+        both = holed[[result.names[i], result.names[j]]].dropna()
+        return tfmi.estimate_mi(both.iloc[:, 0], both.iloc[:, 1], estimator="copula", nan_policy="omit",
+                                bootstrap=4)
+
+    for pair in result.table:
+        expected = single(result.names.index(pair.x), result.names.index(pair.y))
+        assert (pair.mi, pair.stderr) == (expected.mi, expected.stderr)
+        missing = {"a", "c"} & {pair.x, pair.y}
+        assert any("were left out" in message for message in pair.warnings) == bool(missing), pair
+
+
 def test_bad_tables_are_one_value_error_naming_the_column(frame, tmp_path):
     with pytest.raises(ValueError, match=r"columns \['d'\] are constant"):
         tfmi.pairwise_mi(frame.assign(d=1.0), estimator="copula")
-    with pytest.raises(ValueError, match="column 'b' holds NaN or inf values in 1 rows"):
+    with pytest.raises(ValueError, match=r"column 'b' holds NaN \(missing\) values in 1 rows; pass "
+                                         r"nan_policy='omit'"):
         tfmi.pairwise_mi(frame.assign(b=frame["b"].where(frame.index != 5)), estimator="copula")
     with pytest.raises(ValueError, match="column 'e' .*not numbers"):
         tfmi.pairwise_mi(frame.assign(e="text"), estimator="copula")

@@ -95,7 +95,7 @@ class Command(NamedTuple):
     defaults: str = None  # the attribute of tfmi whose signature gives the options' defaults (None: function)
 
 
-SHARED_OPTIONS = ("estimator", "seed", "valid_fraction", "test_fraction", "bootstrap", "max_fit_pairs")
+SHARED_OPTIONS = ("estimator", "seed", "valid_fraction", "test_fraction", "bootstrap", "max_fit_pairs", "nan_policy")
 COMMANDS = {
     "mi": Command(
         "estimate_mi", "estimation.estimate",
@@ -129,6 +129,7 @@ OPTIONS = {  # keyword: (type, help); the flag is --keyword-with-dashes
     "max_fit_pairs": (int, "train rows a model fits on at most"),
     "seed": (int, "seed of the split and of every fit"),
     "n_jobs": (int, "worker processes for the pairs (-1: all cores; 1: none)"),
+    "nan_policy": (str, "a missing value (an empty field, NA, NaN): raise refuses it, omit leaves its row out"),
 }
 
 
@@ -150,9 +151,10 @@ def option_choices_and_defaults(command):
     with _native_stderr_captured():
         names = estimator_names(command)
         critics = tuple(importlib.import_module("tfmi.critics").CRITICS)
+        nan_policies = importlib.import_module("tfmi.estimation.inputs").NAN_POLICIES
         own = inspect.signature(getattr(tfmi, command.function)).parameters
         passed_on = inspect.signature(getattr(tfmi, command.defaults or command.function)).parameters
-    choices = {"estimator": names, "critic": critics}
+    choices = {"estimator": names, "critic": critics, "nan_policy": nan_policies}
     return {keyword: (choices.get(keyword), (own if keyword in own else passed_on)[keyword].default)
             for keyword in command.options}
 
@@ -385,36 +387,47 @@ def _select(table, columns, option):
     return indices
 
 
-def _numbers(table, index):
+MISSING = ("", "na", "n/a", "nan", "null", "none")  # a text field that is a missing value (any case)
+OMIT_MISSING = "or pass --nan-policy omit to leave out the rows with a missing value"
+
+
+def _numbers(table, index, allow_missing=False):
     """Column ``index`` as float64, checked: numbers (not dates or times, which NumPy would
-    turn into counts of some unit since 1970, in every format alike), finite."""
+    turn into counts of some unit since 1970, in every format alike), finite; with
+    ``allow_missing``, a missing value (a text field of ``MISSING``, or NaN) is NaN."""
     values = table.columns[index]
     if getattr(values, "dtype", np.dtype(float)).kind in "mM":  # datetime64, timedelta64
         raise InputError(f"{table.source}: column {table.label(index)} holds {values.dtype} values (dates or "
                          f"times), not numbers; convert it to numbers first (e.g. seconds since a start)")
+    if allow_missing and getattr(values, "dtype", np.dtype(object)).kind not in "biuf":
+        values = [np.nan if isinstance(value, str) and value.strip().lower() in MISSING else value
+                  for value in values]
     try:
         numbers = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         row = next((row for row, value in enumerate(values) if not _is_number(value)), 0)
+        empty = str(values[row]).strip().lower() in MISSING
         what = "is empty" if str(values[row]).strip() == "" else f"holds {values[row]!r}, not a number,"
         header = table.lines and not table.names and row == 0  # a row the user may have meant as one
         first = " (a first row with a number in it is data; a header names no column by a number)" if header else ""
-        raise InputError(f"{table.source}: column {table.label(index)} {what} at {table.where(row)}; "
-                         f"fill or drop that row{first}") from None
-    bad = np.flatnonzero(~np.isfinite(numbers))
+        fix = f"fill or drop that row{first}" + (f", {OMIT_MISSING}" if empty else "")
+        raise InputError(f"{table.source}: column {table.label(index)} {what} at {table.where(row)}; {fix}") from None
+    bad = np.flatnonzero(np.isinf(numbers) if allow_missing else ~np.isfinite(numbers))
     if len(bad):
         value = "NaN" if np.isnan(numbers[bad[0]]) else str(numbers[bad[0]])
+        fix = "drop or clip those rows" if np.isinf(numbers[bad[0]]) else f"drop or fill those rows, {OMIT_MISSING}"
         raise InputError(f"{table.source}: column {table.label(index)} holds {value} at {table.where(bad[0])} "
-                         f"(NaN or inf in {_count(len(bad), 'row')}); drop or fill those rows")
+                         f"(NaN or inf in {_count(len(bad), 'row')}); {fix}")
     return numbers
 
 
-def load_columns(table, columns=None, option="--columns"):
+def load_columns(table, columns=None, option="--columns", allow_missing=False):
     """The ``Columns`` ``columns`` (comma-separated header names or 0-based indices;
-    None: all) of ``table``, a ``Table`` or a path; ``option`` is named in errors."""
+    None: all) of ``table``, a ``Table`` or a path; ``option`` is named in errors; missing
+    values are NaN with ``allow_missing`` (``_numbers``)."""
     table = table if isinstance(table, Table) else read_table(table)
     indices = _select(table, columns, option)
-    values = np.column_stack([_numbers(table, index) for index in indices])
+    values = np.column_stack([_numbers(table, index, allow_missing) for index in indices])
     count = _count(len(indices), "column")
     names = f" ({_listed([table.names[index] for index in indices])})" if table.names else ""
     return Columns(values, f"{table.source}, {count}{names}")
@@ -442,7 +455,8 @@ def read_pairwise_columns(args, log=lambda message: None):
     if len(paired) < 2:
         raise InputError(f"{table.source}: pairwise needs at least 2 columns to pair, got {len(paired)} "
                          f"({_listed([names[index] for index in paired])}); name more with --columns")
-    columns = {names[index]: _numbers(table, index) for index in paired + given}
+    omit = getattr(args, "nan_policy", "raise") == "omit"
+    columns = {names[index]: _numbers(table, index, omit) for index in paired + given}
     return columns, [names[index] for index in paired], [names[index] for index in given]
 
 
@@ -468,7 +482,8 @@ def read_inputs(args, roles, log=lambda message: None):
         if (files[role], key) not in tables:
             log(f"reading {files[role]}" + (f"[{key}]" if key is not None else ""))
             tables[files[role], key] = read_table(files[role], key)
-        inputs[role] = load_columns(tables[files[role], key], columns, option)
+        inputs[role] = load_columns(tables[files[role], key], columns, option,
+                                    allow_missing=getattr(args, "nan_policy", "raise") == "omit")
     lengths = {len(columns.values) for columns in inputs.values()}
     if len(lengths) > 1:
         told = ", ".join(f"{role.upper()} ({files[role]}) {len(columns.values)}" for role, columns in inputs.items())
@@ -556,17 +571,23 @@ def estimate(command, inputs, options, quiet=False, log=lambda message: None):
     return result
 
 
-def report(result, inputs, title):
-    """The readable block of an ``MIEstimate``: value, interval, stderr, method, rows,
-    inputs and warnings."""
+def report(result, inputs, title, normalize=False):
+    """The readable block of an ``MIEstimate``: value, interval, (with ``normalize`` the
+    correlation scale,) stderr, method, rows, inputs and warnings."""
     low, high = result.interval
     settings = result.settings
     split = ""
     if {"n_train", "n_valid", "n_test"} <= set(settings):
         split = f" ({settings['n_train']} train, {settings['n_valid']} validation, {settings['n_test']} test)"
+    scale = []
+    if normalize:
+        ends = result.normalized_interval
+        scale = [f"correlation scale sqrt(1 - exp(-2 I)) = {result.normalized:.4f} (95% interval {ends[0]:.4f} to "
+                 f"{ends[1]:.4f})"]
     lines = [
         f"{title} = {result.mi:.4f} nats = {result.mi / math.log(2):.4f} bits",
         f"95% interval: {low:.4f} to {high:.4f} nats ({low / math.log(2):.4f} to {high / math.log(2):.4f} bits)",
+        *scale,
         f"stderr: {result.stderr:.4f} nats",
         f"method: {result.method}",
         f"rows: {len(inputs['x'].values)}{split}",
@@ -576,22 +597,25 @@ def report(result, inputs, title):
     return "\n".join(lines)
 
 
-def _pairwise_matrix(result):
+def _pairwise_matrix(result, matrix):
     width = max(8, *(len(name) for name in result.names))
     lines = [" " * width + "".join(f"{name:>{width + 1}}" for name in result.names)]
     for i, name in enumerate(result.names):
-        cells = ("." if i == j else f"{value:.4f}" for j, value in enumerate(result.matrix[i]))
+        cells = ("." if i == j else f"{value:.4f}" for j, value in enumerate(matrix[i]))
         lines.append(f"{name:<{width}}" + "".join(f"{cell:>{width + 1}}" for cell in cells))
     return lines
 
 
-def report_pairwise(result, source):
-    """The readable block of a ``PairwiseMI``: the labelled matrix, the pairs by MI with
-    their intervals, the method(s), the pairs read back and the warnings."""
+def report_pairwise(result, source, normalize=False):
+    """The readable block of a ``PairwiseMI``: the labelled matrix (with ``normalize``,
+    also on the correlation scale), the pairs by MI with their intervals, the method(s),
+    the pairs read back and the warnings."""
     pairs = result.by_mi()
     width = max(len("pair"), *(len(pair.pair) for pair in pairs))
+    scale = ["", "on the correlation scale, sqrt(1 - exp(-2 I)):",
+             *_pairwise_matrix(result, result.normalized)] if normalize else []
     lines = [f"{result.title} in nats: {len(result.names)} columns of {source}, {result.n_rows} rows, "
-             f"{len(pairs)} pairs", *_pairwise_matrix(result), "",
+             f"{len(pairs)} pairs", *_pairwise_matrix(result, result.matrix), *scale, "",
              f"{'pair':<{width}}  {'mi':>8}  {'95% interval':>18}  {'stderr':>7}"]
     for pair in pairs:
         zero = "  interval holds 0" if pair.holds_zero else ""
@@ -668,8 +692,11 @@ def _run_pairwise(args, command, log):
         result.plot(args.plot)
         log(f"heatmap written to {args.plot}")
     if args.json:
-        return json.dumps(result.to_dict(), indent=1, allow_nan=False)
-    return report_pairwise(result, args.table)
+        fields = result.to_dict()
+        if args.normalize:
+            fields["normalized"] = json_safe(result.normalized)
+        return json.dumps(fields, indent=1, allow_nan=False)
+    return report_pairwise(result, args.table, args.normalize)
 
 
 # The command line ----------------------------------------------------------------------
@@ -745,6 +772,9 @@ def _add_options(parser, command, with_library, output=None):
     output.add_argument("--json", action="store_true",
                         help=f"print the whole {'PairwiseMI' if not command.roles else 'MIEstimate'} as JSON")
     output.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    output.add_argument("--normalize", action="store_true",
+                        help="also give the MI on the correlation scale, sqrt(1 - exp(-2 I)): the |correlation| of "
+                             "a Gaussian pair with that MI")
 
 
 def build_parser(help_of=None):
@@ -784,8 +814,11 @@ def _run(argv):
     options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
     result = estimate(command, inputs, options, args.quiet, log)
     if args.json:
-        return json.dumps(json_safe(dataclasses.asdict(result)), indent=1, allow_nan=False)
-    return report(result, inputs, command.title)
+        fields = dataclasses.asdict(result)
+        if args.normalize:
+            fields.update(normalized=result.normalized, normalized_interval=result.normalized_interval)
+        return json.dumps(json_safe(fields), indent=1, allow_nan=False)
+    return report(result, inputs, command.title, args.normalize)
 
 
 def _write_out(text):

@@ -172,6 +172,7 @@ def estimate_cmi(
     test_fraction=0.2,
     bootstrap=BOOTSTRAP_REFITS,
     max_fit_pairs=MAX_FIT_PAIRS,
+    nan_policy="raise",
     seed=0,
     verbose=0,
 ):
@@ -192,6 +193,8 @@ def estimate_cmi(
       bootstrap: refits for the bias correction and the fit's variance (0: none).
       max_fit_pairs: the models fit on at most this many train rows (and choose on a
         fifth as many validation rows); the test read-out uses every test row.
+      nan_policy: a missing value (NaN) in x, y or z: "raise" (refused) or "omit" (its
+        row left out; ``warnings`` says how many).
       seed: the split and the fits; verbose: log the candidates' fits.
 
     Returns:
@@ -200,11 +203,15 @@ def estimate_cmi(
     """
     if estimator not in CMI_ESTIMATORS:
         raise ValueError(f"estimate_cmi: unknown estimator {estimator!r}; choose one of {list(CMI_ESTIMATORS)}.")
-    arrays = {name: inputs.as_matrix(array, "estimate_cmi", name) for name, array in zip("xyz", (x, y, z))}
+    nan_policy = inputs.check_nan_policy(nan_policy, "estimate_cmi")
+    arrays = {name: inputs.as_matrix(array, "estimate_cmi", name, allow_nan=nan_policy == "omit")
+              for name, array in zip("xyz", (x, y, z))}
     columns = {name: inputs.column_names(array) for name, array in zip("xyz", (x, y, z))}
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_cmi: x, y and z must pair up row by row, got {lengths} rows.")
+    arrays, left_out = inputs.complete_rows(arrays, "estimate_cmi")
+    lengths = {name: len(array) for name, array in arrays.items()}
     if np.all(np.ptp(arrays["z"], axis=0) == 0):
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
@@ -223,7 +230,8 @@ def estimate_cmi(
         )
     settings = {
         "estimator": estimator, "bootstrap": bootstrap, "max_fit_pairs": max_fit_pairs,
-        "valid_fraction": valid_fraction, "test_fraction": test_fraction, "seed": seed, "verbose": verbose,
+        "valid_fraction": valid_fraction, "test_fraction": test_fraction, "nan_policy": nan_policy, "seed": seed,
+        "verbose": verbose,
         "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
     }
     order = np.random.default_rng(seed).permutation(n)
@@ -240,7 +248,7 @@ def estimate_cmi(
         result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {bootstrap} bootstrap refits"
     found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), identical, constant,
-                                  caller="estimate_cmi",
+                                  [left_out] if left_out else [], caller="estimate_cmi",
                                   discrete_levels={name: discrete.levels(arrays[name]) for name in "xyz"})
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found, method,
                       chosen.curve, chosen.best_step, settings, columns)

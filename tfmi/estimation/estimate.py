@@ -41,10 +41,10 @@ MODEL_ESTIMATORS = ("auto", "copula", "mixture")  # need no batch ("auto" skips 
 MAX_DATASET_PAIRS = 1_000_000  # pairs read from a dataset at most (max_pairs)
 
 
-def _as_matrix(array, name):
+def _as_matrix(array, name, allow_nan=False):
     """float64 [n, d], checked (``inputs.as_matrix``); kept in float64 until mapped to
     normal scores."""
-    return inputs.as_matrix(array, "estimate_mi", name)
+    return inputs.as_matrix(array, "estimate_mi", name, allow_nan)
 
 
 def _from_dataset(dataset, max_pairs):
@@ -139,9 +139,10 @@ def _ceiling_name(result, estimator):
     return f"InfoNCE cannot exceed log(K) = log({count}) = {result.ceiling:.3f} nats"
 
 
-def _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs):
-    """({"x", "y"[, "xprime"]}: float64 matrices, the dataset's truncation warning or None),
-    checked against ``estimator`` and ``critic``; ValueError naming what is wrong."""
+def _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs, allow_nan=False):
+    """({"x", "y"[, "xprime"]}: float64 matrices (NaN kept with ``allow_nan``), the
+    dataset's truncation warning or None), checked against ``estimator`` and ``critic``;
+    ValueError naming what is wrong."""
     known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
     if estimator not in known:
         raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
@@ -155,11 +156,11 @@ def _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pair
         raise ValueError("estimate_mi: y is missing; pass paired arrays x and y.")
     else:
         truncated = None
-    arrays = {"x": _as_matrix(x, "x"), "y": _as_matrix(y, "y")}
+    arrays = {"x": _as_matrix(x, "x", allow_nan), "y": _as_matrix(y, "y", allow_nan)}
     if estimator in DEMI_ESTIMATORS:
         if xprime is None:
             raise ValueError(f"estimate_mi: estimator {estimator!r} needs the subview xprime.")
-        arrays["xprime"] = _as_matrix(xprime, "xprime")
+        arrays["xprime"] = _as_matrix(xprime, "xprime", allow_nan)
         if estimator == "demi" and conditional_sampler is None:
             raise ValueError(
                 "estimate_mi: estimator 'demi' draws its conditional negatives from p(y | x'): "
@@ -208,6 +209,7 @@ def estimate_mi(
     max_fit_pairs=MAX_FIT_PAIRS,
     max_pairs=MAX_DATASET_PAIRS,
     screen=True,
+    nan_policy="raise",
     seed=0,
     verbose=0,
 ):
@@ -264,15 +266,22 @@ def estimate_mi(
         (``screen.model_screen``: KSG on the model's latents of the train pairs against KSG
         on draws of the model): a copula beyond doubt is the answer, and the flow and the
         critic are fitted only when both models fail; False fits them all.
+      nan_policy: a missing value (NaN) in x, y (or xprime): "raise" (refused, naming
+        the input) or "omit" (its row left out; ``warnings`` says how many).
 
     Returns:
       An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
       ``.method``, ``.curve``, ``.best_step``, ``.settings``.
     """
-    arrays, truncated = _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs)
+    nan_policy = inputs.check_nan_policy(nan_policy, "estimate_mi")
+    arrays, truncated = _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs,
+                                      allow_nan=nan_policy == "omit")
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
+    arrays, left_out = inputs.complete_rows(arrays, "estimate_mi")
+    input_notes = [note for note in (truncated, left_out) if note]
+    lengths = {name: len(array) for name, array in arrays.items()}
     columns = {"x": inputs.column_names(x), "y": inputs.column_names(y)}
     constant = protocol.drop_constant(arrays, columns, "estimate_mi")
     identical = protocol.identical(arrays["x"], arrays["y"])
@@ -319,6 +328,7 @@ def estimate_mi(
         "bootstrap": bootstrap,
         "max_fit_pairs": max_fit_pairs,
         "screen": bool(screen),
+        "nan_policy": nan_policy,
         "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "seed": seed,
@@ -333,7 +343,7 @@ def estimate_mi(
     levels = {name: discrete.levels(arrays[name]) for name in "xy"}
     dims = {name: arrays[name].shape[1] for name in "xy"}
     if estimator == "auto" and None not in levels.values():
-        return _contingency_estimate(arrays, levels, settings, constant, truncated, columns)
+        return _contingency_estimate(arrays, levels, settings, constant, input_notes, columns)
     if estimator in DEMI_ESTIMATORS:
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
         dof, model_warnings = len(result.terms) - 1, []
@@ -341,19 +351,18 @@ def estimate_mi(
         result, curve, best_step, method, model_warnings = _candidate_estimate(arrays, parts, settings)
         dof = n_test - 1
     found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant,
-                                  truncated, discrete_levels=levels, extra=model_warnings)
+                                  input_notes, discrete_levels=levels, extra=model_warnings)
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
                       best_step, settings, columns)
 
 
-def _contingency_estimate(arrays, levels, settings, constant, truncated, columns):
+def _contingency_estimate(arrays, levels, settings, constant, input_notes, columns):
     """The MIEstimate of two sides that look discrete: their contingency table's MI
     (``discrete.contingency_mi``) on all rows."""
     mi, stderr, (k_x, k_y) = discrete.contingency_mi(arrays["x"], arrays["y"])
     method = (f"contingency table of {k_x} x {k_y} observed values, plug-in on all {len(arrays['x'])} rows, "
               f"Miller-Madow bias correction")
-    found = [truncated] if truncated else []
-    found += protocol.constant_column_warnings(constant)
+    found = list(input_notes) + protocol.constant_column_warnings(constant)
     found.append(
         f"x and y look discrete ({levels['x']} and {levels['y']} distinct values): estimated as the MI of their "
         f"contingency table; pass an estimator by name (e.g. estimator='copula') to treat them as continuous."

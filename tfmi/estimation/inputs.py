@@ -9,7 +9,10 @@ numbers.
 
 import numpy as np
 
-__all__ = ["as_matrix", "check_pairs", "column_names", "is_pandas"]
+__all__ = ["NAN_POLICIES", "as_matrix", "check_pairs", "check_nan_policy", "column_names", "complete_rows",
+           "is_pandas"]
+
+NAN_POLICIES = ("raise", "omit")  # a missing value (NaN): refused, or its row left out
 
 
 def is_pandas(value):
@@ -42,9 +45,11 @@ def _table_values(table, caller, name):
     return frame.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def as_matrix(array, caller, name):
+def as_matrix(array, caller, name, allow_nan=None):
     """``array`` as a float64 matrix [n, d] (a 1-d array is one feature), checked:
-    real numbers, finite, within float32's range; one ValueError naming ``name`` otherwise."""
+    real numbers, finite (NaN, a missing value, allowed with ``allow_nan`` True; False:
+    the caller's nan_policy refuses it, and the error names the policy), within
+    float32's range; one ValueError naming ``name`` otherwise."""
     if is_pandas(array) and getattr(array, "ndim", 0) in (1, 2):
         array = _table_values(array, caller, name)
     if np.iscomplexobj(array):
@@ -63,10 +68,19 @@ def as_matrix(array, caller, name):
         raise ValueError(f"{caller}: {name} must be [n_samples, n_features], got shape {array.shape}.")
     if len(array) == 0:
         raise ValueError(f"{caller}: {name} is empty (0 rows of shape {array.shape}); pass the samples.")
-    if not np.all(np.isfinite(array)):
-        bad = int(np.sum(~np.isfinite(array).all(axis=1)))
-        raise ValueError(f"{caller}: {name} holds NaN or inf values in {bad} rows; remove them first.")
-    largest = float(np.max(np.abs(array)))
+    missing = np.isnan(array)
+    infinite = np.isinf(array)
+    if infinite.any():
+        bad = int(np.sum(infinite.any(axis=1)))
+        raise ValueError(f"{caller}: {name} holds inf values in {bad} rows; remove or clip them first.")
+    if missing.any() and not allow_nan:
+        bad = int(np.sum(missing.any(axis=1)))
+        fix = "pass nan_policy='omit' to leave those rows out, or fill them" if allow_nan is False else (
+            "leave those rows out or fill them")
+        raise ValueError(f"{caller}: {name} holds NaN (missing) values in {bad} rows; {fix} first.")
+    if missing.all():
+        raise ValueError(f"{caller}: {name} holds no values (every entry is NaN); pass the samples.")
+    largest = float(np.nanmax(np.abs(array)))
     if largest > float(np.finfo(np.float32).max):
         raise ValueError(
             f"{caller}: {name} holds values up to {largest:.3g}, beyond float32's range "
@@ -84,3 +98,27 @@ def check_pairs(x, y, caller, name_x="x", name_y="y"):
             f"{len(arrays[1])} rows."
         )
     return arrays
+
+
+def check_nan_policy(nan_policy, caller):
+    """``nan_policy`` checked against ``NAN_POLICIES``."""
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"{caller}: nan_policy must be one of {list(NAN_POLICIES)} ('omit': leave out the rows "
+                         f"with a missing value), got {nan_policy!r}.")
+    return nan_policy
+
+
+def complete_rows(arrays, caller):
+    """({name: the rows of each [n, d] array where no input holds a NaN}, a note on the
+    rows left out or None); ValueError when none is left."""
+    kept = np.all([~np.isnan(array).any(axis=1) for array in arrays.values()], axis=0)
+    left_out = int(len(kept) - kept.sum())
+    if left_out == 0:
+        return arrays, None
+    if left_out == len(kept):
+        raise ValueError(f"{caller}: every one of the {len(kept)} rows holds a missing value (NaN) in "
+                         f"{' or '.join(arrays)}: no complete row is left to estimate from.")
+    names = " or ".join(name for name, array in arrays.items() if np.isnan(array).any())
+    note = (f"{left_out} of {len(kept)} rows held a missing value (NaN) in {names} and were left out "
+            f"(nan_policy='omit'); the estimate is of the {len(kept) - left_out} complete rows.")
+    return {name: array[kept] for name, array in arrays.items()}, note

@@ -8,9 +8,9 @@ For columns x_1 .. x_p and each unordered pair i < j,
 each entry exactly what the single-pair call returns (the same arguments and seed), with
 its 95% interval; p (p - 1) / 2 calls in all, spread over worker processes (``n_jobs``,
 all cores by default; loky's reusable processes, which stay up between calls). The table is
-checked and converted once, column by column (no row is dropped); each finished pair can
-be appended to a JSON-lines file with the settings and data fingerprints that produced it,
-so that an interrupted run resumes where it stopped.
+checked and converted once, column by column (a row is left out only by nan_policy="omit",
+pair by pair); each finished pair can be appended to a JSON-lines file with the settings
+and data fingerprints that produced it, so that an interrupted run resumes where it stopped.
 """
 
 import concurrent.futures
@@ -28,7 +28,7 @@ import numpy as np
 from joblib.externals.loky import get_reusable_executor
 
 import tfmi
-from tfmi.estimation import conditional, estimate, inputs
+from tfmi.estimation import conditional, estimate, inputs, protocol
 from tfmi.json_files import json_safe
 
 __all__ = ["pairwise_mi", "PairwiseMI", "PairEstimate", "PairwiseInterrupted"]
@@ -126,6 +126,11 @@ class PairwiseMI:
     def title(self):
         """"I(x_i; x_j)" or "I(x_i; x_j | z)"."""
         return f"I(x_i; x_j | {', '.join(self.given)})" if self.given else "I(x_i; x_j)"
+
+    @property
+    def normalized(self):
+        """``matrix`` on the correlation scale, sqrt(1 - exp(-2 I)) (``MIEstimate.normalized``)."""
+        return protocol.correlation_scale(self.matrix)
 
     def by_mi(self):
         """The pairs, largest MI first."""
@@ -242,9 +247,10 @@ def _chosen(selection, names, argument):
     return chosen
 
 
-def _checked_column(values, name):
-    """One column as float64 [n], checked by ``inputs.as_matrix`` (numbers, finite)."""
-    matrix = inputs.as_matrix(values, CALLER, f"column {name!r}")
+def _checked_column(values, name, allow_nan):
+    """One column as float64 [n], checked by ``inputs.as_matrix`` (numbers, finite or,
+    with ``allow_nan``, missing)."""
+    matrix = inputs.as_matrix(values, CALLER, f"column {name!r}", allow_nan)
     if matrix.shape[1] != 1:
         raise ValueError(f"{CALLER}: column {name!r} holds {matrix.shape[1]} columns; pass one column per name.")
     return np.ascontiguousarray(matrix[:, 0])
@@ -405,8 +411,10 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
 
     Args:
       table: a pandas DataFrame, a dict {name: 1-d column} or a 2-d array [n, p]
-        (columns named "0", "1", ...); every column used must hold finite numbers (rows
-        are never dropped).
+        (columns named "0", "1", ...); every column used must hold finite numbers, or
+        with ``nan_policy="omit"`` (an argument of the single-pair calls) missing
+        values too: each pair then reads the rows complete in its own columns (and the
+        given ones).
       columns: the names (or 0-based indices) of the columns to pair; None: all but
         ``given``.
       given: name(s) or indices of the columns z to condition on; they form no pair.
@@ -442,12 +450,13 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
     if len(names) < 2:
         raise ValueError(f"{CALLER}: needs at least 2 columns to pair, got {len(names)} ({_listed(names)}); pass "
                          f"a table with more columns or list more in columns.")
-    values = {name: _checked_column(raw[name], name) for name in names + given_names}
+    allow_nan = inputs.check_nan_policy(estimate_kwargs.get("nan_policy", "raise"), CALLER) == "omit"
+    values = {name: _checked_column(raw[name], name, allow_nan) for name in names + given_names}
     lengths = {len(column) for column in values.values()}
     if len(lengths) > 1:
         raise ValueError(f"{CALLER}: the columns have different lengths {sorted(lengths)}; every column must hold "
                          f"one value per row.")
-    constant = [name for name in names if np.ptp(values[name]) == 0]
+    constant = [name for name in names if np.nanmax(values[name]) == np.nanmin(values[name])]
     if constant:
         kept = [name for name in names if name not in constant]
         raise ValueError(f"{CALLER}: columns {constant} are constant (zero variance): they carry no information; "

@@ -76,6 +76,25 @@ class MIEstimate:
     def __float__(self):
         return self.mi
 
+    @property
+    def normalized(self):
+        """The MI on the correlation scale, sqrt(1 - exp(-2 I)) (I cut at 0): the
+        |correlation| of a Gaussian pair with this MI (Linfoot's informational
+        coefficient of correlation), in [0, 1); for I(x; y | z), the |partial
+        correlation| of such a Gaussian."""
+        return float(correlation_scale(self.mi))
+
+    @property
+    def normalized_interval(self):
+        """``interval`` on the correlation scale (the map is increasing, so its ends map)."""
+        return tuple(float(correlation_scale(end)) for end in self.interval)
+
+
+def correlation_scale(mi):
+    """sqrt(1 - exp(-2 max(mi, 0))) of a number or an array (NaN stays NaN): I = -1/2 log(1 - rho^2)
+    solved for |rho|."""
+    return np.sqrt(-np.expm1(-2.0 * np.maximum(mi, 0.0)))
+
 
 def as_int(value, name, minimum, caller="estimate_mi", maximum=None):
     """An integer argument; integral floats such as 64.0 are accepted."""
@@ -168,15 +187,16 @@ def log_warnings(found, caller):
         logger.warning("%s: %s", caller, message)
 
 
-def warnings_for(result, ceiling_name, n_train, dims, identical, constant, truncated=None, caller="estimate_mi",
+def warnings_for(result, ceiling_name, n_train, dims, identical, constant, input_notes=(), caller="estimate_mi",
                  discrete_levels=None, extra=()):
     """Reasons to distrust ``result`` (a ``heldout.HeldOutEstimate``); ``dims`` maps each
     input's name to its columns; ``constant`` each name to its constant columns' names
-    or indices (``drop_constant``); ``truncated``: a dataset's message that only part of it was read;
+    or indices (``drop_constant``); ``input_notes``: what was read of the input (a dataset
+    read in part, rows left out for a missing value), listed first;
     ``discrete_levels``: {name: distinct values, or None} of the inputs that look
     discrete (``discrete.levels``); ``extra``: the estimator's own warnings, listed last."""
     result_mi, ceiling = result.mi, result.ceiling
-    found = [truncated] if truncated else []
+    found = list(input_notes)
     total = sum(dims.values())
     if n_train < PAIRS_PER_DIMENSION * total:
         shapes = ", ".join(f"d_{name}={dim}" for name, dim in dims.items())
