@@ -291,6 +291,22 @@ def test_nan_policy_omit_reads_empty_and_na_fields_as_missing(pair, tmp_path, mo
     assert printed["warnings"][0].startswith("3 of 600 rows held a missing value (NaN) in x or y and were left out")
 
 
+def test_discrete_names_the_sides_that_are_classes(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 3, 900)
+    values = rng.normal(labels.astype(float), 1.0)
+    np.savetxt(tmp_path / "classes.csv", np.column_stack([values, labels]), delimiter=",", header="v,c",
+               comments="", fmt="%.17g")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    command_line.main(["mi", "classes.csv", "--x-columns", "v", "--y-columns", "c", "--discrete", "y", "--quiet"])
+    assert "method: y as 3 classes: class-conditional mixtures" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        command_line.main(["mi", "classes.csv", "--x-columns", "v", "--y-columns", "c", "--discrete", "c"])
+    assert stopped.value.code == 2
+    assert "--discrete names the sides x and y (e.g. --discrete y), got c" in capsys.readouterr().err
+
+
 def _write_more_bad_inputs(folder, pair):
     """Files each of whose readings once went wrong: a row dropped, a traceback, or a
     message that did not name the file."""

@@ -195,6 +195,19 @@ def test_nan_policy_omit_gives_each_pair_the_rows_complete_in_its_columns(frame)
         assert any("were left out" in message for message in pair.warnings) == bool(missing), pair
 
 
+def test_discrete_columns_are_passed_to_each_pair_as_its_sides(frame):
+    labelled = frame.assign(d=(frame["a"] > 0).astype(int) + (frame["a"] > 1).astype(int))
+    result = tfmi.pairwise_mi(labelled, columns=["a", "b", "d"], discrete=["d"], bootstrap=4, n_jobs=1)
+    pair = result.table[1]
+    assert pair.pair == "a ~ d" and pair.method.startswith("y as 3 classes")
+    expected = tfmi.estimate_mi(labelled["a"], labelled["d"], discrete_x=False, discrete_y=True, bootstrap=4)
+    assert (pair.mi, pair.stderr) == (expected.mi, expected.stderr)
+    with pytest.raises(ValueError, match="discrete names no column 'q'"):
+        tfmi.pairwise_mi(labelled, discrete=["q"])
+    with pytest.raises(ValueError, match="discrete= goes with plain MI"):
+        tfmi.pairwise_mi(labelled, given="b", discrete=["d"])
+
+
 def test_bad_tables_are_one_value_error_naming_the_column(frame, tmp_path):
     with pytest.raises(ValueError, match=r"columns \['d'\] are constant"):
         tfmi.pairwise_mi(frame.assign(d=1.0), estimator="copula")

@@ -675,6 +675,8 @@ def _run_pairwise(args, command, log):
     _check_output_path(args.plot, "--plot")
     columns, paired, given = read_pairwise_columns(args, log)
     options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
+    if args.discrete is not None:
+        options["discrete"] = [token.strip() for token in args.discrete.split(",")]
     started = time.time()
     with _library_logs(args.quiet):
         function = library_function(command, options, log, runs=COMMANDS["cmi" if given else "mi"])
@@ -734,6 +736,8 @@ def _add_pairwise_arguments(parser):
                         "default: all but --given)")
     inputs.add_argument("--given", metavar="LIST", help="columns of TABLE that every pair is conditioned on")
     inputs.add_argument("--key", metavar="NAME", help="the array of an .npz file")
+    inputs.add_argument("--discrete", metavar="LIST", help="the discrete columns (class labels, counts, codes); "
+                        "the others continuous (default: each pair decides by the number of distinct values)")
     output = parser.add_argument_group("output")
     output.add_argument("--results", metavar="FILE", help="JSON-lines file that keeps each finished pair; a rerun "
                         "with the same FILE resumes")
@@ -749,6 +753,10 @@ def _add_role_arguments(parser, command):
         inputs.add_argument("--given", metavar="Z", help="the file of Z, the conditioning array")
     inputs.add_argument("--columns", metavar="LIST", help="columns of every file (names or 0-based indices: a,b)")
     inputs.add_argument("--key", metavar="NAME", help="the array of every .npz file")
+    if command.roles == "xy":
+        inputs.add_argument("--discrete", metavar="SIDES", help="x, y or x,y: the sides that are discrete (class "
+                            "labels, counts, codes), the other continuous (default: decided by the number of "
+                            "distinct values)")
     for role in command.roles:
         inputs.add_argument(f"--{role}-columns", metavar="LIST", help=f"columns of {role.upper()} (over --columns)")
         inputs.add_argument(f"--{role}-key", metavar="NAME",
@@ -794,6 +802,18 @@ def build_parser(help_of=None):
     return parser, commands.choices
 
 
+def _discrete_sides(listed):
+    """{"discrete_x": ..., "discrete_y": ...} of ``tfmi mi --discrete x,y`` (the sides
+    listed are discrete, the others continuous); {} without the option."""
+    if listed is None:
+        return {}
+    sides = [token.strip().lower() for token in listed.split(",")]
+    unknown = [side for side in sides if side not in ("x", "y")]
+    if unknown:
+        raise InputError(f"--discrete names the sides x and y (e.g. --discrete y), got {', '.join(unknown)}")
+    return {f"discrete_{side}": side in sides for side in ("x", "y")}
+
+
 def _run(argv):
     """The text to print of ``tfmi ARGV``: the report, or the JSON of the estimate."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -812,6 +832,7 @@ def _run(argv):
         return _run_pairwise(args, command, log)
     inputs = read_inputs(args, command.roles, log)
     options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
+    options.update(_discrete_sides(getattr(args, "discrete", None)))
     result = estimate(command, inputs, options, args.quiet, log)
     if args.json:
         fields = dataclasses.asdict(result)

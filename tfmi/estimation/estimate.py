@@ -27,7 +27,7 @@ import tensorflow as tf
 from tfmi import bounds as bounds_lib
 from tfmi import critics as critics_lib
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import decomposed, discrete, inputs, neural
+from tfmi.estimation import decomposed, discrete, inputs, mixed, neural
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 from tfmi.estimation import protocol
@@ -210,6 +210,8 @@ def estimate_mi(
     max_pairs=MAX_DATASET_PAIRS,
     screen=True,
     nan_policy="raise",
+    discrete_x="auto",
+    discrete_y="auto",
     seed=0,
     verbose=0,
 ):
@@ -268,6 +270,15 @@ def estimate_mi(
         critic are fitted only when both models fail; False fits them all.
       nan_policy: a missing value (NaN) in x, y (or xprime): "raise" (refused, naming
         the input) or "omit" (its row left out; ``warnings`` says how many).
+      discrete_x, discrete_y: whether a side is discrete (class labels, counts,
+        categories as codes): "auto" (it takes at most ``discrete.MAX_LEVELS`` distinct
+        rows, each seen ``discrete.MIN_ROWS_PER_LEVEL`` times on average; ``warnings``
+        says so), True or False. With ``estimator="auto"``, two discrete sides are read
+        from their contingency table (``discrete.contingency_mi``), one discrete side
+        against a continuous one by class-conditional mixtures of the continuous side
+        (``mixed.continuous_discrete_mi``: its distinct rows are the classes); a density
+        model sees a repeated value as a narrow peak, so another estimator on a side
+        that looks discrete gets a warning, and True with it is refused.
 
     Returns:
       An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
@@ -340,10 +351,13 @@ def estimate_mi(
     order = np.random.default_rng(seed).permutation(n)
 
     parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
-    levels = {name: discrete.levels(arrays[name]) for name in "xy"}
+    levels, detected = _discrete_sides({"x": discrete_x, "y": discrete_y}, arrays, estimator)
+    settings.update(discrete_x=discrete_x, discrete_y=discrete_y)
     dims = {name: arrays[name].shape[1] for name in "xy"}
     if estimator == "auto" and None not in levels.values():
-        return _contingency_estimate(arrays, levels, settings, constant, input_notes, columns)
+        return _contingency_estimate(arrays, levels, detected, settings, constant, input_notes, columns)
+    if estimator == "auto" and any(levels.values()):
+        return _classes_estimate(arrays, levels, detected, settings, constant, input_notes, columns)
     if estimator in DEMI_ESTIMATORS:
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
         dof, model_warnings = len(result.terms) - 1, []
@@ -351,21 +365,73 @@ def estimate_mi(
         result, curve, best_step, method, model_warnings = _candidate_estimate(arrays, parts, settings)
         dof = n_test - 1
     found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant,
-                                  input_notes, discrete_levels=levels, extra=model_warnings)
+                                  input_notes, discrete_levels={name: levels[name] for name in detected},
+                                  extra=model_warnings)
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
                       best_step, settings, columns)
 
 
-def _contingency_estimate(arrays, levels, settings, constant, input_notes, columns):
-    """The MIEstimate of two sides that look discrete: their contingency table's MI
+def _discrete_sides(choices, arrays, estimator):
+    """({"x", "y"}: the distinct rows of a side treated as discrete, else None; the names
+    of the sides found discrete by "auto"), from ``choices`` {name: "auto", True or
+    False}. With an ``estimator`` other than "auto" a side is never treated as discrete
+    ("auto" still counts its levels, for the warning)."""
+    levels, detected = {}, []
+    for name, choice in choices.items():
+        if not (isinstance(choice, (bool, np.bool_)) or (isinstance(choice, str) and choice == "auto")):
+            raise ValueError(f"estimate_mi: discrete_{name} must be 'auto', True or False, got {choice!r}.")
+        if isinstance(choice, str):
+            levels[name] = discrete.levels(arrays[name])
+            detected += [name] if levels[name] is not None else []
+        elif choice:
+            if estimator != "auto":
+                raise ValueError(f"estimate_mi: discrete_{name}=True needs estimator='auto' (a discrete side is read "
+                                 f"from a contingency table or as classes); estimator {estimator!r} models it as "
+                                 f"continuous.")
+            levels[name] = len(np.unique(arrays[name], axis=0))  # at least 2: a constant side is refused before
+        else:
+            levels[name] = None
+    return levels, detected
+
+
+def _detected_note(detected, levels, how):
+    """The warning that "auto" found the sides ``detected`` discrete and read them ``how``."""
+    sides = " and ".join(f"{name} ({levels[name]} distinct values)" for name in detected)
+    verb = "looks" if len(detected) == 1 else "look"
+    options = ", ".join(f"discrete_{name}=False" for name in detected)
+    return f"{sides} {verb} discrete: {how}; pass {options} to treat {'it' if len(detected) == 1 else 'them'} as continuous."
+
+
+def _contingency_estimate(arrays, levels, detected, settings, constant, input_notes, columns):
+    """The MIEstimate of two discrete sides: their contingency table's MI
     (``discrete.contingency_mi``) on all rows."""
     mi, stderr, (k_x, k_y) = discrete.contingency_mi(arrays["x"], arrays["y"])
     method = (f"contingency table of {k_x} x {k_y} observed values, plug-in on all {len(arrays['x'])} rows, "
               f"Miller-Madow bias correction")
     found = list(input_notes) + protocol.constant_column_warnings(constant)
-    found.append(
-        f"x and y look discrete ({levels['x']} and {levels['y']} distinct values): estimated as the MI of their "
-        f"contingency table; pass an estimator by name (e.g. estimator='copula') to treat them as continuous."
-    )
+    if detected:
+        found.append(_detected_note(detected, levels, "estimated from the contingency table"))
     protocol.log_warnings(found, "estimate_mi")
     return MIEstimate(mi, stderr, protocol.interval(mi, stderr), found, method, [], 0, settings, columns)
+
+
+def _classes_estimate(arrays, levels, detected, settings, constant, input_notes, columns):
+    """The MIEstimate of a discrete side against a continuous one: the distinct rows of the
+    discrete side as classes, ``mixed.continuous_discrete_mi`` of the other side (the same
+    split, seed and bootstrap)."""
+    labelled = "x" if levels["x"] is not None else "y"
+    other = "y" if labelled == "x" else "x"
+    codes = np.unique(arrays[labelled], axis=0, return_inverse=True)[1].reshape(-1)
+    result = mixed.continuous_discrete_mi(arrays[other], codes, seed=settings["seed"],
+                                          valid_fraction=settings["valid_fraction"],
+                                          test_fraction=settings["test_fraction"], bootstrap=settings["bootstrap"])
+    found = list(input_notes) + protocol.constant_column_warnings(constant)
+    if detected:
+        found.append(_detected_note(detected, levels, f"read as {levels[labelled]} classes, the MI of {other} with "
+                                                      f"them from class-conditional mixtures"))
+    protocol.log_warnings(found, "estimate_mi")
+    # continuous_discrete_mi calls its continuous input x: here it is ``other``
+    method = f"{labelled} as {levels[labelled]} classes: {result.method.replace(' x,', f' {other},', 1)}"
+    settings = {**settings, "validation_mi": result.settings["validation_mi"]}
+    return MIEstimate(result.mi, result.stderr, result.interval, found + result.warnings, method, result.curve,
+                      result.best_step, settings, columns)

@@ -322,6 +322,20 @@ def _check_results_path(results):
 # The pairs -----------------------------------------------------------------------------
 
 
+def _discrete_flags(discrete, names, all_names, given_names):
+    """{name: True or False} of the paired columns from ``discrete`` (see
+    ``pairwise_mi``), or None for each pair's own "auto"."""
+    if discrete is None:
+        return None
+    if given_names:
+        raise ValueError(f"{CALLER}: discrete= goes with plain MI; with given= every column is read as continuous "
+                         f"(leave discrete out).")
+    if isinstance(discrete, (bool, np.bool_)):
+        return {name: bool(discrete) for name in names}
+    chosen = _chosen(discrete, all_names, "discrete")
+    return {name: name in chosen for name in names}
+
+
 def _check_n_jobs(n_jobs):
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or not (n_jobs == -1 or n_jobs >= 1):
         raise ValueError(f"{CALLER}: n_jobs must be -1 (all cores) or a whole number >= 1 (1: no worker "
@@ -404,7 +418,7 @@ finally:
 
 
 def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, results=None, progress=None,
-                n_jobs=-1, **estimate_kwargs):
+                n_jobs=-1, discrete=None, **estimate_kwargs):
     """Estimates I(x_i; x_j) in nats for every pair i < j of ``table``'s columns, each by
     ``tfmi.estimate_mi(x_i, x_j, estimator=estimator, seed=seed, **estimate_kwargs)``, or
     I(x_i; x_j | z) by ``tfmi.estimate_cmi(x_i, x_j, z, ...)`` with ``given``.
@@ -428,6 +442,10 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
       n_jobs: worker processes for the pairs: -1 all cores, 1 none (every pair in
         this process, in row-major order). Arguments that cannot be pickled (e.g. a
         critic given as a function) keep the pairs in this process.
+      discrete: which columns are discrete (class labels, counts, categories as codes):
+        None, each pair's ``estimate_mi`` decides ("auto": few distinct values); True or
+        False for every column; or the names (or indices) of the discrete columns, the
+        others continuous. Plain MI only (not with ``given``).
 
     Returns:
       A ``PairwiseMI``: ``.matrix``, ``.low``, ``.high`` [p, p], ``.table`` of
@@ -462,6 +480,7 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
         raise ValueError(f"{CALLER}: columns {constant} are constant (zero variance): they carry no information; "
                          f"leave them out, e.g. columns={kept[:LIST_AT_MOST]}.")
     z = np.column_stack([values[name] for name in given_names]) if given_names else None
+    flags = _discrete_flags(discrete, names, all_names, given_names)
     function = "estimate_cmi" if given_names else "estimate_mi"
     options = {key: value for key, value in estimate_kwargs.items() if key not in NOT_SETTINGS}
     shared = {"function": function, "estimator": estimator, "seed": seed, "options": options,
@@ -470,7 +489,9 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
     fingerprints = {name: _fingerprint(values[name]) for name in names}
     pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
     keys = {(i, j): _key({**shared, "x": names[i], "y": names[j], "x_sha256": fingerprints[names[i]],
-                          "y_sha256": fingerprints[names[j]]}) for i, j in pairs}
+                          "y_sha256": fingerprints[names[j]],
+                          **({} if flags is None else {"discrete": [flags[names[i]], flags[names[j]]]})})
+            for i, j in pairs}
     previous = _read_back(results)
     finished = {pair: _from_record(previous[keys[pair]], names[pair[0]], names[pair[1]], True)
                 for pair in pairs if keys[pair] in previous}
@@ -479,7 +500,9 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
                     CALLER, len(pairs), len(names), len(finished), results, len(pairs) - len(finished))
 
     todo = [pair for pair in pairs if pair not in finished]
-    jobs = [(pair, values[names[pair[0]]], values[names[pair[1]]], z, estimator, seed, estimate_kwargs)
+    jobs = [(pair, values[names[pair[0]]], values[names[pair[1]]], z, estimator, seed,
+             estimate_kwargs if flags is None else {**estimate_kwargs, "discrete_x": flags[names[pair[0]]],
+                                                    "discrete_y": flags[names[pair[1]]]})
             for pair in todo]
     handle = None if results is None else _open_results(results)
     computed = _computed(jobs, n_jobs)

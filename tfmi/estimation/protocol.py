@@ -209,8 +209,9 @@ def warnings_for(result, ceiling_name, n_train, dims, identical, constant, input
         if count is not None:
             found.append(
                 f"{name} looks discrete ({count} distinct values) and was modelled as continuous: a density model "
-                f"sees a repeated value as a narrow peak, so the estimate may be off (two discrete inputs "
-                f"with the default estimator are read from their contingency table)."
+                f"sees a repeated value as a narrow peak, so the estimate may be off" + (
+                    " (the default estimator, estimator='auto', reads a discrete side as classes or from a "
+                    "contingency table)." if caller == "estimate_mi" else ".")
             )
     if identical:
         found.append(
