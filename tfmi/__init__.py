@@ -13,7 +13,7 @@ Modules: ``tfmi.bounds`` (bounds as pure functions of score matrices),
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["bounds", "critics", "estimate_mi", "estimate_cmi", "MIEstimate", "pairwise_mi"]
+__all__ = ["bounds", "critics", "estimate_mi", "estimate_cmi", "MIEstimate", "pairwise_mi", "lagged_mi"]
 
 # Imported on first use, so that light modules (tfmi.json_files, tfmi.config_utils) and
 # the plotting tools that need only them do not pay for importing TensorFlow.
@@ -24,6 +24,7 @@ _LAZY = {  # name -> (module, attribute of it; None: the module itself)
     "estimate_cmi": ("tfmi.estimation", "estimate_cmi"),
     "MIEstimate": ("tfmi.estimation", "MIEstimate"),
     "pairwise_mi": ("tfmi.estimation", "pairwise_mi"),
+    "lagged_mi": ("tfmi.estimation", "lagged_mi"),
     "sklearn": ("tfmi.sklearn", None),
 }
 
