@@ -430,7 +430,7 @@ def test_a_tables_constant_text_and_missing_columns_are_named():
     table = pd.DataFrame({"a": x[:, 0], "flat": 1.0, "city": ["Oslo", "Rome"] * 500, "b": y[:, 0]})
     result = tfmi.estimate_mi(table[["a", "flat"]], table["b"], estimator="copula")
     assert result.warnings[0].startswith("x has constant columns ['flat']")
-    with pytest.raises(ValueError, match=r"x has columns that are not numbers: \['city'\] \(str\)"):
+    with pytest.raises(ValueError, match=r"x mixes category columns \['city'\] with number columns"):
         tfmi.estimate_mi(table[["a", "city"]], table["b"])
     table["b"] = pd.array([None] + list(y[1:, 0]), dtype="Float64")
     with pytest.raises(ValueError, match=r"y holds NaN \(missing\) values in 1 rows"):
@@ -501,3 +501,26 @@ def test_discrete_arguments_are_checked():
         tfmi.estimate_mi(x, np.ones(1000), discrete_y=True)
     found = tfmi.estimate_mi(x, labels, estimator="copula")  # a named estimator models it as continuous, and says so
     assert found.warnings[0].startswith("y looks discrete (3 distinct values) and was modelled as continuous")
+
+
+def test_category_columns_of_a_table_are_read_as_discrete_codes():
+    """Text and category columns of a DataFrame are classes, not refused: a city against a
+    feature shifted by city reads the same as its integer codes; two text columns are a
+    contingency table; mixing text with numbers in one side, or calling it continuous,
+    is one error."""
+    pd = pytest.importorskip("pandas")
+    x, labels, exact = _labelled_gaussians(4000, seed=13)
+    cities = np.array(["Oslo", "Rome", "Lima"])[labels]
+    table = pd.DataFrame({"city": cities, "feature": x, "kind": pd.Categorical(np.array(["a", "b", "c"])[labels])})
+    by_name = tfmi.estimate_mi(table["feature"], table["city"])
+    codes = np.unique(cities, return_inverse=True)[1]  # sorted: Lima 0, Oslo 1, Rome 2
+    by_code = tfmi.estimate_mi(x, codes, discrete_y=True)
+    assert (by_name.mi, by_name.interval) == (by_code.mi, by_code.interval)
+    assert by_name.warnings[0] == "y's columns hold categories: 'city' (3) categories, read as discrete codes."
+    assert by_name.columns == {"x": ["feature"], "y": ["city"]} and by_name.interval[0] <= exact <= by_name.interval[1]
+    both = tfmi.estimate_mi(table["city"], table["kind"])
+    assert both.mi == pytest.approx(np.log(3), abs=0.01) and both.method.startswith("contingency table of 3 x 3")
+    with pytest.raises(ValueError, match=r"x mixes category columns \['city'\] with number columns"):
+        tfmi.estimate_mi(table[["city", "feature"]], table["kind"])
+    with pytest.raises(ValueError, match="cannot be continuous"):
+        tfmi.estimate_mi(table["feature"], table["city"], discrete_y=False)

@@ -285,15 +285,16 @@ def estimate_mi(
       ``.method``, ``.curve``, ``.best_step``, ``.settings``.
     """
     nan_policy = inputs.check_nan_policy(nan_policy, "estimate_mi")
+    columns = {"x": inputs.column_names(x), "y": inputs.column_names(y)}
+    x, y, discrete_x, discrete_y, categories = _categories(x, y, discrete_x, discrete_y, estimator)
     arrays, truncated = _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs,
                                       allow_nan=nan_policy == "omit")
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_mi")
-    input_notes = [note for note in (truncated, left_out) if note]
+    input_notes = [note for note in (truncated, *categories, left_out) if note]
     lengths = {name: len(array) for name, array in arrays.items()}
-    columns = {"x": inputs.column_names(x), "y": inputs.column_names(y)}
     constant = protocol.drop_constant(arrays, columns, "estimate_mi")
     identical = protocol.identical(arrays["x"], arrays["y"])
     n = lengths["x"]
@@ -369,6 +370,25 @@ def estimate_mi(
                                   extra=model_warnings)
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
                       best_step, settings, columns)
+
+
+def _categories(x, y, discrete_x, discrete_y, estimator):
+    """(x, y, discrete_x, discrete_y, notes): a DataFrame or Series side of categories
+    (``inputs.category_codes``) as codes, and discrete; ValueError where the caller said
+    it is continuous or chose an estimator that models it so."""
+    sides, choices, notes = {"x": x, "y": y}, {"x": discrete_x, "y": discrete_y}, []
+    for name in sides:
+        sides[name], note = inputs.category_codes(sides[name], "estimate_mi", name)
+        if note is None:
+            continue
+        if choices[name] is False or (isinstance(choices[name], (bool, np.bool_)) and not choices[name]):
+            raise ValueError(f"estimate_mi: {note}; they cannot be continuous (discrete_{name}=False): pass numbers.")
+        if estimator != "auto":
+            raise ValueError(f"estimate_mi: {note}; estimator {estimator!r} models its inputs as continuous: use "
+                             f"estimator='auto'.")
+        choices[name] = True
+        notes.append(note + ".")
+    return sides["x"], sides["y"], choices["x"], choices["y"], notes
 
 
 def _discrete_sides(choices, arrays, estimator):

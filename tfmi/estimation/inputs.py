@@ -9,8 +9,8 @@ numbers.
 
 import numpy as np
 
-__all__ = ["NAN_POLICIES", "as_matrix", "check_pairs", "check_nan_policy", "column_names", "complete_rows",
-           "is_pandas"]
+__all__ = ["NAN_POLICIES", "as_matrix", "category_codes", "check_pairs", "check_nan_policy", "column_names",
+           "complete_rows", "is_pandas"]
 
 NAN_POLICIES = ("raise", "omit")  # a missing value (NaN): refused, or its row left out
 
@@ -122,3 +122,32 @@ def complete_rows(arrays, caller):
     note = (f"{left_out} of {len(kept)} rows held a missing value (NaN) in {names} and were left out "
             f"(nan_policy='omit'); the estimate is of the {len(kept) - left_out} complete rows.")
     return {name: array[kept] for name, array in arrays.items()}, note
+
+
+def category_codes(array, caller, name):
+    """(``array``, None) unless it is a DataFrame or Series whose columns all hold
+    categories (text, pandas' category or boolean dtype): then (float64 codes [n, d], one
+    per distinct value of each column in sorted order, missing entries NaN; a note naming
+    the columns and their counts of categories). A table that mixes such columns with
+    numbers is refused: a side is discrete or continuous as a whole."""
+    if not is_pandas(array) or getattr(array, "ndim", 0) not in (1, 2):
+        return array, None
+    frame = array if array.ndim == 2 else array.to_frame()
+    kinds = {str(column): dtype.kind in "OSUb" or str(dtype) in ("category", "string", "boolean")
+             for column, dtype in frame.dtypes.items()}
+    if not any(kinds.values()):
+        return array, None
+    if not all(kinds.values()):
+        categories = [column for column, is_category in kinds.items() if is_category]
+        raise ValueError(f"{caller}: {name} mixes category columns {categories[:12]} with number columns; pass them "
+                         f"as separate inputs (a side is discrete or continuous as a whole).")
+    codes, counts = [], []
+    for _, column in frame.items():
+        present = column.dropna()
+        levels = sorted(set(present.astype(str)))
+        lookup = {level: float(code) for code, level in enumerate(levels)}
+        codes.append(np.array([np.nan if missing else lookup[str(value)]
+                               for value, missing in zip(column.to_numpy(), column.isna().to_numpy())]))
+        counts.append(len(levels))
+    listed = ", ".join(f"{column!r} ({count})" for column, count in zip(kinds, counts))
+    return np.column_stack(codes), f"{name}'s columns hold categories: {listed} categories, read as discrete codes"
