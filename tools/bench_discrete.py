@@ -120,7 +120,7 @@ def report(records, args):
     return (f"# MI with a discrete side: tfmi against scikit-learn\n\n"
             f"Run by tools/bench_discrete.py: {len(args.tasks)} tasks of tfmi.data.discrete_tasks, n = {args.n}, "
             f"seeds {args.seeds[0]}-{args.seeds[-1]} ({len(args.seeds)}), both methods on the same samples. "
-            f"Machine: {machine['cpu_count']} CPU cores, load average {machine.get('load_average_1m_at_start', '?')} at the report.\n\n"
+            f"Machine: {machine['cpu_count']} CPU cores.\n\n"
             f"## Per family\n\n{table}\n\n## Per task\n\n{tasks}\n")
 
 
@@ -142,6 +142,8 @@ def _task_cells(records, name):
 
 def main(argv=None):
     args = parse_args(argv)
+    if os.path.abspath(args.results) == os.path.abspath(f"{args.out}.json"):
+        raise SystemExit(f"error: --results {args.results} is the report's JSON (--out {args.out}); give another file.")
     results = json.load(open(args.results)) if os.path.exists(args.results) else {}
     run(args, results)
     records = [record for key, record in results.items() if record is not None and record["task"] in args.tasks
