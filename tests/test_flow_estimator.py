@@ -95,5 +95,5 @@ def test_bad_input_gets_named_errors():
         flow.fit_flow(x, x, x, x, batch_size=64.0)
     with pytest.raises(ValueError, match="more pairs than dimensions"):
         flow.fit_flow(x[:4], x[:4], x, x)
-    with pytest.raises(ValueError, match="y_train holds NaN"):
+    with pytest.raises(ValueError, match="y_train holds inf values"):
         flow.fit_flow(x, np.full((50, 2), np.inf), x, x)
