@@ -114,21 +114,37 @@ def final_values(runs, metric, last=None):
     the mean of the ``last`` logged values up to that step (the non-i.i.d. estimates
     are noisy). Returns (step, [values]) or (None, []).
     """
-    if metric.startswith("train/"):
-        series = metric_series(runs, metric)
-    else:
-        series = eval_series(runs, metric)
+    series = _series(runs, metric)
     if not series:
         return None, []
     step = min(max(curve) for curve in series)
-    values = []
-    for curve in series:
-        if last:
-            steps = [s for s in sorted(curve) if s <= step][-last:]
-            values.append(float(np.mean([curve[s] for s in steps])))
-        else:
-            values.append(curve.get(step))
+    values = [_value_at(curve, step, last) for curve in series]
     return step, [v for v in values if finite(v)]
+
+
+def seed_values(runs, metric, last=None):
+    """{seed: the run's value of ``metric``} at the step of ``final_values``, for the runs
+    that have a finite one (the per-seed numbers a paired claim reads)."""
+    step, _ = final_values(runs, metric, last)
+    found = {}
+    for run in runs if step is not None else ():
+        series = _series([run], metric)
+        value = _value_at(series[0], step, last) if series else None
+        if finite(value):
+            found[run["seed"]] = value
+    return found
+
+
+def _series(runs, metric):
+    return metric_series(runs, metric) if metric.startswith("train/") else eval_series(runs, metric)
+
+
+def _value_at(curve, step, last):
+    """A curve's value at ``step``, or the mean of its ``last`` values up to it."""
+    if last:
+        steps = [s for s in sorted(curve) if s <= step][-last:]
+        return float(np.mean([curve[s] for s in steps])) if steps else None
+    return curve.get(step)
 
 
 def first_values(runs, metric):
