@@ -211,7 +211,6 @@ def estimate_cmi(
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_cmi: x, y and z must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_cmi")
-    lengths = {name: len(array) for name, array in arrays.items()}
     if np.all(np.ptp(arrays["z"], axis=0) == 0):
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
@@ -220,7 +219,7 @@ def estimate_cmi(
     bootstrap = protocol.bootstrap_count(bootstrap, "estimate_cmi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
     seed = protocol.as_seed(seed, "estimate_cmi")
-    n = lengths["x"]
+    n = len(arrays["x"])
     n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_cmi")
     dims = tuple(arrays[name].shape[1] for name in "xyz")
     if min(n_valid, n_test) < 2 or n_train <= sum(dims) + 1:

@@ -294,10 +294,9 @@ def estimate_mi(
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_mi")
     input_notes = [note for note in (truncated, *categories, left_out) if note]
-    lengths = {name: len(array) for name, array in arrays.items()}
     constant = protocol.drop_constant(arrays, columns, "estimate_mi")
     identical = protocol.identical(arrays["x"], arrays["y"])
-    n = lengths["x"]
+    n = len(arrays["x"])
     batch_size = as_int(batch_size, "batch_size", 2)
     max_steps = as_int(max_steps, "max_steps", 1)
     eval_every = as_int(eval_every, "eval_every", 1)
@@ -381,7 +380,7 @@ def _categories(x, y, discrete_x, discrete_y, estimator):
         sides[name], note = inputs.category_codes(sides[name], "estimate_mi", name)
         if note is None:
             continue
-        if choices[name] is False or (isinstance(choices[name], (bool, np.bool_)) and not choices[name]):
+        if isinstance(choices[name], (bool, np.bool_)) and not choices[name]:
             raise ValueError(f"estimate_mi: {note}; they cannot be continuous (discrete_{name}=False): pass numbers.")
         if estimator != "auto":
             raise ValueError(f"estimate_mi: {note}; estimator {estimator!r} models its inputs as continuous: use "

@@ -143,11 +143,11 @@ def category_codes(array, caller, name):
                          f"as separate inputs (a side is discrete or continuous as a whole).")
     codes, counts = [], []
     for _, column in frame.items():
-        present = column.dropna()
-        levels = sorted(set(present.astype(str)))
-        lookup = {level: float(code) for code, level in enumerate(levels)}
-        codes.append(np.array([np.nan if missing else lookup[str(value)]
-                               for value, missing in zip(column.to_numpy(), column.isna().to_numpy())]))
+        present = column.notna().to_numpy()
+        levels, inverse = np.unique(column[present].astype(str).to_numpy(), return_inverse=True)
+        coded = np.full(len(column), np.nan)
+        coded[present] = inverse
+        codes.append(coded)
         counts.append(len(levels))
     listed = ", ".join(f"{column!r} ({count})" for column, count in zip(kinds, counts))
     return np.column_stack(codes), f"{name}'s columns hold categories: {listed} categories, read as discrete codes"

@@ -251,7 +251,8 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     method = f"{chosen.name}, held-out plugin on {n_test} test rows"
     if bootstrap:
         method += f", bias-corrected by {bootstrap} bootstrap refits"
-    pooled = [classes.tolist()[code] for code, points in chosen.model.history.items() if points == "pooled"]
+    labels = classes.tolist()  # plain numbers and strings in the message
+    pooled = [labels[code] for code, points in chosen.model.history.items() if points == "pooled"]
     found = [f"classes {pooled} have fewer than {_min_rows(matrix.shape[1])} distinct train rows: modelled by the "
              f"density of all rows, they add nothing to the estimate (the MI may be under-stated)."] if pooled else []
     protocol.log_warnings(found, CALLER)
