@@ -205,12 +205,17 @@ def report(records):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def configure_logging():
+    """The script's logging (set when it runs as a program, not when ``main`` is called
+    from Python, whose logging it would change for good)."""
     logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
     logging.getLogger("tfmi.sklearn").setLevel(logging.INFO)  # a line per feature, with the time left
     # The noise features' estimates below 0 each log a warning: expected here, and 45 of them.
     logging.getLogger("tfmi.estimation").setLevel(logging.ERROR)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     results = {}
     if os.path.exists(args.results):
         with open(args.results) as handle:
@@ -239,4 +244,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    configure_logging()
     sys.exit(main())
