@@ -440,10 +440,13 @@ def test_parquet_columns_by_name(tmp_path):
     parquet = pytest.importorskip("pyarrow.parquet")
     import pyarrow
 
-    parquet.write_table(pyarrow.table({"x": [1.0, 2.0], "label": ["a", "b"], "y": [3, 4]}), tmp_path / "t.parquet")
+    parquet.write_table(pyarrow.table({"x": [1.0, 2.0], "label": ["a", "b"], "code": ["a", "7"], "y": [3, 4]}),
+                        tmp_path / "t.parquet")
     np.testing.assert_array_equal(command_line.load_columns(tmp_path / "t.parquet", "y,x").values, [[3, 1], [4, 2]])
-    with pytest.raises(ValueError, match=r"t.parquet: column 'label' holds 'a', not a number, at row 0"):
-        command_line.load_columns(tmp_path / "t.parquet", "label")
+    text = command_line.load_columns(tmp_path / "t.parquet", "x,label").values  # a text column: categories
+    assert list(text.columns) == ["x", "label"] and list(text["label"]) == ["a", "b"]
+    with pytest.raises(ValueError, match=r"t.parquet: column 'code' holds 'a', not a number, at row 0"):
+        command_line.load_columns(tmp_path / "t.parquet", "code")  # text beside numbers: not categories
 
 
 def test_parquet_without_rows_or_of_dates_is_refused_as_in_every_format(tmp_path):

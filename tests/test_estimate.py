@@ -430,8 +430,8 @@ def test_a_tables_constant_text_and_missing_columns_are_named():
     table = pd.DataFrame({"a": x[:, 0], "flat": 1.0, "city": ["Oslo", "Rome"] * 500, "b": y[:, 0]})
     result = tfmi.estimate_mi(table[["a", "flat"]], table["b"], estimator="copula")
     assert result.warnings[0].startswith("x has constant columns ['flat']")
-    with pytest.raises(ValueError, match=r"x mixes category columns \['city'\] with number columns"):
-        tfmi.estimate_mi(table[["a", "city"]], table["b"])
+    mixed = tfmi.estimate_mi(table[["a", "city"]], table["b"], bootstrap=4)  # the city column: strata
+    assert mixed.method.startswith("chain rule: I(x's discrete columns ['city']; y)")
     table["b"] = pd.array([None] + list(y[1:, 0]), dtype="Float64")
     with pytest.raises(ValueError, match=r"y holds NaN \(missing\) values in 1 rows"):
         tfmi.estimate_mi(table["a"], table["b"])
@@ -495,7 +495,7 @@ def test_discrete_arguments_are_checked():
     x, labels, _ = _labelled_gaussians(1000, seed=12)
     with pytest.raises(ValueError, match="discrete_y=True needs estimator='auto'"):
         tfmi.estimate_mi(x, labels, discrete_y=True, estimator="copula")
-    with pytest.raises(ValueError, match="discrete_x must be 'auto', True or False, got 'yes'"):
+    with pytest.raises(ValueError, match="discrete_x must be 'auto', True, False or a list of x's discrete columns .* 'yes' is not one of them"):
         tfmi.estimate_mi(x, labels, discrete_x="yes")
     with pytest.raises(ValueError, match="y is constant"):  # found before its discreteness matters
         tfmi.estimate_mi(x, np.ones(1000), discrete_y=True)
@@ -506,8 +506,9 @@ def test_discrete_arguments_are_checked():
 def test_category_columns_of_a_table_are_read_as_discrete_codes():
     """Text and category columns of a DataFrame are classes, not refused: a city against a
     feature shifted by city reads the same as its integer codes; two text columns are a
-    contingency table; mixing text with numbers in one side, or calling it continuous,
-    is one error."""
+    contingency table; text beside numbers in one side is read by the chain rule (here
+    the feature adds nothing once the city is known: log 3); calling text continuous is
+    one error."""
     pd = pytest.importorskip("pandas")
     x, labels, exact = _labelled_gaussians(4000, seed=13)
     cities = np.array(["Oslo", "Rome", "Lima"])[labels]
@@ -520,7 +521,8 @@ def test_category_columns_of_a_table_are_read_as_discrete_codes():
     assert by_name.columns == {"x": ["feature"], "y": ["city"]} and by_name.interval[0] <= exact <= by_name.interval[1]
     both = tfmi.estimate_mi(table["city"], table["kind"])
     assert both.mi == pytest.approx(np.log(3), abs=0.01) and both.method.startswith("contingency table of 3 x 3")
-    with pytest.raises(ValueError, match=r"x mixes category columns \['city'\] with number columns"):
-        tfmi.estimate_mi(table[["city", "feature"]], table["kind"])
+    mixed = tfmi.estimate_mi(table[["city", "feature"]], table["kind"])
+    assert mixed.mi == pytest.approx(np.log(3), abs=0.01) and mixed.settings["terms"][1]["mi"] == 0.0
+    assert mixed.warnings[0] == "x has category columns: 'city' (3) categories, read as discrete codes."
     with pytest.raises(ValueError, match="cannot be continuous"):
         tfmi.estimate_mi(table["feature"], table["city"], discrete_y=False)

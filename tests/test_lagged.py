@@ -18,17 +18,31 @@ def _ar1(n, phi, seed):
 
 
 def test_an_ar1_series_against_itself_reads_the_closed_form_at_each_lag():
-    """I(x_t; x_{t+k}) = -1/2 log(1 - phi^(2k)) (0.511, 0.263, 0.152 nats at phi 0.8);
-    its 95% interval is too narrow for a series (the warning says so, with Bartlett's
-    factor 2.2), so the test allows 4 times the half-width."""
+    """I(x_t; x_{t+k}) = -1/2 log(1 - phi^(2k)) (0.511, 0.263, 0.152 nats at phi 0.8):
+    each interval, widened for the serial dependence, holds it; uncorrected
+    (serial_dependence=False) the intervals are narrower and a warning says so."""
     x = _ar1(20_000, 0.8, seed=0)
     result = tfmi.lagged_mi(x, x, lags=[1, 2, 3, -2], estimator="copula")
     assert result.lags == [1, 2, 3, -2]
     truth = -0.5 * np.log(1 - 0.8 ** (2 * np.abs(result.lags)))
-    half_width = (result.high - result.low) / 2
-    assert np.all(np.abs(result.mi - truth) <= 4 * half_width), (result.mi, truth)
-    assert "lag-1 autocorrelations 0.80 and 0.80" in result.estimates[0].warnings[-1]
-    assert "by about 2.2x" in result.estimates[0].warnings[-1]
+    assert np.all((result.low <= truth) & (truth <= result.high)), (result.low, truth, result.high)
+    assert "widened" in result.estimates[0].method and result.estimates[0].warnings == []
+    plain = tfmi.lagged_mi(x, x, lags=[1, 2, 3, -2], estimator="copula", serial_dependence=False)
+    assert np.all(plain.high - plain.low < result.high - result.low) and np.all(plain.mi == result.mi)
+    assert "lag-1 autocorrelations 0.80 and 0.80" in plain.estimates[0].warnings[-1]
+
+
+def test_the_serial_factor_is_the_long_run_variance_ratio():
+    """For an AR(1) series of coefficient phi the variance of its mean grows by
+    (1 + phi) / (1 - phi): 3 at 0.5; independent terms: 1."""
+    from tfmi.estimation import protocol
+
+    series = _ar1(40_000, 0.5, seed=3)
+    rows = np.random.default_rng(4).permutation(40_000)  # given out of order, read in time order
+    shuffled = np.empty_like(series)
+    shuffled[np.argsort(rows)] = series
+    assert protocol.serial_factor(shuffled, rows) == pytest.approx(3.0, rel=0.15)
+    assert protocol.serial_factor(np.random.default_rng(5).standard_normal(40_000), np.arange(40_000)) < 1.1
 
 
 def test_the_series_are_aligned_so_that_the_lag_of_the_coupling_stands_out():
@@ -41,7 +55,7 @@ def test_the_series_are_aligned_so_that_the_lag_of_the_coupling_stands_out():
     assert int(np.argmax(result.mi)) == 3 and result.mi[3] == pytest.approx(0.5 * np.log(5), abs=0.05)
     assert all(low <= 0.0 for low in result.low[[0, 1, 2, 4]])
     assert not any("serially" in message for estimate in result.estimates for message in estimate.warnings)
-    direct = tfmi.estimate_mi(x[:-2], y[2:], estimator="copula")
+    direct = tfmi.estimate_mi(x[:-2], y[2:], estimator="copula", serial_dependence=True)
     assert result.estimates[3].mi == direct.mi  # the same call on the aligned rows
 
 

@@ -204,8 +204,21 @@ def test_discrete_columns_are_passed_to_each_pair_as_its_sides(frame):
     assert (pair.mi, pair.stderr) == (expected.mi, expected.stderr)
     with pytest.raises(ValueError, match="discrete names no column 'q'"):
         tfmi.pairwise_mi(labelled, discrete=["q"])
-    with pytest.raises(ValueError, match="discrete= goes with plain MI"):
-        tfmi.pairwise_mi(labelled, given="b", discrete=["d"])
+    conditioned = tfmi.pairwise_mi(labelled, columns=["a", "b"], given="d", discrete=["d"], bootstrap=4, n_jobs=1)
+    expected = tfmi.estimate_cmi(labelled["a"], labelled["b"], labelled["d"], discrete_x=False, discrete_y=False,
+                                 discrete_z=True, bootstrap=4)
+    assert conditioned.table[0].method.startswith("strata: the mean over the 3 values of z's discrete columns")
+    assert (conditioned.table[0].mi, conditioned.table[0].stderr) == (expected.mi, expected.stderr)
+
+
+def test_text_columns_of_a_table_are_discrete_sides(frame):
+    cities = np.array(["Oslo", "Rome", "Lima"])[(frame["a"] > 0).astype(int) + (frame["a"] > 1).astype(int)]
+    named = frame.assign(city=cities)
+    result = tfmi.pairwise_mi(named, columns=["a", "city"], bootstrap=4, n_jobs=1)
+    expected = tfmi.estimate_mi(named["a"], named["city"], bootstrap=4)
+    assert result.table[0].method.startswith("y as 3 classes") and result.table[0].mi == expected.mi
+    with pytest.raises(ValueError, match=r"columns \['city'\] hold categories \(text\); they cannot be continuous"):
+        tfmi.pairwise_mi(named, columns=["a", "city"], discrete=False)
 
 
 def test_bad_tables_are_one_value_error_naming_the_column(frame, tmp_path):
@@ -214,9 +227,11 @@ def test_bad_tables_are_one_value_error_naming_the_column(frame, tmp_path):
     with pytest.raises(ValueError, match=r"column 'b' holds NaN \(missing\) values in 1 rows; pass "
                                          r"nan_policy='omit'"):
         tfmi.pairwise_mi(frame.assign(b=frame["b"].where(frame.index != 5)), estimator="copula")
-    with pytest.raises(ValueError, match="column 'e' .*not numbers"):
-        tfmi.pairwise_mi(frame.assign(e="text"), estimator="copula")
-    tfmi.pairwise_mi(frame.assign(e="text"), columns=NAMES, estimator="copula", bootstrap=0)  # unused: fine
+    with pytest.raises(ValueError, match=r"columns \['e'\] hold categories \(text\): they are discrete, and "
+                                         r"estimator 'copula' models every column as continuous"):
+        tfmi.pairwise_mi(frame.assign(e=["u", "v"] * 300), estimator="copula")
+    with pytest.raises(ValueError, match=r"column 'e' holds numbers and \['v'\] that are not"):
+        tfmi.pairwise_mi(frame.assign(e=[1.0, "v"] * 300), estimator="copula")  # numbers and text in one column
     with pytest.raises(ValueError, match="names columns \\['a'\\] more than once"):
         tfmi.pairwise_mi(frame.rename(columns={"b": "a"}), estimator="copula")
     with pytest.raises(ValueError, match="table must be a DataFrame, a dict"):

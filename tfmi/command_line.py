@@ -178,9 +178,11 @@ class Table(NamedTuple):
 
 
 class Columns(NamedTuple):
-    """Columns selected from a table and checked: values [n, d] float64, and what they are."""
+    """Columns selected from a table and checked: values [n, d] float64 (a DataFrame
+    when some are text: those hold their strings, read as categories by the library),
+    and what they are."""
 
-    values: np.ndarray
+    values: object
     description: str  # e.g. "table.csv, 2 columns (a, b)"
 
 
@@ -421,13 +423,48 @@ def _numbers(table, index, allow_missing=False):
     return numbers
 
 
+def _text(table, index):
+    """Column ``index`` as an object array of its strings (a missing field None) when it
+    is a text column: some field holds text and none a number; else None."""
+    values = table.columns[index]
+    if getattr(values, "dtype", np.dtype(object)).kind not in "OUS":
+        return None
+    missing = [value is None or (isinstance(value, str) and value.strip().lower() in MISSING)
+               or (isinstance(value, float) and np.isnan(value)) for value in values]
+    present = [value for value, gone in zip(values, missing) if not gone]
+    if not present or any(_is_number(value) for value in present):
+        return None
+    return np.array([None if gone else str(value).strip() for value, gone in zip(values, missing)], dtype=object)
+
+
+def _column(table, index, allow_missing):
+    """Column ``index``: its numbers (``_numbers``), or a pandas Series of the strings of a
+    text column (categories, ``_text``)."""
+    text = _text(table, index)
+    if text is None:
+        return _numbers(table, index, allow_missing)
+    import pandas
+
+    return pandas.Series(text, name=table.names[index] if table.names else str(index))
+
+
 def load_columns(table, columns=None, option="--columns", allow_missing=False):
     """The ``Columns`` ``columns`` (comma-separated header names or 0-based indices;
     None: all) of ``table``, a ``Table`` or a path; ``option`` is named in errors; missing
-    values are NaN with ``allow_missing`` (``_numbers``)."""
+    values are NaN with ``allow_missing`` (``_numbers``); a text column is a column of
+    categories (``_text``), and then the values are a DataFrame."""
     table = table if isinstance(table, Table) else read_table(table)
     indices = _select(table, columns, option)
-    values = np.column_stack([_numbers(table, index, allow_missing) for index in indices])
+    read = [_column(table, index, allow_missing) for index in indices]
+    if any(not isinstance(column, np.ndarray) for column in read):
+        import pandas
+
+        labels = [table.names[index] if table.names else str(index) for index in indices]
+        values = pandas.DataFrame(dict(zip(labels, read))) if len(set(labels)) == len(labels) else None
+        if values is None:
+            raise InputError(f"{table.source}: the header names a column twice among {_listed(labels)}; rename it")
+    else:
+        values = np.column_stack(read)
     count = _count(len(indices), "column")
     names = f" ({_listed([table.names[index] for index in indices])})" if table.names else ""
     return Columns(values, f"{table.source}, {count}{names}")
@@ -456,7 +493,7 @@ def read_pairwise_columns(args, log=lambda message: None):
         raise InputError(f"{table.source}: pairwise needs at least 2 columns to pair, got {len(paired)} "
                          f"({_listed([names[index] for index in paired])}); name more with --columns")
     omit = getattr(args, "nan_policy", "raise") == "omit"
-    columns = {names[index]: _numbers(table, index, omit) for index in paired + given}
+    columns = {names[index]: _column(table, index, omit) for index in paired + given}
     return columns, [names[index] for index in paired], [names[index] for index in given]
 
 

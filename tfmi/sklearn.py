@@ -193,7 +193,7 @@ def mutual_info_classif(X, y, *, discrete_features="auto", seed=0, n_jobs=None, 
 
     def score_one(column, is_discrete):
         if is_discrete:
-            mi, stderr, _ = discrete.contingency_mi(column[:, None], codes[:, None])
+            mi, stderr, _, _ = discrete.contingency_mi(column[:, None], codes[:, None])
             return mi, *protocol.interval(mi, stderr)
         return _reading(continuous_discrete_mi(column, codes, seed=seed, **estimate_kwargs))
 

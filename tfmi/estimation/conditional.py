@@ -36,7 +36,7 @@ from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import discrete, gaussian, heldout, inputs, protocol, regression
+from tfmi.estimation import discrete, estimate, gaussian, heldout, inputs, protocol, regression, stratified
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 
 __all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
@@ -173,6 +173,10 @@ def estimate_cmi(
     bootstrap=BOOTSTRAP_REFITS,
     max_fit_pairs=MAX_FIT_PAIRS,
     nan_policy="raise",
+    discrete_x="auto",
+    discrete_y="auto",
+    discrete_z="auto",
+    serial_dependence=False,
     seed=0,
     verbose=0,
 ):
@@ -195,6 +199,14 @@ def estimate_cmi(
         fifth as many validation rows); the test read-out uses every test row.
       nan_policy: a missing value (NaN) in x, y or z: "raise" (refused) or "omit" (its
         row left out; ``warnings`` says how many).
+      discrete_x, discrete_y, discrete_z: which columns are discrete (labels, counts,
+        categories), as in ``estimate_mi``: "auto", True, False or a list of columns.
+        With ``estimator="auto"``: discrete columns of z split the rows into strata,
+        I(x; y | z) = sum_k p_k I(x; y | z_c, z_d = k) (``stratified``); with a
+        continuous z, a side with discrete columns (say x) is read by the chain rule
+        I(x; y | z) = I(x; [y, z]) - I(x; z), two ``estimate_mi`` calls.
+      serial_dependence: rows are consecutive times of a series: the standard error is
+        widened for it, as in ``estimate_mi``.
       seed: the split and the fits; verbose: log the candidates' fits.
 
     Returns:
@@ -204,17 +216,34 @@ def estimate_cmi(
     if estimator not in CMI_ESTIMATORS:
         raise ValueError(f"estimate_cmi: unknown estimator {estimator!r}; choose one of {list(CMI_ESTIMATORS)}.")
     nan_policy = inputs.check_nan_policy(nan_policy, "estimate_cmi")
-    arrays = {name: inputs.as_matrix(array, "estimate_cmi", name, allow_nan=nan_policy == "omit")
-              for name, array in zip("xyz", (x, y, z))}
+    choices = {"x": discrete_x, "y": discrete_y, "z": discrete_z}
+    sides, categories, category_notes = stratified.category_columns({"x": x, "y": y, "z": z}, choices, estimator,
+                                                                    "estimate_cmi")
+    arrays = {name: inputs.as_matrix(sides[name], "estimate_cmi", name, allow_nan=nan_policy == "omit") for name in "xyz"}
     columns = {name: inputs.column_names(array) for name, array in zip("xyz", (x, y, z))}
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_cmi: x, y and z must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_cmi")
+    masks = {}
+    for name in "xyz":
+        masks[name], _ = stratified.discrete_columns(choices[name], arrays[name], columns[name], "estimate_cmi", name)
+        masks[name] |= False if categories[name] is None else categories[name]
+    if any(masks[name].any() and not (isinstance(choices[name], str) and choices[name] == "auto") for name in "xyz") \
+            and estimator != "auto":
+        said = [f"discrete_{name}={choices[name]!r}" for name in "xyz" if masks[name].any()]
+        raise ValueError(f"estimate_cmi: {', '.join(said)} needs estimator='auto'; estimator {estimator!r} models "
+                         f"every column as continuous.")
     if np.all(np.ptp(arrays["z"], axis=0) == 0):
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
+    masks = {name: mask[np.ptp(arrays[name], axis=0) != 0] for name, mask in masks.items()}
     constant = protocol.drop_constant(arrays, columns, "estimate_cmi")
+    if estimator == "auto" and any(mask.any() for mask in masks.values()):
+        again = dict(valid_fraction=valid_fraction, test_fraction=test_fraction, bootstrap=bootstrap,
+                     max_fit_pairs=max_fit_pairs, serial_dependence=serial_dependence, seed=seed, verbose=verbose)
+        notes = [note for note in (*category_notes, left_out) if note] + protocol.constant_column_warnings(constant)
+        return _with_discrete_columns(arrays, masks, again, notes, columns)
     identical = protocol.identical(arrays["x"], arrays["y"])
     bootstrap = protocol.bootstrap_count(bootstrap, "estimate_cmi")
     max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
@@ -229,7 +258,8 @@ def estimate_cmi(
         )
     settings = {
         "estimator": estimator, "bootstrap": bootstrap, "max_fit_pairs": max_fit_pairs,
-        "valid_fraction": valid_fraction, "test_fraction": test_fraction, "nan_policy": nan_policy, "seed": seed,
+        "valid_fraction": valid_fraction, "test_fraction": test_fraction, "nan_policy": nan_policy,
+        "serial_dependence": bool(serial_dependence), "seed": seed,
         "verbose": verbose,
         "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
     }
@@ -239,15 +269,56 @@ def estimate_cmi(
     views = candidates_lib.Views([arrays["x"][part] for part in parts], [yz[part] for part in parts])
     fitted = _fit_candidates(views, settings, dims)
     chosen, settings["validation_conditional_infonce"] = _choose(fitted, views, dims[1])
-    result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
+    result = tested = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
     method = f"{chosen.name} of (x, y, z), chain rule, held-out plugin on {n_test} test rows"
     if chosen.fit_pairs < n_train:
         method += f", fitted on {chosen.fit_pairs} of {n_train} train rows"
     if bootstrap > 0 and chosen.refit is not None:
         result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {bootstrap} bootstrap refits"
+    result, phrase = protocol.serial_corrected(tested, result, chosen, views, parts, settings)
+    method += phrase
     found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), identical, constant,
                                   [left_out] if left_out else [], caller="estimate_cmi",
                                   discrete_levels={name: discrete.levels(arrays[name]) for name in "xyz"})
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found, method,
                       chosen.curve, chosen.best_step, settings, columns)
+
+
+def _with_discrete_columns(arrays, masks, again, notes, columns):
+    """The MIEstimate of I(x; y | z) where some columns are discrete (``stratified``):
+    strata of z's discrete columns, each I(x; y | z's other columns) within them (an
+    ``estimate_mi`` where z has no other column or it is constant there); with a
+    continuous z, the chain rule I(s; o | z) = I(s; [o, z]) - I(s; z) for the side s with
+    discrete columns."""
+    kinds = {name: stratified.as_choice(mask) for name, mask in masks.items()}
+    settings = {**again, "estimator": "auto", "discrete": kinds}
+    if masks["z"].any():
+        parts, rest = arrays["z"][:, masks["z"]], arrays["z"][:, ~masks["z"]]
+
+        def within(rows):
+            x, y, z = arrays["x"][rows], arrays["y"][rows], rest[rows]
+            if stratified.is_constant(x) or stratified.is_constant(y):
+                return stratified.ZERO
+            if stratified.is_constant(z):
+                return stratified.Term.of(estimate.estimate_mi(x, y, discrete_x=kinds["x"], discrete_y=kinds["y"],
+                                                               **again))
+            return stratified.Term.of(estimate_cmi(x, y, z[:, np.ptp(z, axis=0) > 0], discrete_x=kinds["x"],
+                                                   discrete_y=kinds["y"], discrete_z=False, **again))
+
+        terms, sizes = stratified.over_strata(parts, within, "estimate_cmi", "z's discrete columns",
+                                              "merge rare values of z's discrete columns, or pass discrete_z=False")
+        method = (f"strata: the mean over the {len(terms)} values of z's discrete columns of I(x; y | z's other "
+                  f"columns) within each value's rows")
+        return stratified.combined_estimate([stratified.stratified_sum(terms, sizes)], method, notes, settings,
+                                            columns, "estimate_cmi")
+    side = "x" if masks["x"].any() else "y"
+    other = "y" if side == "x" else "x"
+    joined = np.concatenate([arrays[other], arrays["z"]], axis=1)
+    joined_kind = stratified.as_choice(np.r_[masks[other], np.zeros(arrays["z"].shape[1], bool)])
+    total = estimate.estimate_mi(arrays[side], joined, discrete_x=kinds[side], discrete_y=joined_kind, **again)
+    part = estimate.estimate_mi(arrays[side], arrays["z"], discrete_x=kinds[side], discrete_y=False, **again)
+    method = f"chain rule: I({side}; [{other}, z]) - I({side}; z), two estimate_mi calls"
+    negated = stratified.Term(-part.mi, part.stderr, tuple(part.warnings), part.method)
+    return stratified.combined_estimate([stratified.Term.of(total), negated], method, notes, settings, columns,
+                                        "estimate_cmi")

@@ -32,8 +32,8 @@ def levels(array):
 
 
 def contingency_mi(x, y):
-    """(mi, stderr, (K_x, K_y)) of two discrete sides [n, d_x], [n, d_y] (module
-    docstring)."""
+    """(mi, stderr, (K_x, K_y), the per-row terms [n]) of two discrete sides [n, d_x],
+    [n, d_y] (module docstring)."""
     n = len(x)
     codes_x = np.unique(x, axis=0, return_inverse=True)[1].reshape(-1)
     codes_y = np.unique(y, axis=0, return_inverse=True)[1].reshape(-1)
@@ -47,4 +47,4 @@ def contingency_mi(x, y):
     mi = float(np.mean(pointwise)) - (k_xy - k_x - k_y + 1) / (2.0 * n)
     df = (k_x - 1) * (k_y - 1)
     stderr = float(np.sqrt(np.var(pointwise) / n + 2.0 * df / (2.0 * n) ** 2))
-    return mi, stderr, (int(k_x), int(k_y))
+    return mi, stderr, (int(k_x), int(k_y)), pointwise

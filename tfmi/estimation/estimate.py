@@ -27,7 +27,7 @@ import tensorflow as tf
 from tfmi import bounds as bounds_lib
 from tfmi import critics as critics_lib
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import decomposed, discrete, inputs, mixed, neural
+from tfmi.estimation import decomposed, discrete, inputs, mixed, neural, stratified
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 from tfmi.estimation import protocol
@@ -123,10 +123,12 @@ def _candidate_estimate(arrays, parts, settings):
     method = f"{chosen.name}, held-out {result.method} on {len(parts[2])} test pairs"
     if chosen.fit_pairs < len(parts[0]):
         method += f", fitted on {chosen.fit_pairs} of {len(parts[0])} train pairs"
+    tested = result
     if chosen.refit is not None and settings["bootstrap"] > 0:
         result = protocol.debiased(result, chosen, views, settings)
         method += f", bias-corrected by {settings['bootstrap']} bootstrap refits"
-    return result, chosen.curve, chosen.best_step, "; ".join([method, *notes]), found
+    result, phrase = protocol.serial_corrected(tested, result, chosen, views, parts, settings)
+    return result, chosen.curve, chosen.best_step, "; ".join([method + phrase, *notes]), found
 
 
 def _ceiling_name(result, estimator):
@@ -212,6 +214,7 @@ def estimate_mi(
     nan_policy="raise",
     discrete_x="auto",
     discrete_y="auto",
+    serial_dependence=False,
     seed=0,
     verbose=0,
 ):
@@ -279,6 +282,10 @@ def estimate_mi(
         (``mixed.continuous_discrete_mi``: its distinct rows are the classes); a density
         model sees a repeated value as a narrow peak, so another estimator on a side
         that looks discrete gets a warning, and True with it is refused.
+      serial_dependence: True when the rows are consecutive times of a series (rows
+        close in time are not independent draws): the standard error, and so the
+        interval, is widened by the long-run variance of the test rows' terms in time
+        order (``protocol.serial_factor``, Newey-West). Not for the DEMI estimators.
 
     Returns:
       An ``MIEstimate``: ``.mi``, ``.stderr``, ``.interval``, ``.warnings``,
@@ -286,14 +293,16 @@ def estimate_mi(
     """
     nan_policy = inputs.check_nan_policy(nan_policy, "estimate_mi")
     columns = {"x": inputs.column_names(x), "y": inputs.column_names(y)}
-    x, y, discrete_x, discrete_y, categories = _categories(x, y, discrete_x, discrete_y, estimator)
-    arrays, truncated = _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pairs,
-                                      allow_nan=nan_policy == "omit")
+    choices = {"x": discrete_x, "y": discrete_y}
+    sides, categories, category_notes = stratified.category_columns({"x": x, "y": y}, choices, estimator, "estimate_mi")
+    arrays, truncated = _input_arrays(sides["x"], sides["y"], xprime, estimator, critic, conditional_sampler,
+                                      max_pairs, allow_nan=nan_policy == "omit")
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_mi")
-    input_notes = [note for note in (truncated, *categories, left_out) if note]
+    input_notes = [note for note in (truncated, *category_notes, left_out) if note]
+    masks, found_by_auto = _discrete_masks(choices, categories, arrays, columns, estimator)
     constant = protocol.drop_constant(arrays, columns, "estimate_mi")
     identical = protocol.identical(arrays["x"], arrays["y"])
     n = len(arrays["x"])
@@ -318,6 +327,9 @@ def estimate_mi(
             f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
             f"pairs; estimator {estimator!r} needs {needs}: use more samples{fix}."
         )
+    if estimator in DEMI_ESTIMATORS and serial_dependence:
+        raise ValueError(f"estimate_mi: serial_dependence=True is not supported by {estimator} (its test values are "
+                         f"batches); use the default estimator.")
     if estimator in DEMI_ESTIMATORS and n_test < 2 * batch_size:
         raise ValueError(
             f"estimate_mi: {estimator} reads the test split in batches of {batch_size}, and {n_test} test pairs "
@@ -340,6 +352,7 @@ def estimate_mi(
         "max_fit_pairs": max_fit_pairs,
         "screen": bool(screen),
         "nan_policy": nan_policy,
+        "serial_dependence": bool(serial_dependence),
         "valid_fraction": valid_fraction,
         "test_fraction": test_fraction,
         "seed": seed,
@@ -351,13 +364,25 @@ def estimate_mi(
     order = np.random.default_rng(seed).permutation(n)
 
     parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
-    levels, detected = _discrete_sides({"x": discrete_x, "y": discrete_y}, arrays, estimator)
     settings.update(discrete_x=discrete_x, discrete_y=discrete_y)
     dims = {name: arrays[name].shape[1] for name in "xy"}
-    if estimator == "auto" and None not in levels.values():
-        return _contingency_estimate(arrays, levels, detected, settings, constant, input_notes, columns)
-    if estimator == "auto" and any(levels.values()):
+    detected = [name for name in "xy" if found_by_auto[name]]
+    looks_discrete = {}
+    if estimator == "auto" and any(mask.any() for mask in masks.values()):
+        if any(0 < mask.sum() < mask.size for mask in masks.values()):
+            again = dict(critic=critic, critic_args=critic_args, bound_args=bound_args, batch_size=batch_size,
+                         learning_rate=learning_rate, max_steps=max_steps, eval_every=eval_every, patience=patience,
+                         valid_fraction=valid_fraction, test_fraction=test_fraction, bootstrap=bootstrap,
+                         max_fit_pairs=max_fit_pairs, screen=screen, serial_dependence=serial_dependence, seed=seed,
+                         verbose=verbose)
+            notes = input_notes + protocol.constant_column_warnings(constant)
+            return _chain_rule_estimate(arrays, masks, detected, again, settings, notes, columns)
+        levels = {name: len(np.unique(arrays[name], axis=0)) if masks[name].all() else None for name in "xy"}
+        if None not in levels.values():
+            return _contingency_estimate(arrays, levels, detected, settings, constant, input_notes, columns)
         return _classes_estimate(arrays, levels, detected, settings, constant, input_notes, columns)
+    if estimator != "auto":  # a named estimator models everything as continuous: say what looks discrete
+        looks_discrete = _discrete_warnings(masks, arrays, columns)
     if estimator in DEMI_ESTIMATORS:
         result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
         dof, model_warnings = len(result.terms) - 1, []
@@ -365,52 +390,78 @@ def estimate_mi(
         result, curve, best_step, method, model_warnings = _candidate_estimate(arrays, parts, settings)
         dof = n_test - 1
     found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant,
-                                  input_notes, discrete_levels={name: levels[name] for name in detected},
-                                  extra=model_warnings)
+                                  input_notes, discrete_levels=looks_discrete, extra=model_warnings)
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
                       best_step, settings, columns)
 
 
-def _categories(x, y, discrete_x, discrete_y, estimator):
-    """(x, y, discrete_x, discrete_y, notes): a DataFrame or Series side of categories
-    (``inputs.category_codes``) as codes, and discrete; ValueError where the caller said
-    it is continuous or chose an estimator that models it so."""
-    sides, choices, notes = {"x": x, "y": y}, {"x": discrete_x, "y": discrete_y}, []
-    for name in sides:
-        sides[name], note = inputs.category_codes(sides[name], "estimate_mi", name)
-        if note is None:
-            continue
-        if isinstance(choices[name], (bool, np.bool_)) and not choices[name]:
-            raise ValueError(f"estimate_mi: {note}; they cannot be continuous (discrete_{name}=False): pass numbers.")
-        if estimator != "auto":
-            raise ValueError(f"estimate_mi: {note}; estimator {estimator!r} models its inputs as continuous: use "
-                             f"estimator='auto'.")
-        choices[name] = True
-        notes.append(note + ".")
-    return sides["x"], sides["y"], choices["x"], choices["y"], notes
+def _discrete_masks(choices, categories, arrays, columns, estimator):
+    """({"x", "y"}: mask [d] of the columns read as discrete, category columns always;
+    {"x", "y"}: whether "auto" found them) of the complete rows, less the constant
+    columns (``drop_constant`` removes them next). With an ``estimator`` other than
+    "auto" only "auto" may find columns (for the warning); True or a list is refused."""
+    masks, found = {}, {}
+    for name in "xy":
+        masks[name], found[name] = stratified.discrete_columns(choices[name], arrays[name], columns[name],
+                                                                "estimate_mi", name)
+        if categories[name] is not None:  # told as categories already: "auto" found only what lies beyond
+            found[name] = bool((masks[name] & ~categories[name]).any())
+            masks[name] |= categories[name]
+        said = masks[name].any() and not found[name]
+        if estimator != "auto" and said:
+            raise ValueError(f"estimate_mi: discrete_{name}={choices[name]!r} needs estimator='auto' (a discrete side "
+                             f"is read from a contingency table or as classes); estimator {estimator!r} models it "
+                             f"as continuous.")
+        masks[name] = masks[name][np.ptp(arrays[name], axis=0) != 0]
+    return masks, found
 
 
-def _discrete_sides(choices, arrays, estimator):
-    """({"x", "y"}: the distinct rows of a side treated as discrete, else None; the names
-    of the sides found discrete by "auto"), from ``choices`` {name: "auto", True or
-    False}. With an ``estimator`` other than "auto" a side is never treated as discrete
-    ("auto" still counts its levels, for the warning)."""
-    levels, detected = {}, []
-    for name, choice in choices.items():
-        if not (isinstance(choice, (bool, np.bool_)) or (isinstance(choice, str) and choice == "auto")):
-            raise ValueError(f"estimate_mi: discrete_{name} must be 'auto', True or False, got {choice!r}.")
-        if isinstance(choice, str):
-            levels[name] = discrete.levels(arrays[name])
-            detected += [name] if levels[name] is not None else []
-        elif choice:
-            if estimator != "auto":
-                raise ValueError(f"estimate_mi: discrete_{name}=True needs estimator='auto' (a discrete side is read "
-                                 f"from a contingency table or as classes); estimator {estimator!r} models it as "
-                                 f"continuous.")
-            levels[name] = len(np.unique(arrays[name], axis=0))  # at least 2: a constant side is refused before
-        else:
-            levels[name] = None
-    return levels, detected
+def _discrete_warnings(masks, arrays, columns):
+    """{what: distinct values} of the sides (or columns of a side) that "auto" found
+    discrete although a named estimator models them as continuous (``warnings_for``)."""
+    found = {}
+    for name, mask in masks.items():
+        if mask.all():
+            found[name] = len(np.unique(arrays[name], axis=0))
+        for j in np.flatnonzero(mask) if 0 < mask.sum() < mask.size else ():
+            label = j if columns[name] is None else repr(columns[name][j])
+            found[f"{name}'s column {label}"] = len(np.unique(arrays[name][:, j]))
+    return found
+
+
+def _chain_rule_estimate(arrays, masks, detected, again, settings, notes, columns):
+    """The MIEstimate of a side with discrete columns beside continuous ones
+    (``stratified``): I([s_d, s_c]; o) = I(s_d; o) + sum_k p_k I(s_c; o | s_d = k), each
+    term by ``estimate_mi`` with the same arguments (``again``); the first such side is
+    split, the other keeps its columns' kinds (and is split in the terms' own calls)."""
+    side = "x" if 0 < masks["x"].sum() < masks["x"].size else "y"
+    other = "y" if side == "x" else "x"
+    kinds = {other: stratified.as_choice(masks[other])}
+    parts, rest = arrays[side][:, masks[side]], arrays[side][:, ~masks[side]]
+
+    def estimate(side_part, other_part, discrete):
+        sides = {side: side_part, other: other_part}
+        choice = {side: discrete, **kinds}
+        return stratified.Term.of(estimate_mi(sides["x"], sides["y"], discrete_x=choice["x"],
+                                              discrete_y=choice["y"], nan_policy="raise", **again))
+
+    def within(rows):
+        if stratified.is_constant(rest[rows]) or stratified.is_constant(arrays[other][rows]):
+            return stratified.ZERO
+        return estimate(rest[rows], arrays[other][rows], False)
+
+    first = estimate(parts, arrays[other], True)
+    strata, sizes = stratified.over_strata(parts, within, "estimate_mi", f"{side}'s discrete columns",
+                                           f"merge rare values of {side}'s discrete columns, or pass discrete_{side}=False")
+    columns_named = [int(j) if columns[side] is None else columns[side][j] for j in np.flatnonzero(masks[side])]
+    method = (f"chain rule: I({side}'s discrete columns {columns_named}; {other}) + the mean over their {len(strata)} "
+              f"values of the MI of {side}'s other columns with {other} within each value's rows")
+    if detected:
+        notes = notes + [f"{side}'s columns {columns_named} look discrete: read by the chain rule over their values; "
+                         f"pass discrete_{side}=False to treat "
+                         f"them as continuous."]
+    return stratified.combined_estimate([first, stratified.stratified_sum(strata, sizes)], method, notes,
+                                        settings, columns, "estimate_mi")
 
 
 def _detected_note(detected, levels, how):
@@ -424,9 +475,13 @@ def _detected_note(detected, levels, how):
 def _contingency_estimate(arrays, levels, detected, settings, constant, input_notes, columns):
     """The MIEstimate of two discrete sides: their contingency table's MI
     (``discrete.contingency_mi``) on all rows."""
-    mi, stderr, (k_x, k_y) = discrete.contingency_mi(arrays["x"], arrays["y"])
+    mi, stderr, (k_x, k_y), pointwise = discrete.contingency_mi(arrays["x"], arrays["y"])
     method = (f"contingency table of {k_x} x {k_y} observed values, plug-in on all {len(arrays['x'])} rows, "
               f"Miller-Madow bias correction")
+    if settings["serial_dependence"]:
+        factor = protocol.serial_factor(pointwise, np.arange(len(pointwise)))
+        stderr *= float(np.sqrt(factor))
+        method += f", stderr widened {np.sqrt(factor):.2f}x for serial dependence (Newey-West on the rows' terms)"
     found = list(input_notes) + protocol.constant_column_warnings(constant)
     if detected:
         found.append(_detected_note(detected, levels, "estimated from the contingency table"))
@@ -443,7 +498,8 @@ def _classes_estimate(arrays, levels, detected, settings, constant, input_notes,
     codes = np.unique(arrays[labelled], axis=0, return_inverse=True)[1].reshape(-1)
     result = mixed.continuous_discrete_mi(arrays[other], codes, seed=settings["seed"],
                                           valid_fraction=settings["valid_fraction"],
-                                          test_fraction=settings["test_fraction"], bootstrap=settings["bootstrap"])
+                                          test_fraction=settings["test_fraction"], bootstrap=settings["bootstrap"],
+                                          serial_dependence=settings["serial_dependence"])
     found = list(input_notes) + protocol.constant_column_warnings(constant)
     if detected:
         found.append(_detected_note(detected, levels, f"read as {levels[labelled]} classes, the MI of {other} with "

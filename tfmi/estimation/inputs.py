@@ -124,30 +124,50 @@ def complete_rows(arrays, caller):
     return {name: array[kept] for name, array in arrays.items()}, note
 
 
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (bool, np.bool_))
+
+
+def _refuse_numbers_as_text(values, caller, where):
+    """ValueError for a text column that holds numbers (all or some): numbers read as
+    text, or a stray marker such as "?" in a column of numbers, are not categories."""
+    if values.dtype.kind not in "OSU" and str(values.dtype) != "string":
+        return
+    numbers = [_is_number(value) for value in values]
+    if any(numbers):
+        others = sorted({str(value) for value, number in zip(values, numbers) if not number})[:5]
+        what = (f"and {others} that are not" if others else "all of them numbers written as text")
+        raise ValueError(f"{caller}: {where} holds numbers {what}; convert it with "
+                         f"pandas.to_numeric(column, errors='coerce') (what is not a number becomes missing) or "
+                         f"fix those values.")
+
+
 def category_codes(array, caller, name):
-    """(``array``, None) unless it is a DataFrame or Series whose columns all hold
-    categories (text, pandas' category or boolean dtype): then (float64 codes [n, d], one
-    per distinct value of each column in sorted order, missing entries NaN; a note naming
-    the columns and their counts of categories). A table that mixes such columns with
-    numbers is refused: a side is discrete or continuous as a whole."""
+    """(``array``, None, None) unless it is a DataFrame or Series with columns that hold
+    categories (text, pandas' category or boolean dtype): then (the table with each such
+    column replaced by float64 codes, one per distinct value in sorted order, missing
+    entries NaN; the mask [d] of those columns; a note naming them and their counts of
+    categories)."""
     if not is_pandas(array) or getattr(array, "ndim", 0) not in (1, 2):
-        return array, None
+        return array, None, None
     frame = array if array.ndim == 2 else array.to_frame()
-    kinds = {str(column): dtype.kind in "OSUb" or str(dtype) in ("category", "string", "boolean")
-             for column, dtype in frame.dtypes.items()}
-    if not any(kinds.values()):
-        return array, None
-    if not all(kinds.values()):
-        categories = [column for column, is_category in kinds.items() if is_category]
-        raise ValueError(f"{caller}: {name} mixes category columns {categories[:12]} with number columns; pass them "
-                         f"as separate inputs (a side is discrete or continuous as a whole).")
-    codes, counts = [], []
-    for _, column in frame.items():
+    mask = np.array([dtype.kind in "OSUb" or str(dtype) in ("category", "string", "boolean") for dtype in frame.dtypes])
+    if not mask.any():
+        return array, None, None
+    frame, counts = frame.copy(), []
+    for j in np.flatnonzero(mask):
+        column = frame.iloc[:, j]
         present = column.notna().to_numpy()
+        where = name if array.ndim == 1 else f"{name}'s column {str(frame.columns[j])!r}"
+        _refuse_numbers_as_text(column[present], caller, where)
         levels, inverse = np.unique(column[present].astype(str).to_numpy(), return_inverse=True)
         coded = np.full(len(column), np.nan)
         coded[present] = inverse
-        codes.append(coded)
-        counts.append(len(levels))
-    listed = ", ".join(f"{column!r} ({count})" for column, count in zip(kinds, counts))
-    return np.column_stack(codes), f"{name}'s columns hold categories: {listed} categories, read as discrete codes"
+        frame.isetitem(j, coded)
+        counts.append(f"{str(frame.columns[j])!r} ({len(levels)})")
+    kind = "'s columns hold categories" if mask.all() else " has category columns"
+    return frame, mask, f"{name}{kind}: {', '.join(counts)} categories, read as discrete codes"

@@ -9,13 +9,16 @@ is ``estimate_mi`` (``estimate_cmi``) of the n - |k| aligned rows, with the same
 arguments and seed. An AR(1) Gaussian series with coefficient phi has
 I(x_t; x_{t+k}) = -1/2 log(1 - phi^(2k)).
 
-Serial dependence: the estimators treat rows as independent draws. Neighbouring rows of
-a series are not, so the interval is too narrow and the random split puts near-copies of
-test rows into train. The interval is not corrected; each result whose series show a
-lag-1 autocorrelation beyond ``AUTOCORRELATION_WARNING`` carries a warning with
-Bartlett's variance factor for two AR(1) series, (1 + r_x r_y) / (1 - r_x r_y) (r the
-lag-1 autocorrelations of the first column of x and of y), by whose square root the
-interval would widen.
+Serial dependence: neighbouring rows of a series are not independent draws, so an
+interval computed as if they were is too narrow. Each call is made with
+``serial_dependence=True``: the standard error is widened by the long-run variance of the
+test rows' terms in time order (``protocol.serial_factor``: Newey-West with a Bartlett
+kernel and Andrews' bandwidth), which ``method`` states with its factor. What stays: the
+random split puts rows next to test rows into train; for the closed-form models, which
+fit few parameters, this matters little, for a critic or a flow it may bias the value
+up. With ``serial_dependence=False`` passed, the interval is not corrected and each
+result of series with a lag-1 autocorrelation beyond ``AUTOCORRELATION_WARNING`` says
+so. How much the correction matters: docs/bench_lagged.md.
 """
 
 import dataclasses
@@ -82,7 +85,8 @@ def lagged_mi(x, y, lags=(0, 1), given=None, **estimate_kwargs):
       lags: integers; k > 0 pairs x_t with the later y_{t+k}, k < 0 with the earlier.
       given: a series z [n, d_z] conditioned on at the time of x: I(x_t; y_{t+k} | z_t).
       estimate_kwargs: passed to every ``estimate_mi`` (``estimate_cmi`` with ``given``)
-        call: estimator, seed, bootstrap, nan_policy, ...
+        call: estimator, seed, bootstrap, nan_policy, serial_dependence (default True
+        here), ...
 
     Returns:
       A ``LaggedMI``: ``.lags``, ``.estimates``, ``.mi``, ``.low``, ``.high``, ``.to_frame()``.
@@ -101,13 +105,12 @@ def lagged_mi(x, y, lags=(0, 1), given=None, **estimate_kwargs):
     too_far = [int(lag) for lag in items if abs(lag) >= n - 1]
     if too_far:
         raise ValueError(f"{CALLER}: lags {too_far} leave fewer than 2 aligned rows of the {n}; use lags under {n - 1}.")
+    estimate_kwargs = {"serial_dependence": True, **estimate_kwargs}
     r_x, r_y = (_lag_one_autocorrelation(np.nan_to_num(arrays[name])) for name in "xy")
     note = None
-    if max(abs(r_x), abs(r_y)) > AUTOCORRELATION_WARNING:
-        factor = np.sqrt((1 + r_x * r_y) / (1 - r_x * r_y)) if abs(r_x * r_y) < 1 else np.inf
+    if max(abs(r_x), abs(r_y)) > AUTOCORRELATION_WARNING and not estimate_kwargs["serial_dependence"]:
         note = (f"x and y are serially dependent (lag-1 autocorrelations {r_x:.2f} and {r_y:.2f}): the rows are not "
-                f"independent draws, so the interval is too narrow (for AR(1)-like series by about {factor:.1f}x, "
-                f"Bartlett's factor); it is not corrected.")
+                f"independent draws, so the interval may be too narrow; it is not corrected (serial_dependence=False).")
     estimates = []
     for lag in (int(lag) for lag in items):
         x_part, y_part = _aligned(arrays["x"], lag, n, True), _aligned(arrays["y"], lag, n, False)

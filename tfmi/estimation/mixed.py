@@ -200,7 +200,8 @@ def _candidate(views, name, num_classes, seed):
         lambda rows: model.refit(x_train[rows], codes_train[rows], seed=seed), model)
 
 
-def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fraction=0.2, bootstrap=BOOTSTRAP_REFITS):
+def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fraction=0.2, bootstrap=BOOTSTRAP_REFITS,
+                           serial_dependence=False):
     """Estimates I(x; c) in nats between continuous x and class labels c (module docstring).
 
     One component count per class, each chosen on that class's validation rows: the
@@ -215,6 +216,8 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
       valid_fraction, test_fraction: shares of the rows for validation and test.
       bootstrap: refits on resampled train rows for the bias correction and the
         fitting variance (0: none).
+      serial_dependence: rows are consecutive times of a series: the standard error is
+        widened for it (``protocol.serial_corrected``).
 
     Returns:
       An ``MIEstimate``; ``best_step`` lists the component count of each class (in the
@@ -239,18 +242,20 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     views = _LabelledViews([arrays["x"][part] for part in parts], [codes[part] for part in parts])
     settings = {"seed": seed, "valid_fraction": valid_fraction, "test_fraction": test_fraction,
                 "bootstrap": bootstrap, "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
-                "classes": classes.tolist()}
+                "classes": classes.tolist(), "serial_dependence": bool(serial_dependence)}
     with threadpool_limits(1):  # once: each limit scans the process's libraries
         fitted = [_candidate(views, name, len(classes), seed) for name in MAPS]
         valid_terms = {candidate.name: candidate.model.pointwise(*views[candidate.inputs][1]) for candidate in fitted}
         chosen = max(fitted, key=lambda candidate: np.mean(valid_terms[candidate.name]))
-        result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
+        result = tested = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
         if bootstrap:
             result = protocol.debiased(result, chosen, views, settings)
+        result, phrase = protocol.serial_corrected(tested, result, chosen, views, parts, settings)
     settings["validation_mi"] = {name: float(np.mean(terms)) for name, terms in valid_terms.items()}
     method = f"{chosen.name}, held-out plugin on {n_test} test rows"
     if bootstrap:
         method += f", bias-corrected by {bootstrap} bootstrap refits"
+    method += phrase
     labels = classes.tolist()  # plain numbers and strings in the message
     pooled = [labels[code] for code, points in chosen.model.history.items() if points == "pooled"]
     found = [f"classes {pooled} have fewer than {_min_rows(matrix.shape[1])} distinct train rows: modelled by the "

@@ -28,7 +28,7 @@ import numpy as np
 from joblib.externals.loky import get_reusable_executor
 
 import tfmi
-from tfmi.estimation import conditional, estimate, inputs, protocol
+from tfmi.estimation import conditional, estimate, inputs, protocol, stratified
 from tfmi.json_files import json_safe
 
 __all__ = ["pairwise_mi", "PairwiseMI", "PairEstimate", "PairwiseInterrupted"]
@@ -248,12 +248,14 @@ def _chosen(selection, names, argument):
 
 
 def _checked_column(values, name, allow_nan):
-    """One column as float64 [n], checked by ``inputs.as_matrix`` (numbers, finite or,
-    with ``allow_nan``, missing)."""
+    """(One column as float64 [n], checked by ``inputs.as_matrix`` (numbers, finite or,
+    with ``allow_nan``, missing), whether it held categories: text, pandas' category or
+    boolean dtype, read as codes by ``inputs.category_codes``)."""
+    values, categories, _ = inputs.category_codes(values, CALLER, f"column {name!r}")
     matrix = inputs.as_matrix(values, CALLER, f"column {name!r}", allow_nan)
     if matrix.shape[1] != 1:
         raise ValueError(f"{CALLER}: column {name!r} holds {matrix.shape[1]} columns; pass one column per name.")
-    return np.ascontiguousarray(matrix[:, 0])
+    return np.ascontiguousarray(matrix[:, 0]), categories is not None
 
 
 def _fingerprint(array):
@@ -322,18 +324,23 @@ def _check_results_path(results):
 # The pairs -----------------------------------------------------------------------------
 
 
-def _discrete_flags(discrete, names, all_names, given_names):
-    """{name: True or False} of the paired columns from ``discrete`` (see
-    ``pairwise_mi``), or None for each pair's own "auto"."""
+def _discrete_flags(discrete, names, all_names, categories):
+    """{name: True, False or "auto"} of the columns ``names`` from ``discrete`` (see
+    ``pairwise_mi``), category columns True; None where every column is left to each
+    estimate's own "auto"."""
     if discrete is None:
-        return None
-    if given_names:
-        raise ValueError(f"{CALLER}: discrete= goes with plain MI; with given= every column is read as continuous "
-                         f"(leave discrete out).")
+        flags = {name: True if name in categories else "auto" for name in names}
+        return flags if categories else None
     if isinstance(discrete, (bool, np.bool_)):
-        return {name: bool(discrete) for name in names}
-    chosen = _chosen(discrete, all_names, "discrete")
-    return {name: name in chosen for name in names}
+        flags = {name: bool(discrete) for name in names}
+    else:
+        chosen = _chosen(discrete, all_names, "discrete")
+        flags = {name: name in chosen for name in names}
+    said_continuous = [name for name in names if name in categories and flags[name] is False]
+    if said_continuous:
+        raise ValueError(f"{CALLER}: columns {said_continuous} hold categories (text); they cannot be continuous: "
+                         f"list them in discrete, or pass numbers.")
+    return flags
 
 
 def _check_n_jobs(n_jobs):
@@ -445,7 +452,10 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
       discrete: which columns are discrete (class labels, counts, categories as codes):
         None, each pair's ``estimate_mi`` decides ("auto": few distinct values); True or
         False for every column; or the names (or indices) of the discrete columns, the
-        others continuous. Plain MI only (not with ``given``).
+        others continuous. It applies to the ``given`` columns too (``discrete_z``).
+        Text, category and boolean columns of a DataFrame are discrete whatever it says
+        (as codes, ``inputs.category_codes``); a given text column makes the other given
+        columns continuous unless ``discrete`` names them.
 
     Returns:
       A ``PairwiseMI``: ``.matrix``, ``.low``, ``.high`` [p, p], ``.table`` of
@@ -469,7 +479,13 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
         raise ValueError(f"{CALLER}: needs at least 2 columns to pair, got {len(names)} ({_listed(names)}); pass "
                          f"a table with more columns or list more in columns.")
     allow_nan = inputs.check_nan_policy(estimate_kwargs.get("nan_policy", "raise"), CALLER) == "omit"
-    values = {name: _checked_column(raw[name], name, allow_nan) for name in names + given_names}
+    checked = {name: _checked_column(raw[name], name, allow_nan) for name in names + given_names}
+    values = {name: column for name, (column, _) in checked.items()}
+    categories = {name for name, (_, is_category) in checked.items() if is_category}
+    if categories and estimator != "auto":
+        raise ValueError(f"{CALLER}: columns {sorted(categories)} hold categories (text): they are discrete, and "
+                         f"estimator {estimator!r} models every column as continuous; use estimator='auto' or "
+                         f"leave them out.")
     lengths = {len(column) for column in values.values()}
     if len(lengths) > 1:
         raise ValueError(f"{CALLER}: the columns have different lengths {sorted(lengths)}; every column must hold "
@@ -480,7 +496,11 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
         raise ValueError(f"{CALLER}: columns {constant} are constant (zero variance): they carry no information; "
                          f"leave them out, e.g. columns={kept[:LIST_AT_MOST]}.")
     z = np.column_stack([values[name] for name in given_names]) if given_names else None
-    flags = _discrete_flags(discrete, names, all_names, given_names)
+    flags = _discrete_flags(discrete, names, all_names, categories)
+    if given_names and (discrete is not None or categories & set(given_names)):  # else each estimate's "auto"
+        given_flags = _discrete_flags(discrete, given_names, all_names, categories)
+        discrete_z = stratified.as_choice(np.array([given_flags[name] is True for name in given_names]))
+        estimate_kwargs = {**estimate_kwargs, "discrete_z": discrete_z}
     function = "estimate_cmi" if given_names else "estimate_mi"
     options = {key: value for key, value in estimate_kwargs.items() if key not in NOT_SETTINGS}
     shared = {"function": function, "estimator": estimator, "seed": seed, "options": options,

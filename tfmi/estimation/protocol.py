@@ -20,7 +20,7 @@ from tfmi.estimation import candidates as candidates_lib
 
 __all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "as_seed", "bootstrap_count",
            "split_sizes", "drop_constant", "debiased", "interval", "identical", "constant_column_warnings",
-           "log_warnings", "warnings_for", "MIN_SPLIT_ROWS"]
+           "log_warnings", "warnings_for", "MIN_SPLIT_ROWS", "serial_factor", "serial_corrected"]
 
 logger = logging.getLogger("tfmi.estimation")
 
@@ -159,6 +159,54 @@ def debiased(result, chosen, views, settings):
     mi = 2.0 * result.mi - float(np.mean(means))
     stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
     return dataclasses.replace(result, mi=mi, stderr=stderr)
+
+
+def serial_factor(terms, rows):
+    """The variance factor of the mean of ``terms`` [m] (per-row terms of an estimate)
+    when rows close in time are dependent: the Newey-West long-run variance of the terms
+    taken in time order (``rows`` [m], their row numbers) over their variance,
+
+        f = 1 + 2 sum_{h=1}^{L} (1 - h / (L + 1)) rho_h,
+
+    rho_h the autocorrelation at lag h (Bartlett kernel); L from Andrews' (1991) AR(1)
+    plug-in rule, 1.1447 (4 r^2 m / ((1 - r)^2 (1 + r)^2))^(1/3) with r the lag-1
+    autocorrelation, at most m / 2. At least 1: a negative autocorrelation is not taken
+    to narrow the interval. The standard error is multiplied by sqrt(f)."""
+    series = np.asarray(terms, np.float64)[np.argsort(rows, kind="stable")]
+    m = len(series)
+    centred = series - series.mean()
+    variance = float(centred @ centred) / m
+    if m < 4 or variance <= 0:
+        return 1.0
+    autocorrelation = lambda h: float(centred[:-h] @ centred[h:]) / (m * variance)
+    r = min(max(autocorrelation(1), -0.97), 0.97)
+    lags = int(min(m // 2, np.ceil(1.1447 * (4 * r**2 * m / ((1 - r) ** 2 * (1 + r) ** 2)) ** (1 / 3))))
+    factor = 1.0 + 2.0 * sum((1.0 - h / (lags + 1)) * autocorrelation(h) for h in range(1, lags + 1))
+    return max(factor, 1.0)
+
+
+def serial_corrected(tested, result, chosen, views, parts, settings):
+    """``result`` with its stderr widened for rows that are consecutive times of a series
+    when ``settings["serial_dependence"]``, and a phrase for the method ("" when not).
+
+    Each part of the variance grows by the ``serial_factor`` of the rows it comes from:
+    the test split's noise (``tested``: the chosen model's test read-out before the
+    bias correction; its terms on the test rows ``parts[2]``) and the fit's (the rest of
+    ``result``'s variance, the bootstrap's; the model's terms on the train rows
+    ``parts[0]``, read through ``views``), whose bootstrap resamples rows as if they
+    were independent."""
+    if not settings.get("serial_dependence"):
+        return result, ""
+    test_factor = serial_factor(tested.terms, parts[2])
+    fit_variance = max(result.stderr**2 - tested.stderr**2, 0.0)
+    train_factor = 1.0
+    if fit_variance > 0:
+        train_terms = chosen.evaluate(*views[chosen.inputs][0]).terms
+        train_factor = serial_factor(train_terms, parts[0][: len(train_terms)])
+    stderr = float(np.sqrt(tested.stderr**2 * test_factor + fit_variance * train_factor))
+    phrase = (f", stderr widened {stderr / result.stderr:.2f}x for serial dependence (Newey-West on the model's "
+              f"terms in time order)")
+    return dataclasses.replace(result, stderr=stderr), phrase
 
 
 def interval(mi, stderr, dof=None):
