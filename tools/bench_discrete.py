@@ -1,7 +1,8 @@
-r"""Benchmark of MI with a discrete side: tfmi's default against scikit-learn on tasks with
-exact MI (``tfmi.data.discrete_tasks``), over data seeds.
+r"""Benchmark of MI with a discrete side: tfmi's default against scikit-learn, ennemi and
+npeet on tasks with exact MI (``tfmi.data.discrete_tasks``), over data seeds.
 
-    PYTHONPATH=. python tools/bench_discrete.py --results bench_discrete_results.json   # 8 tasks x 20 seeds
+    PYTHONPATH=. python tools/bench_discrete.py --results bench_discrete_results.json \
+        --peer-python /work/peers/ennemi-venv/bin/python                                 # 8 tasks x 20 seeds
     PYTHONPATH=. python tools/bench_discrete.py --seeds 0,1 --n 2000                      # a quick look
 
 The methods, on the same samples in one run:
@@ -13,6 +14,11 @@ The methods, on the same samples in one run:
   for a continuous feature against a label or count, ``mutual_info_score`` for two discrete
   sides; scikit-learn has no joint MI of several features with a label ("label-10-features":
   no value).
+- "ennemi", "npeet": ``ennemi.estimate_mi(y, x, discrete_y=True, discrete_x=...)`` (Ross
+  2014's k-NN estimate, k = 3, or the contingency table; no joint MI of several features)
+  and npeet's ``micd`` (k = 3, in nats) or ``midd``, run by tools/discrete_peer.py in
+  ``--peer-python`` (a virtualenv with ennemi and npeet-plus), one process per task fed an
+  .npz of its samples; not run without it.
 
 Per family: the MAE over tasks and seeds, the largest error, tfmi's interval coverage of
 the exact MI, and the seconds. Each (task, n, seed, method) result is kept in
@@ -23,7 +29,9 @@ the report is printed and written to ``--out`` (.md keeping its hand-written sec
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -32,7 +40,9 @@ from tfmi.data import discrete_tasks
 from tfmi.evaluation import benchmarking
 from tfmi.json_files import write_json
 
-METHODS = ("tfmi-default", "sklearn")
+METHODS = ("tfmi-default", "sklearn", "ennemi", "npeet")
+PEERS = ("ennemi", "npeet")  # run by PEER_SCRIPT in --peer-python
+PEER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "discrete_peer.py")
 
 
 def _list_of(kind):
@@ -46,6 +56,8 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=_list_of(int), default=list(range(20)), help="data seeds (default 0-19)")
     parser.add_argument("--results", default="bench_discrete_results.json", help="JSON of every run (resumable)")
     parser.add_argument("--out", default="docs/bench_discrete", help="report path without extension")
+    parser.add_argument("--peer-python", help="python of a virtualenv with ennemi and npeet-plus: runs 'ennemi' and "
+                        "'npeet' (tools/discrete_peer.py)")
     return parser.parse_args(argv)
 
 
@@ -59,6 +71,7 @@ def run_method(method, task, x, y, seed):
         result = tfmi.estimate_mi(x, y, seed=seed)
         return {"estimate": result.mi, "low": result.interval[0], "high": result.interval[1],
                 "seconds": time.perf_counter() - started, "method": result.method}
+    import sklearn
     from sklearn.feature_selection import mutual_info_classif
     from sklearn.metrics import mutual_info_score
 
@@ -69,23 +82,63 @@ def run_method(method, task, x, y, seed):
     else:
         return None
     return {"estimate": value, "low": None, "high": None, "seconds": time.perf_counter() - started,
-            "method": "mutual_info_score" if task.discrete == "both" else "mutual_info_classif (k = 3)"}
+            "method": "mutual_info_score" if task.discrete == "both" else "mutual_info_classif (k = 3)",
+            "version": f"scikit-learn {sklearn.__version__}"}
+
+
+def run_peers(task, n, seeds, names, python):
+    """{(seed, name): record or None} of the peers ``names`` on the samples of ``seeds``, in
+    one process of tools/discrete_peer.py; a peer that failed there raises."""
+    arrays = {"count": len(seeds), "discrete_x": task.discrete == "both"}
+    for i, seed in enumerate(seeds):
+        arrays[f"x_{i}"], arrays[f"y_{i}"] = task.sample(n, seed)
+        arrays[f"seed_{i}"] = seed
+    with tempfile.TemporaryDirectory() as scratch:
+        data, out = os.path.join(scratch, "samples.npz"), os.path.join(scratch, "peers.json")
+        np.savez(data, **arrays)
+        subprocess.run([python, PEER_SCRIPT, "--data", data, "--estimators", json.dumps(names), "--out", out],
+                       check=True)
+        with open(out) as handle:
+            report = json.load(handle)
+    found = {}
+    for name in names:
+        runs = report["results"][name]
+        if isinstance(runs, dict):
+            raise RuntimeError(f"{name} on {task.name}: {runs['error']}")
+        version = f"ennemi {report['ennemi']}" if name == "ennemi" else f"npeet-plus {report['npeet_plus']}"
+        for seed, record in zip(seeds, runs):
+            found[seed, name] = None if record is None else {**record, "low": None, "high": None, "version": version}
+    return found
+
+
+def _store(results, task, n, seed, method, record):
+    results[f"{task.name}|{n}|{seed}|{method}"] = None if record is None else {
+        **record, "task": task.name, "family": task.family, "truth": task.mi, "n": n, "seed": seed,
+        "estimator": method}
 
 
 def run(args, results):
+    peers_run = bool(args.peer_python) and os.access(args.peer_python, os.X_OK)
+    if not peers_run:
+        benchmarking.progress(f"no --peer-python ({args.peer_python}): ennemi and npeet not run (existing results "
+                              "are reported)")
     for name in args.tasks:
         task = discrete_tasks.get_task(name)
+        missing = {seed: [m for m in PEERS if f"{name}|{args.n}|{seed}|{m}" not in results] for seed in args.seeds}
+        names = [m for m in PEERS if any(m in methods for methods in missing.values())]
+        if peers_run and names:
+            seeds = [seed for seed in args.seeds if missing[seed]]
+            for (seed, method), record in run_peers(task, args.n, seeds, names, args.peer_python).items():
+                if method in missing[seed]:
+                    _store(results, task, args.n, seed, method, record)
+            write_json(results, args.results)
+            benchmarking.progress(f"{name}: {', '.join(names)} done")
         for seed in args.seeds:
             x, y = task.sample(args.n, seed)
-            for method in METHODS:
-                key = f"{name}|{args.n}|{seed}|{method}"
-                if key in results:
-                    continue
-                record = run_method(method, task, x, y, seed)
-                results[key] = None if record is None else {**record, "task": name, "family": task.family,
-                                                            "truth": task.mi, "n": args.n, "seed": seed,
-                                                            "estimator": method}
-                write_json(results, args.results)
+            for method in ("tfmi-default", "sklearn"):
+                if f"{name}|{args.n}|{seed}|{method}" not in results:
+                    _store(results, task, args.n, seed, method, run_method(method, task, x, y, seed))
+                    write_json(results, args.results)
             benchmarking.progress(f"{name} seed {seed} done")
 
 
@@ -113,13 +166,16 @@ def report(records, args):
           f"{r['covered']}/{r['intervals']} ({r['covered'] / r['intervals']:.0%})" if r["intervals"] else "n/a",
           f"{r['seconds']:.2f}"] for r in rows])
     tasks = benchmarking.markdown_table(
-        ["task", "family", "exact MI", "tfmi MAE", "tfmi coverage", "sklearn MAE"],
+        ["task", "family", "exact MI", "tfmi MAE", "tfmi coverage"] + [f"{m} MAE" for m in METHODS[1:]],
         [[name, task.family, f"{task.mi:.4f}"] + _task_cells(records, name) for name, task in discrete_tasks.TASKS.items()
          if name in args.tasks])
     machine = benchmarking.machine_info()
-    return (f"# MI with a discrete side: tfmi against scikit-learn\n\n"
+    versions = sorted({r["version"] for r in records if r.get("version")})
+    return (f"# MI with a discrete side: tfmi against scikit-learn, ennemi and npeet\n\n"
             f"Run by tools/bench_discrete.py: {len(args.tasks)} tasks of tfmi.data.discrete_tasks, n = {args.n}, "
-            f"seeds {args.seeds[0]}-{args.seeds[-1]} ({len(args.seeds)}), both methods on the same samples. "
+            f"seeds {args.seeds[0]}-{args.seeds[-1]} ({len(args.seeds)}), every method on the same samples"
+            f"{' (' + ', '.join(versions) + ')' if versions else ''}. A method with no value on a task (no joint "
+            f"MI of several features) has no row for its family. "
             f"Machine: {machine['cpu_count']} CPU cores.\n\n"
             f"## Per family\n\n{table}\n\n## Per task\n\n{tasks}\n")
 
@@ -129,7 +185,7 @@ def _task_cells(records, name):
     for method in METHODS:
         group = [r for r in records if r["task"] == name and r["estimator"] == method]
         if not group:
-            cells += ["-"] if method == "sklearn" else ["-", "-"]
+            cells += ["-", "-"] if method == "tfmi-default" else ["-"]
             continue
         mae = f"{np.mean([abs(r['estimate'] - r['truth']) for r in group]):.4f}"
         if method == "tfmi-default":
