@@ -108,7 +108,7 @@ def test_auto_curve_has_the_one_schema_and_names_the_stage_kept():
     assert result.method.startswith("mixture model"), result.method
     assert all(set(point) == set(candidates.CURVE_KEYS) for point in result.curve)
     assert result.best_step in [point["stage"] for point in result.curve]
-    assert set(result.settings["validation_infonce"]) >= {"copula model", "flow model", "infonce critic"}
+    assert set(result.diagnostics["validation_infonce"]) >= {"copula model", "flow model", "infonce critic"}
 
 
 def coverage(make_pairs, truth, estimator, seeds):

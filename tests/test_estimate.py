@@ -252,7 +252,7 @@ def test_auto_keeps_the_gaussian_copula_unless_a_later_candidate_beats_it_on_val
     y = x**2 + 0.3 * rng.standard_normal((3000, 1))
     other = tfmi.estimate_mi(x, y, max_steps=300, **CHEAP)
     assert not other.method.startswith("copula")
-    validation = other.settings["validation_infonce"]
+    validation = other.diagnostics["validation_infonce"]
     chosen = other.method.split(",")[0]
     assert validation[chosen] > validation["copula model"] + 0.3, validation
 
@@ -522,7 +522,7 @@ def test_category_columns_of_a_table_are_read_as_discrete_codes():
     both = tfmi.estimate_mi(table["city"], table["kind"])
     assert both.mi == pytest.approx(np.log(3), abs=0.01) and both.method.startswith("contingency table of 3 x 3")
     mixed = tfmi.estimate_mi(table[["city", "feature"]], table["kind"])
-    assert mixed.mi == pytest.approx(np.log(3), abs=0.01) and mixed.settings["terms"][1]["mi"] == 0.0
+    assert mixed.mi == pytest.approx(np.log(3), abs=0.01) and mixed.diagnostics["terms"][1]["mi"] == 0.0
     assert mixed.warnings[0] == "x has category columns: 'city' (3) categories, read as discrete codes."
     with pytest.raises(ValueError, match="cannot be continuous"):
         tfmi.estimate_mi(table["feature"], table["city"], discrete_y=False)

@@ -120,7 +120,9 @@ def test_the_default_fits_what_the_checks_leave_open(monkeypatch, copula_check, 
         def model_train(self, name, settings):
             return self[name][0]
 
-    found, notes = candidates.fit_auto(Views(), {"screen": True, "seed": 0, "batch_size": 64})
+    from tfmi.estimation.protocol import FitSettings
+
+    found, notes = candidates.fit_auto(Views(), FitSettings(screen=True, seed=0, batch_size=64))
     assert calls == fitted and [candidate.name for candidate in found] == [f"{name} model" for name in fitted]
     assert any(note in line for line in notes), notes
 

@@ -21,7 +21,7 @@ import logging
 
 import numpy as np
 
-from tfmi.estimation import flow, gaussian, heldout, mixture, neural, screen
+from tfmi.estimation import flow, gaussian, heldout, mixture, neural, protocol, screen
 
 __all__ = ["Views", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose", "preferred",
            "fit_auto", "miscalibration", "bootstrap"]
@@ -60,10 +60,10 @@ class Views:
         return lambda values: ((values - mean) / scale).astype(np.float32)
 
     def model_train(self, name, settings):
-        """The train pairs a model fits on: at most ``settings["max_fit_pairs"]`` (the
+        """The train pairs a model fits on: at most ``settings.max_fit_pairs`` (the
         rows are in random order). A critic trains on them all: its steps, not the
         pairs, set its cost."""
-        return tuple(part[: settings["max_fit_pairs"]] for part in self._views[name][0])
+        return tuple(part[: settings.max_fit_pairs] for part in self._views[name][0])
 
     def apply(self, name, x, y):
         map_x, map_y = self._maps[name]
@@ -131,20 +131,20 @@ def fit_mixture(views, settings, inputs="standardised"):
     mixture stays one), or on normal scores (``inputs="normal"``: the margins are Gaussian,
     so the components model the dependence alone; a copula that is nearly right needs few)."""
     train, valid = views.model_train(inputs, settings), views[inputs][1]
-    model = mixture.fit_mixture(*train, *valid, seed=settings["seed"])
+    model = mixture.fit_mixture(*train, *valid, seed=settings.seed)
     curve = [curve_point(p["components"], p["train_log_likelihood"], p["valid_log_likelihood"],
                           f"joint log-likelihood per pair ({p['covariance']} covariances)") for p in model.history]
     form = ("" if model.covariance_type == "full" else ", diagonal covariances") + (
         "" if inputs == "standardised" else ", of normal scores")
     return _plugin_candidate(f"mixture model ({model.num_components} components{form})", inputs, model, curve,
                              model.num_components, train,
-                             lambda rows: model.refit(train[0][rows], train[1][rows], seed=settings["seed"]))
+                             lambda rows: model.refit(train[0][rows], train[1][rows], seed=settings.seed))
 
 
 def fit_flow(views, settings):
     """The flow (``flow.fit_flow``: couplings on the rank map) on normal scores."""
     train, valid = views.model_train("normal", settings), views["normal"][1]
-    scorer = flow.fit_flow(*train, *valid, seed=settings["seed"])
+    scorer = flow.fit_flow(*train, *valid, seed=settings.seed)
     curve = [curve_point(p["step"], p["train_loss"], p["valid_loss"], "negative log-likelihood per pair")
              for p in scorer.history]
     best_step = min(scorer.history, key=lambda p: p["valid_loss"])["step"] if scorer.history else 0
@@ -158,19 +158,19 @@ def fit_critic_candidate(views, settings, bound="infonce"):
     fitted = neural.fit_critic(
         *train,
         *valid,
-        critic=settings["critic"],
-        critic_args=settings["critic_args"],
+        critic=settings.critic,
+        critic_args=settings.critic_args,
         bound=bound,
-        bound_args=settings["bound_args"],
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        max_steps=settings["max_steps"],
-        eval_every=settings["eval_every"],
-        patience=settings["patience"],
-        seed=settings["seed"],
-        log=logger.info if settings["verbose"] else None,
+        bound_args=settings.bound_args,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        max_steps=settings.max_steps,
+        eval_every=settings.eval_every,
+        patience=settings.patience,
+        seed=settings.seed,
+        log=logger.info if settings.verbose else None,
     )
-    args = neural.heldout_args(bound, settings["bound_args"])
+    args = neural.heldout_args(bound, settings.bound_args)
     curve = [curve_point(p["step"], p["train_mi"], p["valid_mi"], f"{bound} (nats)") for p in fitted.history]
     return Candidate(f"{bound} critic", "normal", fitted.scores,
                      lambda x, y: heldout.estimate(fitted.scores, x, y, **args), curve, fitted.best_step, len(train[0]))
@@ -181,7 +181,7 @@ CANDIDATES = {"copula": fit_copula, "mixture": fit_mixture, "flow": fit_flow, "c
 AUTO_CANDIDATES = ("copula", "mixture", "flow", "critic")
 
 
-BATCH_TRAINED = ("flow", "critic")  # candidates trained on batches of settings["batch_size"] train pairs
+BATCH_TRAINED = ("flow", "critic")  # candidates trained on batches of settings.batch_size train pairs
 # The closed-form models, fitted in this order before the batch-trained ones. With the screen,
 # each is checked (``screen.model_screen``) as it is fitted: a copula that passes the check's
 # lower bar (``ScreenResult.doubtful``) is the whole search; a copula or mixture that passes
@@ -197,7 +197,7 @@ CALIBRATION_TOLERANCE = 0.1
 def fit_auto(views, settings):
     """(every candidate of ``AUTO_CANDIDATES`` that can be fitted to these pairs, the
     notes on those skipped for the method string). The models of ``ALWAYS_FITTED`` are
-    fitted in turn; with ``settings["screen"]`` each is checked on its train pairs
+    fitted in turn; with ``settings.screen`` each is checked on its train pairs
     (``screen.model_screen``): the search stops after a copula free of doubt, and
     after either model that passes, before the batch-trained candidates. A model that
     needs more pairs than the dimension has, or non-collinear features, is skipped with a
@@ -215,9 +215,9 @@ def fit_auto(views, settings):
         if candidate is None:
             continue
         found.append(candidate)
-        if not settings["screen"] or passed:
+        if not settings.screen or passed:
             continue
-        check = screen.model_screen(candidate.model, *views.model_train(candidate.inputs, settings), settings["seed"])
+        check = screen.model_screen(candidate.model, *views.model_train(candidate.inputs, settings), settings.seed)
         if check is None:
             notes.append(f"no k-NN check of the {name} ({n_train} train pairs)")
             continue
@@ -227,9 +227,9 @@ def fit_auto(views, settings):
         notes.append(check.describe(name) + (f": {', '.join(rest)} not fitted" if passed else ""))
     if passed:
         return found, notes
-    if n_train < settings["batch_size"]:
+    if n_train < settings.batch_size:
         notes.append(f"{' and '.join(BATCH_TRAINED)} skipped: {n_train} train pairs, fewer than one batch of "
-                     f"{settings['batch_size']}")
+                     f"{settings.batch_size}")
         return found, notes
     found += [candidate for candidate in (_fit_model(name, views, settings) for name in rest) if candidate]
     return found, notes
@@ -298,14 +298,13 @@ def preferred(candidates, terms):
     larger is better)."""
     chosen = candidates[0]
     for candidate in candidates[1:]:
-        difference = terms[candidate.name] - terms[chosen.name]
-        if difference.mean() > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
+        if protocol.beats(terms[candidate.name], terms[chosen.name]):
             chosen = candidate
     return chosen
 
 
 def bootstrap(candidate, views, settings):
-    """The fitting variability of a refittable candidate: ``settings["bootstrap"]`` refits, each on
+    """The fitting variability of a refittable candidate: ``settings.bootstrap`` refits, each on
     its train pairs (``Views.model_train``) drawn with replacement (the maps of the representation and of the
     model's margins held fixed: a map refitted on rows with duplicates adds a noise the
     fit itself does not have), each read by its plug-in mean on the same test pairs.
@@ -314,11 +313,11 @@ def bootstrap(candidate, views, settings):
     With m_0 the candidate's own test mean, mean_b(m_b) - m_0 estimates the bias of the
     fitted model's held-out value (second order in the fitting error, as the bias is),
     and var_b(m_b) the variance that the fit adds to the test-split noise."""
-    rng = np.random.default_rng([settings["seed"], 7919])
+    rng = np.random.default_rng([settings.seed, 7919])
     train_rows, test = len(views.model_train(candidate.inputs, settings)[0]), views[candidate.inputs][2]
     means = []
     with gaussian.one_blas_thread():  # many small fits
-        for _ in range(settings["bootstrap"]):
+        for _ in range(settings.bootstrap):
             model = candidate.refit(rng.integers(0, train_rows, size=train_rows))
             means.append(float(np.mean(model.pointwise(*test))))
     return np.array(means)

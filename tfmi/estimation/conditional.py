@@ -30,13 +30,14 @@ CMI), bias-corrected by bootstrap refits, and the interval is cut at 0, as in
 
 import dataclasses
 import logging
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import discrete, estimate, gaussian, heldout, inputs, protocol, regression, stratified
+from tfmi.estimation import discrete, driver, estimate, gaussian, heldout, inputs, protocol, regression, stratified
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 
 __all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
@@ -114,7 +115,7 @@ def _conditional(candidate, dims):
 def _fit_regression(views, settings, dims):
     """The pair of neural conditional Gaussians (``regression``) on normal scores."""
     (x_train, yz_train), (x_valid, yz_valid) = views.model_train(REGRESSION_INPUTS, settings), views[REGRESSION_INPUTS][1]
-    model = regression.fit_conditional_gaussians(x_train, yz_train, x_valid, yz_valid, dims[2], seed=settings["seed"])
+    model = regression.fit_conditional_gaussians(x_train, yz_train, x_valid, yz_valid, dims[2], seed=settings.seed)
     curve = [candidates_lib.curve_point(p["step"], p["train_nll"], p["valid_nll"], "negative log-likelihood, both networks")
              for p in model.history]
     best_step = min(model.history, key=lambda p: p["valid_nll"])["step"]
@@ -124,11 +125,11 @@ def _fit_regression(views, settings, dims):
 
 
 def _fit_candidates(views, settings, dims):
-    """The CMI candidates of ``settings["estimator"]`` fitted on train ("auto": those of
+    """The CMI candidates of ``settings.estimator`` fitted on train ("auto": those of
     ``CMI_CANDIDATES`` that fit; a one-component mixture stays: a Gaussian of the values,
     not of their normal scores, it avoids the rank maps' noise where the residual given
     z is small beside the margins)."""
-    names = CMI_CANDIDATES if settings["estimator"] == "auto" else (settings["estimator"],)
+    names = CMI_CANDIDATES if settings.estimator == "auto" else (settings.estimator,)
     found = []
     for name in names:
         try:
@@ -210,13 +211,43 @@ def estimate_cmi(
       seed: the split and the fits; verbose: log the candidates' fits.
 
     Returns:
-      An ``MIEstimate`` (``.mi`` is I(x; y | z)), its ``settings`` with
+      An ``MIEstimate`` (``.mi`` is I(x; y | z)), its ``diagnostics`` with
       ``validation_conditional_infonce`` per candidate under "auto".
     """
     if estimator not in CMI_ESTIMATORS:
         raise ValueError(f"estimate_cmi: unknown estimator {estimator!r}; choose one of {list(CMI_ESTIMATORS)}.")
     nan_policy = inputs.check_nan_policy(nan_policy, "estimate_cmi")
-    choices = {"x": discrete_x, "y": discrete_y, "z": discrete_z}
+    given = _checked_inputs(x, y, z, {"x": discrete_x, "y": discrete_y, "z": discrete_z}, estimator, nan_policy)
+    if estimator == "auto" and any(mask.any() for mask in given.masks.values()):
+        again = dict(valid_fraction=valid_fraction, test_fraction=test_fraction, bootstrap=bootstrap,
+                     max_fit_pairs=max_fit_pairs, serial_dependence=serial_dependence, seed=seed, verbose=verbose)
+        return _with_discrete_columns(given.arrays, given.masks, again, given.notes, given.columns)
+    settings = protocol.FitSettings(
+        estimator=estimator, seed=protocol.as_seed(seed, "estimate_cmi"),
+        bootstrap=protocol.bootstrap_count(bootstrap, "estimate_cmi"),
+        max_fit_pairs=as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi"), valid_fraction=valid_fraction,
+        test_fraction=test_fraction, serial_dependence=bool(serial_dependence), verbose=verbose)
+    return _continuous_cmi(given, settings, nan_policy)
+
+
+class _Inputs(NamedTuple):
+    """``estimate_cmi``'s inputs once checked: float64 ``arrays`` {"x", "y", "z"} of the
+    complete rows less constant columns, their column names, the discrete ``masks``,
+    ``notes`` on what was read (and the constant columns left out), the ``constant``
+    columns, the rows ``left_out`` note or None."""
+
+    arrays: dict
+    columns: dict
+    masks: dict
+    notes: list
+    constant: dict
+    left_out: object
+
+
+def _checked_inputs(x, y, z, choices, estimator, nan_policy):
+    """The ``_Inputs`` of the caller's x, y, z: categories coded, rows with a missing value
+    left out (``nan_policy``), discrete columns found, constant columns dropped;
+    ValueError naming what is wrong."""
     sides, categories, category_notes = stratified.category_columns({"x": x, "y": y, "z": z}, choices, estimator,
                                                                     "estimate_cmi")
     arrays = {name: inputs.as_matrix(sides[name], "estimate_cmi", name, allow_nan=nan_policy == "omit") for name in "xyz"}
@@ -229,9 +260,9 @@ def estimate_cmi(
     for name in "xyz":
         masks[name], _ = stratified.discrete_columns(choices[name], arrays[name], columns[name], "estimate_cmi", name)
         masks[name] |= False if categories[name] is None else categories[name]
-    if any(masks[name].any() and not (isinstance(choices[name], str) and choices[name] == "auto") for name in "xyz") \
-            and estimator != "auto":
-        said = [f"discrete_{name}={choices[name]!r}" for name in "xyz" if masks[name].any()]
+    said = [f"discrete_{name}={choices[name]!r}" for name in "xyz"
+            if masks[name].any() and not (isinstance(choices[name], str) and choices[name] == "auto")]
+    if said and estimator != "auto":
         raise ValueError(f"estimate_cmi: {', '.join(said)} needs estimator='auto'; estimator {estimator!r} models "
                          f"every column as continuous.")
     if np.all(np.ptp(arrays["z"], axis=0) == 0):
@@ -239,50 +270,40 @@ def estimate_cmi(
                          "use estimate_mi(x, y).")
     masks = {name: mask[np.ptp(arrays[name], axis=0) != 0] for name, mask in masks.items()}
     constant = protocol.drop_constant(arrays, columns, "estimate_cmi")
-    if estimator == "auto" and any(mask.any() for mask in masks.values()):
-        again = dict(valid_fraction=valid_fraction, test_fraction=test_fraction, bootstrap=bootstrap,
-                     max_fit_pairs=max_fit_pairs, serial_dependence=serial_dependence, seed=seed, verbose=verbose)
-        notes = [note for note in (*category_notes, left_out) if note] + protocol.constant_column_warnings(constant)
-        return _with_discrete_columns(arrays, masks, again, notes, columns)
-    identical = protocol.identical(arrays["x"], arrays["y"])
-    bootstrap = protocol.bootstrap_count(bootstrap, "estimate_cmi")
-    max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi")
-    seed = protocol.as_seed(seed, "estimate_cmi")
+    notes = [note for note in (*category_notes, left_out) if note] + protocol.constant_column_warnings(constant)
+    return _Inputs(arrays, columns, masks, notes, constant, left_out)
+
+
+def _continuous_cmi(given, settings, nan_policy):
+    """The MIEstimate of I(x; y | z) by the protocol (``driver``): the CMI candidates of
+    (x, [y, z]) fitted on train, chosen on validation (``_choose``), read once on test."""
+    arrays = given.arrays
     n = len(arrays["x"])
-    n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_cmi")
+    sizes = protocol.split_sizes(n, settings.valid_fraction, settings.test_fraction, "estimate_cmi")
+    n_train, n_valid, n_test = sizes
     dims = tuple(arrays[name].shape[1] for name in "xyz")
     if min(n_valid, n_test) < 2 or n_train <= sum(dims) + 1:
         raise ValueError(
             f"estimate_cmi: {n} rows give {n_train} train, {n_valid} validation and {n_test} test rows; a model "
             f"of {sum(dims)} columns needs more train rows than columns and two rows in the others: use more rows."
         )
-    settings = {
-        "estimator": estimator, "bootstrap": bootstrap, "max_fit_pairs": max_fit_pairs,
-        "valid_fraction": valid_fraction, "test_fraction": test_fraction, "nan_policy": nan_policy,
-        "serial_dependence": bool(serial_dependence), "seed": seed,
-        "verbose": verbose,
-        "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
-    }
-    order = np.random.default_rng(seed).permutation(n)
-    parts = [order[:n_train], order[n_train : n_train + n_valid][: max(max_fit_pairs // 5, 2)], order[n_train + n_valid :]]
+    record = {"estimator": settings.estimator, "bootstrap": settings.bootstrap, "max_fit_pairs": settings.max_fit_pairs,
+              "valid_fraction": settings.valid_fraction, "test_fraction": settings.test_fraction,
+              "nan_policy": nan_policy, "serial_dependence": settings.serial_dependence, "seed": settings.seed,
+              "verbose": settings.verbose, "n_train": n_train, "n_valid": n_valid, "n_test": n_test}
+    splits = driver.split(n, sizes, settings.seed)
     yz = np.concatenate([arrays["y"], arrays["z"]], axis=1)
-    views = candidates_lib.Views([arrays["x"][part] for part in parts], [yz[part] for part in parts])
+    views = driver.representations(arrays["x"], yz, splits, settings)
     fitted = _fit_candidates(views, settings, dims)
-    chosen, settings["validation_conditional_infonce"] = _choose(fitted, views, dims[1])
-    result = tested = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
-    method = f"{chosen.name} of (x, y, z), chain rule, held-out plugin on {n_test} test rows"
-    if chosen.fit_pairs < n_train:
-        method += f", fitted on {chosen.fit_pairs} of {n_train} train rows"
-    if bootstrap > 0 and chosen.refit is not None:
-        result = protocol.debiased(result, chosen, views, settings)
-        method += f", bias-corrected by {bootstrap} bootstrap refits"
-    result, phrase = protocol.serial_corrected(tested, result, chosen, views, parts, settings)
-    method += phrase
-    found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), identical, constant,
-                                  [left_out] if left_out else [], caller="estimate_cmi",
+    chosen, scores = _choose(fitted, views, dims[1])
+    result, method = driver.read_out(chosen, views, splits, settings, " of (x, y, z), chain rule, ", "rows")
+    found = protocol.warnings_for(result, None, n_train, dict(zip("xyz", dims)), protocol.identical(
+                                      arrays["x"], arrays["y"]), given.constant,
+                                  [given.left_out] if given.left_out else [], caller="estimate_cmi",
                                   discrete_levels={name: discrete.levels(arrays[name]) for name in "xyz"})
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found, method,
-                      chosen.curve, chosen.best_step, settings, columns)
+                      chosen.curve, chosen.best_step, record, given.columns,
+                      {"validation_conditional_infonce": scores} if scores else {})
 
 
 def _with_discrete_columns(arrays, masks, again, notes, columns):

@@ -23,9 +23,9 @@ DEFAULT_LEARNING_RATE = 1e-2
 
 def demi_estimate(arrays, parts, settings, conditional_sampler):
     """(HeldOutEstimate over the test batches, curve, best step) of
-    ``settings["estimator"]`` on ``arrays`` {"x", "xprime", "y"} split by the row
+    ``settings.estimator`` on ``arrays`` {"x", "xprime", "y"} split by the row
     indices ``parts`` (train, validation, test)."""
-    batch_size = settings["batch_size"]
+    batch_size = settings.batch_size
     train, valid, test = (
         _batches(
             {name: array[part].astype(np.float32) for name, array in arrays.items()},
@@ -33,27 +33,27 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
             seed,
             conditional_sampler,
         )
-        for part, seed in zip(parts, (settings["seed"], None, None))
+        for part, seed in zip(parts, (settings.seed, None, None))
     )
     # Imported here: the other estimators never load the model package (tfmi.models).
     from tfmi.models.demi import DecomposedEstimatorModel
 
-    model = DecomposedEstimatorModel(settings["estimator"], **{"seed": settings["seed"], "dtype": "float32",
-                                                                **settings["critic_args"]})
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]))
+    model = DecomposedEstimatorModel(settings.estimator, **{"seed": settings.seed, "dtype": "float32",
+                                                                **settings.critic_args})
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
     model.build_from_batch(next(iter(valid)))
-    stopper = _StopOnValidation(EarlyStopping(settings["patience"], "max"))
+    stopper = _StopOnValidation(EarlyStopping(settings.patience, "max"))
     history = model.fit(
         train,
         validation_data=valid,
-        steps_per_epoch=settings["eval_every"],
-        epochs=-(-settings["max_steps"] // settings["eval_every"]),
+        steps_per_epoch=settings.eval_every,
+        epochs=-(-settings.max_steps // settings.eval_every),
         callbacks=[stopper],
         shuffle=False,  # the train batches are shuffled by tf.data
-        verbose=settings["verbose"],
+        verbose=settings.verbose,
     )
     curve = [
-        curve_point((k + 1) * settings["eval_every"], float(a), float(b), f"{settings['estimator']} (nats)")
+        curve_point((k + 1) * settings.eval_every, float(a), float(b), f"{settings.estimator} (nats)")
         for k, (a, b) in enumerate(zip(history.history["mi"], history.history["val_mi"]))
     ]
     best_step = curve[int(np.argmax([point["valid"] for point in curve]))]["stage"]

@@ -15,11 +15,13 @@ tails) or standardised values (affine: mixtures stay mixtures). Three splits rat
 than K-fold cross-fitting: one fit instead of K keeps the default fast. The fit's own
 error is not in the test split's noise: for the closed-form models (copula, mixture)
 ``bootstrap`` refits on resampled train rows measure it, and the reported value is
-corrected for the held-out bias they show (``_debiased``); a critic's or the flow's
+corrected for the held-out bias they show (``driver.debiased``); a critic's or the flow's
 interval covers the test split's noise only.
 """
 
+import dataclasses
 import logging
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -27,7 +29,7 @@ import tensorflow as tf
 from tfmi import bounds as bounds_lib
 from tfmi import critics as critics_lib
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import decomposed, discrete, inputs, mixed, neural, stratified
+from tfmi.estimation import decomposed, discrete, driver, inputs, mixed, neural, stratified
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 from tfmi.estimation import protocol
@@ -85,23 +87,21 @@ def _from_dataset(dataset, max_pairs):
     return x[:max_pairs], y[:max_pairs], message
 
 
-def _demi_estimate(arrays, parts, settings, conditional_sampler):
+def _demi_estimate(arrays, splits, settings, conditional_sampler):
     """(result, curve, best step, method) of a DEMI estimator (``decomposed``)."""
-    result, curve, best_step = decomposed.demi_estimate(arrays, parts, settings, conditional_sampler)
-    method = f"{settings['estimator']}, mean over {len(result.terms)} test batches of {settings['batch_size']}"
+    result, curve, best_step = decomposed.demi_estimate(arrays, splits, settings, conditional_sampler)
+    method = f"{settings.estimator}, mean over {len(result.terms)} test batches of {settings.batch_size}"
     return result, curve, best_step, method
 
 
-def _candidate_estimate(arrays, parts, settings):
-    """(result, curve, best step, method, warnings) of ``settings["estimator"]`` through the
-    candidates (``candidates``): fitted on train (a model on at most ``max_fit_pairs``
-    pairs; validation at most a fifth as many; the splits are already in random order),
-    chosen on validation, read once on every test pair, bias-corrected by the bootstrap
-    where the chosen model refits cheaply."""
-    estimator, max_fit_pairs = settings["estimator"], settings["max_fit_pairs"]
-    fit_parts = [parts[0], parts[1][: max(max_fit_pairs // 5, 2)], parts[2]]
-    views = candidates_lib.Views(*([arrays[name][part] for part in fit_parts] for name in ("x", "y")))
-    notes = []
+def _candidate_estimate(arrays, splits, settings):
+    """(result, curve, best step, method, warnings, diagnostics) of ``settings.estimator``
+    through the candidates (``candidates``): fitted on train (a model on at most
+    ``max_fit_pairs`` pairs; validation at most a fifth as many), chosen on validation,
+    read once on every test pair (``driver.read_out``)."""
+    estimator = settings.estimator
+    views = driver.representations(arrays["x"], arrays["y"], splits, settings)
+    notes, diagnostics = [], {}
     if estimator == "auto":
         fitted, notes = candidates_lib.fit_auto(views, settings)
     elif estimator in candidates_lib.CANDIDATES:
@@ -109,26 +109,18 @@ def _candidate_estimate(arrays, parts, settings):
     else:
         fitted = [candidates_lib.fit_critic_candidate(views, settings, bound=estimator)]
     if len(fitted) > 1:
-        chosen, settings["validation_infonce"], miscalibrated = candidates_lib.choose(fitted, views)
+        chosen, diagnostics["validation_infonce"], miscalibrated = candidates_lib.choose(fitted, views)
         notes += [f"{name} left out: {note}" for name, note in miscalibrated.items() if name != chosen.name]
         miscalibrated = miscalibrated.get(chosen.name)
     else:
-        chosen, settings["validation_infonce"] = fitted[0], {}
+        chosen = fitted[0]
         # A named mixture or flow is checked; the copula is normalised with its margins by construction.
         miscalibrated = candidates_lib.miscalibration(chosen, views=views) if estimator in ("mixture", "flow") else None
     found = [] if miscalibrated is None else [
         f"{chosen.name}: {miscalibrated}; its plug-in mean may overstate the MI by that much or more. A model that "
         f"fits the data better (more pairs, another estimator) or a bound (estimator='infonce') is safer."]
-    result = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
-    method = f"{chosen.name}, held-out {result.method} on {len(parts[2])} test pairs"
-    if chosen.fit_pairs < len(parts[0]):
-        method += f", fitted on {chosen.fit_pairs} of {len(parts[0])} train pairs"
-    tested = result
-    if chosen.refit is not None and settings["bootstrap"] > 0:
-        result = protocol.debiased(result, chosen, views, settings)
-        method += f", bias-corrected by {settings['bootstrap']} bootstrap refits"
-    result, phrase = protocol.serial_corrected(tested, result, chosen, views, parts, settings)
-    return result, chosen.curve, chosen.best_step, "; ".join([method + phrase, *notes]), found
+    result, method = driver.read_out(chosen, views, splits, settings, ", ", "pairs")
+    return result, chosen.curve, chosen.best_step, "; ".join([method, *notes]), found, diagnostics
 
 
 def _ceiling_name(result, estimator):
@@ -292,28 +284,84 @@ def estimate_mi(
       ``.method``, ``.curve``, ``.best_step``, ``.settings``.
     """
     nan_policy = inputs.check_nan_policy(nan_policy, "estimate_mi")
+    raw = protocol.FitSettings(
+        estimator=estimator, seed=seed, bootstrap=bootstrap, max_fit_pairs=max_fit_pairs, valid_fraction=valid_fraction,
+        test_fraction=test_fraction, serial_dependence=serial_dependence, screen=screen, critic=critic,
+        critic_args=critic_args, bound_args=bound_args, batch_size=batch_size, learning_rate=learning_rate,
+        max_steps=max_steps, eval_every=eval_every, patience=patience, verbose=verbose)
+    given = _checked_inputs(x, y, xprime, raw, conditional_sampler, max_pairs, nan_policy, {"x": discrete_x,
+                                                                                           "y": discrete_y})
+    settings, sizes = _checked_settings(raw, given.arrays)
+    record = {**_settings_record(settings, conditional_sampler, nan_policy), "n_train": sizes[0], "n_valid": sizes[1],
+              "n_test": sizes[2], "discrete_x": discrete_x, "discrete_y": discrete_y}
+    if estimator == "auto" and any(mask.any() for mask in given.masks.values()):
+        return _discrete_estimate(given, raw, record)
+    looks_discrete = {} if estimator == "auto" else _discrete_warnings(given.masks, given.arrays, given.columns)
+    splits = driver.split(len(given.arrays["x"]), sizes, settings.seed)
+    if estimator in DEMI_ESTIMATORS:
+        result, curve, best_step, method = _demi_estimate(given.arrays, splits, settings, conditional_sampler)
+        dof, model_warnings, diagnostics = len(result.terms) - 1, [], {}
+    else:
+        result, curve, best_step, method, model_warnings, diagnostics = _candidate_estimate(given.arrays, splits,
+                                                                                            settings)
+        dof = sizes[2] - 1
+    dims = {name: given.arrays[name].shape[1] for name in "xy"}
+    found = protocol.warnings_for(result, _ceiling_name(result, estimator), sizes[0], dims, given.identical,
+                                  given.constant, given.notes, discrete_levels=looks_discrete, extra=model_warnings)
+    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
+                      best_step, record, given.columns, diagnostics)
+
+
+class _Inputs(NamedTuple):
+    """``estimate_mi``'s inputs once checked: float64 ``arrays`` {"x", "y"[, "xprime"]} of
+    the complete rows less constant columns, their column names, the discrete ``masks``
+    and whether "auto" ``found`` them, ``notes`` on what was read, the ``constant``
+    columns left out, whether x and y are ``identical``."""
+
+    arrays: dict
+    columns: dict
+    masks: dict
+    found: dict
+    notes: list
+    constant: dict
+    identical: bool
+
+
+def _checked_inputs(x, y, xprime, raw, conditional_sampler, max_pairs, nan_policy, choices):
+    """The ``_Inputs`` of the caller's x, y (and xprime): categories coded, a dataset read,
+    rows with a missing value left out (``nan_policy``), discrete columns found, constant
+    columns dropped; ValueError naming what is wrong."""
     columns = {"x": inputs.column_names(x), "y": inputs.column_names(y)}
-    choices = {"x": discrete_x, "y": discrete_y}
-    sides, categories, category_notes = stratified.category_columns({"x": x, "y": y}, choices, estimator, "estimate_mi")
-    arrays, truncated = _input_arrays(sides["x"], sides["y"], xprime, estimator, critic, conditional_sampler,
+    sides, categories, category_notes = stratified.category_columns({"x": x, "y": y}, choices, raw.estimator,
+                                                                    "estimate_mi")
+    arrays, truncated = _input_arrays(sides["x"], sides["y"], xprime, raw.estimator, raw.critic, conditional_sampler,
                                       max_pairs, allow_nan=nan_policy == "omit")
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_mi")
-    input_notes = [note for note in (truncated, *category_notes, left_out) if note]
-    masks, found_by_auto = _discrete_masks(choices, categories, arrays, columns, estimator)
+    notes = [note for note in (truncated, *category_notes, left_out) if note]
+    masks, found = _discrete_masks(choices, categories, arrays, columns, raw.estimator)
     constant = protocol.drop_constant(arrays, columns, "estimate_mi")
-    identical = protocol.identical(arrays["x"], arrays["y"])
+    return _Inputs(arrays, columns, masks, found, notes, constant, protocol.identical(arrays["x"], arrays["y"]))
+
+
+def _checked_settings(raw, arrays):
+    """(the ``FitSettings`` of the caller's ``raw`` ones, checked, the critic's defaults
+    filled in; the split sizes (n_train, n_valid, n_test), checked against what the
+    estimator needs)."""
+    estimator, batch_size = raw.estimator, as_int(raw.batch_size, "batch_size", 2)
+    default_args, default_rate = _critic_defaults(estimator, raw.critic, arrays)
+    settings = dataclasses.replace(
+        raw, batch_size=batch_size, max_steps=as_int(raw.max_steps, "max_steps", 1),
+        eval_every=as_int(raw.eval_every, "eval_every", 1), patience=as_int(raw.patience, "patience", 1),
+        bootstrap=protocol.bootstrap_count(raw.bootstrap, "estimate_mi"),
+        max_fit_pairs=as_int(raw.max_fit_pairs, "max_fit_pairs", 2), seed=protocol.as_seed(raw.seed, "estimate_mi"),
+        critic_args=dict(raw.critic_args or default_args), bound_args=dict(raw.bound_args or {}),
+        learning_rate=default_rate if raw.learning_rate is None else raw.learning_rate, screen=bool(raw.screen),
+        serial_dependence=bool(raw.serial_dependence))
     n = len(arrays["x"])
-    batch_size = as_int(batch_size, "batch_size", 2)
-    max_steps = as_int(max_steps, "max_steps", 1)
-    eval_every = as_int(eval_every, "eval_every", 1)
-    patience = as_int(patience, "patience", 1)
-    bootstrap = protocol.bootstrap_count(bootstrap, "estimate_mi")
-    max_fit_pairs = as_int(max_fit_pairs, "max_fit_pairs", 2)
-    seed = protocol.as_seed(seed, "estimate_mi")
-    n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, "estimate_mi")
+    sizes = protocol.split_sizes(n, raw.valid_fraction, raw.test_fraction, "estimate_mi")
     few = protocol.MIN_SPLIT_ROWS
     if estimator in MODEL_ESTIMATORS:
         least, needs, fix = (few, few, few), f"at least {few} in each", ""
@@ -322,77 +370,42 @@ def estimate_mi(
     else:
         least, needs = (batch_size, few, few), f"one batch of {batch_size} in train"
         fix = ", a smaller batch_size or the default estimator"
-    if any(size < minimum for size, minimum in zip((n_train, n_valid, n_test), least)):
-        raise ValueError(
-            f"estimate_mi: {n} samples give {n_train} train, {n_valid} validation and {n_test} test "
-            f"pairs; estimator {estimator!r} needs {needs}: use more samples{fix}."
-        )
-    if estimator in DEMI_ESTIMATORS and serial_dependence:
+    if any(size < minimum for size, minimum in zip(sizes, least)):
+        raise ValueError(f"estimate_mi: {n} samples give {sizes[0]} train, {sizes[1]} validation and {sizes[2]} test "
+                         f"pairs; estimator {estimator!r} needs {needs}: use more samples{fix}.")
+    if estimator in DEMI_ESTIMATORS and settings.serial_dependence:
         raise ValueError(f"estimate_mi: serial_dependence=True is not supported by {estimator} (its test values are "
                          f"batches); use the default estimator.")
-    if estimator in DEMI_ESTIMATORS and n_test < 2 * batch_size:
-        raise ValueError(
-            f"estimate_mi: {estimator} reads the test split in batches of {batch_size}, and {n_test} test pairs "
-            f"make one: its standard error needs two; use more samples, a smaller batch_size or a larger "
-            f"test_fraction."
-        )
-    default_args, default_rate = _critic_defaults(estimator, critic, arrays)
-    settings = {
-        "estimator": estimator,
-        "critic": critic if isinstance(critic, str) else type(critic).__name__,
-        "critic_args": dict(critic_args or default_args),
-        "bound_args": dict(bound_args or {}),
-        "conditional_sampler": getattr(conditional_sampler, "__name__", None),
-        "batch_size": batch_size,
-        "learning_rate": default_rate if learning_rate is None else learning_rate,
-        "max_steps": max_steps,
-        "eval_every": eval_every,
-        "patience": patience,
-        "bootstrap": bootstrap,
-        "max_fit_pairs": max_fit_pairs,
-        "screen": bool(screen),
-        "nan_policy": nan_policy,
-        "serial_dependence": bool(serial_dependence),
-        "valid_fraction": valid_fraction,
-        "test_fraction": test_fraction,
-        "seed": seed,
-        "verbose": verbose,
-        "n_train": n_train,
-        "n_valid": n_valid,
-        "n_test": n_test,
-    }
-    order = np.random.default_rng(seed).permutation(n)
+    if estimator in DEMI_ESTIMATORS and sizes[2] < 2 * batch_size:
+        raise ValueError(f"estimate_mi: {estimator} reads the test split in batches of {batch_size}, and {sizes[2]} "
+                         f"test pairs make one: its standard error needs two; use more samples, a smaller batch_size "
+                         f"or a larger test_fraction.")
+    return settings, sizes
 
-    parts = [order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]]
-    settings.update(discrete_x=discrete_x, discrete_y=discrete_y)
-    dims = {name: arrays[name].shape[1] for name in "xy"}
-    detected = [name for name in "xy" if found_by_auto[name]]
-    looks_discrete = {}
-    if estimator == "auto" and any(mask.any() for mask in masks.values()):
-        if any(0 < mask.sum() < mask.size for mask in masks.values()):
-            again = dict(critic=critic, critic_args=critic_args, bound_args=bound_args, batch_size=batch_size,
-                         learning_rate=learning_rate, max_steps=max_steps, eval_every=eval_every, patience=patience,
-                         valid_fraction=valid_fraction, test_fraction=test_fraction, bootstrap=bootstrap,
-                         max_fit_pairs=max_fit_pairs, screen=screen, serial_dependence=serial_dependence, seed=seed,
-                         verbose=verbose)
-            notes = input_notes + protocol.constant_column_warnings(constant)
-            return _chain_rule_estimate(arrays, masks, detected, again, settings, notes, columns)
-        levels = {name: len(np.unique(arrays[name], axis=0)) if masks[name].all() else None for name in "xy"}
-        if None not in levels.values():
-            return _contingency_estimate(arrays, levels, detected, settings, constant, input_notes, columns)
-        return _classes_estimate(arrays, levels, detected, settings, constant, input_notes, columns)
-    if estimator != "auto":  # a named estimator models everything as continuous: say what looks discrete
-        looks_discrete = _discrete_warnings(masks, arrays, columns)
-    if estimator in DEMI_ESTIMATORS:
-        result, curve, best_step, method = _demi_estimate(arrays, parts, settings, conditional_sampler)
-        dof, model_warnings = len(result.terms) - 1, []
-    else:
-        result, curve, best_step, method, model_warnings = _candidate_estimate(arrays, parts, settings)
-        dof = n_test - 1
-    found = protocol.warnings_for(result, _ceiling_name(result, estimator), n_train, dims, identical, constant,
-                                  input_notes, discrete_levels=looks_discrete, extra=model_warnings)
-    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, dof), found, method, curve,
-                      best_step, settings, columns)
+
+def _settings_record(settings, conditional_sampler, nan_policy):
+    """``MIEstimate.settings`` of ``settings`` (a ``FitSettings``): every argument, the
+    critic and the sampler by name."""
+    record = {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
+    critic = settings.critic
+    return {**record, "critic": critic if isinstance(critic, str) else type(critic).__name__,
+            "conditional_sampler": getattr(conditional_sampler, "__name__", None), "nan_policy": nan_policy}
+
+
+def _discrete_estimate(given, raw, record):
+    """The MIEstimate where some columns are discrete (``estimator="auto"``): the chain
+    rule for a side with discrete columns beside continuous ones, else the contingency
+    table of two discrete sides or the classes of one."""
+    masks, arrays = given.masks, given.arrays
+    detected = [name for name in "xy" if given.found[name]]
+    if any(0 < mask.sum() < mask.size for mask in masks.values()):
+        again = {field.name: getattr(raw, field.name) for field in dataclasses.fields(raw) if field.name != "estimator"}
+        notes = given.notes + protocol.constant_column_warnings(given.constant)
+        return _chain_rule_estimate(arrays, masks, detected, again, record, notes, given.columns)
+    levels = {name: len(np.unique(arrays[name], axis=0)) if masks[name].all() else None for name in "xy"}
+    if None not in levels.values():
+        return _contingency_estimate(arrays, levels, detected, record, given.constant, given.notes, given.columns)
+    return _classes_estimate(arrays, levels, detected, record, given.constant, given.notes, given.columns)
 
 
 def _discrete_masks(choices, categories, arrays, columns, estimator):
@@ -507,6 +520,5 @@ def _classes_estimate(arrays, levels, detected, settings, constant, input_notes,
     protocol.log_warnings(found, "estimate_mi")
     # continuous_discrete_mi calls its continuous input x: here it is ``other``
     method = f"{labelled} as {levels[labelled]} classes: {result.method.replace(' x,', f' {other},', 1)}"
-    settings = {**settings, "validation_mi": result.settings["validation_mi"]}
     return MIEstimate(result.mi, result.stderr, result.interval, found + result.warnings, method, result.curve,
-                      result.best_step, settings, columns)
+                      result.best_step, settings, columns, result.diagnostics)

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import special, stats
 from threadpoolctl import ThreadpoolController  # installed with scikit-learn
 
+from tfmi.estimation import protocol
 from tfmi.estimation.inputs import as_matrix, check_pairs
 
 __all__ = [
@@ -471,8 +472,7 @@ def fit_rank_copula(x_train, y_train, x_valid, y_valid, dofs=(1, 2, 3, 5, 10, 30
     gaussian_terms, chosen = candidates[0]
     if len(candidates) > 1:
         terms, student = max(candidates[1:], key=lambda candidate: np.mean(candidate[0]))
-        difference = terms - gaussian_terms
-        if np.mean(difference) > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)):
+        if protocol.beats(terms, gaussian_terms):
             chosen = student
     chosen.history = history
     return chosen

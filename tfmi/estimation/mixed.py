@@ -22,7 +22,7 @@ any model, so larger is better: normal scores undo any monotone distortion of x,
 a log-normal feature; standardised values keep Gaussian classes Gaussian). The test rows
 are read once: the plug-in
 mean of the pointwise term, its stderr from the per-row terms, corrected and widened by
-``bootstrap`` refits (``protocol.debiased``), and the Student-t interval
+``bootstrap`` refits (``driver.debiased``), and the Student-t interval
 (``protocol.interval``).
 """
 
@@ -35,7 +35,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import discrete, heldout, inputs, mixture, protocol
+from tfmi.estimation import discrete, driver, heldout, inputs, mixture, protocol
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MIEstimate
 
 __all__ = ["ClassConditional", "fit_class_conditional", "label_codes", "continuous_discrete_mi"]
@@ -217,11 +217,11 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
       bootstrap: refits on resampled train rows for the bias correction and the
         fitting variance (0: none).
       serial_dependence: rows are consecutive times of a series: the standard error is
-        widened for it (``protocol.serial_corrected``).
+        widened for it (``driver.serial_corrected``).
 
     Returns:
       An ``MIEstimate``; ``best_step`` lists the component count of each class (in the
-      order of the sorted labels), ``settings["classes"]`` the labels.
+      order of the sorted labels), ``diagnostics["classes"]`` the labels.
     """
     matrix = inputs.as_matrix(x, CALLER, "x")
     codes, classes = label_codes(labels, len(matrix), CALLER)
@@ -237,25 +237,20 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     if min(n_train, n_valid, n_test) < protocol.MIN_SPLIT_ROWS:
         raise ValueError(f"{CALLER}: {n} rows give {n_train} train, {n_valid} validation and {n_test} test rows; "
                          f"at least {protocol.MIN_SPLIT_ROWS} in each are needed: use more rows.")
-    order = np.random.default_rng(seed).permutation(n)
-    parts = [order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]]
-    views = _LabelledViews([arrays["x"][part] for part in parts], [codes[part] for part in parts])
+    splits = driver.split(n, (n_train, n_valid, n_test), seed)
+    views = _LabelledViews([arrays["x"][part] for part in splits], [codes[part] for part in splits])
+    fit = protocol.FitSettings(seed=seed, bootstrap=bootstrap, valid_fraction=valid_fraction,
+                               test_fraction=test_fraction, serial_dependence=bool(serial_dependence))
     settings = {"seed": seed, "valid_fraction": valid_fraction, "test_fraction": test_fraction,
-                "bootstrap": bootstrap, "n_train": n_train, "n_valid": n_valid, "n_test": n_test,
-                "classes": classes.tolist(), "serial_dependence": bool(serial_dependence)}
+                "bootstrap": bootstrap, "serial_dependence": bool(serial_dependence), "n_train": n_train,
+                "n_valid": n_valid, "n_test": n_test}
     with threadpool_limits(1):  # once: each limit scans the process's libraries
         fitted = [_candidate(views, name, len(classes), seed) for name in MAPS]
         valid_terms = {candidate.name: candidate.model.pointwise(*views[candidate.inputs][1]) for candidate in fitted}
         chosen = max(fitted, key=lambda candidate: np.mean(valid_terms[candidate.name]))
-        result = tested = chosen.evaluate(*views[chosen.inputs][2])  # the only look at the test split
-        if bootstrap:
-            result = protocol.debiased(result, chosen, views, settings)
-        result, phrase = protocol.serial_corrected(tested, result, chosen, views, parts, settings)
-    settings["validation_mi"] = {name: float(np.mean(terms)) for name, terms in valid_terms.items()}
-    method = f"{chosen.name}, held-out plugin on {n_test} test rows"
-    if bootstrap:
-        method += f", bias-corrected by {bootstrap} bootstrap refits"
-    method += phrase
+        result, method = driver.read_out(chosen, views, splits, fit, ", ", "rows")
+    diagnostics = {"classes": classes.tolist(),
+                   "validation_mi": {name: float(np.mean(terms)) for name, terms in valid_terms.items()}}
     labels = classes.tolist()  # plain numbers and strings in the message
     pooled = [labels[code] for code, points in chosen.model.history.items() if points == "pooled"]
     found = [f"classes {pooled} have fewer than {_min_rows(matrix.shape[1])} distinct train rows: modelled by the "
@@ -264,4 +259,4 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     found += protocol.warnings_for(result, None, n_train, {"x": arrays["x"].shape[1]}, False, constant,
                                    caller=CALLER, discrete_levels={"x": discrete.levels(arrays["x"])})
     return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found,
-                      method, chosen.curve, chosen.best_step, settings, columns)
+                      method, chosen.curve, chosen.best_step, settings, columns, diagnostics)

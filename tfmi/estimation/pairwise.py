@@ -424,6 +424,48 @@ finally:
 """
 
 
+def _checked_table(table, columns, given, discrete, estimator, estimate_kwargs):
+    """(the names of the columns to pair, of the given ones, {name: float64 column [n]},
+    z [n, d_z] or None, the discrete flags of the paired columns or None, the keyword
+    arguments of each single-pair call with discrete_z where it is said) of
+    ``pairwise_mi``'s table and arguments; ValueError naming what is wrong."""
+    all_names, raw = _table_columns(table)
+    given_names = _chosen(given, all_names, "given")
+    names = _chosen(columns, all_names, "columns") if columns is not None else [
+        name for name in all_names if name not in given_names]
+    both = [name for name in names if name in given_names]
+    if both:
+        raise ValueError(f"{CALLER}: columns {both} are also in given; a column conditioned on cannot be one of "
+                         f"a pair: leave it out of columns.")
+    if len(names) < 2:
+        raise ValueError(f"{CALLER}: needs at least 2 columns to pair, got {len(names)} ({_listed(names)}); pass "
+                         f"a table with more columns or list more in columns.")
+    allow_nan = inputs.check_nan_policy(estimate_kwargs.get("nan_policy", "raise"), CALLER) == "omit"
+    checked = {name: _checked_column(raw[name], name, allow_nan) for name in names + given_names}
+    values = {name: column for name, (column, _) in checked.items()}
+    categories = {name for name, (_, is_category) in checked.items() if is_category}
+    if categories and estimator != "auto":
+        raise ValueError(f"{CALLER}: columns {sorted(categories)} hold categories (text): they are discrete, and "
+                         f"estimator {estimator!r} models every column as continuous; use estimator='auto' or "
+                         f"leave them out.")
+    lengths = {len(column) for column in values.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"{CALLER}: the columns have different lengths {sorted(lengths)}; every column must hold "
+                         f"one value per row.")
+    constant = [name for name in names if np.nanmax(values[name]) == np.nanmin(values[name])]
+    if constant:
+        kept = [name for name in names if name not in constant]
+        raise ValueError(f"{CALLER}: columns {constant} are constant (zero variance): they carry no information; "
+                         f"leave them out, e.g. columns={kept[:LIST_AT_MOST]}.")
+    z = np.column_stack([values[name] for name in given_names]) if given_names else None
+    flags = _discrete_flags(discrete, names, all_names, categories)
+    if given_names and (discrete is not None or categories & set(given_names)):  # else each estimate's "auto"
+        given_flags = _discrete_flags(discrete, given_names, all_names, categories)
+        discrete_z = stratified.as_choice(np.array([given_flags[name] is True for name in given_names]))
+        estimate_kwargs = {**estimate_kwargs, "discrete_z": discrete_z}
+    return names, given_names, values, z, flags, estimate_kwargs
+
+
 def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, results=None, progress=None,
                 n_jobs=-1, discrete=None, **estimate_kwargs):
     """Estimates I(x_i; x_j) in nats for every pair i < j of ``table``'s columns, each by
@@ -467,40 +509,8 @@ def pairwise_mi(table, columns=None, given=None, *, estimator="auto", seed=0, re
                          f"{type(progress).__name__}.")
     results = _check_results_path(results)
     n_jobs = _check_n_jobs(n_jobs)
-    all_names, raw = _table_columns(table)
-    given_names = _chosen(given, all_names, "given")
-    names = _chosen(columns, all_names, "columns") if columns is not None else [
-        name for name in all_names if name not in given_names]
-    both = [name for name in names if name in given_names]
-    if both:
-        raise ValueError(f"{CALLER}: columns {both} are also in given; a column conditioned on cannot be one of "
-                         f"a pair: leave it out of columns.")
-    if len(names) < 2:
-        raise ValueError(f"{CALLER}: needs at least 2 columns to pair, got {len(names)} ({_listed(names)}); pass "
-                         f"a table with more columns or list more in columns.")
-    allow_nan = inputs.check_nan_policy(estimate_kwargs.get("nan_policy", "raise"), CALLER) == "omit"
-    checked = {name: _checked_column(raw[name], name, allow_nan) for name in names + given_names}
-    values = {name: column for name, (column, _) in checked.items()}
-    categories = {name for name, (_, is_category) in checked.items() if is_category}
-    if categories and estimator != "auto":
-        raise ValueError(f"{CALLER}: columns {sorted(categories)} hold categories (text): they are discrete, and "
-                         f"estimator {estimator!r} models every column as continuous; use estimator='auto' or "
-                         f"leave them out.")
-    lengths = {len(column) for column in values.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"{CALLER}: the columns have different lengths {sorted(lengths)}; every column must hold "
-                         f"one value per row.")
-    constant = [name for name in names if np.nanmax(values[name]) == np.nanmin(values[name])]
-    if constant:
-        kept = [name for name in names if name not in constant]
-        raise ValueError(f"{CALLER}: columns {constant} are constant (zero variance): they carry no information; "
-                         f"leave them out, e.g. columns={kept[:LIST_AT_MOST]}.")
-    z = np.column_stack([values[name] for name in given_names]) if given_names else None
-    flags = _discrete_flags(discrete, names, all_names, categories)
-    if given_names and (discrete is not None or categories & set(given_names)):  # else each estimate's "auto"
-        given_flags = _discrete_flags(discrete, given_names, all_names, categories)
-        discrete_z = stratified.as_choice(np.array([given_flags[name] is True for name in given_names]))
-        estimate_kwargs = {**estimate_kwargs, "discrete_z": discrete_z}
+    names, given_names, values, z, flags, estimate_kwargs = _checked_table(table, columns, given, discrete, estimator,
+                                                                          estimate_kwargs)
     function = "estimate_cmi" if given_names else "estimate_mi"
     options = {key: value for key, value in estimate_kwargs.items() if key not in NOT_SETTINGS}
     shared = {"function": function, "estimator": estimator, "seed": seed, "options": options,

@@ -1,13 +1,11 @@
-"""What ``estimate_mi`` and ``estimate_cmi`` share: the result, the checks of their
-arguments, the split, the bias correction of a refittable model, the interval and the
-warnings.
+"""What ``estimate_mi`` and ``estimate_cmi`` share below their fitting: the result, the
+typed settings of the fitters, the checks of their arguments, the split sizes, the rule
+that a later candidate must beat the kept one, the interval, the serial-dependence
+factor and the warnings. The protocol itself, which fits and reads candidates, is
+``driver``.
 
-The protocol: the rows are split once at random into train (fits), validation (every
-choice) and test (the reported number, read once). A closed-form model's held-out
-value m_0 is corrected by bootstrap refits m_b on resampled train rows:
-mi = 2 m_0 - mean_b(m_b), stderr^2 = test stderr^2 + var_b(m_b) (1 + 1/B); the 95%
-interval mi +- t_{0.975} stderr (Student's t with the test values less one degrees of
-freedom) is cut at 0.
+The 95% interval mi +- t_{0.975} stderr (Student's t with the test values less one
+degrees of freedom) is cut at 0.
 """
 
 import dataclasses
@@ -16,11 +14,9 @@ import logging
 import numpy as np
 import scipy.stats
 
-from tfmi.estimation import candidates as candidates_lib
-
-__all__ = ["MIEstimate", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "as_seed", "bootstrap_count",
-           "split_sizes", "drop_constant", "debiased", "interval", "identical", "constant_column_warnings",
-           "log_warnings", "warnings_for", "MIN_SPLIT_ROWS", "serial_factor", "serial_corrected"]
+__all__ = ["MIEstimate", "FitSettings", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "as_seed",
+           "bootstrap_count", "split_sizes", "drop_constant", "interval", "identical", "constant_column_warnings",
+           "log_warnings", "warnings_for", "MIN_SPLIT_ROWS", "serial_factor", "beats"]
 
 logger = logging.getLogger("tfmi.estimation")
 
@@ -61,6 +57,10 @@ class MIEstimate:
       settings: every argument that produced the estimate, with n_train, n_valid, n_test.
       columns: {"x": names, "y": names[, "z": names]}: the column names of each input
         given as a pandas DataFrame or named Series, None for an input without names.
+      diagnostics: what the fit found beside the number: each candidate's validation
+        score under "auto" ("validation_infonce", or "validation_conditional_infonce"
+        for ``estimate_cmi``, "validation_mi" for a discrete side), the terms of a chain
+        rule or of strata ("terms"), the classes of a discrete side ("classes").
     """
 
     mi: float
@@ -72,6 +72,7 @@ class MIEstimate:
     best_step: int
     settings: dict
     columns: dict = None
+    diagnostics: dict = dataclasses.field(default_factory=dict)
 
     def __float__(self):
         return self.mi
@@ -96,6 +97,31 @@ def correlation_scale(mi):
     return np.sqrt(-np.expm1(-2.0 * np.maximum(mi, 0.0)))
 
 
+@dataclasses.dataclass(frozen=True)
+class FitSettings:
+    """How the candidates are fitted and read, the arguments of ``estimate_mi`` and
+    ``estimate_cmi`` once checked (the fitters read these fields, nothing else).
+    ``critic`` is a name of ``tfmi.critics.CRITICS`` or a critic layer."""
+
+    estimator: str = "auto"
+    seed: int = 0
+    bootstrap: int = BOOTSTRAP_REFITS
+    max_fit_pairs: int = MAX_FIT_PAIRS
+    valid_fraction: float = 0.2
+    test_fraction: float = 0.2
+    serial_dependence: bool = False
+    screen: bool = True
+    critic: object = "concat"
+    critic_args: dict = dataclasses.field(default_factory=dict)
+    bound_args: dict = dataclasses.field(default_factory=dict)
+    batch_size: int = 256
+    learning_rate: float = None
+    max_steps: int = 2000
+    eval_every: int = 100
+    patience: int = 5
+    verbose: int = 0
+
+
 def as_int(value, name, minimum, caller="estimate_mi", maximum=None):
     """An integer argument; integral floats such as 64.0 are accepted."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != int(value):
@@ -117,6 +143,14 @@ def bootstrap_count(value, caller):
     if value == 1:
         raise ValueError(f"{caller}: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
     return value
+
+
+def beats(terms, kept_terms):
+    """Whether per-row ``terms`` [n] (larger is better) beat ``kept_terms`` [n] of the same
+    rows by more than two standard errors of their paired difference: the rule by which
+    a later candidate replaces the kept one (a model, a critic, the copula's family)."""
+    difference = np.asarray(terms) - np.asarray(kept_terms)
+    return bool(np.mean(difference) > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)))
 
 
 def split_sizes(n, valid_fraction, test_fraction, caller):
@@ -150,17 +184,6 @@ def drop_constant(arrays, columns, caller):
     return constant
 
 
-def debiased(result, chosen, views, settings):
-    """``result`` (the chosen model's held-out mean m_0 on the test pairs) corrected by
-    ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
-    var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
-    replicates = settings["bootstrap"]
-    means = candidates_lib.bootstrap(chosen, views, settings)
-    mi = 2.0 * result.mi - float(np.mean(means))
-    stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / replicates)))
-    return dataclasses.replace(result, mi=mi, stderr=stderr)
-
-
 def serial_factor(terms, rows):
     """The variance factor of the mean of ``terms`` [m] (per-row terms of an estimate)
     when rows close in time are dependent: the Newey-West long-run variance of the terms
@@ -183,30 +206,6 @@ def serial_factor(terms, rows):
     lags = int(min(m // 2, np.ceil(1.1447 * (4 * r**2 * m / ((1 - r) ** 2 * (1 + r) ** 2)) ** (1 / 3))))
     factor = 1.0 + 2.0 * sum((1.0 - h / (lags + 1)) * autocorrelation(h) for h in range(1, lags + 1))
     return max(factor, 1.0)
-
-
-def serial_corrected(tested, result, chosen, views, parts, settings):
-    """``result`` with its stderr widened for rows that are consecutive times of a series
-    when ``settings["serial_dependence"]``, and a phrase for the method ("" when not).
-
-    Each part of the variance grows by the ``serial_factor`` of the rows it comes from:
-    the test split's noise (``tested``: the chosen model's test read-out before the
-    bias correction; its terms on the test rows ``parts[2]``) and the fit's (the rest of
-    ``result``'s variance, the bootstrap's; the model's terms on the train rows
-    ``parts[0]``, read through ``views``), whose bootstrap resamples rows as if they
-    were independent."""
-    if not settings.get("serial_dependence"):
-        return result, ""
-    test_factor = serial_factor(tested.terms, parts[2])
-    fit_variance = max(result.stderr**2 - tested.stderr**2, 0.0)
-    train_factor = 1.0
-    if fit_variance > 0:
-        train_terms = chosen.evaluate(*views[chosen.inputs][0]).terms
-        train_factor = serial_factor(train_terms, parts[0][: len(train_terms)])
-    stderr = float(np.sqrt(tested.stderr**2 * test_factor + fit_variance * train_factor))
-    phrase = (f", stderr widened {stderr / result.stderr:.2f}x for serial dependence (Newey-West on the model's "
-              f"terms in time order)")
-    return dataclasses.replace(result, stderr=stderr), phrase
 
 
 def interval(mi, stderr, dof=None):

@@ -149,5 +149,6 @@ def combined_estimate(terms, method, notes, settings, columns, caller):
     if mi + protocol.Z_95 * stderr < 0:
         found.append(f"the estimate {mi:.4f} nats is below 0 by more than 1.96 standard errors; MI is >= 0: a "
                      f"term's model overfitted its train split.")
-    settings = {**settings, "terms": [dataclasses.asdict(term) for term in terms]}
-    return protocol.MIEstimate(mi, stderr, protocol.interval(mi, stderr), found, method, [], 0, settings, columns)
+    diagnostics = {"terms": [dataclasses.asdict(term) for term in terms]}
+    return protocol.MIEstimate(mi, stderr, protocol.interval(mi, stderr), found, method, [], 0, settings, columns,
+                               diagnostics)
