@@ -7,7 +7,10 @@
 
 Modules: ``tfmi.bounds`` (bounds as pure functions of score matrices),
 ``tfmi.critics`` (Keras critic layers), ``tfmi.models`` (trainable models),
-``tfmi.data`` (tf.data pipelines), ``tfmi.distribute`` (strategies).
+``tfmi.data`` (tf.data pipelines), ``tfmi.distribute`` (strategies),
+``tfmi.estimation`` (estimate_mi, estimate_cmi, pairwise_mi, lagged_mi: MI of arrays,
+held out, with an interval), ``tfmi.evaluation`` (what a trained model is worth),
+``tfmi.sklearn`` (scikit-learn scorers).
 """
 
 import importlib

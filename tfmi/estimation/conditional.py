@@ -10,22 +10,25 @@ Gaussian this is the partial-correlation closed form
 terms are those of one fit and cancel where they should, which two separately fitted
 estimates of I(x; [y, z]) and I(x; z) do not.
 
-The candidates (``CMI_CANDIDATES``) are the models of ``estimate_mi`` with exact
-marginals, fitted to the pairs (x, [y, z]) as ``estimate_mi`` fits them:
+The candidates (``CMI_CANDIDATES``), fitted to the pairs (x, [y, z]):
 
-  copula   the elliptical copula on normal scores (Gaussian, or Student-t with the
-           degrees of freedom that fit validation best): Gaussian-copula and Student-t
-           dependence, any monotone margins;
-  mixture  a full-covariance Gaussian mixture on standardised values: clusters,
-           nonlinear dependence on z, conditional independence given a nonlinear z.
+  copula      the elliptical copula on normal scores (Gaussian, or Student-t with the
+              degrees of freedom that fit validation best): Gaussian-copula and
+              Student-t dependence, any monotone margins;
+  mixture     a full-covariance Gaussian mixture on standardised values: clusters,
+              nonlinear dependence on z, conditional independence given a nonlinear z;
+  regression  two neural conditional Gaussians on normal scores, q(x | y, z) and
+              q(x | z) (``regression``), whose difference of log densities is the
+              pointwise CMI: any smooth dependence on z with additive noise.
 
-With ``estimator="auto"`` the copula is kept unless the mixture beats it on
-validation by more than two standard errors of the paired difference of the
-*conditional* InfoNCE (``conditional_infonce``): each validation row's y is scored
-against the y of the rows nearest to it in z (normal scores), draws of roughly
-p(y | z). The test split is read once (plug-in mean of the chosen model's pointwise
-CMI), bias-corrected by bootstrap refits, and the interval is cut at 0, as in
-``estimate_mi`` (``protocol``).
+The copula and the mixture are models of ``estimate_mi`` with exact marginals; the
+chain rule reads both terms from one fit. With ``estimator="auto"`` the first is kept
+unless a later one beats the kept one on validation by more than two standard errors
+of the paired difference of the *conditional* InfoNCE (``conditional_infonce``): each
+validation row's y is scored against the y of the rows nearest to it in z (normal
+scores), draws of roughly p(y | z). The test split is read once (plug-in mean of the
+chosen model's pointwise CMI), bias-corrected by bootstrap refits, and the interval is
+cut at 0, as in ``estimate_mi`` (``driver``). Discrete columns: ``stratified``.
 """
 
 import dataclasses
@@ -143,6 +146,11 @@ def _fit_candidates(views, settings, dims):
             logger.info("estimate_cmi: no %s candidate (%s)", name, error)
             continue
         found.append(_conditional(candidate, dims))
+    if settings.verbose:
+        for candidate in found:
+            for point in candidate.curve:
+                logger.info("estimate_cmi: %s: stage %s: train %s, validation %s (%s)", candidate.name, point["stage"],
+                            point["train"], point["valid"], point["measure"])
     if not found:
         raise ValueError("estimate_cmi: no model could be fitted to these rows; use more rows than columns.")
     return found
@@ -208,7 +216,7 @@ def estimate_cmi(
         I(x; y | z) = I(x; [y, z]) - I(x; z), two ``estimate_mi`` calls.
       serial_dependence: rows are consecutive times of a series: the standard error is
         widened for it, as in ``estimate_mi``.
-      seed: the split and the fits; verbose: log the candidates' fits.
+      seed: the split and the fits; verbose: log each candidate's fitting curve.
 
     Returns:
       An ``MIEstimate`` (``.mi`` is I(x; y | z)), its ``diagnostics`` with

@@ -242,7 +242,7 @@ def _train_flow(side_x, side_y, train, valid, *, seed, batch_size, learning_rate
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    # autograph=False: converting the tfp bijector code costs more than training.
+    # autograph=False: the loop is a tf.while_loop already; converting it would only add tracing time.
     @tf.function(autograph=False)
     def train_steps(batches):
         """Adam steps over batches [steps, batch_size] of indices; the mean loss."""
