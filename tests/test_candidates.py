@@ -78,7 +78,7 @@ def test_views_map_train_rows_only():
     rng = np.random.default_rng(0)
     x = [rng.standard_normal((300, 2)) * 5 + 3, rng.standard_normal((100, 2)), rng.standard_normal((100, 2))]
     y = [rng.standard_cauchy((300, 1)), rng.standard_cauchy((100, 1)), rng.standard_cauchy((100, 1))]
-    views = candidates.Views(x, y)
+    views = candidates.Representations(x, y)
     train_x, _ = views["standardised"][0]
     np.testing.assert_allclose(train_x.mean(axis=0), 0.0, atol=1e-5)
     np.testing.assert_allclose(train_x.std(axis=0), 1.0, atol=1e-5)

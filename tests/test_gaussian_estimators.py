@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tfmi.estimation import gaussian
+from tfmi.estimation import copula, gaussian
 
 
 def correlated_pairs(n, rhos, seed):
@@ -73,7 +73,7 @@ def test_gaussian_ratio_fit_mean_log_ratio_is_the_mi():
 
 
 def test_rank_gaussianizer_normal_scores_ties_and_interpolation():
-    rank = gaussian.RankGaussianizer.fit(np.array([[3.0], [1.0], [2.0], [2.0]]))
+    rank = copula.RankGaussianizer.fit(np.array([[3.0], [1.0], [2.0], [2.0]]))
     ranks_scores = stats.norm.ppf((np.arange(4) + 0.5) / 4)
     tied = (ranks_scores[1] + ranks_scores[2]) / 2
     np.testing.assert_allclose(rank.transform(np.array([[1.0], [2.0], [3.0]]))[:, 0], [ranks_scores[0], tied, ranks_scores[3]], rtol=1e-6)
@@ -90,7 +90,7 @@ def test_rank_gaussianizer_normal_scores_ties_and_interpolation():
 )
 def test_rank_gaussian_recovers_mi_of_transformed_gaussians(transform):
     x, y, truth = correlated_pairs(10000, [0.9, 0.7, 0.5], seed=4)
-    scorer = gaussian.fit_rank_gaussian(transform(x[:8000]), transform(y[:8000]))
+    scorer = copula.fit_rank_gaussian(transform(x[:8000]), transform(y[:8000]))
     assert scorer.gaussian_mi == pytest.approx(truth, abs=0.05)
     held_out = scorer.pointwise(transform(x[8000:]), transform(y[8000:]))
     assert float(np.mean(held_out)) == pytest.approx(truth, abs=0.1)
@@ -103,11 +103,11 @@ def test_bad_input_gets_named_errors():
     with pytest.raises(ValueError, match="dim_x must lie"):
         gaussian.gaussian_mi(np.eye(4), 4)
     with pytest.raises(ValueError, match="x_train and y_train must pair up"):
-        gaussian.fit_rank_gaussian(np.zeros((10, 2)), np.zeros((9, 2)))
+        copula.fit_rank_gaussian(np.zeros((10, 2)), np.zeros((9, 2)))
     with pytest.raises(ValueError, match="y_train holds NaN"):
-        gaussian.fit_rank_gaussian(np.zeros((10, 2)), np.full((10, 2), np.nan))
+        copula.fit_rank_gaussian(np.zeros((10, 2)), np.full((10, 2), np.nan))
     with pytest.raises(ValueError, match="x_train must hold numbers"):
-        gaussian.fit_rank_gaussian(np.array([["a"], ["b"]]), np.zeros((2, 1)))
+        copula.fit_rank_gaussian(np.array([["a"], ["b"]]), np.zeros((2, 1)))
     with pytest.raises(ValueError, match="more samples than dimensions"):
         gaussian.GaussianRatio.fit(np.zeros((3, 2)), np.zeros((3, 2)))
     ratio = gaussian.GaussianRatio(np.zeros(4), np.eye(4), 2)
@@ -152,17 +152,17 @@ def test_rank_copula_recovers_student_t_mi_and_its_dof():
     # (bmi 0.1.3's "Student-t 2 x 2 (dof 1)" task; zero correlation, dependent through the scale).
     samples = stats.multivariate_t(np.zeros(4), np.eye(4), df=1).rvs(6000, random_state=8)
     x, y = np.arcsinh(samples[:, :2]), samples[:, 2:] ** 3  # monotone per coordinate: same MI
-    scorer = gaussian.fit_rank_copula(x[:4000], y[:4000], x[4000:], y[4000:], dofs=(1, 3))
+    scorer = copula.fit_rank_copula(x[:4000], y[:4000], x[4000:], y[4000:], dofs=(1, 3))
     assert scorer.ratio.dof == 1.0
     assert scorer.closed_form_mi == pytest.approx(0.43195, abs=0.05)
     assert [h["dof"] for h in scorer.history] == [np.inf, 1.0, 3.0]
-    assert abs(gaussian.fit_rank_gaussian(x[:4000], y[:4000]).gaussian_mi) < 0.02
+    assert abs(copula.fit_rank_gaussian(x[:4000], y[:4000]).gaussian_mi) < 0.02
     with pytest.raises(ValueError, match="dofs must be positive"):
-        gaussian.fit_rank_copula(x, y, x, y, dofs=(0,))
+        copula.fit_rank_copula(x, y, x, y, dofs=(0,))
 
 
 def test_rank_copula_keeps_the_gaussian_on_gaussian_data():
     x, y, truth = correlated_pairs(4000, [0.8, 0.5, 0.3], seed=9)
-    scorer = gaussian.fit_rank_copula(x[:3000], y[:3000], x[3000:], y[3000:])
+    scorer = copula.fit_rank_copula(x[:3000], y[:3000], x[3000:], y[3000:])
     assert isinstance(scorer.ratio, gaussian.GaussianRatio) and not isinstance(scorer.ratio, gaussian.StudentRatio)
     assert scorer.closed_form_mi == pytest.approx(truth, abs=0.05)

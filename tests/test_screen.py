@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tfmi
-from tfmi.estimation import gaussian, mixture, screen
+from tfmi.estimation import copula, gaussian, mixture, screen
 
 
 def _gaussian_pairs(n, rho, seed, dim=1):
@@ -33,12 +33,12 @@ def test_a_right_copula_passes_and_a_wrong_one_is_flagged():
     """Gaussian pairs agree with their Gaussian copula; y = x + uniform noise (MI 1.46
     nats, the copula reads about 1.29) does not."""
     x, y = _gaussian_pairs(4000, 0.6, seed=3)
-    copula = gaussian.fit_rank_gaussian(x, y)
-    assert not screen.model_screen(copula, x, y, seed=0).flagged
+    right = copula.fit_rank_gaussian(x, y)
+    assert not screen.model_screen(right, x, y, seed=0).flagged
     rng = np.random.default_rng(4)
     x = rng.normal(size=(4000, 1))
     y = x + rng.uniform(-0.5, 0.5, size=(4000, 1))
-    check = screen.model_screen(gaussian.fit_rank_gaussian(x, y), x, y, seed=0)
+    check = screen.model_screen(copula.fit_rank_gaussian(x, y), x, y, seed=0)
     assert check.flagged and check.data > check.draws
 
 
@@ -56,7 +56,7 @@ def test_a_mixture_with_the_right_components_passes():
 
 def test_too_few_pairs_are_not_checked():
     x, y = _gaussian_pairs(100, 0.5, seed=6)
-    assert screen.model_screen(gaussian.fit_rank_gaussian(x, y), x, y, seed=0) is None
+    assert screen.model_screen(copula.fit_rank_gaussian(x, y), x, y, seed=0) is None
 
 
 def test_the_default_stops_at_a_copula_that_passes_and_returns_its_estimate():
@@ -113,7 +113,7 @@ def test_the_default_fits_what_the_checks_leave_open(monkeypatch, copula_check, 
     monkeypatch.setattr(candidates, "_fit_model", fake_fit)
     monkeypatch.setattr(screen, "model_screen", fake_screen)
 
-    class Views:
+    class FakeRepresentations:
         def __getitem__(self, name):
             return [(np.zeros((1000, 1)), np.zeros((1000, 1)))]
 
@@ -122,7 +122,7 @@ def test_the_default_fits_what_the_checks_leave_open(monkeypatch, copula_check, 
 
     from tfmi.estimation.protocol import FitSettings
 
-    found, notes = candidates.fit_auto(Views(), FitSettings(screen=True, seed=0, batch_size=64))
+    found, notes = candidates.fit_auto(FakeRepresentations(), FitSettings(screen=True, seed=0, batch_size=64))
     assert calls == fitted and [candidate.name for candidate in found] == [f"{name} model" for name in fitted]
     assert any(note in line for line in notes), notes
 

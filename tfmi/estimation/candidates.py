@@ -1,7 +1,7 @@
 """The candidate estimators of ``estimate_mi``: ``CANDIDATES`` maps a name to a fit function.
 
 A fit function ``fit(views, settings) -> Candidate`` fits on the train split of its
-representation of the pairs (``Views``), using validation only for its own choices
+representation of the pairs (``Representations``), using validation only for its own choices
 (early stopping, the number of mixture components, the copula's family). A
 ``Candidate`` holds a pair scorer ``scores(x [a, d_x], y [b, d_y]) -> [a, b]`` on that
 representation, how it is read on held-out pairs (``evaluate``: the plug-in mean of a
@@ -21,22 +21,22 @@ import logging
 
 import numpy as np
 
-from tfmi.estimation import flow, gaussian, heldout, mixture, neural, protocol, screen
+from tfmi.estimation import copula, flow, gaussian, heldout, mixture, neural, protocol, screen
 
-__all__ = ["Views", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose", "preferred",
-           "fit_auto", "miscalibration", "bootstrap"]
+__all__ = ["Representations", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose",
+           "preferred", "fit_auto", "miscalibration", "bootstrap"]
 
 logger = logging.getLogger("tfmi.estimation")
 
 CURVE_KEYS = ("stage", "train", "valid", "measure")  # one dict per point of MIEstimate.curve
 
 
-class Views:
+class Representations:
     """The train / validation / test pairs in each representation a candidate reads, the
     maps fitted on the train rows only:
 
       "normal"        per coordinate, Phi^-1 of the train empirical CDF
-                      (``gaussian.RankGaussianizer``): monotone, so the MI is unchanged;
+                      (``copula.RankGaussianizer``): monotone, so the MI is unchanged;
                       heavy tails and monotone distortions of the margins are gone;
       "standardised"  per coordinate, (value - train mean) / train sd: affine, so a
                       mixture of Gaussians stays one.
@@ -54,7 +54,7 @@ class Views:
     def fit_map(name, train):
         """The per-coordinate map ``name`` fitted on ``train`` [n, d]: a function of [m, d]."""
         if name == "normal":
-            return gaussian.RankGaussianizer.fit(train).transform
+            return copula.RankGaussianizer.fit(train).transform
         mean, scale = train.mean(axis=0), train.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)  # a constant column stays 0
         return lambda values: ((values - mean) / scale).astype(np.float32)
@@ -79,7 +79,7 @@ class Candidate:
 
     Attributes:
       name: what it is, e.g. "copula model" or "infonce critic".
-      inputs: the ``Views`` representation its scorer reads.
+      inputs: the representation (a name of ``Representations.NAMES``) its scorer reads.
       scores: its pair scorer on that representation.
       evaluate: ``evaluate(x, y) -> heldout.HeldOutEstimate`` on held-out pairs.
       curve: its fitting curve, dicts with ``CURVE_KEYS``: "stage" (training step, or
@@ -89,9 +89,9 @@ class Candidate:
       fit_pairs: the train pairs it was fitted on.
       refit: for a normalised model, ``refit(rows) -> model`` with ``pointwise``: the
         same model (size, family, margins) refitted on the rows ``rows`` (indices, with
-        repeats) of its train pairs (``Views.model_train``); None where a refit costs a
+        repeats) of its train pairs (``Representations.model_train``); None where a refit costs a
         whole training run.
-      model: a normalised model's fitted density model (``gaussian.LatentScorer``,
+      model: a normalised model's fitted density model (``copula.LatentScorer``,
         ``mixture.MixtureRatio``, the flow); None for a critic.
     """
 
@@ -117,9 +117,9 @@ def _plugin_candidate(name, inputs, model, curve, best_step, train, refit):
 
 
 def fit_copula(views, settings):
-    """The elliptical copula (``gaussian.fit_rank_copula``) on normal scores."""
+    """The elliptical copula (``copula.fit_rank_copula``) on normal scores."""
     train, valid = views.model_train("normal", settings), views["normal"][1]
-    scorer = gaussian.fit_rank_copula(*train, *valid)
+    scorer = copula.fit_rank_copula(*train, *valid)
     dof = getattr(scorer.ratio, "dof", np.inf)
     curve = [curve_point(point["dof"], None, point["valid_log_likelihood"], "copula log-likelihood per pair")
              for point in scorer.history]
@@ -305,7 +305,7 @@ def preferred(candidates, terms):
 
 def bootstrap(candidate, views, settings):
     """The fitting variability of a refittable candidate: ``settings.bootstrap`` refits, each on
-    its train pairs (``Views.model_train``) drawn with replacement (the maps of the representation and of the
+    its train pairs (``Representations.model_train``) drawn with replacement (the maps of the representation and of the
     model's margins held fixed: a map refitted on rows with duplicates adds a noise the
     fit itself does not have), each read by its plug-in mean on the same test pairs.
     Returns their means.

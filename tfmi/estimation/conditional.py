@@ -40,7 +40,7 @@ from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import discrete, driver, estimate, gaussian, heldout, inputs, protocol, regression, stratified
+from tfmi.estimation import copula, discrete, driver, estimate, heldout, inputs, protocol, regression, stratified
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
 
 __all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
@@ -61,18 +61,18 @@ class ChainRule:
     """The pointwise CMI of one fitted model of (x, [y, z]): its log ratio for
     (x; [y, z]) minus that of its (x, z) marginal.
 
-    ``model``: a ``gaussian.LatentScorer`` (the copula: per-coordinate maps, then a
+    ``model``: a ``copula.LatentScorer`` (the copula: per-coordinate maps, then a
     Gaussian or Student-t ratio) or a ``mixture.MixtureRatio`` (on the values as
     given), of x [n, d_x] and yz = [y, z] [n, d_y + d_z]. ``pointwise(x, yz) -> [n]``.
     """
 
     def __init__(self, model, dim_x, dim_y, dim_z):
         self.model, self.dim_y = model, dim_y
-        self.ratio = model.ratio if isinstance(model, gaussian.LatentScorer) else model
+        self.ratio = model.ratio if isinstance(model, copula.LatentScorer) else model
         self.xz_ratio = self.ratio.marginal(np.r_[np.arange(dim_x), np.arange(dim_x + dim_y, dim_x + dim_y + dim_z)])
 
     def latents(self, x, yz):
-        if isinstance(self.model, gaussian.LatentScorer):
+        if isinstance(self.model, copula.LatentScorer):
             return self.model.latents(x, yz)
         return np.asarray(x, np.float64), np.asarray(yz, np.float64)
 

@@ -40,10 +40,10 @@ def split(n, sizes, seed):
 
 
 def representations(x, y, splits, settings):
-    """``candidates.Views`` of the rows of x [n, d_x] and y [n, d_y] in ``splits``; the
+    """``candidates.Representations`` of the rows of x [n, d_x] and y [n, d_y] in ``splits``; the
     candidates choose on at most a fifth of ``settings.max_fit_pairs`` validation rows."""
     parts = (splits.train, splits.valid[: max(settings.max_fit_pairs // 5, 2)], splits.test)
-    return candidates_lib.Views([x[part] for part in parts], [y[part] for part in parts])
+    return candidates_lib.Representations([x[part] for part in parts], [y[part] for part in parts])
 
 
 def debiased(result, chosen, views, settings):

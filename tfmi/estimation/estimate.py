@@ -10,7 +10,7 @@ The pairs are split once at random into three disjoint parts:
                with all test pairs as candidates).
 
 Each candidate reads the pairs through maps fitted on the train rows
-(``candidates.Views``): per-coordinate normal scores (monotone, MI-preserving, no heavy
+(``candidates.Representations``): per-coordinate normal scores (monotone, MI-preserving, no heavy
 tails) or standardised values (affine: mixtures stay mixtures). Three splits rather
 than K-fold cross-fitting: one fit instead of K keeps the default fast. The fit's own
 error is not in the test split's noise: for the closed-form models (copula, mixture)

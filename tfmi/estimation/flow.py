@@ -18,7 +18,7 @@ the Gaussian MI of their covariance is a lower bound on I (Gaussian joints have 
 largest entropy for a given covariance); it is exact when the joint latent is Gaussian.
 
 Each map is a per-coordinate rank Gaussianisation fitted on the training data (instant,
-undoes elementwise monotone transforms exactly; ``gaussian.RankGaussianizer``) followed by
+undoes elementwise monotone transforms exactly; ``copula.RankGaussianizer``) followed by
 a small RealNVP flow of affine couplings (``AffineCouplingFlow``) that starts at the
 identity: before training, the estimate is the Gaussian-copula one, and training mixes
 coordinates (rotations, spirals). A side with one feature keeps the rank map only (a
@@ -31,7 +31,7 @@ The closed form of the training latents is optimistic once the flow has fitted t
 pairs, truth 1.02): report a held-out value (the mean of ``pointwise`` on test pairs, or
 the closed form of the test latents). Multivariate Student-t dependence (a shared scale)
 has no Gaussian latent of this form: there the estimate is ~0; see
-``gaussian.fit_rank_copula``.
+``copula.fit_rank_copula``.
 """
 
 import keras
@@ -39,7 +39,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi.estimation.early_stopping import EarlyStopping
-from tfmi.estimation.gaussian import GaussianRatio, LatentScorer, RankGaussianizer, check_pairs
+from tfmi.estimation.copula import LatentScorer, RankGaussianizer
+from tfmi.estimation.gaussian import GaussianRatio
+from tfmi.estimation.inputs import check_pairs
 
 __all__ = ["fit_flow", "AffineCouplingFlow"]
 

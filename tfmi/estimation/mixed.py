@@ -13,7 +13,7 @@ mean is a better model whatever its family.
 
 ``continuous_discrete_mi`` follows ``estimate_mi``'s protocol (``protocol``): one random
 split into train / validation / test; on train, x is mapped by a per-coordinate map of
-``candidates.Views`` (standardised values, or normal scores) and a Gaussian mixture is
+``candidates.Representations`` (standardised values, or normal scores) and a Gaussian mixture is
 fitted per class (scikit-learn's EM with ``mixture``'s settings), its component count
 (1, 2, 4, ...) chosen on that class's validation rows by log-likelihood, as in
 ``mixture.fit_mixture``; priors pi_c are the train counts. Of the two maps the one whose
@@ -41,7 +41,7 @@ from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MIEstimate
 __all__ = ["ClassConditional", "fit_class_conditional", "label_codes", "continuous_discrete_mi"]
 
 CALLER = "continuous_discrete_mi"
-MAPS = ("standardised", "normal")  # the maps of x tried (candidates.Views)
+MAPS = ("standardised", "normal")  # the maps of x tried (candidates.Representations)
 
 
 def label_codes(labels, n=None, caller=CALLER, name="labels"):
@@ -170,13 +170,13 @@ def fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classe
     return ClassConditional(models, np.bincount(codes_train, minlength=num_classes) / len(codes_train), history)
 
 
-class _LabelledViews:
+class _LabelledRepresentations:
     """(x mapped, codes) of the train / validation / test rows for each map of
-    ``candidates.Views`` fitted on the train rows of x; read as ``candidates.bootstrap``
-    reads a ``Views`` (``views[name]``, ``model_train``)."""
+    ``candidates.Representations`` fitted on the train rows of x; read as ``candidates.bootstrap``
+    reads a ``Representations`` (``views[name]``, ``model_train``)."""
 
     def __init__(self, x_parts, code_parts):
-        maps = {name: candidates_lib.Views.fit_map(name, x_parts[0]) for name in MAPS}
+        maps = {name: candidates_lib.Representations.fit_map(name, x_parts[0]) for name in MAPS}
         self._views = {name: [(np.asarray(maps[name](x), np.float64), codes) for x, codes in zip(x_parts, code_parts)]
                        for name in MAPS}
 
@@ -238,7 +238,7 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
         raise ValueError(f"{CALLER}: {n} rows give {n_train} train, {n_valid} validation and {n_test} test rows; "
                          f"at least {protocol.MIN_SPLIT_ROWS} in each are needed: use more rows.")
     splits = driver.split(n, (n_train, n_valid, n_test), seed)
-    views = _LabelledViews([arrays["x"][part] for part in splits], [codes[part] for part in splits])
+    views = _LabelledRepresentations([arrays["x"][part] for part in splits], [codes[part] for part in splits])
     fit = protocol.FitSettings(seed=seed, bootstrap=bootstrap, valid_fraction=valid_fraction,
                                test_fraction=test_fraction, serial_dependence=bool(serial_dependence))
     settings = {"seed": seed, "valid_fraction": valid_fraction, "test_fraction": test_fraction,

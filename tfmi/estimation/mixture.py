@@ -29,7 +29,8 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
-from tfmi.estimation.gaussian import check_pairs, one_blas_thread
+from tfmi.estimation.gaussian import one_blas_thread
+from tfmi.estimation.inputs import check_pairs
 
 __all__ = ["MixtureRatio", "fit_mixture", "grow_mixture", "em", "COVARIANCE_TYPES", "MAX_COMPONENTS", "POINTS_PER_PARAMETER"]
 
