@@ -176,7 +176,7 @@ def test_intervals_hold_the_truth_in_nine_of_ten_seeds(case):
 
 
 def test_early_stopping_keeps_the_best_and_stops_after_patience():
-    from tfmi.estimation.early_stopping import EarlyStopping
+    from tfmi.estimation.fit_loop import EarlyStopping
 
     stopper = EarlyStopping(patience=2, mode="min")
     values = [3.0, 2.0, 2.5, 1.5, 1.6, 1.7, 0.1]

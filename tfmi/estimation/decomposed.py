@@ -1,6 +1,6 @@
 """The decomposed (DEMI) estimators of ``estimate_mi``: a Keras
 ``DecomposedEstimatorModel`` trained on batches, early stopping on the validation
-batches (``early_stopping.EarlyStopping``; the best validation weights are restored), then the mean of the test-batch
+batches (``fit_loop.EarlyStopping``; the best validation weights are restored), then the mean of the test-batch
 values, read once; the standard error is that of the mean over the test batches.
 """
 
@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmi.estimation import heldout
-from tfmi.estimation.early_stopping import EarlyStopping
+from tfmi.estimation.fit_loop import EarlyStopping
 from tfmi.estimation.candidates import curve_point
 
 __all__ = ["demi_estimate", "DEMI_ESTIMATORS", "DEFAULT_LEARNING_RATE"]
@@ -64,7 +64,7 @@ def demi_estimate(arrays, parts, settings, conditional_sampler):
 
 
 class _StopOnValidation(keras.callbacks.Callback):
-    """``early_stopping.EarlyStopping`` on the validation "val_mi" of each Keras epoch; the
+    """``fit_loop.EarlyStopping`` on the validation "val_mi" of each Keras epoch; the
     best weights are restored when training ends."""
 
     def __init__(self, stopper):

@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmi.estimation.early_stopping import EarlyStopping
+from tfmi.estimation.fit_loop import EarlyStopping, fit_loop
 from tfmi.estimation.copula import LatentScorer, RankGaussianizer
 from tfmi.estimation.gaussian import GaussianRatio
 from tfmi.estimation.inputs import check_pairs
@@ -270,22 +270,19 @@ def _train_flow(side_x, side_y, train, valid, *, seed, batch_size, learning_rate
     rng = np.random.default_rng(seed)
     n = int(train[0].shape[0])
     order = np.empty(0, dtype=np.int32)
-    weights = lambda: [v.numpy() for v in variables]  # noqa: E731
-    stopper = EarlyStopping(patience, "min")
-    stopper.update(0, float(valid_loss()), weights)
-    history = [{"step": 0, "train_loss": None, "valid_loss": stopper.best_value}]
-    for step in range(eval_every, max_steps + eval_every, eval_every):
-        while len(order) < eval_every * batch_size:
+    def train_chunk(steps):
+        nonlocal order
+        while len(order) < steps * batch_size:
             order = np.concatenate([order, rng.permutation(n).astype(np.int32)])
-        batches, order = order[: eval_every * batch_size], order[eval_every * batch_size :]
-        train_loss = float(train_steps(tf.constant(batches.reshape(eval_every, batch_size))))
-        loss = float(valid_loss())
-        history.append({"step": step, "train_loss": train_loss, "valid_loss": loss})
-        if not stopper.update(step, loss if np.isfinite(train_loss) else float("nan"), weights):
-            break
+        batches, order = order[: steps * batch_size], order[steps * batch_size :]
+        return float(train_steps(tf.constant(batches.reshape(steps, batch_size))))
+
+    stopper = EarlyStopping(patience, "min")
+    history = fit_loop(train_chunk, lambda: float(valid_loss()), stopper, lambda: [v.numpy() for v in variables],
+                       max_steps=max_steps, eval_every=eval_every, whole_chunks=True, validate_first=True)
     for variable, value in zip(variables, stopper.best_weights):
         variable.assign(value)
-    return history
+    return [{"step": step, "train_loss": train, "valid_loss": valid} for step, train, valid in history]
 
 
 def _latent_maps(side_x, side_y):

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tfmi import bounds as bounds_lib
 from tfmi import critics as critics_lib
 from tfmi.estimation import heldout
-from tfmi.estimation.early_stopping import EarlyStopping
+from tfmi.estimation.fit_loop import EarlyStopping, fit_loop
 
 __all__ = ["FittedCritic", "fit_critic", "heldout_args", "default_critic_args", "DEFAULT_CRITIC_ARGS", "DEFAULT_LEARNING_RATE"]
 
@@ -183,17 +183,15 @@ def fit_critic(
     train_steps = _training_steps(layer, objective, keras.optimizers.Adam(schedule), x_train, y_train, batch_size,
                                   tf.random.Generator.from_seed(seed))
     scorer = FittedCritic(layer, [], 0)
-    stopper, step = EarlyStopping(patience, "max"), 0
-    while step < max_steps and not stopper.stopped:
-        steps = min(eval_every, max_steps - step)
-        train_mi = float(train_steps(tf.constant(steps)))
-        step += steps
-        valid_mi = heldout.estimate(scorer.scores, x_valid, y_valid, **heldout_args(bound, bound_args),
-                                    max_candidates=heldout.SELECTION_CANDIDATES).mi
-        scorer.history.append({"step": step, "train_mi": train_mi, "valid_mi": valid_mi})
-        if log is not None:
-            log(f"step {step}: train {train_mi:.4f}, validation {valid_mi:.4f} nats")
-        stopper.update(step, valid_mi, layer.get_weights)
+    stopper = EarlyStopping(patience, "max")
+    history = fit_loop(
+        lambda steps: float(train_steps(tf.constant(steps))),
+        lambda: heldout.estimate(scorer.scores, x_valid, y_valid, **heldout_args(bound, bound_args),
+                                 max_candidates=heldout.SELECTION_CANDIDATES).mi,
+        stopper, layer.get_weights, max_steps=max_steps, eval_every=eval_every,
+        log=None if log is None else lambda step, train, valid: log(
+            f"step {step}: train {train:.4f}, validation {valid:.4f} nats"))
+    scorer.history = [{"step": step, "train_mi": train, "valid_mi": valid} for step, train, valid in history]
     if stopper.best_weights is not None:
         layer.set_weights(stopper.best_weights)
     scorer.best_step = stopper.best_step

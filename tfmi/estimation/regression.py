@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmi.estimation.early_stopping import EarlyStopping
+from tfmi.estimation.fit_loop import EachStopping, EarlyStopping, fit_loop
 
 __all__ = ["ConditionalGaussians", "fit_conditional_gaussians"]
 
@@ -124,16 +124,15 @@ def fit_conditional_gaussians(x_train, yz_train, x_valid, yz_valid, dim_z, *, se
     rng = np.random.default_rng(seed)
     n, batch = int(x_train.shape[0]), min(BATCH_SIZE, int(x_train.shape[0]))
     stoppers = [EarlyStopping(PATIENCE, mode="min") for _ in networks]
-    history = []
-    for step in range(EVAL_EVERY, MAX_STEPS + 1, EVAL_EVERY):
-        rows = np.stack([rng.choice(n, batch, replace=False) for _ in range(EVAL_EVERY)])
-        valid = [float(value) for value in steps(tf.constant(rows))]
-        history.append({"step": step, "train_nll": None, "valid_nll": sum(valid)})
-        for network, stopper, value in zip(networks, stoppers, valid):
-            if not stopper.stopped:
-                stopper.update(step, value, network.get_weights)
-        if all(stopper.stopped for stopper in stoppers):
-            break
+    valid = []  # the validation losses of the last chunk: ``steps`` returns them
+
+    def train_chunk(count):
+        rows = np.stack([rng.choice(n, batch, replace=False) for _ in range(count)])
+        valid[:] = [float(value) for value in steps(tf.constant(rows))]
+
+    history = fit_loop(train_chunk, lambda: tuple(valid), EachStopping(stoppers, [net.get_weights for net in networks]),
+                       None, max_steps=MAX_STEPS, eval_every=EVAL_EVERY)
+    history = [{"step": step, "train_nll": None, "valid_nll": sum(values)} for step, _, values in history]
     for network, stopper in zip(networks, stoppers):
         if stopper.best_weights is not None:
             network.set_weights(stopper.best_weights)
