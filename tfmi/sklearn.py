@@ -155,7 +155,7 @@ def mutual_info_regression(X, y, *, discrete_features="auto", seed=0, n_jobs=Non
     if target.shape[1] != 1:
         raise ValueError(f"{caller}: y must be one target [n_samples], got {target.shape[1]} columns.")
     target = target[:, 0]
-    protocol.as_seed(seed, caller)
+    inputs.as_seed(seed, caller)
 
     def score_one(column, is_discrete):
         if is_discrete:
@@ -189,7 +189,7 @@ def mutual_info_classif(X, y, *, discrete_features="auto", seed=0, n_jobs=None, 
     """
     caller = "mutual_info_classif"
     codes, classes = label_codes(y, None, caller, "y")
-    protocol.as_seed(seed, caller)
+    inputs.as_seed(seed, caller)
 
     def score_one(column, is_discrete):
         if is_discrete:

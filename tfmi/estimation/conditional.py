@@ -41,7 +41,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
 from tfmi.estimation import copula, discrete, driver, estimate, heldout, inputs, protocol, regression, stratified
-from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
+from tfmi.estimation.inputs import as_int
+from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate
 
 __all__ = ["estimate_cmi", "ChainRule", "CMI_CANDIDATES", "CMI_ESTIMATORS", "conditional_infonce"]
 
@@ -231,8 +232,8 @@ def estimate_cmi(
                      max_fit_pairs=max_fit_pairs, serial_dependence=serial_dependence, seed=seed, verbose=verbose)
         return _with_discrete_columns(given.arrays, given.masks, again, given.notes, given.columns)
     settings = protocol.FitSettings(
-        estimator=estimator, seed=protocol.as_seed(seed, "estimate_cmi"),
-        bootstrap=protocol.bootstrap_count(bootstrap, "estimate_cmi"),
+        estimator=estimator, seed=inputs.as_seed(seed, "estimate_cmi"),
+        bootstrap=inputs.bootstrap_count(bootstrap, "estimate_cmi"),
         max_fit_pairs=as_int(max_fit_pairs, "max_fit_pairs", 2, "estimate_cmi"), valid_fraction=valid_fraction,
         test_fraction=test_fraction, serial_dependence=bool(serial_dependence), verbose=verbose)
     return _continuous_cmi(given, settings, nan_policy)
@@ -277,7 +278,7 @@ def _checked_inputs(x, y, z, choices, estimator, nan_policy):
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
     masks = {name: mask[np.ptp(arrays[name], axis=0) != 0] for name, mask in masks.items()}
-    constant = protocol.drop_constant(arrays, columns, "estimate_cmi")
+    constant = inputs.drop_constant(arrays, columns, "estimate_cmi")
     notes = [note for note in (*category_notes, left_out) if note] + protocol.constant_column_warnings(constant)
     return _Inputs(arrays, columns, masks, notes, constant, left_out)
 
@@ -287,7 +288,7 @@ def _continuous_cmi(given, settings, nan_policy):
     (x, [y, z]) fitted on train, chosen on validation (``_choose``), read once on test."""
     arrays = given.arrays
     n = len(arrays["x"])
-    sizes = protocol.split_sizes(n, settings.valid_fraction, settings.test_fraction, "estimate_cmi")
+    sizes = inputs.split_sizes(n, settings.valid_fraction, settings.test_fraction, "estimate_cmi")
     n_train, n_valid, n_test = sizes
     dims = tuple(arrays[name].shape[1] for name in "xyz")
     if min(n_valid, n_test) < 2 or n_train <= sum(dims) + 1:

@@ -31,7 +31,8 @@ from tfmi import critics as critics_lib
 from tfmi.estimation import candidates as candidates_lib
 from tfmi.estimation import decomposed, discrete, driver, inputs, mixed, neural, stratified
 from tfmi.estimation.decomposed import DEMI_ESTIMATORS
-from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate, as_int
+from tfmi.estimation.inputs import as_int
+from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate
 from tfmi.estimation import protocol
 
 __all__ = ["estimate_mi", "MIEstimate"]
@@ -342,7 +343,7 @@ def _checked_inputs(x, y, xprime, raw, conditional_sampler, max_pairs, nan_polic
     arrays, left_out = inputs.complete_rows(arrays, "estimate_mi")
     notes = [note for note in (truncated, *category_notes, left_out) if note]
     masks, found = _discrete_masks(choices, categories, arrays, columns, raw.estimator)
-    constant = protocol.drop_constant(arrays, columns, "estimate_mi")
+    constant = inputs.drop_constant(arrays, columns, "estimate_mi")
     return _Inputs(arrays, columns, masks, found, notes, constant, protocol.identical(arrays["x"], arrays["y"]))
 
 
@@ -355,13 +356,13 @@ def _checked_settings(raw, arrays):
     settings = dataclasses.replace(
         raw, batch_size=batch_size, max_steps=as_int(raw.max_steps, "max_steps", 1),
         eval_every=as_int(raw.eval_every, "eval_every", 1), patience=as_int(raw.patience, "patience", 1),
-        bootstrap=protocol.bootstrap_count(raw.bootstrap, "estimate_mi"),
-        max_fit_pairs=as_int(raw.max_fit_pairs, "max_fit_pairs", 2), seed=protocol.as_seed(raw.seed, "estimate_mi"),
+        bootstrap=inputs.bootstrap_count(raw.bootstrap, "estimate_mi"),
+        max_fit_pairs=as_int(raw.max_fit_pairs, "max_fit_pairs", 2), seed=inputs.as_seed(raw.seed, "estimate_mi"),
         critic_args=dict(raw.critic_args or default_args), bound_args=dict(raw.bound_args or {}),
         learning_rate=default_rate if raw.learning_rate is None else raw.learning_rate, screen=bool(raw.screen),
         serial_dependence=bool(raw.serial_dependence))
     n = len(arrays["x"])
-    sizes = protocol.split_sizes(n, raw.valid_fraction, raw.test_fraction, "estimate_mi")
+    sizes = inputs.split_sizes(n, raw.valid_fraction, raw.test_fraction, "estimate_mi")
     few = protocol.MIN_SPLIT_ROWS
     if estimator in MODEL_ESTIMATORS:
         least, needs, fix = (few, few, few), f"at least {few} in each", ""

@@ -227,13 +227,13 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     codes, classes = label_codes(labels, len(matrix), CALLER)
     arrays = {"x": matrix}
     columns = {"x": inputs.column_names(x), "y": inputs.column_names(labels)}
-    constant = protocol.drop_constant(arrays, {"x": columns["x"]}, CALLER)
+    constant = inputs.drop_constant(arrays, {"x": columns["x"]}, CALLER)
     if len(classes) < 2:
         raise ValueError(f"{CALLER}: labels hold one class ({classes[0]!r}): nothing to estimate (the MI is 0).")
-    seed = protocol.as_seed(seed, CALLER)
-    bootstrap = protocol.bootstrap_count(bootstrap, CALLER)
+    seed = inputs.as_seed(seed, CALLER)
+    bootstrap = inputs.bootstrap_count(bootstrap, CALLER)
     n = len(matrix)
-    n_train, n_valid, n_test = protocol.split_sizes(n, valid_fraction, test_fraction, CALLER)
+    n_train, n_valid, n_test = inputs.split_sizes(n, valid_fraction, test_fraction, CALLER)
     if min(n_train, n_valid, n_test) < protocol.MIN_SPLIT_ROWS:
         raise ValueError(f"{CALLER}: {n} rows give {n_train} train, {n_valid} validation and {n_test} test rows; "
                          f"at least {protocol.MIN_SPLIT_ROWS} in each are needed: use more rows.")

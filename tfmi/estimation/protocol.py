@@ -14,9 +14,8 @@ import logging
 import numpy as np
 import scipy.stats
 
-__all__ = ["MIEstimate", "FitSettings", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "as_int", "as_seed",
-           "bootstrap_count", "split_sizes", "drop_constant", "interval", "identical", "constant_column_warnings",
-           "log_warnings", "warnings_for", "MIN_SPLIT_ROWS", "serial_factor", "beats"]
+__all__ = ["MIEstimate", "FitSettings", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "MIN_SPLIT_ROWS", "beats",
+           "serial_factor", "interval", "identical", "constant_column_warnings", "log_warnings", "warnings_for"]
 
 logger = logging.getLogger("tfmi.estimation")
 
@@ -122,27 +121,10 @@ class FitSettings:
     verbose: int = 0
 
 
-def as_int(value, name, minimum, caller="estimate_mi", maximum=None):
-    """An integer argument; integral floats such as 64.0 are accepted."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != int(value):
-        raise ValueError(f"{caller}: {name} must be an integer, got {value!r}.")
-    if int(value) < minimum or (maximum is not None and int(value) > maximum):
-        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{caller}: {name} must be {bounds}, got {value!r}.")
-    return int(value)
 
 
-def as_seed(value, caller):
-    """A seed NumPy, Keras and TensorFlow all take: an integer in [0, 2^32 - 1]."""
-    return as_int(value, "seed", 0, caller, maximum=2**32 - 1)
 
 
-def bootstrap_count(value, caller):
-    """The number of bootstrap refits: 0 (none) or at least 2 (a variance needs two)."""
-    value = as_int(value, "bootstrap", 0, caller)
-    if value == 1:
-        raise ValueError(f"{caller}: bootstrap must be 0 (no refits) or >= 2 (a variance needs two), got 1.")
-    return value
 
 
 def beats(terms, kept_terms):
@@ -153,35 +135,8 @@ def beats(terms, kept_terms):
     return bool(np.mean(difference) > 2.0 * np.std(difference, ddof=1) / np.sqrt(len(difference)))
 
 
-def split_sizes(n, valid_fraction, test_fraction, caller):
-    """(n_train, n_valid, n_test) of n rows; ValueError for fractions outside (0, 1) or
-    summing to 1 or more."""
-    for name, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"{caller}: {name} must lie in (0, 1), got {fraction}.")
-    if valid_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            f"{caller}: valid_fraction + test_fraction must leave pairs to train on, got "
-            f"{valid_fraction} + {test_fraction}."
-        )
-    n_test = int(round(n * test_fraction))
-    n_valid = int(round(n * valid_fraction))
-    return n - n_valid - n_test, n_valid, n_test
 
 
-def drop_constant(arrays, columns, caller):
-    """Removes the constant columns of ``arrays[name]`` for each name of ``columns`` (they
-    carry no information and make every model singular); ``columns`` maps each name to its
-    column names, or None (then the columns are told by index). Returns {name: the
-    constant columns' names or indices}. ValueError when every column of one is constant."""
-    constant = {}
-    for name, labels in columns.items():
-        indices = np.flatnonzero(np.ptp(arrays[name], axis=0) == 0)
-        if len(indices) == arrays[name].shape[1]:
-            raise ValueError(f"{caller}: {name} is constant (zero variance in every column): nothing to estimate.")
-        arrays[name] = np.delete(arrays[name], indices, axis=1)
-        constant[name] = [int(i) if labels is None else labels[i] for i in indices]
-    return constant
 
 
 def serial_factor(terms, rows):
