@@ -102,8 +102,7 @@ def start_trainer(config, workdir, overrides=None, env=None, log_path=None):
 
 def load_tool(name):
     """The module of tools/NAME.py, loaded from its file (tools/ is no package); tools/
-    goes on sys.path first, as when the tool runs as a script, so that it can import
-    its neighbours (tools/peer_script.py)."""
+    goes on sys.path first, as when the tool runs as a script."""
     tools = str(REPO_ROOT / "tools")
     if tools not in sys.path:
         sys.path.insert(0, tools)

@@ -1,9 +1,9 @@
-"""tfmi.evaluation.cmi_benchmark, tools/bench_cmi.py and tools/cmi_peer.py: scores on
+"""tfmi.evaluation.cmi_benchmark, tools/bench_cmi.py and the peer script cmi_peer.py: scores on
 zero truths, interval coverage, the report, samples written once, the peer's Gaussian
 baseline and its command line."""
 
+import importlib.util
 import json
-import os
 import subprocess
 import sys
 
@@ -13,8 +13,6 @@ import pytest
 from tfmi.data import cmi_ground_truth
 from tfmi.evaluation import cmi_benchmark
 from tfmi.evaluation import estimator_benchmark as bench
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def record(estimator, task, estimate, truth, interval=None, seconds=1.0):
@@ -93,8 +91,18 @@ def test_run_peer_gives_the_peer_x_y_and_z_and_records_its_answer(tmp_path):
     assert not bench.result_path(tmp_path, task.name, 300, 0, "ennemi-joint").exists()  # retried next time
 
 
-def test_peer_gaussian_baseline_is_the_gaussian_cmi_of_the_sample_covariance(helpers):
-    peer = helpers.load_tool("cmi_peer")
+def load_peer(monkeypatch):
+    """The peer script cmi_peer.py as a module, with its folder first on sys.path as when it
+    runs by path (it imports peer_script, beside it)."""
+    monkeypatch.syspath_prepend(str(cmi_benchmark.PEER_SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("_cmi_peer", cmi_benchmark.PEER_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_peer_gaussian_baseline_is_the_gaussian_cmi_of_the_sample_covariance(monkeypatch):
+    peer = load_peer(monkeypatch)
     task = cmi_ground_truth.get_cmi_task("normal-2-2-z5-2nats")
     x, y, z = task.sample(20_000, seed=1)
     expected = cmi_ground_truth.gaussian_cmi(np.cov(np.concatenate([x, y, z], axis=1), rowvar=False), 2, 2)
@@ -106,7 +114,7 @@ def test_peer_gaussian_baseline_is_the_gaussian_cmi_of_the_sample_covariance(hel
 def test_peer_command_line_writes_json_per_estimator(tmp_path):
     x, y, z = cmi_ground_truth.get_cmi_task("normal-1-1-z1-0.5nats").sample(2000, seed=0)
     np.savez(tmp_path / "samples.npz", x=x, y=y, z=z)
-    command = [sys.executable, os.path.join(ROOT, "tools", "cmi_peer.py"), "--data", str(tmp_path / "samples.npz"),
+    command = [sys.executable, str(cmi_benchmark.PEER_SCRIPT), "--data", str(tmp_path / "samples.npz"),
                "--estimators", '["gaussian-linear"]', "--out", str(tmp_path / "out.json")]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr

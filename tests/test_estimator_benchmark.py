@@ -1,11 +1,13 @@
 """tfmi.evaluation.estimator_benchmark and tools/bench_estimators.py: scores, ratios,
-resumable result files, the --quick run."""
+resumable result files, the benchmark tools' shared main (run_benchmark), the --quick run."""
 
+import argparse
 import json
 import math
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -122,6 +124,34 @@ def test_cli_task_groups_expand(helpers):
     args = helpers.load_tool("bench_estimators").parse_args(["--tasks", "high_mi,1v1-normal-0.75", "--report-only"])
     assert args.tasks == [t.name for t in ground_truth.HIGH_MI_TASKS] + ["1v1-normal-0.75"]
     assert helpers.load_tool("bench_estimators").parse_args(["--quick"]).estimators[0] == "tfmi-default"
+
+
+def test_run_benchmark_runs_each_cell_with_a_progress_line_then_writes_the_report(tmp_path, capsys):
+    task = ground_truth.get_task("1v1-normal-0.75")
+    args = argparse.Namespace(tasks=[task.name], n=[1000], seeds=[0, 1], results=str(tmp_path / "runs"),
+                              out=str(tmp_path / "report"), report_only=False)
+    cells = []
+
+    def run_cell(task_name, n, seed):
+        cells.append((task_name, n, seed))
+        record = bench.record_estimate(lambda x, y, seed: types.SimpleNamespace(mi=0.25 + seed), task.sample(n, seed),
+                                       {}, bench.task_fields(task), n, seed, "tfmi-default", args.results)
+        return f"{task_name} n={n} seed={seed}", [record]
+
+    assert bench.run_benchmark(args, run_cell, ["tfmi-default"], estimators={"tfmi-default": {}}) == 0
+    assert cells == [(task.name, 1000, 0), (task.name, 1000, 1)]
+    said = capsys.readouterr()
+    lines = said.err.splitlines()
+    assert lines[0].startswith(f"[1/2] {task.name} n=1000 seed=0: tfmi-default 0.25 (0 s) | ")
+    assert lines[1].startswith(f"[2/2] {task.name} n=1000 seed=1: tfmi-default 1.25 (0 s) | ")
+    assert lines[2] == f"Wrote {args.out}.md and {args.out}.json"
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["estimators"] == {"tfmi-default": {}} and report["subset"]["runs"] == 2
+    assert said.out.strip() == (tmp_path / "report.md").read_text().strip()
+    assert "Machine: " in said.out and "| tfmi-default | 2 |" in said.out
+    args.report_only, args.results = True, str(tmp_path / "none")
+    assert bench.run_benchmark(args, run_cell, ["tfmi-default"]) == 1 and len(cells) == 2
+    assert capsys.readouterr().err == f"no results under {args.results} for this selection\n"
 
 
 @pytest.mark.slow

@@ -112,7 +112,7 @@ def test_workdir_package_imports_no_higher_layer():
 # The layers of README's Architecture section, lowest first; a module may import its own
 # layer and those below it. "tfmi" is the package's front (estimate_mi).
 LAYERS = (
-    ("errors", "json_files", "reachability", "worker_startup", "config_utils", "cli"),
+    ("errors", "console", "json_files", "reachability", "worker_startup", "config_utils"),
     ("bounds", "layers", "distribute", "optim", "workdir"),
     ("critics", "encoders"),
     ("data",),

@@ -41,7 +41,7 @@ try:  # imports take a moment (NumPy): Ctrl-C then ends in the same one line
     import numpy as np
 
     import tfmi
-    from tfmi.cli import run_reporting_errors
+    from tfmi.console import Progress, run_reporting_errors
     from tfmi.errors import InputError
     from tfmi.json_files import json_safe
 except KeyboardInterrupt:
@@ -76,6 +76,7 @@ reads back the pairs of the same data and settings and computes only the rest.
 exit status: 0 done, 2 bad input (one "error: ..." line), 74 stdout not writable,
 130 interrupted (Ctrl-C: the finished pairs stay in --results), 141 stdout's reader gone."""
 PROGRESS_EVERY = 2.0  # seconds between progress lines of tfmi pairwise, at least
+QUIET = Progress(quiet=True)  # the default ``log`` of the functions below: no progress lines
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -470,7 +471,7 @@ def load_columns(table, columns=None, option="--columns", allow_missing=False):
     return Columns(values, f"{table.source}, {count}{names}")
 
 
-def read_pairwise_columns(args, log=lambda message: None):
+def read_pairwise_columns(args, log=QUIET):
     """The columns of ``tfmi pairwise``: ({name: values [n]} of the --columns (default:
     all but --given) and --given columns of the TABLE, the names to pair, the names
     given), each checked as ``load_columns`` checks them."""
@@ -497,7 +498,7 @@ def read_pairwise_columns(args, log=lambda message: None):
     return columns, [names[index] for index in paired], [names[index] for index in given]
 
 
-def read_inputs(args, roles, log=lambda message: None):
+def read_inputs(args, roles, log=QUIET):
     """{role: Columns} for each role of ``roles`` ("xy" or "xyz") by the rule of
     ``INPUT_RULE``, from the parsed ``args`` of a subcommand; the rows must pair up."""
     single = args.y is None
@@ -554,13 +555,12 @@ def _native_stderr_captured():
 
 
 @contextlib.contextmanager
-def _library_logs(quiet):
-    """tfmi's progress lines (its log records, verbose=1) on stderr unless ``quiet``;
-    its warnings are left to the report (they are in MIEstimate.warnings); TensorFlow's
-    and absl's Python logs below ERROR and Python warnings silenced; anything printed
-    goes to stderr, so that stdout holds the result alone."""
-    handler = logging.NullHandler() if quiet else logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("tfmi: %(message)s"))
+def _library_logs(log):
+    """tfmi's progress lines (its log records, verbose=1) as lines of ``log`` (a
+    ``Progress``); its warnings are left to the report (they are in MIEstimate.warnings);
+    TensorFlow's and absl's Python logs below ERROR and Python warnings silenced; anything
+    printed goes to stderr, so that stdout holds the result alone."""
+    handler = log.logging_handler()
     handler.addFilter(lambda record: record.levelno != logging.WARNING)
     loggers = {name: logging.getLogger(name) for name in ("tfmi", "tensorflow", "absl")}
     saved = {name: (logger.level, logger.propagate) for name, logger in loggers.items()}
@@ -594,16 +594,16 @@ def library_function(command, options, log, runs=None):
     return function
 
 
-def estimate(command, inputs, options, quiet=False, log=lambda message: None):
+def estimate(command, inputs, options, log=QUIET):
     """``command``'s function (``tfmi.estimate_mi`` / ``estimate_cmi``) of the arrays of
-    ``inputs`` with the keyword arguments ``options``: an ``MIEstimate``. TensorFlow is
-    imported here, quietly."""
+    ``inputs`` with the keyword arguments ``options``: an ``MIEstimate``, with progress
+    lines on ``log`` (a ``Progress``). TensorFlow is imported here, quietly."""
     started = time.time()
-    with _library_logs(quiet):
+    with _library_logs(log):
         function = library_function(command, options, log)
         sizes = ", ".join(f"{role.upper()} {columns.values.shape[1]}" for role, columns in inputs.items())
         log(f"estimating {command.title} on {len(inputs['x'].values)} rows (columns: {sizes})")
-        result = function(*(columns.values for columns in inputs.values()), verbose=0 if quiet else 1, **options)
+        result = function(*(columns.values for columns in inputs.values()), verbose=0 if log.quiet else 1, **options)
     log(f"done in {time.time() - started:.1f} s")
     return result
 
@@ -715,7 +715,7 @@ def _run_pairwise(args, command, log):
     if args.discrete is not None:
         options["discrete"] = [token.strip() for token in args.discrete.split(",")]
     started = time.time()
-    with _library_logs(args.quiet):
+    with _library_logs(log):
         function = library_function(command, options, log, runs=COMMANDS["cmi" if given else "mi"])
         pairs = len(paired) * (len(paired) - 1) // 2
         log(f"estimating {pairs} pairs of {len(paired)} columns on {len(columns[paired[0]])} rows"
@@ -860,17 +860,13 @@ def _run(argv):
     # intermixed: options may come between the files (tfmi mi a.npz --key k b.npz)
     args = subcommands[name].parse_intermixed_args(argv[1:])
     command = COMMANDS[name]
-
-    def log(message):
-        if not args.quiet:
-            print(f"tfmi: {message}", file=sys.stderr, flush=True)
-
+    log = Progress("tfmi: ", quiet=args.quiet)
     if not command.roles:
         return _run_pairwise(args, command, log)
     inputs = read_inputs(args, command.roles, log)
     options = {keyword: getattr(args, keyword) for keyword in command.options if hasattr(args, keyword)}
     options.update(_discrete_sides(getattr(args, "discrete", None)))
-    result = estimate(command, inputs, options, args.quiet, log)
+    result = estimate(command, inputs, options, log)
     if args.json:
         fields = dataclasses.asdict(result)
         if args.normalize:
@@ -906,7 +902,7 @@ def main(argv=None):
     try:
         _write_out(None)  # a closed stdout fails now, not after seconds of estimating
         try:
-            text = run_reporting_errors(_run, argv)
+            text = run_reporting_errors(_run, argv, stopped=None)
         except SystemExit as stop:
             if stop.code:  # a usage error or bad input, told on stderr
                 raise

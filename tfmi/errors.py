@@ -10,6 +10,9 @@ missing or corrupt data, an environment variable), whatever layer finds it:
   Exception) is raised for bad input. Another class marks what is not input (a broken
   invariant, a signal); in the public entry points' modules such a ``raise`` has the
   comment ``# not input: <why>`` on the line above it (tests/test_errors.py checks this).
+
+The programs tell such an error in one "error: ..." line with exit status 2
+(``tfmi.console.run_reporting_errors``).
 """
 
 __all__ = ["InputError"]

@@ -21,8 +21,9 @@ import time
 import tensorflow as tf
 
 from tfmi.bounds import UNCONDITIONAL_BOUNDS
+from tfmi.console import progress
 from tfmi.evaluation import bound_benchmark as bench
-from tfmi.evaluation.benchmarking import format_seconds, load_average, machine_info, progress
+from tfmi.evaluation.benchmarking import format_seconds, load_average, machine_info
 from tfmi.json_files import write_json
 from tfmi.models.demi import METHODS as DEMI_METHODS
 

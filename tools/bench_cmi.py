@@ -8,10 +8,10 @@ r"""Benchmark of conditional MI estimators on tasks with exact I(x; y | z): tfmi
 The suite (``tfmi.data.cmi_ground_truth``): 26 tasks in six groups (gaussian, independent,
 copula, student, mixture, link); ``--quick`` runs its 8 quick tasks. tfmi's estimators:
 "tfmi-default" and "tfmi-NAME" (estimator=NAME of ``tfmi.estimation.conditional.CMI_ESTIMATORS``);
-``--estimators ''`` runs none. The peers (tools/cmi_peer.py, each in a subprocess on the
-same samples): "ennemi" and "ennemi-joint" need ``--ennemi-python`` (a virtualenv with
-ennemi), "infomeasure-ksg" needs ``--infomeasure-python`` (with infomeasure);
-"gaussian-linear" runs with this Python. A peer whose Python is not given is not run,
+``--estimators ''`` runs none. The peers (the peer script cmi_peer.py shipped in
+``tfmi.evaluation.peers``, each in a subprocess on the same samples): "ennemi" and
+"ennemi-joint" need ``--ennemi-python`` (a virtualenv with ennemi), "infomeasure-ksg"
+needs ``--infomeasure-python`` (with infomeasure); "gaussian-linear" runs with this Python. A peer whose Python is not given is not run,
 but its existing results are reported.
 
 One JSON file per (task, n, seed, estimator) under ``--results`` and the samples of each
@@ -24,29 +24,23 @@ within the selection: printed (markdown) and written to ``--out`` (.json and .md
 import argparse
 import os
 import sys
-import time
 
+from tfmi.console import progress
 from tfmi.data import cmi_ground_truth
-from tfmi.evaluation import benchmarking
 from tfmi.evaluation import cmi_benchmark
 from tfmi.evaluation import estimator_benchmark as bench
-from tfmi.json_files import write_json
-
-
-def _list_of(kind):
-    return lambda text: [kind(item.strip()) for item in text.split(",") if item.strip()]
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"the {len(cmi_benchmark.QUICK_TASKS)} quick tasks")
-    parser.add_argument("--tasks", type=_list_of(str),
+    parser.add_argument("--tasks", type=bench.comma_list(str),
                         help=f"comma-separated task names or groups ({', '.join(cmi_benchmark.GROUPS)}); default all")
-    parser.add_argument("--n", type=_list_of(int), default=[5000], help="sample sizes, e.g. 5000,10000")
-    parser.add_argument("--seeds", type=_list_of(int), default=[0], help="data seeds, e.g. 0,1,2")
-    parser.add_argument("--estimators", type=_list_of(str), default=["tfmi-default"],
+    parser.add_argument("--n", type=bench.comma_list(int), default=[5000], help="sample sizes, e.g. 5000,10000")
+    parser.add_argument("--seeds", type=bench.comma_list(int), default=[0], help="data seeds, e.g. 0,1,2")
+    parser.add_argument("--estimators", type=bench.comma_list(str), default=["tfmi-default"],
                         help="tfmi's estimators: tfmi-default, tfmi-NAME for NAME of CMI_ESTIMATORS; '' for none")
-    parser.add_argument("--peers", type=_list_of(str), default=list(cmi_benchmark.PEER_PACKAGES),
+    parser.add_argument("--peers", type=bench.comma_list(str), default=list(cmi_benchmark.PEER_PACKAGES),
                         help=f"from {list(cmi_benchmark.PEER_PACKAGES)}; '' for none")
     parser.add_argument("--ennemi-python", help="python of a virtualenv with ennemi; runs ennemi and ennemi-joint")
     parser.add_argument("--infomeasure-python", help="python of a virtualenv with infomeasure; runs infomeasure-ksg")
@@ -55,14 +49,7 @@ def parse_args(argv=None):
     args.out = bench.report_path(args, "bench_cmi")
     if args.tasks is None:
         args.tasks = list(cmi_benchmark.QUICK_TASKS) if args.quick else ["all"]
-    tasks = []
-    for name in args.tasks:
-        tasks += cmi_benchmark.GROUPS.get(name, [name])
-    unknown = sorted(set(tasks) - set(cmi_ground_truth.CMI_TASKS))
-    if unknown:
-        parser.error(f"unknown tasks {unknown}; choose from {list(cmi_benchmark.GROUPS)} or "
-                     f"{list(cmi_ground_truth.CMI_TASKS)}")
-    args.tasks = list(dict.fromkeys(tasks))
+    args.tasks = bench.expand_tasks(parser, args.tasks, cmi_benchmark.GROUPS, cmi_ground_truth.CMI_TASKS)
     unknown = sorted(set(args.peers) - set(cmi_benchmark.PEER_PACKAGES))
     if unknown:
         parser.error(f"unknown peers {unknown}; choose from {list(cmi_benchmark.PEER_PACKAGES)}")
@@ -74,7 +61,8 @@ def parse_args(argv=None):
     for flag in ("ennemi_python", "infomeasure_python"):
         path = getattr(args, flag)
         if path and not os.access(path, os.X_OK):
-            parser.error(f"--{flag.replace('_', '-')} {path} is not an executable; see tools/cmi_peer.py for the venv")
+            parser.error(f"--{flag.replace('_', '-')} {path} is not an executable; see the docstring of "
+                         f"{cmi_benchmark.PEER_SCRIPT} for the venv")
     if min(args.n) < 100:
         parser.error("--n values must be >= 100")
     return args
@@ -105,42 +93,22 @@ def peer_pythons(args):
     return runs
 
 
-def run(args):
-    """Runs every selected (task, n, seed, estimator) that has no result file yet."""
+def main(argv=None):
+    args = parse_args(argv)
     runs = peer_pythons(args)
     skipped = sorted(set(args.peers) - {name for names in runs.values() for name in names})
-    if skipped:
-        print(f"not run (no virtualenv given): {skipped}; their existing results are reported", file=sys.stderr)
-    cells = [(task, n, seed) for task in args.tasks for n in args.n for seed in args.seeds]
-    start = time.perf_counter()
-    for index, (task_name, n, seed) in enumerate(cells):
+    if skipped and not args.report_only:
+        progress(f"not run (no virtualenv given): {skipped}; their existing results are reported")
+
+    def run_cell(task_name, n, seed):
         task = cmi_ground_truth.get_cmi_task(task_name)
         records = [cmi_benchmark.run_tfmi(name, task, n, seed, args.results) for name in args.estimators]
         for python, names in runs.items():
             records += cmi_benchmark.run_peer(python, names, task, n, seed, args.results, args.peer_timeout)
-        cell = f"{task_name} n={n} seed={seed} (CMI = {task.cmi:.3f})"
-        print(bench.progress_line(index, len(cells), cell, records, time.perf_counter() - start), file=sys.stderr,
-              flush=True)
+        return f"{task_name} n={n} seed={seed} (CMI = {task.cmi:.3f})", records
 
-
-def main(argv=None):
-    args = parse_args(argv)
-    if not args.report_only:
-        run(args)
-    records = bench.load_results(args.results, set(args.tasks), set(args.n), set(args.seeds),
-                                 set(args.estimators) | set(args.peers))
-    if not records:
-        print(f"no results under {args.results} for this selection", file=sys.stderr)
-        return 1
-    groups = bench.summarise_groups(records, cmi_benchmark.SUITE)
-    note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {os.getloadavg()[0]:.1f} at the end."
-    markdown = bench.report_markdown(records, groups, note, cmi_benchmark.SUITE)
-    print(markdown)
-    benchmarking.write_markdown(f"{args.out}.md", markdown)
-    write_json({"subset": bench.subset_description(records), "summary": groups, "runs": records,
-                "estimators": {name: cmi_benchmark.tfmi_kwargs(name) for name in args.estimators}}, f"{args.out}.json")
-    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
-    return 0
+    return bench.run_benchmark(args, run_cell, args.estimators + args.peers, cmi_benchmark.SUITE,
+                               {name: cmi_benchmark.tfmi_kwargs(name) for name in args.estimators})
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from tfmi.evaluation.benchmarking import peak_memory_mib, print_result, run_worker  # noqa: E402
 
 METHODS = ("lm", "infonce", "demi")

@@ -16,9 +16,9 @@ The methods, on the same samples in one run:
   no value).
 - "ennemi", "npeet": ``ennemi.estimate_mi(y, x, discrete_y=True, discrete_x=...)`` (Ross
   2014's k-NN estimate, k = 3, or the contingency table; no joint MI of several features)
-  and npeet's ``micd`` (k = 3, in nats) or ``midd``, run by tools/discrete_peer.py in
-  ``--peer-python`` (a virtualenv with ennemi and npeet-plus), one process per task fed an
-  .npz of its samples; not run without it.
+  and npeet's ``micd`` (k = 3, in nats) or ``midd``, run by the peer script discrete_peer.py
+  (in ``tfmi.evaluation.peers``) in ``--peer-python`` (a virtualenv with ennemi and
+  npeet-plus), one process per task fed an .npz of its samples; not run without it.
 
 Per family: the MAE over tasks and seeds, the largest error, tfmi's interval coverage of
 the exact MI, and the seconds. Each (task, n, seed, method) result is kept in
@@ -36,13 +36,15 @@ import time
 
 import numpy as np
 
+from tfmi.console import progress
 from tfmi.data import discrete_tasks
 from tfmi.evaluation import benchmarking
+from tfmi.evaluation.peers import peer_script_path
 from tfmi.json_files import write_json
 
 METHODS = ("tfmi-default", "sklearn", "ennemi", "npeet")
 PEERS = ("ennemi", "npeet")  # run by PEER_SCRIPT in --peer-python
-PEER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "discrete_peer.py")
+PEER_SCRIPT = peer_script_path("discrete_peer")
 
 
 def _list_of(kind):
@@ -57,7 +59,7 @@ def parse_args(argv=None):
     parser.add_argument("--results", default="bench_discrete_results.json", help="JSON of every run (resumable)")
     parser.add_argument("--out", default="docs/bench_discrete", help="report path without extension")
     parser.add_argument("--peer-python", help="python of a virtualenv with ennemi and npeet-plus: runs 'ennemi' and "
-                        "'npeet' (tools/discrete_peer.py)")
+                        f"'npeet' ({PEER_SCRIPT})")
     return parser.parse_args(argv)
 
 
@@ -88,7 +90,7 @@ def run_method(method, task, x, y, seed):
 
 def run_peers(task, n, seeds, names, python):
     """{(seed, name): record or None} of the peers ``names`` on the samples of ``seeds``, in
-    one process of tools/discrete_peer.py; a peer that failed there raises."""
+    one process of ``PEER_SCRIPT``; a peer that failed there raises."""
     arrays = {"count": len(seeds), "discrete_x": task.discrete == "both"}
     for i, seed in enumerate(seeds):
         arrays[f"x_{i}"], arrays[f"y_{i}"] = task.sample(n, seed)
@@ -120,8 +122,8 @@ def _store(results, task, n, seed, method, record):
 def run(args, results):
     peers_run = bool(args.peer_python) and os.access(args.peer_python, os.X_OK)
     if not peers_run:
-        benchmarking.progress(f"no --peer-python ({args.peer_python}): ennemi and npeet not run (existing results "
-                              "are reported)")
+        progress(f"no --peer-python ({args.peer_python}): ennemi and npeet not run (existing results "
+                 "are reported)")
     for name in args.tasks:
         task = discrete_tasks.get_task(name)
         missing = {seed: [m for m in PEERS if f"{name}|{args.n}|{seed}|{m}" not in results] for seed in args.seeds}
@@ -132,14 +134,14 @@ def run(args, results):
                 if method in missing[seed]:
                     _store(results, task, args.n, seed, method, record)
             write_json(results, args.results)
-            benchmarking.progress(f"{name}: {', '.join(names)} done")
+            progress(f"{name}: {', '.join(names)} done")
         for seed in args.seeds:
             x, y = task.sample(args.n, seed)
             for method in ("tfmi-default", "sklearn"):
                 if f"{name}|{args.n}|{seed}|{method}" not in results:
                     _store(results, task, args.n, seed, method, run_method(method, task, x, y, seed))
                     write_json(results, args.results)
-            benchmarking.progress(f"{name} seed {seed} done")
+            progress(f"{name} seed {seed} done")
 
 
 def summary(records):
@@ -204,11 +206,8 @@ def main(argv=None):
     run(args, results)
     records = [record for key, record in results.items() if record is not None and record["task"] in args.tasks
                and record["n"] == args.n and record["seed"] in args.seeds]
-    markdown = report(records, args)
-    print(markdown)
-    benchmarking.write_markdown(f"{args.out}.md", markdown)
-    write_json({"n": args.n, "seeds": args.seeds, "summary": summary(records), "runs": records}, f"{args.out}.json")
-    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    benchmarking.write_report(args.out, report(records, args),
+                              {"n": args.n, "seeds": args.seeds, "summary": summary(records), "runs": records})
     return 0
 
 

@@ -8,8 +8,9 @@ The suite (``tfmi.data.ground_truth``): the 40 tasks of benchmark-mi 0.1.3 ("Bey
 and 20-dimensional Gaussians with 6, 8 and 10 nats (above InfoNCE's log 256). tfmi's
 estimators are the lines of ``tfmi.evaluation.estimator_benchmark.ESTIMATORS``; with
 ``--peer-python`` (a Python 3.11 virtualenv with benchmark-mi 0.1.3, see README) bmi's
-InfoNCE, NWJ, DV, MINE, KSG and CCA run on the same samples, in a subprocess of
-tools/bmi_peer.py fed by an .npz file.
+InfoNCE, NWJ, DV, MINE, KSG and CCA run on the same samples, in a subprocess of the peer
+script bmi_peer.py fed by an .npz file (shipped with tfmi: ``python -c "from
+tfmi.evaluation.peers import peer_script_path; print(peer_script_path('bmi_peer'))"``).
 
 One JSON file per (task, n, seed, estimator) under ``--results``; existing ones are skipped,
 so the benchmark resumes and can run in pieces. Then the report, made from every result
@@ -25,12 +26,10 @@ result records the 1-minute load average at its start).
 import argparse
 import os
 import sys
-import time
 
+from tfmi.console import progress
 from tfmi.data import ground_truth
-from tfmi.evaluation import benchmarking
 from tfmi.evaluation import estimator_benchmark as bench
-from tfmi.json_files import write_json
 
 QUICK = {"tasks": list(bench.QUICK_TASKS), "n": [5000], "seeds": [0],
          "estimators": ["tfmi-default", "bmi-infonce-2k", "bmi-ksg", "bmi-cca"]}
@@ -38,18 +37,14 @@ FULL = {"tasks": list(ground_truth.TASKS), "n": [5000, 10000], "seeds": [0, 1, 2
         "estimators": list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}
 
 
-def _list_of(kind):
-    return lambda text: [kind(item.strip()) for item in text.split(",") if item.strip()]
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5 tasks, n=5000, seed 0, few estimators")
-    parser.add_argument("--tasks", type=_list_of(str),
+    parser.add_argument("--tasks", type=bench.comma_list(str),
                         help="comma-separated task names or groups (bmi, high_mi, all); default all")
-    parser.add_argument("--n", type=_list_of(int), help="sample sizes, e.g. 5000,10000")
-    parser.add_argument("--seeds", type=_list_of(int), help="data seeds, e.g. 0,1,2")
-    parser.add_argument("--estimators", type=_list_of(str),
+    parser.add_argument("--n", type=bench.comma_list(int), help="sample sizes, e.g. 5000,10000")
+    parser.add_argument("--seeds", type=bench.comma_list(int), help="data seeds, e.g. 0,1,2")
+    parser.add_argument("--estimators", type=bench.comma_list(str),
                         help=f"from {list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}")
     parser.add_argument("--peer-python", help="python of a benchmark-mi 0.1.3 virtualenv; runs the bmi-* estimators")
     bench.add_report_arguments(parser, "bench_estimators")
@@ -58,13 +53,7 @@ def parse_args(argv=None):
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    tasks = []
-    for name in args.tasks:
-        tasks += bench.TASK_GROUPS.get(name, [name])
-    unknown = sorted(set(tasks) - set(ground_truth.TASKS))
-    if unknown:
-        parser.error(f"unknown tasks {unknown}; choose from {list(bench.TASK_GROUPS)} or {list(ground_truth.TASKS)}")
-    args.tasks = list(dict.fromkeys(tasks))
+    args.tasks = bench.expand_tasks(parser, args.tasks, bench.TASK_GROUPS, ground_truth.TASKS)
     unknown = sorted(set(args.estimators) - set(bench.ESTIMATORS) - set(bench.PEER_ESTIMATORS))
     if unknown:
         known = list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)
@@ -76,43 +65,22 @@ def parse_args(argv=None):
     return args
 
 
-def run(args):
-    """Runs every selected (task, n, seed, estimator) that has no result file yet."""
+def main(argv=None):
+    args = parse_args(argv)
     own = [name for name in args.estimators if name in bench.ESTIMATORS]
     peers = [name for name in args.estimators if name in bench.PEER_ESTIMATORS] if args.peer_python else []
-    if not args.peer_python and len(own) < len(args.estimators):
-        print("no --peer-python: the bmi-* estimators run only with it (their existing results are reported)",
-              file=sys.stderr)
-    cells = [(task, n, seed) for task in args.tasks for n in args.n for seed in args.seeds]
-    start = time.perf_counter()
-    for index, (task_name, n, seed) in enumerate(cells):
+    if not args.report_only and not args.peer_python and len(own) < len(args.estimators):
+        progress("no --peer-python: the bmi-* estimators run only with it (their existing results are reported)")
+
+    def run_cell(task_name, n, seed):
         task = ground_truth.get_task(task_name)
         records = [bench.run_tfmi(name, task, n, seed, args.results) for name in own]
         if peers:
             records += bench.run_peer(args.peer_python, peers, task, n, seed, args.results, args.peer_timeout)
-        cell = f"{task_name} n={n} seed={seed} (I = {task.mi:.3f})"
-        print(bench.progress_line(index, len(cells), cell, records, time.perf_counter() - start), file=sys.stderr,
-              flush=True)
+        return f"{task_name} n={n} seed={seed} (I = {task.mi:.3f})", records
 
-
-def main(argv=None):
-    args = parse_args(argv)
-    if not args.report_only:
-        run(args)
-    records = bench.load_results(args.results, set(args.tasks), set(args.n), set(args.seeds), set(args.estimators))
-    if not records:
-        print(f"no results under {args.results} for this selection", file=sys.stderr)
-        return 1
-    groups = bench.summarise_groups(records)
-    note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {os.getloadavg()[0]:.1f} at the end."
-    markdown = bench.report_markdown(records, groups, note)
-    print(markdown)
-    benchmarking.write_markdown(f"{args.out}.md", markdown)
-    write_json({"subset": bench.subset_description(records), "summary": groups, "runs": records,
-                "estimators": {name: bench.ESTIMATORS[name] for name in args.estimators if name in bench.ESTIMATORS}},
-               f"{args.out}.json")
-    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
-    return 0
+    return bench.run_benchmark(args, run_cell, args.estimators, bench.MI_SUITE,
+                               {name: bench.ESTIMATORS[name] for name in own})
 
 
 if __name__ == "__main__":

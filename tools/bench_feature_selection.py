@@ -37,6 +37,7 @@ import numpy as np
 import sklearn.feature_selection
 
 import tfmi.sklearn
+from tfmi.console import progress
 from tfmi.data import selection_problems
 from tfmi.estimation.mixed import continuous_discrete_mi
 from tfmi.evaluation import benchmarking
@@ -109,8 +110,8 @@ def run(args, results):
         if name not in problems:
             problems[name] = PROBLEMS[name](args.n, args.features, args.seed)
         problem = problems[name]
-        load = os.getloadavg()[0]
-        print(f"{scorer}: {name}, {args.n} rows x {args.features} features ...", file=sys.stderr, flush=True)
+        load = benchmarking.load_average()
+        progress(f"{scorer}: {name}, {args.n} rows x {args.features} features ...")
         start = time.perf_counter()
         scores = np.asarray(SCORERS[scorer][1](problem.X, problem.y, args.seed), dtype=np.float64)
         seconds = time.perf_counter() - start
@@ -119,7 +120,7 @@ def run(args, results):
                                        "scores": scores.tolist(), "mi_true": problem.mi.tolist(),
                                        "names": problem.names, "informative": problem.informative}
         write_json(results, args.results)
-        print(f"{scorer}: {seconds:.1f} s", file=sys.stderr, flush=True)
+        progress(f"{scorer}: {seconds:.1f} s")
 
 
 def run_accuracy(args, results):
@@ -143,7 +144,7 @@ def run_accuracy(args, results):
                                 "interval": list(ours.interval), "sklearn": float(theirs),
                                 "seconds": [middle - start, time.perf_counter() - middle]}
         write_json(results, args.results)
-        print(f"accuracy: {case} done", file=sys.stderr, flush=True)
+        progress(f"accuracy: {case} done")
 
 
 def accuracy_report(records):
@@ -227,7 +228,7 @@ def main(argv=None):
     accuracy = [value for key, value in results.items()
                 if key.startswith("accuracy ") and value["seed"] < (args.accuracy_seeds or np.inf)]
     if not records:
-        print(f"no results in {args.results} for this selection", file=sys.stderr)
+        progress(f"no results in {args.results} for this selection")
         return 1
     markdown = report(records)
     if accuracy:
@@ -235,11 +236,8 @@ def main(argv=None):
         markdown += (f"\nOne feature, classes of Gaussians: continuous_discrete_mi (tfmi.sklearn.mutual_info_classif's "
                      f"estimate) and scikit-learn's mutual_info_classif on the same samples, {seeds} data seeds:\n\n"
                      + accuracy_report(accuracy) + "\n")
-    print(markdown)
-    benchmarking.write_markdown(f"{args.out}.md", markdown)
-    write_json({"runs": records, "summary": {record["scorer"]: summary(record) for record in records},
-                "accuracy": accuracy}, f"{args.out}.json")
-    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    benchmarking.write_report(args.out, markdown, {"runs": records, "summary": {r["scorer"]: summary(r) for r in records},
+                                                   "accuracy": accuracy})
     return 0
 
 

@@ -16,7 +16,7 @@ The methods, on the same samples (x, y [n]), at the lags ``--lags`` (default 1, 
 - "tfmi-uncorrected": the same call with ``serial_dependence=False``: the same values (the
   report counts the runs where they differ), the interval of rows taken as independent.
 - "ennemi": ``ennemi.estimate_mi(y, x, lag=lags, k=3)`` in a subprocess of
-  ``--ennemi-python`` (a virtualenv with ennemi; tools/lagged_peer.py), fed an .npz of the
+  ``--ennemi-python`` (a virtualenv with ennemi; tfmi/evaluation/peers/lagged_peer.py), fed an .npz of the
   series. ennemi's lag k is I(y_t; x_{t-k}), tfmi's I(x_t; y_{t+k}): the same quantity;
   each run first checks that with ``lagged_peer.py --check-convention`` (the report quotes
   it). Without ``--ennemi-python`` ennemi is not run (results already kept are reported).
@@ -36,17 +36,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from tfmi.data import lagged_tasks
+from tfmi.console import progress
 from tfmi.evaluation import benchmarking
+from tfmi.evaluation.peers import peer_script_path
 from tfmi.json_files import write_json
 
 METHODS = ("tfmi-corrected", "tfmi-uncorrected", "ennemi")
 TFMI = {"tfmi-corrected": True, "tfmi-uncorrected": False}  # method -> serial_dependence
-PEER_SCRIPT = Path(__file__).resolve().parent / "lagged_peer.py"
+PEER_SCRIPT = peer_script_path("lagged_peer")
 
 
 def _list_of(kind):
@@ -71,7 +72,7 @@ def parse_args(argv=None):
     if not args.lags or 0 in args.lags:
         parser.error("--lags must be non-zero integers")
     if args.ennemi_python and not os.access(args.ennemi_python, os.X_OK):
-        parser.error(f"--ennemi-python {args.ennemi_python} is not an executable; see tools/lagged_peer.py")
+        parser.error(f"--ennemi-python {args.ennemi_python} is not an executable; see tfmi/evaluation/peers/lagged_peer.py")
     return args
 
 
@@ -88,7 +89,7 @@ def run_tfmi(method, x, y, lags, seed):
 
 
 def run_ennemi(python, x, y, lags, timeout):
-    """ennemi's record from tools/lagged_peer.py, or None (reported) when it gave none."""
+    """ennemi's record from tfmi/evaluation/peers/lagged_peer.py, or None (reported) when it gave none."""
     with tempfile.TemporaryDirectory() as scratch:
         data, out = os.path.join(scratch, "series.npz"), os.path.join(scratch, "peer.json")
         np.savez(data, x=x, y=y, lags=np.asarray(lags))
@@ -101,7 +102,7 @@ def run_ennemi(python, x, y, lags, timeout):
         report = json.load(open(out)) if os.path.exists(out) else {"results": {}}
     fields = report["results"].get("ennemi")
     if fields is None or "error" in fields:
-        benchmarking.progress(f"ennemi gave no result: {failure or fields}")
+        progress(f"ennemi gave no result: {failure or fields}")
         return None
     return {"estimate": [fields["estimates"][str(lag)] for lag in lags], "low": None, "high": None, "stderr": None,
             "seconds": fields["seconds"], "method": f"ennemi {report['ennemi']} estimate_mi(y, x, lag=lags, k=3)"}
@@ -123,7 +124,7 @@ def run(args, results):
     """Every (task, seed, method) run missing from ``results``, written after each."""
     runs_ennemi = "ennemi" in args.methods and args.ennemi_python
     if "ennemi" in args.methods and not args.ennemi_python:
-        benchmarking.progress("no --ennemi-python: ennemi not run (results already kept are reported)")
+        progress("no --ennemi-python: ennemi not run (results already kept are reported)")
     warmed = False
     for name in args.tasks:
         task = lagged_tasks.get_task(name)
@@ -146,7 +147,7 @@ def run(args, results):
                 results[key] = {**record, "task": name, "family": task.family, "truth": truth, "lags": args.lags,
                                 "n": args.n, "seed": seed, "estimator": method}
                 write_json(results, args.results)
-            benchmarking.progress(f"{name} seed {seed} done")
+            progress(f"{name} seed {seed} done")
 
 
 # Scoring -------------------------------------------------------------------------------
@@ -267,23 +268,20 @@ def main(argv=None):
     convention = None
     if "ennemi" in args.methods and args.ennemi_python:
         convention = check_convention(args.ennemi_python)
-        benchmarking.progress(convention)
+        progress(convention)
     run(args, results)
     wanted = {_key(name, args, seed, method) for name in args.tasks for seed in args.seeds for method in args.methods}
     records = [record for key, record in results.items() if key in wanted]
     if not records:
         raise SystemExit("error: no results to report")
     markdown = report(records, args, convention)
-    print(markdown)
-    benchmarking.write_markdown(f"{args.out}.md", markdown)
-    write_json({"n": args.n, "seeds": args.seeds, "lags": args.lags, "tasks": args.tasks,
+    benchmarking.write_report(args.out, markdown, {"n": args.n, "seeds": args.seeds, "lags": args.lags, "tasks": args.tasks,
                 "exact": {name: {str(lag): lagged_tasks.get_task(name).mi(lag) for lag in args.lags}
                           for name in args.tasks},
                 "ennemi_convention": convention, "summary": per_family(records),
                 "per_lag": [{"task": task, "lag": lag, "method": method, **value}
                             for (task, lag, method), value in sorted(per_lag(records).items())],
-                "machine": benchmarking.machine_info(), "runs": records}, f"{args.out}.json")
-    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+                "machine": benchmarking.machine_info(), "runs": records})
     return 0
 
 

@@ -18,6 +18,7 @@ import pathlib
 import sys
 import time
 
+from tfmi.console import progress
 from tfmi.evaluation import benchmarking
 from tfmi.json_files import write_json
 
@@ -63,7 +64,7 @@ def main(argv=None):
         for rows in args.rows:
             path = pathlib.Path(args.results) / f"rows{rows}_dims{dims}.json"
             if not path.exists():
-                benchmarking.progress(f"estimate_mi on {rows} rows of {dims} + {dims} columns ...")
+                progress(f"estimate_mi on {rows} rows of {dims} + {dims} columns ...")
                 try:
                     record = benchmarking.run_worker(__file__, ["--measure", rows, dims], timeout=args.timeout)
                 except RuntimeError as error:

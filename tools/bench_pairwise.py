@@ -14,7 +14,8 @@ independent ones (MI 0). The methods, each on the same samples:
 - "tfmi-default": ``tfmi.pairwise_mi(table, seed=0)`` (estimator "auto"), its pairs kept
   in ``tfmi-default.jsonl`` as they finish, so an interrupted run resumes pair by pair.
 - "ennemi": ``ennemi.pairwise_mi(values, k=3)`` in a subprocess of ``--ennemi-python`` (a
-  virtualenv with ennemi; see tools/pairwise_peer.py), fed an .npz of the table.
+  virtualenv with ennemi; see the peer script pairwise_peer.py in ``tfmi.evaluation.peers``),
+  fed an .npz of the table.
 - "sklearn": ``sklearn.feature_selection.mutual_info_regression(x_i, x_j, n_neighbors=3,
   random_state=0)`` per pair (the KSG estimator with small noise).
 
@@ -34,17 +35,18 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
+from tfmi.console import progress
 from tfmi.data import pairwise_table
 from tfmi.evaluation import benchmarking
 from tfmi.evaluation import estimator_benchmark as bench
+from tfmi.evaluation.peers import peer_script_path
 from tfmi.json_files import write_json
 
 METHODS = ("tfmi-default", "ennemi", "sklearn")
-PEER_SCRIPT = Path(__file__).resolve().parent / "pairwise_peer.py"
+PEER_SCRIPT = peer_script_path("pairwise_peer")
 FAMILIES = ("copula", "mixture", "functional", "independent")
 
 
@@ -76,7 +78,7 @@ def parse_args(argv=None):
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {list(METHODS)}")
     if args.ennemi_python and not os.access(args.ennemi_python, os.X_OK):
-        parser.error(f"--ennemi-python {args.ennemi_python} is not an executable; see tools/pairwise_peer.py")
+        parser.error(f"--ennemi-python {args.ennemi_python} is not an executable; see {PEER_SCRIPT}")
     if args.rows < 100:
         parser.error("--rows must be >= 100")
     whole = args.columns == list(pairwise_table.NAMES)
@@ -106,10 +108,10 @@ def _write(record, path):
 
 def _base(columns, rows, seed, method):
     return {**_described(columns), "n": rows, "seed": seed, "estimator": method, "cpus": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0]}
+            "load_average_1m": benchmarking.load_average()}
 
 
-def run_tfmi(columns, rows, seed, results, log=benchmarking.progress):
+def run_tfmi(columns, rows, seed, results, log=progress):
     """tfmi.pairwise_mi on the table, resumed from its JSON-lines file; returns the result."""
     import tfmi
 
@@ -155,7 +157,7 @@ def run_sklearn(columns, rows, seed, results):
 
 
 def run_ennemi(python, columns, rows, seed, results, timeout):
-    """ennemi.pairwise_mi in a subprocess of ``python`` (tools/pairwise_peer.py)."""
+    """ennemi.pairwise_mi in a subprocess of ``python`` (``PEER_SCRIPT``)."""
     _, values = pairwise_table.sample(rows, seed, columns)
     with tempfile.TemporaryDirectory() as scratch:
         data = os.path.join(scratch, "table.npz")
@@ -169,14 +171,14 @@ def run(args):
     folder = (table_name(args.columns), args.rows, args.seed)
     missing = bench.missing_runs(args.methods, args.results, *folder)
     if "sklearn" in missing:
-        benchmarking.progress("sklearn: mutual_info_regression per pair")
+        progress("sklearn: mutual_info_regression per pair")
         run_sklearn(args.columns, args.rows, args.seed, args.results)
     if "ennemi" in missing:
         if args.ennemi_python:
-            benchmarking.progress("ennemi: pairwise_mi in its virtualenv")
+            progress("ennemi: pairwise_mi in its virtualenv")
             run_ennemi(args.ennemi_python, args.columns, args.rows, args.seed, args.results, args.peer_timeout)
         else:
-            benchmarking.progress("no --ennemi-python: ennemi not run (an existing result is reported)")
+            progress("no --ennemi-python: ennemi not run (an existing result is reported)")
     if "tfmi-default" in missing:
         run_tfmi(args.columns, args.rows, args.seed, args.results)
 
@@ -266,18 +268,15 @@ def main(argv=None):
     records = bench.load_results(args.results, {table_name(args.columns)}, {args.rows}, {args.seed},
                                  set(args.methods))
     if not records:
-        print(f"no results under {folder}", file=sys.stderr)
+        progress(f"no results under {folder}")
         return 1
     loads = ", ".join(f"{record['estimator']} {record['load_average_1m']:.1f}" for record in records
                       if record.get("load_average_1m") is not None)
     note = f"Machine: {os.cpu_count()} CPU cores shared with other work; load average (1 min) at each start: {loads}."
-    markdown = report_markdown(records, args.columns, args.rows, args.seed, args.date, note)
-    print(markdown)
-    benchmarking.write_markdown(f"{args.out}.md", markdown)
-    write_json({"columns": args.columns, "rows": args.rows, "seed": args.seed, "date": args.date,
-                "true_mi": pairwise_table.true_mi(args.columns),
-                "scores": [score(record, args.columns) for record in records], "runs": records}, f"{args.out}.json")
-    print(f"Wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    benchmarking.write_report(args.out, report_markdown(records, args.columns, args.rows, args.seed, args.date, note),
+                              {"columns": args.columns, "rows": args.rows, "seed": args.seed, "date": args.date,
+                               "true_mi": pairwise_table.true_mi(args.columns),
+                               "scores": [score(record, args.columns) for record in records], "runs": records})
     jsonl = folder / "tfmi-default.jsonl"
     if args.heatmap and jsonl.exists() and any(record["estimator"] == "tfmi-default" for record in records):
         import tfmi
@@ -285,7 +284,7 @@ def main(argv=None):
         names, values = pairwise_table.sample(args.rows, args.seed, args.columns)
         result = tfmi.pairwise_mi(dict(zip(names, values.T)), seed=args.seed, results=jsonl)  # all read back
         result.plot(args.heatmap)
-        print(f"Wrote {args.heatmap} ({result.reused} of {len(result.table)} pairs read back)", file=sys.stderr)
+        progress(f"Wrote {args.heatmap} ({result.reused} of {len(result.table)} pairs read back)")
     return 0
 
 

@@ -38,6 +38,7 @@ import math
 import os
 import time
 
+from tfmi.console import progress
 from tfmi.evaluation import benchmarking
 from tfmi.json_files import write_json
 
@@ -230,7 +231,7 @@ def main(argv=None):
                        f"peak RSS {record['peak_rss_mib']:.0f} MiB, {record['process_seconds']:.0f} s")
         elapsed = time.perf_counter() - start
         eta = elapsed / (index + 1) * (len(pairs) - index - 1)
-        benchmarking.progress(f"[{index + 1}/{len(pairs)}] {encoder:12s} x {critic:9s} {message} | ETA {eta / 60:.1f} min")
+        progress(f"[{index + 1}/{len(pairs)}] {encoder:12s} x {critic:9s} {message} | ETA {eta / 60:.1f} min")
     rows, total = paper_summary(report["results"])
     report.update(paper_runs=rows, paper_total_hours=total, total_seconds=time.perf_counter() - start,
                   load_average_1m_at_end=benchmarking.load_average())

@@ -26,13 +26,10 @@ tfmi/evaluation/checkpoints.py for what each number is.
 
 import argparse
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tfmi.cli import run_reporting_errors  # noqa: E402
+from tfmi.console import Progress, run_reporting_errors  # noqa: E402
 from tfmi.evaluation import checkpoints  # noqa: E402
 from tfmi.evaluation import linear_eval as le  # noqa: E402
 from tfmi.workdir import Workdir  # noqa: E402
@@ -79,7 +76,7 @@ def run(args):
             data_seed=args.data_seed,
             output=args.output,
             overwrite=args.overwrite,
-            progress=lambda message: print(message, flush=True),
+            progress=Progress(stdout=True),  # on stdout, with the lines that name what was written
         )
         print(f"wrote {args.output or Workdir(workdir).eval_curve_path} ({len(curve['records'])} steps)", flush=True)
         curves.append(curve)

@@ -34,14 +34,13 @@ tfmi.evaluation.dialogue; this file holds the command line and the paper's table
 import argparse
 import math
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tfmi.console import Progress, run_reporting_errors  # noqa: E402
 
-from tfmi.cli import run_reporting_errors  # noqa: E402
+PROGRESS = Progress(stdout=True)  # progress lines, on stdout with the results: the tool's output is its log
 
 METRICS = ("ppl", "seq_rep_avg", "rep", "wrep", "uniq", "dist_1", "dist_2", "bleu", "entropy_4")
 # Tables 5 (test) and 6 (valid) of Sordoni et al. (2021); Table 2's valid ppl/BLEU
@@ -122,7 +121,7 @@ def evaluate(args):
                 mmi_responses += dialogue.mmi_rerank(backward, batch, candidates, args.mmi_samples)
             for row, length in zip(batch["future_ids"], batch["future_length"]):
                 references.append(dialogue.first_utterance(row[:length]))
-            print(f"{workdir}: {len(responses)} examples, {time.time() - start:.0f} s", flush=True)
+            PROGRESS(f"{workdir}: {len(responses)} examples, {time.time() - start:.0f} s")
         if not responses:
             raise ValueError(f"{workdir}: the {args.split} split has no examples.")
         token_level = token_metrics.result()

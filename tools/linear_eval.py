@@ -18,19 +18,18 @@ notebook (min-max scaling, C=10, tol=0.1). The results go to WORKDIR/linear_eval
 import argparse
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tfmi.cli import run_reporting_errors  # noqa: E402
+from tfmi.console import Progress, run_reporting_errors  # noqa: E402
 from tfmi.data import cifar_halves, mnist_halves  # noqa: E402
 from tfmi.evaluation import linear_eval as le  # noqa: E402
 from tfmi.workdir import Workdir  # noqa: E402
 
 DATASETS = ("mnist_halves", "cifar10_halves")
+PROGRESS = Progress(stdout=True)  # progress lines, on stdout with the results: the tool's output is its log
+
 # Trainer datasets of image views -> the labelled set their encoder is evaluated on.
 VIEW_DATASETS = {"cifar10_views": "cifar10", "imagenet_views": "imagenet2012", "imagenet100_views": "imagenet100"}
 
@@ -144,8 +143,8 @@ def run_images(args, dataset):
         encoder, train, test, classifier=args.classifier, batch_size=args.batch_size,
         num_train=args.num_train, num_test=args.num_test, keras_options=keras_options, **classifier,
     )
-    print(f"encoded {dataset} {train_split}/{test_split} at {image_size}x{image_size} with {encoder.path} "
-          f"({time.time() - start:.1f} s)", flush=True)
+    PROGRESS(f"encoded {dataset} {train_split}/{test_split} at {image_size}x{image_size} with {encoder.path} "
+             f"({time.time() - start:.1f} s)")
     print(describe(f"encoder on {dataset}", result), flush=True)
     results = {"dataset": dataset, "encoder": encoder.path, "classifier": result.settings,
                "results": {"encoder": result.to_dict()}}
@@ -180,8 +179,8 @@ def run(args):
             start = time.time()
             train = subset(load_split(dataset, "train", noise, args, config_data), args.num_train)
             test = subset(load_split(dataset, "test", noise, args, config_data), args.num_test)
-            print(f"loaded {dataset} (noise_std={noise:g}): {len(train.labels)} train, {len(test.labels)} test "
-                  f"examples of {train.top.shape[1]} values ({time.time() - start:.1f} s)", flush=True)
+            PROGRESS(f"loaded {dataset} (noise_std={noise:g}): {len(train.labels)} train, {len(test.labels)} test "
+                     f"examples of {train.top.shape[1]} values ({time.time() - start:.1f} s)")
             cache[noise] = (train, test)
         return cache[noise]
 
@@ -190,7 +189,7 @@ def run(args):
         start = time.time()
         train_features = le.encode(encoder, train.top, args.batch_size)
         test_features = le.encode(encoder, test.top, args.batch_size)
-        print(f"encoded with {encoder.path} ({time.time() - start:.1f} s)", flush=True)
+        PROGRESS(f"encoded with {encoder.path} ({time.time() - start:.1f} s)")
         result = le.fit_linear_classifier(train_features, train.labels, test_features, test.labels, **classifier)
         print(describe(f"encoder (noise_std={noise_std:g})", result), flush=True)
         results["encoder"] = encoder.path

@@ -19,7 +19,6 @@ import collections
 import json
 import math
 import os
-import sys
 
 import matplotlib
 
@@ -27,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tfmi.console import progress  # noqa: E402
 from tfmi.workdir import Workdir  # noqa: E402
 
 METHOD_LABELS = {
@@ -51,7 +51,7 @@ def load_run(workdir, last):
     metric = "train/mi_nce_is" if figure == "bottom" else "train/mi"
     values = np.array([r[metric] for r in records if metric in r][-last:])
     if not len(values):
-        print(f"skipping {workdir}: its metrics.jsonl has no {metric}", file=sys.stderr)
+        progress(f"skipping {workdir}: its metrics.jsonl has no {metric}")
         return None
     return {
         "figure": figure,

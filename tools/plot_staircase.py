@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import sys
 
 import matplotlib
 
@@ -28,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tfmi.console import progress  # noqa: E402
 from tfmi.workdir import Workdir  # noqa: E402
 
 BOUND_ORDER = ("infonce", "nwj", "tuba", "dv", "js", "smile", "interpolated", "mine")
@@ -196,16 +196,16 @@ def main(argv=None):
     finished = [(run, workdir) for run, workdir in zip(runs, workdirs)
                 if len(run[1]) and run[1][-1] >= run[0]["total_steps"]]
     if len(finished) < len(given):
-        print(f"{len(given) - len(finished)} unfinished runs left out", file=sys.stderr)
+        progress(f"{len(given) - len(finished)} unfinished runs left out")
     runs, workdirs = [run for run, _ in finished], [workdir for _, workdir in finished]
     if not runs:
         raise SystemExit("error: none of the given paths is a finished workdir.")
     plot(runs, args.out)
     print(stage_table(runs))
-    print(f"wrote {args.out}", file=sys.stderr)
+    progress(f"wrote {args.out}")
     if args.export:
         written = export(runs, workdirs, args.export, args.command)
-        print(f"wrote {len(written)} files under {args.export}", file=sys.stderr)
+        progress(f"wrote {len(written)} files under {args.export}")
 
 
 if __name__ == "__main__":

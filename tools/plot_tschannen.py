@@ -53,7 +53,6 @@ import argparse
 import json
 import math
 import os
-import sys
 
 import matplotlib
 
@@ -62,6 +61,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfmi import workdir as workdir_lib  # noqa: E402
+from tfmi.console import progress  # noqa: E402
 from tfmi.encoders.jacobian import PAPER_PERCENTILES  # noqa: E402
 from tfmi.evaluation.seed_curves import (  # noqa: E402
     aggregate, eval_series, finite, logged_percentiles, metric_series, pooled_percentiles)
@@ -216,16 +216,14 @@ def main(argv=None):
     for workdir in find_workdirs(args.paths):
         run = load_run(workdir)
         if run["desc"]["experiment"] not in wanted:
-            print(f"skipping {workdir}: a {run['desc']['experiment']!r} run, not one of Figure {figure}'s {list(wanted)}",
-                  file=sys.stderr)
+            progress(f"skipping {workdir}: a {run['desc']['experiment']!r} run, not one of Figure {figure}'s "
+                     f"{list(wanted)}")
             continue
         if not run["records"] and figure != "noniid" and not run["metrics"]:
-            print(f"skipping {workdir}: no eval_curve.json (run tools/eval_checkpoints.py) and no metrics.jsonl",
-                  file=sys.stderr)
+            progress(f"skipping {workdir}: no eval_curve.json (run tools/eval_checkpoints.py) and no metrics.jsonl")
             continue
         if not run["records"] and figure != "noniid":
-            print(f"note: {workdir} has no eval_curve.json; run tools/eval_checkpoints.py --workdir {workdir}",
-                  file=sys.stderr)
+            progress(f"note: {workdir} has no eval_curve.json; run tools/eval_checkpoints.py --workdir {workdir}")
         runs.append(run)
     if not runs:
         raise SystemExit(f"error: no workdir of {list(wanted)} among {args.paths}.")
@@ -236,14 +234,14 @@ def main(argv=None):
         json.dump(json_safe({"figure": figure, "spread": args.spread, "paper": PAPER, "panels": curves,
                               "groups": [{"config": label(d), "desc": d, "workdirs": [r["workdir"] for r in rs]}
                                          for d, rs in groups]}), handle, indent=1)
-    print(f"wrote {out} and {stem}.json ({len(runs)} runs, {len(groups)} configs)", file=sys.stderr)
+    progress(f"wrote {out} and {stem}.json ({len(runs)} runs, {len(groups)} configs)")
     if args.table:
         rows = results_table(figure, groups, args.spread, args.last)
         found = claims(figure, rows)
         print(table_markdown(rows, found, args.spread))
         with open(f"{stem}_table.json", "w") as handle:
             json.dump(json_safe({"figure": figure, "spread": args.spread, "rows": rows, "claims": found}), handle, indent=1)
-        print(f"wrote {stem}_table.json", file=sys.stderr)
+        progress(f"wrote {stem}_table.json")
 
 
 if __name__ == "__main__":

@@ -26,16 +26,15 @@ OUT.partial.npz and a rerun of the same command resumes from it.
 
 import argparse
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tfmi.console import Progress, run_reporting_errors  # noqa: E402
 
-from tfmi.cli import run_reporting_errors  # noqa: E402
+PROGRESS = Progress(stdout=True)  # progress lines, on stdout with the results: the tool's output is its log
 
 
 def parse_args(argv=None):
@@ -105,9 +104,9 @@ def sample(args):
         with np.load(partial) as saved:
             if saved["negative_ids"].shape == negative_ids.shape and np.array_equal(saved["example_id"], example_id):
                 negative_ids, negative_length, done = saved["negative_ids"], saved["negative_length"], saved["done"]
-                print(f"resuming from {partial}: {int(done.sum())}/{count} examples done", flush=True)
+                PROGRESS(f"resuming from {partial}: {int(done.sum())}/{count} examples done")
             else:
-                print(f"ignoring {partial}: written for other settings", flush=True)
+                PROGRESS(f"ignoring {partial}: written for other settings")
 
     # Prompts of similar length share a batch (generation starts at the shortest prompt).
     order = [i for i in np.argsort([len(s) for s in examples.subview[:count]], kind="stable") if not done[i]]
@@ -136,11 +135,8 @@ def sample(args):
         batches += 1
         finished = first + len(rows)
         rate = finished / max(time.time() - start, 1e-9)
-        print(
-            f"{int(done.sum())}/{count} examples | {rate:.2f} examples/s | "
-            f"ETA {(total_left - finished) / max(rate, 1e-9):.0f} s",
-            flush=True,
-        )
+        PROGRESS(f"{int(done.sum())}/{count} examples | {rate:.2f} examples/s | "
+                 f"ETA {(total_left - finished) / max(rate, 1e-9):.0f} s")
         if batches % args.save_every == 0:
             _atomic_savez(partial, example_id=example_id, negative_ids=negative_ids,
                           negative_length=negative_length, done=done)

@@ -17,6 +17,10 @@ import subprocess
 import sys
 import time
 
+from tfmi.console import Progress
+
+PROGRESS = Progress(stdout=True)  # progress lines, on stdout with the results: the tool's output is its log
+
 
 def plan(config, args, seeds, root, extra):
     """The (workdir, command) of every run of the sweep."""
@@ -57,7 +61,7 @@ def main(argv=None):
             workdir, command = pending.pop(0)
             os.makedirs(workdir, exist_ok=True)
             log = open(os.path.join(workdir, "train.log"), "a")
-            print(f"[{len(runs) - len(pending)}/{len(runs)}] {' '.join(command[1:])}", flush=True)
+            PROGRESS(f"[{len(runs) - len(pending)}/{len(runs)}] {' '.join(command[1:])}")
             running.append((workdir, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
         for item in list(running):
             workdir, process, log = item
@@ -66,7 +70,7 @@ def main(argv=None):
                 running.remove(item)
                 if process.returncode:
                     failed.append(workdir)
-                    print(f"FAILED ({process.returncode}): {workdir}; see {workdir}/train.log", flush=True)
+                    PROGRESS(f"FAILED ({process.returncode}): {workdir}; see {workdir}/train.log")
         time.sleep(0.5)
     print(f"{len(runs) - len(failed)}/{len(runs)} runs finished in {time.time() - start:.0f} s.")
     return 1 if failed else 0

@@ -53,6 +53,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfmi.console import fail, run_reporting_errors
+
 try:  # Ctrl-C while TensorFlow loads (seconds): one line, not a traceback
     import keras
     import tensorflow as tf
@@ -65,8 +67,7 @@ try:  # Ctrl-C while TensorFlow loads (seconds): one line, not a traceback
     from tfmi.models.run import build_run
     from tfmi.workdir import Workdir
 except KeyboardInterrupt:
-    print("stopped by SIGINT while starting; nothing was written.", file=sys.stderr)
-    sys.exit(130)
+    fail("stopped by SIGINT while starting; nothing was written.", 130)
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. configs/gaussian_staircase.py:nwj."
@@ -433,14 +434,6 @@ def _log_metrics(config, writer, model, optimizer, step, metrics, steps_per_sec,
     )
 
 
-def _fail(message, status=2):
-    # The run is over: TensorFlow's complaints while objects are torn down (a checkpoint
-    # that failed to restore warns of "unrestored values") would only bury the message.
-    std_logging.getLogger("tensorflow").setLevel(std_logging.ERROR)
-    print(message, file=sys.stderr)
-    sys.exit(status)
-
-
 def _config_file_error(error):
     """One line for a config file that cannot be loaded (ml_collections' "Failed loading
     config file" report), does not parse (SyntaxError: file, line, code) or fails as
@@ -490,7 +483,7 @@ def _parse_flags(argv):
             # ml_collections embeds the traceback of an error inside get_config(ARG).
             head = message.split("Error whilst parsing config file", 1)[0].rstrip()
             message = f"{head} {message.rstrip().splitlines()[-1]}"
-        _fail(f"error: {message} (python -m trainers.train --helpshort lists the flags)")
+        fail(f"error: {message} (python -m trainers.train --helpshort lists the flags)")
     except (AttributeError, KeyError) as error:
         # ml_collections raises these for an override of a field the config lacks.
         text = str(error)
@@ -503,48 +496,49 @@ def _parse_flags(argv):
         culprit = next(
             (o for o in overrides if field in o.split(".")[1:]), ", ".join(overrides) or "--config"
         )
-        _fail(
+        fail(
             f"error: --{culprit}: the config has no field {field!r}"
             + (f" (did you mean {suggestion.group(1)!r}?)" if suggestion else "")
             + ". Overrides can only set fields that the config file defines."
         )
     except Exception as error:  # noqa: BLE001  (the config file failed to load, parse or run)
-        _fail(_config_file_error(error))
+        fail(_config_file_error(error))
+
+
+def _error_message(error):
+    """What follows "error: " for a ValueError or OSError of a run: a full disk says how
+    to resume; a ValueError that is not an InputError adds the TFMI_DEBUG hint."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return (f"the disk is full ({error}). Free space and run the same command again to resume from the last "
+                "checkpoint.")
+    hint = "" if isinstance(error, InputError) else "\n(set TFMI_DEBUG=1 to see the traceback)"
+    return f"{error}{hint}"
 
 
 def main(argv):
     std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
     if len(argv) > 1:
-        _fail(f"error: unexpected arguments {argv[1:]}; flags are --config, --workdir and --config.FIELD=VALUE.")
+        fail(f"error: unexpected arguments {argv[1:]}; flags are --config, --workdir and --config.FIELD=VALUE.")
     config = _CONFIG.value
     if config is None:
-        _fail("error: --config is required, e.g. --config configs/gaussian_staircase.py")
+        fail("error: --config is required, e.g. --config configs/gaussian_staircase.py")
     try:
         config.keys()  # a config file that failed to load raises here
     except OSError as error:
-        _fail(_config_file_error(error))
+        fail(_config_file_error(error))
     if not _WORKDIR.value:
-        _fail("error: --workdir is required: where checkpoints, logs and the export go, e.g. --workdir runs/NAME")
+        fail("error: --workdir is required: where checkpoints, logs and the export go, e.g. --workdir runs/NAME")
     try:
-        train(config, os.path.expanduser(_WORKDIR.value))
+        # Ctrl-C before the training loop handles signals, or after it
+        run_reporting_errors(train, config, os.path.expanduser(_WORKDIR.value), describe=_error_message,
+                             stopped="stopped by SIGINT outside the training loop. Run the same command again: "
+                                     "it resumes from the last checkpoint.")
     except distribute.StartupInterrupted as interrupted:  # a signal before the first step
-        _fail(str(interrupted), status=interrupted.exit_status)
+        fail(str(interrupted), interrupted.exit_status)
     except Stopped as stopped:
         resume = shlex.join(["python", "-m", "trainers.train", *sys.argv[1:]])
-        _fail(f"{stopped} Resume with:\n  {resume}", status=stopped.exit_status)
-    except KeyboardInterrupt:  # before the training loop handles signals, or after it
-        _fail("stopped by SIGINT outside the training loop. Run the same command again: it resumes "
-              "from the last checkpoint.", status=130)
-    except (UserError, ValueError, OSError) as error:
-        if os.environ.get("TFMI_DEBUG"):
-            raise
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-            _fail(
-                f"error: the disk is full ({error}). Free space and run the same command "
-                "again to resume from the last checkpoint."
-            )
-        hint = "" if isinstance(error, InputError) else "\n(set TFMI_DEBUG=1 to see the traceback)"
-        _fail(f"error: {error}{hint}", status=getattr(error, "exit_status", 2))
+        fail(f"{stopped} Resume with:\n  {resume}", stopped.exit_status)
+
 
 if __name__ == "__main__":
     app.run(main, flags_parser=_parse_flags)

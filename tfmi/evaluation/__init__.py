@@ -15,6 +15,8 @@ Imported by name, not here (each is the library of one tool or paper):
   their training speed (tools/bench_bounds.py).
 - ``tfmi.evaluation.benchmarking``: what the speed benchmarks share (the machine,
   memory, step timing, measurements in a fresh process, tables).
+- ``tfmi.evaluation.peers``: the peer scripts the benchmarks run with other packages'
+  virtualenvs (files run by path, not modules to import).
 - ``tfmi.evaluation.seed_curves`` and ``tfmi.evaluation.tschannen_claims``: curves over
   seeds and Tschannen et al.'s stated values and claims checked on them
   (tools/plot_tschannen.py).

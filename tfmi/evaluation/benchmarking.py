@@ -16,7 +16,8 @@ measurements in a fresh process.
   (near 1 when the process had the machine; lower when other work took cores).
 - ``run_worker`` / ``print_result``: one measurement in a fresh Python process, so its
   memory is its own; the child prints its record as one JSON line.
-- ``markdown_table``, ``progress`` (to stderr), ``format_seconds``.
+- ``markdown_table``, ``write_report`` (a report printed and written as .md and .json),
+  ``format_seconds``; progress lines are ``tfmi.console.progress``.
 """
 
 import json
@@ -28,6 +29,9 @@ import statistics
 import subprocess
 import sys
 import time
+
+from tfmi.console import progress
+from tfmi.json_files import write_json
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULT_PREFIX = "RESULT "
@@ -220,9 +224,13 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def progress(message):
-    """A progress line on stderr, so stdout keeps only the tables."""
-    print(message, file=sys.stderr, flush=True)
+def write_report(out, markdown, fields):
+    """A benchmark's report: ``markdown`` printed and written to OUT.md (``write_markdown``),
+    ``fields`` written to OUT.json, then a progress line naming both files."""
+    print(markdown)
+    write_markdown(f"{out}.md", markdown)
+    write_json(fields, f"{out}.json")
+    progress(f"Wrote {out}.md and {out}.json")
 
 
 def format_seconds(seconds):

@@ -51,6 +51,7 @@ import time
 import numpy as np
 
 from tfmi import workdir as workdir_lib
+from tfmi.console import Progress, progress
 from tfmi.json_files import json_safe, write_json
 
 __all__ = [
@@ -268,7 +269,7 @@ def evaluate_checkpoints(
     encode_batch_size=1024,
     output=None,
     overwrite=False,
-    progress=print,
+    progress=progress,
 ):
     """Evaluates every kept checkpoint of a Tschannen et al. (2020) run; returns the curve.
 
@@ -291,7 +292,8 @@ def evaluate_checkpoints(
         batches' permutation (the same for every run, so that runs are comparable).
       output: the JSON file (default WORKDIR/eval_curve.json).
       overwrite: start afresh even when ``output`` holds records of other settings.
-      progress: a function of one string for progress lines (None: silent).
+      progress: a function of one string for progress lines (default: on stderr,
+        ``tfmi.console.progress``; None: silent).
 
     Returns:
       The eval_curve dict: "settings", "pixel_baseline" and "records", one record per
@@ -301,7 +303,7 @@ def evaluate_checkpoints(
     """
     from tfmi.evaluation import linear_eval
 
-    say = progress or (lambda message: None)
+    progress = progress or Progress(quiet=True)
     workdir = os.fspath(workdir)
     config = load_run_config(workdir)
     run = workdir_lib.Workdir(workdir)
@@ -316,13 +318,13 @@ def evaluate_checkpoints(
     done = {record["step"] for record in curve["records"]}
     todo = [(step, path) for step, path in steps if step not in done]
     if not todo and (curve.get("pixel_baseline") or not pixels):
-        say(f"{output}: every selected step ({len(steps)}) is already evaluated.")
+        progress(f"{output}: every selected step ({len(steps)}) is already evaluated.")
         return curve
 
     start = time.time()
     train = _subset(_load_halves(config, "train", noise_std, data_seed), num_train, "num_train")
     test = _subset(_load_halves(config, "test", noise_std, data_seed), num_test, "num_test")
-    say(
+    progress(
         f"{workdir}: {config.experiment}, {len(train.labels)} train / {len(test.labels)} test "
         f"images (noise_std={noise_std:g}); {len(todo)} of {len(steps)} steps to evaluate "
         f"({time.time() - start:.1f} s to load)"
@@ -331,11 +333,12 @@ def evaluate_checkpoints(
         result = linear_eval.pixel_baseline(train, test, **classifier)
         curve["pixel_baseline"] = result.to_dict()
         write_json(curve, output)
-        say(f"  pixel baseline: test accuracy {result.accuracy:.4f} ({result.fit_seconds:.1f} s)")
+        progress(f"  pixel baseline: test accuracy {result.accuracy:.4f} ({result.fit_seconds:.1f} s)")
     if todo:
         _evaluate_steps(
             config, curve, output, todo, train, test, classifier=classifier, mi_batches=mi_batches,
-            jacobian_points=jacobian_points, data_seed=data_seed, encode_batch_size=encode_batch_size, say=say,
+            jacobian_points=jacobian_points, data_seed=data_seed, encode_batch_size=encode_batch_size,
+            progress=progress,
         )
     return curve
 
@@ -409,7 +412,7 @@ def _open_curve(output, settings, workdir, config, overwrite):
 
 
 def _evaluate_steps(config, curve, output, todo, train, test, *, classifier, mi_batches, jacobian_points,
-                    data_seed, encode_batch_size, say):
+                    data_seed, encode_batch_size, progress):
     """Evaluates each (step, path) of ``todo`` in turn, adding its record to ``curve``
     and rewriting ``output`` after each."""
     model, encoder = build_run_model(config)
@@ -431,7 +434,7 @@ def _evaluate_steps(config, curve, output, todo, train, test, *, classifier, mi_
                 if os.path.exists(f"{path}.index"):
                     raise
                 # A trainer still running keeps only the newest checkpoints.
-                say(f"  step {step}: {path} was deleted meanwhile by the trainer; skipped")
+                progress(f"  step {step}: {path} was deleted meanwhile by the trainer; skipped")
                 continue
         record = _classifier_record(step, path, encode, train, test, classifier, encode_batch_size)
         record.update(model.checkpoint_record(step))
@@ -445,7 +448,7 @@ def _evaluate_steps(config, curve, output, todo, train, test, *, classifier, mi_
         timings.append(record["seconds"])
         remaining = (len(todo) - index - 1) * float(np.mean(timings))
         mi = f", I_EST {record['mi']:.3f}" if "mi" in record else ""
-        say(
+        progress(
             f"  step {step:>6d}: test accuracy {record['test_accuracy']:.4f} (train {record['train_accuracy']:.4f}){mi}"
             f" | {record['seconds']:.1f} s | {index + 1}/{len(todo)}, ETA {remaining / 60:.1f} min"
         )

@@ -11,9 +11,10 @@ task's dimensions and group.
 
 tfmi's estimators: "tfmi-default" is ``tfmi.estimate_cmi(x, y, z, seed=seed)`` and
 "tfmi-NAME" adds ``estimator=NAME`` (NAME in ``tfmi.estimation.conditional.CMI_ESTIMATORS``).
-The peers run in their own virtualenvs through tools/cmi_peer.py (see its docstring):
-ennemi's Frenzel-Pompe estimator by its public API and on the joint x and y, infomeasure's
-KSG, and the Gaussian CMI of the sample covariance.
+The peers run in their own virtualenvs through the peer script cmi_peer.py (``PEER_SCRIPT``,
+shipped in ``tfmi.evaluation.peers``; see its docstring): ennemi's Frenzel-Pompe estimator
+by its public API and on the joint x and y, infomeasure's KSG, and the Gaussian CMI of the
+sample covariance.
 
 Scores as ``estimator_benchmark``'s: absolute error, solved within a factor 1.5 of the
 truth (|estimate| < 0.05 nats on tasks whose CMI is 0), MAE / best peer, seconds / the
@@ -22,13 +23,13 @@ on all tasks and on those whose CMI is 0 (group "zero").
 """
 
 import os
-import pathlib
 
 import numpy as np
 
 import tfmi
 from tfmi.data import cmi_ground_truth
 from tfmi.evaluation import estimator_benchmark as bench
+from tfmi.evaluation.peers import peer_script_path
 
 __all__ = [
     "PEER_PACKAGES",
@@ -42,10 +43,10 @@ __all__ = [
     "run_peer",
 ]
 
-# The peers of tools/cmi_peer.py and the package whose virtualenv runs each (None: NumPy only).
+# The peers of cmi_peer.py and the package whose virtualenv runs each (None: NumPy only).
 PEER_PACKAGES = {"ennemi": "ennemi", "ennemi-joint": "ennemi", "infomeasure-ksg": "infomeasure",
                  "gaussian-linear": None}
-PEER_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "tools" / "cmi_peer.py"
+PEER_SCRIPT = peer_script_path("cmi_peer")
 QUICK_TASKS = cmi_ground_truth.QUICK_CMI_TASKS
 
 GROUPS = {
@@ -114,7 +115,7 @@ def run_tfmi(name, task, n, seed, results_dir):
 
 def run_peer(peer_python, names, task, n, seed, results_dir, timeout=None):
     """Runs the peers ``names`` without a result file on (task, n, seed) in one subprocess of
-    ``peer_python`` (tools/cmi_peer.py); returns their records (``run_peer_script``)."""
+    ``peer_python`` (``PEER_SCRIPT``); returns their records (``run_peer_script``)."""
     if not bench.missing_runs(names, results_dir, task.name, n, seed):
         return []
     return bench.run_peer_script(peer_python, PEER_SCRIPT, names, write_samples(task, n, seed, results_dir),

@@ -10,8 +10,8 @@ run in pieces; the report is made from whatever files exist and names that subse
 tfmi's estimators are the lines of ``ESTIMATORS``: a name and the keyword arguments of
 ``tfmi.estimate_mi(x, y, **kwargs)`` (``seed`` is the data seed unless the line sets one).
 A new estimator is one more line. benchmark-mi's estimators (``PEER_ESTIMATORS``) run in
-their own virtualenv through tools/bmi_peer.py, a subprocess that reads the same samples
-from an .npz file.
+their own virtualenv through the peer script bmi_peer.py (shipped in
+``tfmi.evaluation.peers``), a subprocess that reads the same samples from an .npz file.
 
 Scores, per estimator over its runs (true MI I > 0 on every task of this suite):
 
@@ -32,6 +32,7 @@ steps (and with its default 10,000).
 ``tfmi.evaluation.cmi_benchmark`` runs and reports its conditional MI benchmark with these
 functions: a ``Suite`` names what a report shows (tasks, groups, time references), and
 ``record_estimate`` and ``run_peer_script`` run any estimator function or peer script.
+``run_benchmark`` is the body of both tools' ``main`` (runs, progress lines, the report).
 """
 
 import dataclasses
@@ -40,14 +41,16 @@ import math
 import os
 import pathlib
 import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 
 import tfmi
+from tfmi.console import progress
 from tfmi.data import ground_truth
+from tfmi.evaluation import benchmarking
+from tfmi.evaluation.peers import peer_script_path
 from tfmi.json_files import write_json
 
 __all__ = [
@@ -70,6 +73,9 @@ __all__ = [
     "is_solved",
     "summarise",
     "report_markdown",
+    "comma_list",
+    "expand_tasks",
+    "run_benchmark",
 ]
 
 # tfmi's estimators: name -> keyword arguments of tfmi.estimate_mi. One line per estimator.
@@ -83,7 +89,7 @@ ESTIMATORS = {
     "tfmi-flow": {"estimator": "flow"},
 }
 
-# benchmark-mi's estimators, run by tools/bmi_peer.py (see its docstring for the settings).
+# benchmark-mi's estimators, run by the peer script bmi_peer.py (see its docstring for the settings).
 PEER_ESTIMATORS = ("bmi-infonce", "bmi-nwj", "bmi-dv", "bmi-mine", "bmi-ksg", "bmi-cca", "bmi-infonce-2k")
 TIME_REFERENCES = ("bmi-ksg", "bmi-infonce-2k", "bmi-infonce")
 
@@ -102,16 +108,12 @@ QUICK_TASKS = (
 )
 SOLVED_LOG_RATIO = math.log(1.5)
 SOLVED_ZERO_TOLERANCE = 0.05  # nats: how close to 0 a solved estimate of a zero truth is
-PEER_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "tools" / "bmi_peer.py"
+PEER_SCRIPT = peer_script_path("bmi_peer")
 
 
 def result_path(results_dir, task, n, seed, estimator):
     """The file of one run."""
     return pathlib.Path(results_dir) / task / f"n{n}_seed{seed}" / f"{estimator}.json"
-
-
-def _load_average():
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def task_fields(task):
@@ -136,7 +138,7 @@ def record_estimate(estimate, arrays, kwargs, described_task, n, seed, name, res
     run ``name`` (``described_task``: ``task_fields``' dict, "mi_true" the exact value): the
     result's .mi, and its stderr, interval, warnings and method where it has them; a raised
     error is a failed run, not the end of a benchmark."""
-    load, start = _load_average(), time.perf_counter()
+    load, start = benchmarking.load_average(), time.perf_counter()
     try:
         result = estimate(*(a.astype(np.float32) for a in arrays), **{"seed": seed, **kwargs})
         fields = {"estimate": float(result.mi)}
@@ -167,7 +169,7 @@ def missing_runs(names, results_dir, task_name, n, seed):
 
 def run_peer(peer_python, names, task, n, seed, results_dir, timeout=None):
     """Runs the peer estimators ``names`` that have no result file on (task, n, seed) in one
-    subprocess of ``peer_python`` (tools/bmi_peer.py, fed an .npz of x and y); returns
+    subprocess of ``peer_python`` (``PEER_SCRIPT``, fed an .npz of x and y); returns
     their records, as ``run_peer_script``."""
     if not missing_runs(names, results_dir, task.name, n, seed):
         return []
@@ -189,7 +191,7 @@ def run_peer_script(peer_python, script, names, data, described_task, n, seed, r
     names = missing_runs(names, results_dir, task_name, n, seed)
     if not names:
         return []
-    load = _load_average()
+    load = benchmarking.load_average()
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "peer.json")
         command = [peer_python, str(script), "--data", str(data), "--estimators", json.dumps(names), "--out", out]
@@ -207,7 +209,7 @@ def run_peer_script(peer_python, script, names, data, described_task, n, seed, r
     for name in names:
         fields = report["results"].get(name)
         if fields is None:  # not recorded, so a later run retries it (a timeout may be the machine's load)
-            print(f"peer {name} on {task_name} n={n} seed={seed}: no result ({failure})", file=sys.stderr)
+            progress(f"peer {name} on {task_name} n={n} seed={seed}: no result ({failure})")
             continue
         records.append(_write_record(_record(described_task, n, seed, name, load_average_1m=load, **versions,
                                              **fields), results_dir))
@@ -491,3 +493,50 @@ def report_path(args, name):
     """--out, or its default (``add_report_arguments``)."""
     return args.out or (f"{name}_quick" if args.quick else f"docs/{name}")
 
+
+
+def comma_list(kind):
+    """An argparse type: "a,b" -> [kind("a"), kind("b")], blank items dropped."""
+    return lambda text: [kind(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def expand_tasks(parser, names, groups, tasks):
+    """``names`` with each name of ``groups`` replaced by its tasks, each task once, in
+    order; a usage error (``parser.error``) for a name in neither ``groups`` nor ``tasks``."""
+    expanded = []
+    for name in names:
+        expanded += groups.get(name, [name])
+    unknown = sorted(set(expanded) - set(tasks))
+    if unknown:
+        parser.error(f"unknown tasks {unknown}; choose from {list(groups)} or {list(tasks)}")
+    return list(dict.fromkeys(expanded))
+
+
+def run_benchmark(args, run_cell, names, suite=None, estimators=None):
+    """The body of a benchmark tool's ``main`` (tools/bench_estimators.py, tools/bench_cmi.py).
+
+    Unless --report-only, ``run_cell(task_name, n, seed)`` -> (the cell's description, its
+    new records) runs every selected cell, a progress line after each. Then the report of
+    the results of the estimators ``names`` under --results within the selection, printed
+    and written to --out (.md, and .json with ``estimators``: the keyword arguments of
+    tfmi's estimators). Returns the exit status: 1 when there is no result.
+    """
+    suite = suite or MI_SUITE
+    if not args.report_only:
+        cells = [(task, n, seed) for task in args.tasks for n in args.n for seed in args.seeds]
+        start = time.perf_counter()
+        for index, cell in enumerate(cells):
+            description, records = run_cell(*cell)
+            progress(progress_line(index, len(cells), description, records, time.perf_counter() - start))
+    records = load_results(args.results, set(args.tasks), set(args.n), set(args.seeds), set(names))
+    if not records:
+        progress(f"no results under {args.results} for this selection")
+        return 1
+    groups = summarise_groups(records, suite)
+    load = benchmarking.load_average()
+    load = "?" if load is None else f"{load:.1f}"
+    note = f"Machine: {os.cpu_count()} CPUs; load average (1 min) {load} at the end."
+    benchmarking.write_report(args.out, report_markdown(records, groups, note, suite),
+                              {"subset": subset_description(records), "summary": groups, "runs": records,
+                               "estimators": estimators})
+    return 0

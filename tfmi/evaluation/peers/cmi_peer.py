@@ -3,7 +3,9 @@ tools/bench_cmi.py. Imports no tfmi; each peer runs in a virtualenv with its pac
 
     python3.11 -m venv ennemi-venv && ennemi-venv/bin/pip install ennemi    # ennemi, ennemi-joint (ennemi 1.5.0)
     python3.11 -m venv knn-venv && knn-venv/bin/pip install infomeasure     # infomeasure-ksg (infomeasure 0.6.3)
-    ennemi-venv/bin/python tools/cmi_peer.py --data samples.npz --estimators '["ennemi"]' --out result.json
+    ennemi-venv/bin/python PEERS/cmi_peer.py --data samples.npz --estimators '["ennemi"]' --out result.json
+
+(PEERS: this folder, tfmi/evaluation/peers/ of a checkout or of the installed tfmi).
 
 ``--data``: an .npz with arrays ``x`` [n, d_x], ``y`` [n, d_y], ``z`` [n, d_z]. ``--estimators``:
 a JSON list of names of ``PEERS``. ``--out`` is rewritten after each estimator (an
@@ -31,10 +33,9 @@ The peers (k-NN estimators at their package's default k, max-norm neighbourhoods
   baseline, exact for Gaussians and blind to nonlinear dependence. NumPy only.
 """
 
-import sys
 import time
 
-import peer_script  # tools/, beside this script
+import peer_script  # beside this script
 
 PEERS = {  # name -> (package whose virtualenv runs it, parameters)
     "ennemi": ("ennemi", {"k": 3}),
@@ -113,13 +114,7 @@ def main(argv=None):
     report = {"n": len(x), "results": {}}
     for package in sorted({PEERS[name][0] for name in args.estimators}):
         report[package] = metadata.version(package)
-    for name in args.estimators:
-        try:
-            report["results"][name] = run_one(name, x, y, z)
-        except Exception as error:  # one failing estimator must not lose the others
-            report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
-        peer_script.write(report, args.out)
-        print(f"{name}: {report['results'][name]}", file=sys.stderr, flush=True)
+    peer_script.run_each(args.estimators, lambda name: run_one(name, x, y, z), report, args.out)
 
 
 if __name__ == "__main__":

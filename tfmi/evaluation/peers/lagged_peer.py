@@ -3,8 +3,8 @@ tools/bench_lagged.py. Imports no tfmi; it runs in a virtualenv with ennemi (nev
 dependency of tfmi):
 
     python3.11 -m venv /work/peers/ennemi-venv && /work/peers/ennemi-venv/bin/pip install ennemi
-    /work/peers/ennemi-venv/bin/python tools/lagged_peer.py --data series.npz --out result.json
-    /work/peers/ennemi-venv/bin/python tools/lagged_peer.py --check-convention
+    /work/peers/ennemi-venv/bin/python tfmi/evaluation/peers/lagged_peer.py --data series.npz --out result.json
+    /work/peers/ennemi-venv/bin/python tfmi/evaluation/peers/lagged_peer.py --check-convention
 
 ``--data``: an .npz with the series ``x``, ``y`` [n] (time in order) and the integer
 ``lags`` [L]. ``--out``: JSON with, per estimator, the estimate in nats of each lag (keys
@@ -26,7 +26,7 @@ unless lag 3 reads near 0.80 and the others near 0.
 import sys
 import time
 
-import peer_script  # tools/, beside this script
+import peer_script  # beside this script
 
 PEERS = {"ennemi": ("ennemi", {"k": 3})}  # name -> (package, parameters)
 
@@ -73,14 +73,8 @@ def main(argv=None):
         x, y = np.asarray(data["x"], np.float64), np.asarray(data["y"], np.float64)
         lags = [int(lag) for lag in data["lags"]]
     report = {"n": len(x), "results": {}, "ennemi": metadata.version("ennemi")}
-    for name in args.estimators:
-        try:
-            report["results"][name] = run_one(name, x, y, lags)
-        except Exception as error:  # recorded, so that the benchmark reports it
-            report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
-        peer_script.write(report, args.out)
-        print(f"{name}: {report['results'][name].get('seconds', report['results'][name].get('error'))}",
-              file=sys.stderr, flush=True)
+    peer_script.run_each(args.estimators, lambda name: run_one(name, x, y, lags), report, args.out,
+                         lambda result: result.get("seconds", result.get("error")))
     return 0
 
 

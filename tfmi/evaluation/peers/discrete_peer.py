@@ -3,7 +3,9 @@ tools/bench_discrete.py. Imports no tfmi; it runs in a virtualenv with the peers
 dependencies of tfmi):
 
     python3.11 -m venv /work/peers/ennemi-venv && /work/peers/ennemi-venv/bin/pip install ennemi npeet-plus
-    /work/peers/ennemi-venv/bin/python tools/discrete_peer.py --data samples.npz --out result.json
+    /work/peers/ennemi-venv/bin/python PEERS/discrete_peer.py --data samples.npz --out result.json
+
+(PEERS: this folder, tfmi/evaluation/peers/ of a checkout or of the installed tfmi).
 
 ``--data``: an .npz with ``count`` (the number of samples), ``discrete_x`` (bool: x is
 discrete too), and per sample i the arrays ``x_<i>`` [n, d] (continuous, or one discrete
@@ -23,10 +25,9 @@ has no estimate of the sample), and the versions of the peers.
 
 import importlib
 import math
-import sys
 import time
 
-import peer_script  # tools/, beside this script
+import peer_script  # beside this script
 
 PEERS = {"ennemi": "ennemi", "npeet": "npeet_plus"}  # name -> package
 
@@ -64,13 +65,9 @@ def main(argv=None):
         samples = [(np.asarray(data[f"x_{i}"], np.float64), np.asarray(data[f"y_{i}"]), int(data[f"seed_{i}"]))
                    for i in range(int(data["count"]))]
     report = {"results": {}, **{package: metadata.version(package.replace("_", "-")) for package in PEERS.values()}}
-    for name in args.estimators:
-        try:
-            report["results"][name] = [run_one(name, x, y, discrete_x, seed) for x, y, seed in samples]
-        except Exception as error:  # recorded, so that the benchmark reports it
-            report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
-        peer_script.write(report, args.out)
-        print(f"{name}: {len(samples)} samples", file=sys.stderr, flush=True)
+    peer_script.run_each(args.estimators,
+                         lambda name: [run_one(name, x, y, discrete_x, seed) for x, y, seed in samples],
+                         report, args.out, lambda result: f"{len(samples)} samples")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Runs inside a Python 3.11 virtualenv with benchmark-mi 0.1.3 (imports no tfmi):
 
     python3.11 -m venv bmi-venv
     bmi-venv/bin/pip install benchmark-mi==0.1.3 jax==0.4.30 jaxlib==0.4.30
-    bmi-venv/bin/python tools/bmi_peer.py --data samples.npz --estimators '["bmi-infonce", "bmi-ksg"]' \
+    bmi-venv/bin/python PEERS/bmi_peer.py --data samples.npz --estimators '["bmi-infonce", "bmi-ksg"]' \
         --out result.json
+
+(PEERS: this folder, tfmi/evaluation/peers/ of a checkout or of the installed tfmi).
 
 ``--data``: an .npz with arrays ``x`` [n, d_x] and ``y`` [n, d_y]. ``--estimators``: a JSON
 list of names of ``PEERS`` (or a path to a file holding one). ``--out`` is rewritten after
@@ -27,10 +29,9 @@ canonical correlations (scikit-learn's CCA).
 
 import json
 import os
-import sys
 import time
 
-import peer_script  # tools/, beside this script
+import peer_script  # beside this script
 
 PEERS = {  # name -> (class in bmi.estimators, constructor arguments besides the defaults)
     "bmi-infonce": ("InfoNCEEstimator", {}),
@@ -81,13 +82,7 @@ def main(argv=None):
         x, y = np.asarray(data["x"], np.float64), np.asarray(data["y"], np.float64)
     report = {"benchmark-mi": metadata.version("benchmark-mi"), "jax": metadata.version("jax"), "n": len(x),
               "results": {}}
-    for name in args.estimators:
-        try:
-            report["results"][name] = run_one(name, x, y)
-        except Exception as error:  # one failing estimator must not lose the others
-            report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
-        peer_script.write(report, args.out)
-        print(f"{name}: {report['results'][name]}", file=sys.stderr, flush=True)
+    peer_script.run_each(args.estimators, lambda name: run_one(name, x, y), report, args.out)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""What the peer scripts (tools/bmi_peer.py, tools/cmi_peer.py) share. Standard library
-only: they run in their peers' virtualenvs, without tfmi."""
+"""What the peer scripts beside this file share: their command line, the JSON they write
+and the loop over their estimators. Standard library only: they run in their peers'
+virtualenvs, without tfmi."""
 
 import argparse
 import json
 import os
+import sys
 
-__all__ = ["parse_args", "write"]
+__all__ = ["parse_args", "write", "run_each"]
 
 
 def parse_args(description, peers, arrays, argv=None):
@@ -41,3 +43,17 @@ def write(report, path):
     with open(temporary, "w") as handle:
         json.dump(report, handle, indent=1)
     os.replace(temporary, path)
+
+
+def run_each(names, estimate, report, out, summary=lambda result: result):
+    """``report["results"][name] = estimate(name)`` for each of ``names``, or the error it
+    raised (one failing estimator must not lose the others); ``report`` is rewritten at
+    ``out`` after each (an interrupted run keeps what finished), and a line
+    "name: summary(result)" goes to stderr."""
+    for name in names:
+        try:
+            report["results"][name] = estimate(name)
+        except Exception as error:  # recorded, so that the benchmark reports it
+            report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
+        write(report, out)
+        print(f"{name}: {summary(report['results'][name])}", file=sys.stderr, flush=True)

@@ -2,7 +2,9 @@ r"""Runs ennemi's ``pairwise_mi`` on a table: the peer of tools/bench_pairwise.p
 no tfmi; it runs in a virtualenv with ennemi (never a dependency of tfmi):
 
     python3.11 -m venv /work/peers/ennemi-venv && /work/peers/ennemi-venv/bin/pip install ennemi
-    /work/peers/ennemi-venv/bin/python tools/pairwise_peer.py --data table.npz --out result.json
+    /work/peers/ennemi-venv/bin/python PEERS/pairwise_peer.py --data table.npz --out result.json
+
+(PEERS: this folder, tfmi/evaluation/peers/ of a checkout or of the installed tfmi).
 
 ``--data``: an .npz with the array ``values`` [n, p]. ``--out``: JSON with, per estimator,
 the [p, p] matrix in nats (None on the diagonal), its seconds and parameters, and the
@@ -13,10 +15,9 @@ version of ennemi.
   seed (ennemi's preprocessing), on every core of the machine (ennemi's default).
 """
 
-import sys
 import time
 
-import peer_script  # tools/, beside this script
+import peer_script  # beside this script
 
 PEERS = {"ennemi": ("ennemi", {"k": 3})}  # name -> (package, parameters)
 
@@ -42,14 +43,8 @@ def main(argv=None):
     with np.load(args.data) as data:
         values = np.asarray(data["values"], np.float64)
     report = {"n": len(values), "results": {}, "ennemi": metadata.version("ennemi")}
-    for name in args.estimators:
-        try:
-            report["results"][name] = run_one(name, values)
-        except Exception as error:  # recorded, so that the benchmark reports it
-            report["results"][name] = {"error": f"{type(error).__name__}: {error}"}
-        peer_script.write(report, args.out)
-        print(f"{name}: {report['results'][name].get('seconds', report['results'][name].get('error'))}",
-              file=sys.stderr, flush=True)
+    peer_script.run_each(args.estimators, lambda name: run_one(name, values), report, args.out,
+                         lambda result: result.get("seconds", result.get("error")))
 
 
 if __name__ == "__main__":
