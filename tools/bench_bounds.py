@@ -23,7 +23,7 @@ import tensorflow as tf
 from tfmi.bounds import UNCONDITIONAL_BOUNDS
 from tfmi.console import progress
 from tfmi.evaluation import bound_benchmark as bench
-from tfmi.evaluation.benchmarking import format_seconds, load_average, machine_info
+from tfmi.evaluation.benchmarking import comma_list, format_seconds, load_average, machine_info
 from tfmi.json_files import write_json
 from tfmi.models.demi import METHODS as DEMI_METHODS
 
@@ -57,11 +57,6 @@ PRESETS = {
 }
 
 
-def _list_of(kind):
-    """An argparse type for comma-separated lists of ``kind``."""
-    return lambda text: [kind(item) for item in text.split(",") if item.strip()]
-
-
 def parse_args(argv=None):
     """Command-line flags, with the unset ones filled from the full or quick preset."""
     parser = argparse.ArgumentParser(
@@ -70,23 +65,23 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="few tasks and steps (~2-3 min)")
     parser.add_argument("--out", default="bench_bounds.json", help="JSON file of all results")
     parser.add_argument("--critic", default="separable", help="critic of the staircase config")
-    parser.add_argument("--bounds", type=_list_of(str), help="comma-separated bound names")
-    parser.add_argument("--dims", type=_list_of(int), help="task dimensions d, e.g. 5,20")
-    parser.add_argument("--mi-values", type=_list_of(float), help="true MI values in nats")
+    parser.add_argument("--bounds", type=comma_list(str), help="comma-separated bound names")
+    parser.add_argument("--dims", type=comma_list(int), help="task dimensions d, e.g. 5,20")
+    parser.add_argument("--mi-values", type=comma_list(float), help="true MI values in nats")
     parser.add_argument("--batch-size", type=int, default=128, help="accuracy batch size")
     parser.add_argument("--train-steps", type=int, help="training steps per task")
     parser.add_argument("--eval-batches", type=int, help="fresh batches per evaluation")
     parser.add_argument("--learning-rate", type=float, help="default: the config's")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--speed-bounds", type=_list_of(str), help="bounds to time")
-    parser.add_argument("--speed-batch-sizes", type=_list_of(int), help="e.g. 128,1024")
+    parser.add_argument("--speed-bounds", type=comma_list(str), help="bounds to time")
+    parser.add_argument("--speed-batch-sizes", type=comma_list(int), help="e.g. 128,1024")
     parser.add_argument("--speed-dim", type=int, default=20, help="d of the timed task")
     parser.add_argument("--speed-seconds", type=float, help="target length of a timed call")
     parser.add_argument("--speed-repeats", type=int, help="timed calls; the best is kept")
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the peak n x n matmul")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
-    parser.add_argument("--conditional-k", type=_list_of(int),
+    parser.add_argument("--conditional-k", type=comma_list(int),
                         help="total candidates K of the timed DEMI steps, e.g. 16,64")
     parser.add_argument("--skip-conditional", action="store_true")
     args = parser.parse_args(argv)

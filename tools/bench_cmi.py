@@ -28,19 +28,20 @@ import sys
 from tfmi.console import progress
 from tfmi.data import cmi_ground_truth
 from tfmi.evaluation import cmi_benchmark
+from tfmi.evaluation import benchmarking
 from tfmi.evaluation import estimator_benchmark as bench
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"the {len(cmi_benchmark.QUICK_TASKS)} quick tasks")
-    parser.add_argument("--tasks", type=bench.comma_list(str),
+    parser.add_argument("--tasks", type=benchmarking.comma_list(str),
                         help=f"comma-separated task names or groups ({', '.join(cmi_benchmark.GROUPS)}); default all")
-    parser.add_argument("--n", type=bench.comma_list(int), default=[5000], help="sample sizes, e.g. 5000,10000")
-    parser.add_argument("--seeds", type=bench.comma_list(int), default=[0], help="data seeds, e.g. 0,1,2")
-    parser.add_argument("--estimators", type=bench.comma_list(str), default=["tfmi-default"],
+    parser.add_argument("--n", type=benchmarking.comma_list(int), default=[5000], help="sample sizes, e.g. 5000,10000")
+    parser.add_argument("--seeds", type=benchmarking.comma_list(int), default=[0], help="data seeds, e.g. 0,1,2")
+    parser.add_argument("--estimators", type=benchmarking.comma_list(str), default=["tfmi-default"],
                         help="tfmi's estimators: tfmi-default, tfmi-NAME for NAME of CMI_ESTIMATORS; '' for none")
-    parser.add_argument("--peers", type=bench.comma_list(str), default=list(cmi_benchmark.PEER_PACKAGES),
+    parser.add_argument("--peers", type=benchmarking.comma_list(str), default=list(cmi_benchmark.PEER_PACKAGES),
                         help=f"from {list(cmi_benchmark.PEER_PACKAGES)}; '' for none")
     parser.add_argument("--ennemi-python", help="python of a virtualenv with ennemi; runs ennemi and ennemi-joint")
     parser.add_argument("--infomeasure-python", help="python of a virtualenv with infomeasure; runs infomeasure-ksg")

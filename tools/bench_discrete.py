@@ -26,7 +26,6 @@ the exact MI, and the seconds. Each (task, n, seed, method) result is kept in
 the report is printed and written to ``--out`` (.md keeping its hand-written section, .json).
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -47,17 +46,8 @@ PEERS = ("ennemi", "npeet")  # run by PEER_SCRIPT in --peer-python
 PEER_SCRIPT = peer_script_path("discrete_peer")
 
 
-def _list_of(kind):
-    return lambda text: [kind(item) for item in text.split(",") if item]
-
-
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=_list_of(str), default=list(discrete_tasks.TASKS))
-    parser.add_argument("--n", type=int, default=5000, help="rows per sample (default 5,000)")
-    parser.add_argument("--seeds", type=_list_of(int), default=list(range(20)), help="data seeds (default 0-19)")
-    parser.add_argument("--results", default="bench_discrete_results.json", help="JSON of every run (resumable)")
-    parser.add_argument("--out", default="docs/bench_discrete", help="report path without extension")
+    parser = benchmarking.seeded_parser(__doc__, discrete_tasks.TASKS, "rows per sample", "discrete")
     parser.add_argument("--peer-python", help="python of a virtualenv with ennemi and npeet-plus: runs 'ennemi' and "
                         f"'npeet' ({PEER_SCRIPT})")
     return parser.parse_args(argv)

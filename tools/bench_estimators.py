@@ -29,6 +29,7 @@ import sys
 
 from tfmi.console import progress
 from tfmi.data import ground_truth
+from tfmi.evaluation import benchmarking
 from tfmi.evaluation import estimator_benchmark as bench
 
 QUICK = {"tasks": list(bench.QUICK_TASKS), "n": [5000], "seeds": [0],
@@ -40,11 +41,11 @@ FULL = {"tasks": list(ground_truth.TASKS), "n": [5000, 10000], "seeds": [0, 1, 2
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5 tasks, n=5000, seed 0, few estimators")
-    parser.add_argument("--tasks", type=bench.comma_list(str),
+    parser.add_argument("--tasks", type=benchmarking.comma_list(str),
                         help="comma-separated task names or groups (bmi, high_mi, all); default all")
-    parser.add_argument("--n", type=bench.comma_list(int), help="sample sizes, e.g. 5000,10000")
-    parser.add_argument("--seeds", type=bench.comma_list(int), help="data seeds, e.g. 0,1,2")
-    parser.add_argument("--estimators", type=bench.comma_list(str),
+    parser.add_argument("--n", type=benchmarking.comma_list(int), help="sample sizes, e.g. 5000,10000")
+    parser.add_argument("--seeds", type=benchmarking.comma_list(int), help="data seeds, e.g. 0,1,2")
+    parser.add_argument("--estimators", type=benchmarking.comma_list(str),
                         help=f"from {list(bench.ESTIMATORS) + list(bench.PEER_ESTIMATORS)}")
     parser.add_argument("--peer-python", help="python of a benchmark-mi 0.1.3 virtualenv; runs the bmi-* estimators")
     bench.add_report_arguments(parser, "bench_estimators")

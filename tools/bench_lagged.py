@@ -29,7 +29,6 @@ each run) and skipped when present, so a run resumes; the report is printed and 
 ``--out`` (.md keeping its hand-written section, .json).
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -50,21 +49,14 @@ TFMI = {"tfmi-corrected": True, "tfmi-uncorrected": False}  # method -> serial_d
 PEER_SCRIPT = peer_script_path("lagged_peer")
 
 
-def _list_of(kind):
-    return lambda text: [kind(item) for item in text.split(",") if item]
-
-
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=_list_of(str), default=list(lagged_tasks.TASKS))
-    parser.add_argument("--n", type=int, default=5000, help="steps per series (default 5,000)")
-    parser.add_argument("--seeds", type=_list_of(int), default=list(range(20)), help="data seeds (default 0-19)")
-    parser.add_argument("--lags", type=_list_of(int), default=list(lagged_tasks.LAGS), help="default 1,2,5")
-    parser.add_argument("--methods", type=_list_of(str), default=list(METHODS), help=f"from {list(METHODS)}")
+    parser = benchmarking.seeded_parser(__doc__, lagged_tasks.TASKS, "steps per series", "lagged")
+    parser.add_argument("--lags", type=benchmarking.comma_list(int), default=list(lagged_tasks.LAGS),
+                        help="default 1,2,5")
+    parser.add_argument("--methods", type=benchmarking.comma_list(str), default=list(METHODS),
+                        help=f"from {list(METHODS)}")
     parser.add_argument("--ennemi-python", help="python of a virtualenv with ennemi; runs 'ennemi'")
     parser.add_argument("--peer-timeout", type=float, default=600.0, help="seconds one ennemi call may take")
-    parser.add_argument("--results", default="bench_lagged_runs.json", help="JSON of every run (resumable)")
-    parser.add_argument("--out", default="docs/bench_lagged", help="report path without extension")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.methods) - set(METHODS)) + sorted(set(args.tasks) - set(lagged_tasks.TASKS))
     if unknown:

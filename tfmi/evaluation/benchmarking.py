@@ -20,6 +20,7 @@ measurements in a fresh process.
   ``format_seconds``; progress lines are ``tfmi.console.progress``.
 """
 
+import argparse
 import json
 import os
 import pathlib
@@ -237,3 +238,21 @@ def format_seconds(seconds):
     """``seconds`` as "MmSSs"."""
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes}m{seconds:02d}s"
+
+
+def comma_list(kind):
+    """An argparse type: "a,b" -> [kind("a"), kind("b")], blank items dropped."""
+    return lambda text: [kind(item.strip()) for item in text.split(",") if item.strip()]
+
+
+def seeded_parser(description, tasks, n_help, name):
+    """The command line of a benchmark over tasks x data seeds: --tasks (default
+    ``tasks``), --n (5,000; ``n_help``), --seeds (0-19), --results (bench_NAME_runs.json,
+    resumable), --out (docs/bench_NAME); the tool adds its own options."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=comma_list(str), default=list(tasks))
+    parser.add_argument("--n", type=int, default=5000, help=f"{n_help} (default 5,000)")
+    parser.add_argument("--seeds", type=comma_list(int), default=list(range(20)), help="data seeds (default 0-19)")
+    parser.add_argument("--results", default=f"bench_{name}_runs.json", help="JSON of every run (resumable)")
+    parser.add_argument("--out", default=f"docs/bench_{name}", help="report path without extension")
+    return parser

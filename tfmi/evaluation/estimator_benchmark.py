@@ -73,7 +73,6 @@ __all__ = [
     "is_solved",
     "summarise",
     "report_markdown",
-    "comma_list",
     "expand_tasks",
     "run_benchmark",
 ]
@@ -493,11 +492,6 @@ def report_path(args, name):
     """--out, or its default (``add_report_arguments``)."""
     return args.out or (f"{name}_quick" if args.quick else f"docs/{name}")
 
-
-
-def comma_list(kind):
-    """An argparse type: "a,b" -> [kind("a"), kind("b")], blank items dropped."""
-    return lambda text: [kind(item.strip()) for item in text.split(",") if item.strip()]
 
 
 def expand_tasks(parser, names, groups, tasks):
