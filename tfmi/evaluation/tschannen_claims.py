@@ -321,85 +321,135 @@ def results_table(figure, groups, spread, last):
     return rows
 
 
+def _claim(text, ours, holds):
+    return {"claim": text, "ours": ours, "holds": holds}
+
+
+def _rows_with(rows, **desc):
+    """The rows whose config description has the values ``desc``."""
+    return [row for row in rows if all(row["desc"].get(key) == value for key, value in desc.items())]
+
+
+def _mean(stat):
+    return None if stat is None else stat[0]
+
+
+def _paired(first, second, metric):
+    """The verdict of "first > second" on ``metric`` over their seeds (``paired_verdict``)."""
+    return paired_verdict(first["per_seed"][metric], second["per_seed"][metric])[0]
+
+
+def _critic_claims(figure, rows):
+    """Sec. 3.2 (Figs. 3, 6, 8): critic capacity against accuracy and the bounds' values."""
+    found, nwj_figure = [], "Fig. 3" if figure == "3" else "Fig. 8"
+    for bound in ("infonce", "nwj"):
+        row_of = {row["desc"]["critic"]: row for row in _rows_with(rows, bound=bound)}
+        acc = {critic: _mean(row["test_accuracy"]) for critic, row in row_of.items()}
+        mi = {critic: _mean(row["mi"]) for critic, row in row_of.items()}
+        name = BOUND_LABELS[bound]
+        for better in ("bilinear", "separable"):
+            if acc.get(better) is not None and acc.get("concat") is not None:
+                found.append(_claim(f"{name}: {better} critic more accurate than the MLP (concat) critic (Sec. 3.2)",
+                                    f"{100 * acc[better]:.1f}% vs {100 * acc['concat']:.1f}%",
+                                    _paired(row_of[better], row_of["concat"], "test_accuracy")))
+        if acc.get("bilinear") is not None and acc.get("separable") is not None:
+            found.append(_claim(f"{name}: bilinear critic more accurate than separable (Sec. 3.2)",
+                                f"{100 * acc['bilinear']:.1f}% vs {100 * acc['separable']:.1f}%",
+                                _paired(row_of["bilinear"], row_of["separable"], "test_accuracy")))
+        if bound == "nwj":
+            for lower in ("bilinear", "separable"):
+                if mi.get(lower) is not None and mi.get("concat") is not None:
+                    found.append(_claim(
+                        f"I_NWJ: MLP (concat) critic reaches a higher testing I_NWJ than {lower} ({nwj_figure})",
+                        f"{mi['concat']:.2f} vs {mi[lower]:.2f} nats", _paired(row_of["concat"], row_of[lower], "mi")))
+        if bound == "infonce":
+            found += _ceiling_claims(_rows_with(rows, bound="infonce"))
+    return found
+
+
+def _ceiling_claims(rows):
+    """I_NCE close to its ceiling log(batch size), within 0.5 nats (our reading of 'close')."""
+    found = []
+    for row in rows:
+        batch = row["desc"]["batch_size"]
+        if _mean(row["mi"]) is not None and batch:
+            ceiling = math.log(batch)
+            found.append(_claim(f"{row['config']}: testing I_NCE close to log {batch} = {ceiling:.2f} "
+                                "(within 0.5 nats, our reading of 'close')",
+                                f"{_mean(row['mi']):.2f} nats", _mean(row["mi"]) > ceiling - 0.5))
+    return found
+
+
+def _encoder_claims(rows):
+    """Sec. 3.3 (Figs. 4, 9): at the same target bound, the ConvNet more accurate than the MLP."""
+    found = []
+    for bound in ("infonce", "nwj"):
+        targets = {row["desc"]["target_mi"] for row in _rows_with(rows, bound=bound)} - {None}
+        for t in sorted(targets):
+            row_of = {row["desc"]["encoder"]: row for row in _rows_with(rows, bound=bound, target_mi=t)}
+            acc = {encoder: _mean(row["test_accuracy"]) for encoder, row in row_of.items()}
+            if acc.get("convnet") is not None and acc.get("mlp") is not None:
+                found.append(_claim(
+                    f"{BOUND_LABELS[bound]}, t={t:g}: ConvNet more accurate than MLP at the same bound (Sec. 3.3)",
+                    f"{100 * acc['convnet']:.1f}% vs {100 * acc['mlp']:.1f}%",
+                    _paired(row_of["convnet"], row_of["mlp"], "test_accuracy")))
+    return found
+
+
+def _training_claims(rows):
+    """Sec. 3.1 (Figs. 1, 2): accuracy rises while MI is maximised; falls under the adversary."""
+    found = []
+    for row in rows:
+        first = row["first_accuracy"]
+        if first is None or row["test_accuracy"] is None:
+            continue
+        last = _mean(row["test_accuracy"])
+        ours = f"{100 * first:.1f}% -> {100 * last:.1f}%"
+        if row["desc"]["experiment"] == "mnist_adversarial":
+            found.append(_claim(f"{row['config']}: test accuracy falls during training, below the pixels' "
+                                "(Sec. 3.1, Fig. 1c)", ours, last < first))
+        else:
+            found.append(_claim(f"{row['config']}: test accuracy improves during training (Sec. 3.1)", ours,
+                                last > first))
+    return found
+
+
+def _conditioning_claims(rows):
+    """Figs. 2c, 5: the median log condition number of g_1's Jacobian rises."""
+    return [_claim(f"{row['config']}: g_1 becomes ill-conditioned, the median log condition number rises "
+                   "(Fig. 2c, 5)", f"{median[0]:.2f} -> {median[1]:.2f}", median[1] > median[0])
+            for row in rows if (median := row["log_condition_median"]) is not None]
+
+
+def _noniid_claims(rows):
+    """Sec. 4, App. E: non-i.i.d. batches push the estimate above the true MI, i.i.d. ones do not."""
+    found = []
+    for row in rows:
+        if row["mi"] is not None:
+            above = _mean(row["mi"]) > PAPER["noniid_true_mi"]
+            want = not row["desc"]["iid"]
+            found.append(_claim(f"{row['config']}: estimate {'above' if want else 'below'} the true MI "
+                                f"{PAPER['noniid_true_mi']:.4f} (Sec. 4, App. E)", f"{_mean(row['mi']):.4f} nats",
+                                above == want))
+    return found
+
+
 def claims(figure, rows):
     """The paper's comparisons between configs, checked on our final numbers: "A > B"
     between two configs by ``seed_claims.paired_verdict`` on their per-seed values ("holds",
     "contradicted" or "not shown at n seeds"), a config against a stated value by its mean
     (True or False)."""
     found = []
-    by = lambda **kw: [r for r in rows if all(r["desc"].get(k) == v for k, v in kw.items())]  # noqa: E731
-    mean = lambda stat: None if stat is None else stat[0]  # noqa: E731
-
-    def add(text, ours, holds):
-        found.append({"claim": text, "ours": ours, "holds": holds})
-
-    def paired(first, second, metric):
-        return paired_verdict(first["per_seed"][metric], second["per_seed"][metric])[0]
-
     if figure in ("3", "8"):
-        nwj_figure = "Fig. 3" if figure == "3" else "Fig. 8"
-        for bound in ("infonce", "nwj"):
-            row_of = {r["desc"]["critic"]: r for r in by(bound=bound)}
-            acc = {critic: mean(r["test_accuracy"]) for critic, r in row_of.items()}
-            mi = {critic: mean(r["mi"]) for critic, r in row_of.items()}
-            name = BOUND_LABELS[bound]
-            for better in ("bilinear", "separable"):
-                if acc.get(better) is not None and acc.get("concat") is not None:
-                    add(f"{name}: {better} critic more accurate than the MLP (concat) critic (Sec. 3.2)",
-                        f"{100 * acc[better]:.1f}% vs {100 * acc['concat']:.1f}%",
-                        paired(row_of[better], row_of["concat"], "test_accuracy"))
-            if acc.get("bilinear") is not None and acc.get("separable") is not None:
-                add(f"{name}: bilinear critic more accurate than separable (Sec. 3.2)",
-                    f"{100 * acc['bilinear']:.1f}% vs {100 * acc['separable']:.1f}%",
-                    paired(row_of["bilinear"], row_of["separable"], "test_accuracy"))
-            if bound == "nwj":
-                for lower in ("bilinear", "separable"):
-                    if mi.get(lower) is not None and mi.get("concat") is not None:
-                        add(f"I_NWJ: MLP (concat) critic reaches a higher testing I_NWJ than {lower} ({nwj_figure})",
-                            f"{mi['concat']:.2f} vs {mi[lower]:.2f} nats", paired(row_of["concat"], row_of[lower], "mi"))
-            if bound == "infonce":
-                for row in by(bound="infonce"):
-                    batch = row["desc"]["batch_size"]
-                    if mean(row["mi"]) is not None and batch:
-                        ceiling = math.log(batch)
-                        add(f"{row['config']}: testing I_NCE close to log {batch} = {ceiling:.2f} "
-                            "(within 0.5 nats, our reading of 'close')",
-                            f"{mean(row['mi']):.2f} nats", mean(row["mi"]) > ceiling - 0.5)
+        found += _critic_claims(figure, rows)
     if figure in ("4", "9"):
-        for bound in ("infonce", "nwj"):
-            for t in sorted({r["desc"]["target_mi"] for r in by(bound=bound) if r["desc"]["target_mi"] is not None}):
-                row_of = {r["desc"]["encoder"]: r for r in by(bound=bound, target_mi=t)}
-                acc = {encoder: mean(r["test_accuracy"]) for encoder, r in row_of.items()}
-                if acc.get("convnet") is not None and acc.get("mlp") is not None:
-                    add(f"{BOUND_LABELS[bound]}, t={t:g}: ConvNet more accurate than MLP at the same bound (Sec. 3.3)",
-                        f"{100 * acc['convnet']:.1f}% vs {100 * acc['mlp']:.1f}%",
-                        paired(row_of["convnet"], row_of["mlp"], "test_accuracy"))
+        found += _encoder_claims(rows)
     if figure in ("1", "2"):
-        for row in rows:
-            first = row["first_accuracy"]
-            if first is None or row["test_accuracy"] is None:
-                continue
-            if row["desc"]["experiment"] == "mnist_adversarial":
-                add(f"{row['config']}: test accuracy falls during training, below the pixels' (Sec. 3.1, Fig. 1c)",
-                    f"{100 * first:.1f}% -> {100 * mean(row['test_accuracy']):.1f}%",
-                    mean(row["test_accuracy"]) < first)
-            else:
-                add(f"{row['config']}: test accuracy improves during training (Sec. 3.1)",
-                    f"{100 * first:.1f}% -> {100 * mean(row['test_accuracy']):.1f}%",
-                    mean(row["test_accuracy"]) > first)
+        found += _training_claims(rows)
     if figure == "2":
-        for row in rows:
-            median = row["log_condition_median"]
-            if median is not None:
-                add(f"{row['config']}: g_1 becomes ill-conditioned, the median log condition number rises "
-                    "(Fig. 2c, 5)", f"{median[0]:.2f} -> {median[1]:.2f}", median[1] > median[0])
+        found += _conditioning_claims(rows)
     if figure == "noniid":
-        for row in rows:
-            if row["mi"] is not None:
-                above = mean(row["mi"]) > PAPER["noniid_true_mi"]
-                want = not row["desc"]["iid"]
-                add(f"{row['config']}: estimate {'above' if want else 'below'} the true MI "
-                    f"{PAPER['noniid_true_mi']:.4f} (Sec. 4, App. E)", f"{mean(row['mi']):.4f} nats", above == want)
+        found += _noniid_claims(rows)
     return found
 
 
