@@ -291,6 +291,42 @@ def test_nan_policy_omit_reads_empty_and_na_fields_as_missing(pair, tmp_path, mo
     assert printed["warnings"][0].startswith("3 of 600 rows held a missing value (NaN) in x or y and were left out")
 
 
+def test_a_text_column_with_missing_fields_is_a_discrete_side(tmp_path, monkeypatch, capsys):
+    """A CSV whose text column (cities, some empty or NA) stands beside a number column
+    with empty fields: with --nan-policy omit, the cities are categories and the estimate
+    is estimate_mi's on the complete rows with the city codes as a discrete side; `tfmi
+    pairwise` reads the same table."""
+    import tfmi
+
+    rng = np.random.default_rng(6)
+    codes = rng.integers(0, 3, 900)
+    income = rng.normal(codes.astype(float), 1.0)
+    cities = np.array(["Lima", "Oslo", "Rome"])[codes].astype(object)
+    income_text = [f"{value:.17g}" for value in income]
+    for row in (4, 40, 400):
+        income_text[row] = ""
+    for row in (7, 70):
+        cities[row] = "NA" if row == 7 else ""
+    (tmp_path / "people.csv").write_text("city,income\n" + "\n".join(f"{c},{v}" for c, v in zip(cities, income_text))
+                                         + "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    command_line.main(["mi", "people.csv", "--x-columns", "income", "--y-columns", "city", "--nan-policy", "omit",
+                       "--quiet", "--json", "--bootstrap", "4"])
+    printed = json.loads(capsys.readouterr().out)
+    kept = np.ones(900, bool)
+    kept[[4, 40, 400, 7, 70]] = False
+    expected = tfmi.estimate_mi(income[kept], codes[kept], discrete_y=True, bootstrap=4)
+    assert printed["mi"] == pytest.approx(expected.mi, abs=1e-12) and printed["method"].startswith("y as 3 classes")
+    assert printed["warnings"][:2] == [
+        "y's columns hold categories: 'city' (3) categories, read as discrete codes.",
+        "5 of 900 rows held a missing value (NaN) in x or y and were left out (nan_policy='omit'); the estimate is "
+        "of the 895 complete rows."]
+    command_line.main(["pairwise", "people.csv", "--nan-policy", "omit", "--quiet", "--n-jobs", "1",
+                       "--bootstrap", "4"])
+    assert re.search(r"^city ~ income\s+(\S+)", capsys.readouterr().out, re.M)
+
+
 def test_discrete_names_the_sides_that_are_classes(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 3, 900)
