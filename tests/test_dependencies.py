@@ -19,6 +19,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("tfmi", "trainers")  # setup.cfg [options.packages.find]
+# Shipped with tfmi but run by path with another virtualenv's Python (a peer's: bmi,
+# ennemi, ...), never imported by tfmi: their imports are the peers', not tfmi's
+# (tests/test_peer_scripts.py checks they import no tfmi).
+PEER_SCRIPTS = REPO_ROOT / "tfmi" / "evaluation" / "peers"
 GUARDS = {"ImportError", "ModuleNotFoundError"}
 
 
@@ -78,10 +82,13 @@ def imported_modules(tree):
 
 def third_party_imports():
     """{top-level module name: ["path:line", ...]} of every unguarded absolute import of a
-    module that is neither in the standard library nor one of PACKAGES."""
+    module that is neither in the standard library nor one of PACKAGES (the peer scripts
+    aside: ``PEER_SCRIPTS``)."""
     found = {}
     for package in PACKAGES:
         for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            if PEER_SCRIPTS in path.parents:
+                continue
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             for module, line, guarded in imported_modules(tree):
                 top = module.split(".")[0]

@@ -109,7 +109,8 @@ def test_load_chitchat_format(tmp_path):
         "c1": {"messages": [[{"text": "Hello", "sender": "a"}, {"text": "How are you?", "sender": "a"}],
                             [{"text": "fine", "sender": "b"}], [{"text": "", "sender": "a"}]]},
         "c2": {"messages": [[{"text": "alone", "sender": "a"}]]},
-        "c3": {"messages": [[{"text": "x", "sender": "a"}], [{"text": 3, "sender": "b"}], [{"text": "z", "sender": "a"}]]},
+        "c3": {"messages": [[{"text": "x", "sender": "a"}], [{"text": 3, "sender": "b"}],
+                            [{"text": "z", "sender": "a"}]]},
     }
     path = tmp_path / "dataset.json"
     path.write_text(json.dumps(data))
@@ -231,7 +232,8 @@ def test_batch_contract():
         "lm_ids": (B, T), "lm_mask": (B, T), "lm_target_mask": (B, T), "example_id": (B,),
     }
     assert {k: tuple(v.shape) for k, v in batch.items()} == shapes
-    assert {k: v.dtype.name for k, v in batch.items()} == {k: ("int64" if k == "example_id" else "int32") for k in shapes}
+    assert ({k: v.dtype.name for k, v in batch.items()}
+            == {k: ("int64" if k == "example_id" else "int32") for k in shapes})
     b = {k: v.numpy() for k, v in batch.items()}
     row_of = {int(i): r for r, i in enumerate(examples.example_id)}
     for i in range(B):
@@ -281,7 +283,8 @@ def test_stream_epochs_resume_and_single_pass():
 
 def test_pad_to_multiple():
     examples = small_examples()
-    batch = next(iter(D.dialogue_dataset(examples, 2, shuffle=False, max_past_tokens=64, max_future_tokens=64, pad_to_multiple=8)))
+    batch = next(iter(D.dialogue_dataset(examples, 2, shuffle=False, max_past_tokens=64, max_future_tokens=64,
+                                         pad_to_multiple=8)))
     longest = int(batch["past_length"].numpy().max())
     assert batch["past_ids"].shape[1] == -(-longest // 8) * 8 < 64
 
@@ -298,7 +301,8 @@ def test_negatives_aligned_by_example_id(tmp_path):
         for n in range(N):
             negative_ids[row, n, : lengths[row, n]] = 1000 * row + 10 * n + np.arange(lengths[row, n])
     np.savez(tmp_path / "neg.npz", example_id=ids, negative_ids=negative_ids)
-    ds = D.dialogue_dataset(examples, 4, seed=0, max_past_tokens=16, max_future_tokens=6, negatives=str(tmp_path / "neg.npz"))
+    ds = D.dialogue_dataset(examples, 4, seed=0, max_past_tokens=16, max_future_tokens=6,
+                            negatives=str(tmp_path / "neg.npz"))
     batch = {k: v.numpy() for k, v in next(iter(ds)).items()}
     assert batch["negative_ids"].shape == batch["negative_mask"].shape == (4, N, 6)
     file_row = {int(i): r for r, i in enumerate(ids)}
@@ -338,10 +342,12 @@ def test_bad_dataset_arguments():
 
 def test_registered_dataset_from_config(tmp_path):
     pytest.importorskip("keras_hub")
-    path = write_wow(tmp_path / "tiny.json", [{"dialog": [{"text": f"turn number {i} of {j}"} for i in range(6)]} for j in range(3)])
+    path = write_wow(tmp_path / "tiny.json",
+                     [{"dialog": [{"text": f"turn number {i} of {j}"} for i in range(6)]} for j in range(3)])
     config = ml_collections.ConfigDict({
         "name": "dialogue", "source": "wow", "path": path, "split": "all", "max_past": 5, "max_future": 3,
-        "max_utterance_tokens": 8, "max_past_tokens": 32, "max_future_tokens": 16, "negatives_path": "", "num_negatives": 0,
+        "max_utterance_tokens": 8, "max_past_tokens": 32, "max_future_tokens": 16, "negatives_path": "",
+        "num_negatives": 0,
     })
     assert "dialogue" in DATASETS
     batch = next(iter(build_dataset(config, 4, seed=0, start_step=0)))

@@ -350,7 +350,8 @@ REPLICA_SCRIPT = textwrap.dedent(
                                  [np.asarray(tf.convert_to_tensor(g)).ravel().tolist() for g in grads]))
         results[method] = {"replicas": strategy.num_replicas_in_sync, "one": per_strategy[0][0],
                            "two": per_strategy[1][0],
-                           "grad_diff": max(float(np.max(np.abs(np.subtract(a, b)))) for a, b in zip(per_strategy[0][1], per_strategy[1][1])),
+                           "grad_diff": max(float(np.max(np.abs(np.subtract(a, b))))
+                                            for a, b in zip(per_strategy[0][1], per_strategy[1][1])),
                            "grad_scale": max(float(np.max(np.abs(a))) for a in per_strategy[0][1])}
     print("RESULT" + json.dumps(results))
     """

@@ -1,7 +1,5 @@
 """estimate_mi: accuracy on a Gaussian with known MI, determinism, input checks."""
 
-import re
-
 import numpy as np
 import pytest
 import scipy.stats
@@ -299,7 +297,8 @@ def test_constant_columns_warn():
 
 def test_integral_float_batch_size_is_accepted():
     x, y = correlated_gaussian(600, 1, 0.5)
-    result = tfmi.estimate_mi(x, y, batch_size=64.0, max_steps=10, **{k: v for k, v in CHEAP.items() if k != "batch_size"})
+    result = tfmi.estimate_mi(x, y, batch_size=64.0, max_steps=10,
+                              **{k: v for k, v in CHEAP.items() if k != "batch_size"})
     assert result.settings["batch_size"] == 64
 
 
@@ -379,7 +378,8 @@ def test_a_discrete_side_against_a_continuous_one_warns_and_names_it():
     labels = rng.integers(0, 4, 3000)
     feature = labels + rng.standard_normal(3000)
     result = tfmi.estimate_mi(labels, feature, estimator="copula")
-    assert any(w.startswith("x looks discrete (4 distinct values) and was modelled as continuous") for w in result.warnings)
+    assert any(w.startswith("x looks discrete (4 distinct values) and was modelled as continuous")
+               for w in result.warnings)
     continuous = tfmi.estimate_mi(feature, feature + rng.standard_normal(3000), estimator="copula")
     assert not any("discrete" in w for w in continuous.warnings)
 
@@ -389,7 +389,8 @@ def test_estimate_cmi_of_identical_x_and_y_warns_as_estimate_mi_does():
     x, z = rng.standard_normal((1000, 2)), rng.standard_normal((1000, 1))
     result = tfmi.estimate_cmi(x, x, z, bootstrap=2)
     assert any(w.startswith("x and y are identical") for w in result.warnings), result.warnings
-    assert not any(w.startswith("x and y are identical") for w in tfmi.estimate_cmi(x, x + 1e-3, z, bootstrap=2).warnings)
+    assert not any(w.startswith("x and y are identical")
+                   for w in tfmi.estimate_cmi(x, x + 1e-3, z, bootstrap=2).warnings)
 
 
 @pytest.mark.parametrize("n", [30, 50, 100, 200])
@@ -495,7 +496,8 @@ def test_discrete_arguments_are_checked():
     x, labels, _ = _labelled_gaussians(1000, seed=12)
     with pytest.raises(ValueError, match="discrete_y=True needs estimator='auto'"):
         tfmi.estimate_mi(x, labels, discrete_y=True, estimator="copula")
-    with pytest.raises(ValueError, match="discrete_x must be 'auto', True, False or a list of x's discrete columns .* 'yes' is not one of them"):
+    with pytest.raises(ValueError, match="discrete_x must be 'auto', True, False or a list of x's discrete columns "
+                                         ".* 'yes' is not one of them"):
         tfmi.estimate_mi(x, labels, discrete_x="yes")
     with pytest.raises(ValueError, match="y is constant"):  # found before its discreteness matters
         tfmi.estimate_mi(x, np.ones(1000), discrete_y=True)

@@ -52,7 +52,8 @@ def test_chain_rule_of_a_gaussian_averages_to_the_closed_form():
     chain = conditional.ChainRule(ratio, 1, 2, 2)
     rows = rng.multivariate_normal(np.zeros(5), covariance, size=400_000)
     values = chain.pointwise(rows[:, :1], rows[:, 1:])
-    assert np.mean(values) == pytest.approx(gaussian_cmi(covariance, 1, 2), abs=4 * values.std() / np.sqrt(len(values)) + 1e-3)
+    assert np.mean(values) == pytest.approx(gaussian_cmi(covariance, 1, 2),
+                                            abs=4 * values.std() / np.sqrt(len(values)) + 1e-3)
 
 
 def test_mixture_marginal_matches_scipy():

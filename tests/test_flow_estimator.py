@@ -17,7 +17,8 @@ def transformed_gaussian(n, seed, rhos=(0.9, 0.6, 0.0)):
     rhos = np.asarray(rhos)
     x = rng.standard_normal((n, len(rhos)))
     y = rhos * x + np.sqrt(1 - rhos**2) * rng.standard_normal((n, len(rhos)))
-    return (np.sign(x) * np.abs(x) ** 1.5).astype(np.float32), np.arcsinh(y).astype(np.float32), float(-0.5 * np.sum(np.log1p(-(rhos**2))))
+    return ((np.sign(x) * np.abs(x) ** 1.5).astype(np.float32), np.arcsinh(y).astype(np.float32),
+            float(-0.5 * np.sum(np.log1p(-(rhos**2)))))
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,8 @@ def test_gaussian_ratio_scores_match_scipy_log_densities():
     marginal_x = stats.multivariate_normal(mean[:dim_x], covariance[:dim_x, :dim_x])
     marginal_y = stats.multivariate_normal(mean[dim_x:], covariance[dim_x:, dim_x:])
     expected = np.array(
-        [[joint.logpdf(np.concatenate([ui, vj])) - marginal_x.logpdf(ui) - marginal_y.logpdf(vj) for vj in v] for ui in u]
+        [[joint.logpdf(np.concatenate([ui, vj])) - marginal_x.logpdf(ui) - marginal_y.logpdf(vj) for vj in v]
+         for ui in u]
     )
     np.testing.assert_allclose(ratio.scores(u, v), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ratio.pointwise(u, v[:4]), np.diag(expected), rtol=1e-5, atol=1e-5)
@@ -76,10 +77,12 @@ def test_rank_gaussianizer_normal_scores_ties_and_interpolation():
     rank = copula.RankGaussianizer.fit(np.array([[3.0], [1.0], [2.0], [2.0]]))
     ranks_scores = stats.norm.ppf((np.arange(4) + 0.5) / 4)
     tied = (ranks_scores[1] + ranks_scores[2]) / 2
-    np.testing.assert_allclose(rank.transform(np.array([[1.0], [2.0], [3.0]]))[:, 0], [ranks_scores[0], tied, ranks_scores[3]], rtol=1e-6)
+    np.testing.assert_allclose(rank.transform(np.array([[1.0], [2.0], [3.0]]))[:, 0],
+                               [ranks_scores[0], tied, ranks_scores[3]], rtol=1e-6)
     # Halfway between knots: the mean of their scores; beyond the range: the end scores.
     np.testing.assert_allclose(
-        rank.transform(np.array([1.5, 0.0, 9.0]))[:, 0], [(ranks_scores[0] + tied) / 2, ranks_scores[0], ranks_scores[3]], rtol=1e-6
+        rank.transform(np.array([1.5, 0.0, 9.0]))[:, 0],
+        [(ranks_scores[0] + tied) / 2, ranks_scores[0], ranks_scores[3]], rtol=1e-6
     )
 
 
@@ -126,7 +129,8 @@ def test_student_ratio_scores_match_scipy_log_densities():
     marginal_x = stats.multivariate_t(mean[:dim_x], scatter[:dim_x, :dim_x], df=dof)
     marginal_y = stats.multivariate_t(mean[dim_x:], scatter[dim_x:, dim_x:], df=dof)
     expected = np.array(
-        [[joint.logpdf(np.concatenate([ui, vj])) - marginal_x.logpdf(ui) - marginal_y.logpdf(vj) for vj in v] for ui in u]
+        [[joint.logpdf(np.concatenate([ui, vj])) - marginal_x.logpdf(ui) - marginal_y.logpdf(vj) for vj in v]
+         for ui in u]
     )
     np.testing.assert_allclose(ratio.scores(u, v), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ratio.pointwise(u, v[:3]), np.diag(expected), rtol=1e-5, atol=1e-5)

@@ -25,7 +25,8 @@ _GPT2_PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^
 
 
 def _bytes_to_unicode():
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+                 + list(range(ord("®"), ord("ÿ") + 1)))
     codes = printable[:]
     extra = 0
     for b in range(256):
@@ -138,7 +139,8 @@ def test_detokenize_round_trip(tokenizer):
 def test_small_backbone_shapes_and_tied_head():
     backbone = gpt2.build_gpt2(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=12)
     assert backbone.vocabulary_size == 50257
-    assert backbone.count_params() == 50257 * 16 + 12 * 16 + (4 * 16 * 16 + 4 * 16) + (2 * 16 * 32 + 32 + 16) + 3 * 2 * 16
+    assert (backbone.count_params()
+            == 50257 * 16 + 12 * 16 + (4 * 16 * 16 + 4 * 16) + (2 * 16 * 32 + 32 + 16) + 3 * 2 * 16)
     ids = np.array([[15496, 995, 50256, 0, 0], [40, 588, 340, 13, 50256]], np.int32)
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], np.int32)
     hidden = backbone({"token_ids": ids, "padding_mask": mask}, training=False)

@@ -31,7 +31,8 @@ def import_graph():
                     anchor = anchor[: len(anchor) - (node.level - 1)]
                     base = ".".join(anchor + ([base] if base else []))
                 # "from tfmi.models import dialogue" imports the module tfmi.models.dialogue.
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
             else:
                 continue
             for target in targets:
@@ -163,5 +164,6 @@ def test_estimating_mi_loads_no_model_zoo():
     loaded = result.stdout.split()
     assert "tfmi.estimation.neural" in loaded  # the default ran
     forbidden = [name for name in loaded
-                 if name.split(".")[:2] in (["tfmi", "models"], ["tfmi", "encoders"]) or name == "tensorflow_probability"]
+                 if name.split(".")[:2] in (["tfmi", "models"], ["tfmi", "encoders"])
+                 or name == "tensorflow_probability"]
     assert not forbidden, forbidden

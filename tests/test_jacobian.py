@@ -54,7 +54,8 @@ def test_linear_encoder_has_its_matrix_condition_number(rows, cols, singular_val
     kernel = _matrix(singular_values, rows, cols)  # y = x @ kernel: J = kernel^T
     model = _dense(kernel)
     x = _inputs(5, rows)
-    np.testing.assert_allclose(encoder_jacobian(model, x).numpy(), np.broadcast_to(kernel.T, (5, cols, rows)), atol=1e-6)
+    np.testing.assert_allclose(encoder_jacobian(model, x).numpy(), np.broadcast_to(kernel.T, (5, cols, rows)),
+                               atol=1e-6)
     np.testing.assert_allclose(
         jacobian_singular_values(model, x).numpy(), np.tile(singular_values, (5, 1)), rtol=1e-5
     )

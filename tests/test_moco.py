@@ -420,7 +420,8 @@ def test_configs_hold_the_paper_setting(name, helpers):
     assert config.model.name == "moco" and config.model.method == method
     assert config.data.name == "imagenet_views" and config.data.dataset == dataset
     assert config.data.subview == ("" if method == "infomin" else "crop")
-    assert dict(config.model.backbone) == dict(name="resnet", depth=50, variant="imagenet", width=64, synchronized_bn=True)
+    assert dict(config.model.backbone) == dict(name="resnet", depth=50, variant="imagenet", width=64,
+                                               synchronized_bn=True)
     assert (config.model.queue_size, config.model.momentum, config.model.head_dim) == (65536, 0.999, 128)
     assert tuple(config.model.head_hidden) == (2048,)
     assert config.batch_size == 256 and config.optimizer.learning_rate == 0.03

@@ -210,7 +210,8 @@ def test_the_report_is_built_from_the_seed_files_and_keeps_its_hand_written_part
             "82.1% vs 79.6% (n=3 seeds, 200 of 21,000 steps) | holds | T3 |") in text
     assert "| I_NCE, bilinear critic | 3 | 200 | 82.1 ± 0.1% | 85.0 ± 0.0% | 4.200 ± 0.000 | - |" in text
     assert ("- T3: `python tools/sweep.py --config configs/mnist_critic_capacity.py --root runs/work --seeds 0 1 2 "
-            "--args bilinear,bound=nce concat,bound=nce -- --config.total_steps=200 && python tools/eval_checkpoints.py "
+            "--args bilinear,bound=nce concat,bound=nce -- --config.total_steps=200 && "
+            "python tools/eval_checkpoints.py "
             "--workdir runs/work/*/seed_* --num_train 10000 --num_test 2000 --no_pixels`") in text
     assert "| Fig. 2, 5 | Fig. 2, 5: residual MLP encoders, coupled noise | runs in progress" in text
     assert "holds 1/3, not shown 1/3, contradicted 1/3" in text  # DEMI > InfoNCE over the three cells

@@ -21,7 +21,8 @@ def _write_run(folder, bound, seed, levels, cubic=False, steps=None):
     lines = []
     for step in range(10, (steps or config["total_steps"]) + 1, 10):
         stage = min((step - 1) // STEPS_PER_STAGE, len(STAGES) - 1)
-        lines.append(json.dumps({"step": step, "train/mi": levels[stage] + 0.01 * seed, "train/true_mi": STAGES[stage]}))
+        lines.append(json.dumps({"step": step, "train/mi": levels[stage] + 0.01 * seed,
+                                 "train/true_mi": STAGES[stage]}))
     (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
 
 

@@ -33,17 +33,25 @@ def test_tf_config_returns_the_cluster_and_task():
         ('"worker"', "got a string"),
         ("{}", 'has no "cluster" object'),
         ('{"cluster": {"ps": ["a:1"]}, "task": {"type": "ps", "index": 0}}', "names the jobs ['ps']"),
-        ('{"cluster": {"worker": "a:1"}, "task": {"type": "worker", "index": 0}}', 'cluster "worker" must be a non-empty array'),
-        ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', 'cluster "worker" must be a non-empty array'),
-        ('{"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}', 'cluster "chief" must list one address'),
+        ('{"cluster": {"worker": "a:1"}, "task": {"type": "worker", "index": 0}}',
+         'cluster "worker" must be a non-empty array'),
+        ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}',
+         'cluster "worker" must be a non-empty array'),
+        ('{"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}',
+         'cluster "chief" must list one address'),
         ('{"cluster": {"worker": ["a:1", "b"]}, "task": {"type": "worker", "index": 0}}', "'b' is not host:port"),
-        ('{"cluster": {"worker": ["a:1", "b:70000"]}, "task": {"type": "worker", "index": 0}}', "'b:70000' is not host:port"),
-        ('{"cluster": {"worker": ["a:1", "a:1"]}, "task": {"type": "worker", "index": 0}}', "lists the address a:1 twice"),
+        ('{"cluster": {"worker": ["a:1", "b:70000"]}, "task": {"type": "worker", "index": 0}}',
+         "'b:70000' is not host:port"),
+        ('{"cluster": {"worker": ["a:1", "a:1"]}, "task": {"type": "worker", "index": 0}}',
+         "lists the address a:1 twice"),
         ('{"cluster": {"worker": ["a:1", "b:1"]}}', 'has no "task" object'),
-        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}', 'task type "chief" is not a job'),
-        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}', "task index 2 is not an index"),
+        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}',
+         'task type "chief" is not a job'),
+        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}',
+         "task index 2 is not an index"),
         ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": "0"}}', 'task index "0" is not'),
-        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": true}}', "task index true is not"),
+        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": true}}',
+         "task index true is not"),
     ],
 )
 def test_bad_tf_config_is_one_error_naming_tf_config(text, fragment):
@@ -156,7 +164,8 @@ def startups(tmp_path_factory, helpers):
     cases, impostors = {}, {}
     for name in ("absent_peer", *SIGNALS, *TIMED_OUT_IMPOSTORS, "silent_sigterm"):
         cluster = helpers.local_cluster(2)  # free ports: worker 1 never starts
-        overrides = {"strategy": "multiworker", **({} if name in SIGNALS or name == "silent_sigterm" else {"start_timeout": START_TIMEOUT})}
+        overrides = {"strategy": "multiworker",
+                     **({} if name in SIGNALS or name == "silent_sigterm" else {"start_timeout": START_TIMEOUT})}
         cases[name] = (staircase, overrides, {"TF_CONFIG": _tf_config(cluster)}, cluster["worker"][1])
         if name != "absent_peer" and name not in SIGNALS:
             impostors[name] = (GREETER if name == "greeter" else SILENT_LISTENER, cluster)

@@ -178,7 +178,8 @@ def test_sigterm_saves_a_checkpoint_and_exits_143_with_the_resume_command(tmp_pa
     stopped_at = int(output.split("stopped by SIGTERM at step ")[1].split(";")[0])
     assert f"the checkpoint of step {stopped_at} is saved in {Workdir(workdir).checkpoint_dir}" in output
     resume = output.split("Resume with:\n")[1].splitlines()[0].strip()
-    assert shlex.split(resume) == ["python", *helpers.trainer_command(f"{helpers.STAIRCASE}:nwj,runlocal", workdir, overrides)[1:]]
+    command = helpers.trainer_command(f"{helpers.STAIRCASE}:nwj,runlocal", workdir, overrides)
+    assert shlex.split(resume) == ["python", *command[1:]]
     assert stopped_at % 10 == 0 and 20 <= stopped_at < 100000
     # The signal's checkpoint is the newest; before it only the periodic ones (every 1000
     # steps) that the run passed first, however fast it trained, as retention keeps them.

@@ -458,7 +458,8 @@ def test_adversarial_updates_are_one_adam_step_on_each_players_loss():
     expected_loss = np.mean(np.log(np.exp(logits).sum(axis=1)) - logits.mean(axis=1))
     assert float(outputs["encoder_loss"]) == pytest.approx(expected_loss, rel=1e-5)
     model.train_step(batch)  # step 1: the encoder (probe_steps = 0)
-    np.testing.assert_allclose(encoder.trainable_variables[0].numpy() - a, -1e-3 * np.sign(grad_a), rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(encoder.trainable_variables[0].numpy() - a, -1e-3 * np.sign(grad_a), rtol=1e-3,
+                               atol=1e-6)
     np.testing.assert_allclose(model.probe.kernel.numpy(), w, rtol=0, atol=0)
 
 

@@ -78,7 +78,8 @@ def test_pooled_percentiles_pool_the_runs_then_read_the_lower_value():
     pooled = seed_curves.pooled_percentiles(runs)
     assert pooled["steps"] == [0, 5]
     # Step 0 pools five values; percentile p is the sorted value at floor(p / 100 * 4).
-    assert [pooled["percentiles"][p][0] for p in (0, 20, 40, 60, 80, 100)] == pytest.approx([0.1, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert ([pooled["percentiles"][p][0] for p in (0, 20, 40, 60, 80, 100)]
+            == pytest.approx([0.1, 0.1, 0.2, 0.3, 0.4, 0.5]))
     # A singular Jacobian (stored as None) counts as an infinite condition number.
     assert pooled["percentiles"][100][1] == math.inf and pooled["percentiles"][0][1] == 1.0
 
@@ -201,8 +202,10 @@ def test_table_checks_the_papers_critic_claims(tmp_path, capsys, plot_tschannen)
 def test_noniid_figure_reads_metrics_jsonl(tmp_path, capsys, plot_tschannen):
     root = tmp_path / "runs"
     steps = (100, 200, 300)
-    _workdir(root, "noniid_gaussian.py:nce", 0, metrics=[{"step": s, "train/mi": v} for s, v in zip(steps, (0.1, 0.3, 0.5))])
-    _workdir(root, "noniid_gaussian.py:nce,iid", 0, metrics=[{"step": s, "train/mi": v} for s, v in zip(steps, (-0.2, 0.0, -0.1))])
+    _workdir(root, "noniid_gaussian.py:nce", 0,
+             metrics=[{"step": s, "train/mi": v} for s, v in zip(steps, (0.1, 0.3, 0.5))])
+    _workdir(root, "noniid_gaussian.py:nce,iid", 0,
+             metrics=[{"step": s, "train/mi": v} for s, v in zip(steps, (-0.2, 0.0, -0.1))])
     plot_tschannen.main([str(root), "--figure", "noniid", "--out", str(tmp_path / "n.png"), "--table", "--last", "2"])
     rows = {row["config"]: row for row in json.loads((tmp_path / "n_table.json").read_text())["rows"]}
     # The final value is the mean of the last two logged estimates.

@@ -211,7 +211,8 @@ def test_rand_augment_geometric_ops_match_pil():
     assert np.abs(rotated - reference)[10:30, 10:30].max() <= 1.0
     sheared = ops["ShearX"](smooth, tf.constant(10.0), tf.constant(1.0)).numpy() * 255
     reference = np.asarray(
-        smooth_pil.transform(smooth_pil.size, PIL_Image.AFFINE, (1, 0.3, 0, 0, 1, 0), resample=PIL_Image.BILINEAR, fillcolor=fill),
+        smooth_pil.transform(smooth_pil.size, PIL_Image.AFFINE, (1, 0.3, 0, 0, 1, 0), resample=PIL_Image.BILINEAR,
+                             fillcolor=fill),
         np.float32,
     )
     assert np.abs(sheared - reference)[:, :20].max() <= 1.0
@@ -415,7 +416,8 @@ def test_tfds_stream_reads_prepared_tfds_shards(tmp_path):
     assert [int(p) for _, _, p in epoch] == list(range(20))
     image = imagenet_views.decode_image(epoch[0][0]).numpy()
     assert image.shape == (28, 28, 3) and np.allclose(image, 1 / 255)
-    (batch,) = _numpy_batches(imagenet_views.infomin_views(stream, 4, image_size=24, subview="crop", subview_size=12), 1)
+    (batch,) = _numpy_batches(
+        imagenet_views.infomin_views(stream, 4, image_size=24, subview="crop", subview_size=12), 1)
     assert batch["x"].shape == (4, 24, 24, 3) and batch["x_sub"].shape == (4, 12, 12, 3)
     relabelled = imagenet_views.tfds_stream(builder, "train", 2, mapping=np.where(np.arange(10) < 5, np.arange(10), -1),
                                       keep_fraction=0.5, group_shards=4)

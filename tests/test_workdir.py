@@ -254,7 +254,8 @@ def bad_workdir_results(tmp_path_factory, finished, helpers):
         processes = {
             name: subprocess.Popen(
                 helpers.trainer_command(f"{helpers.STAIRCASE}:nwj,runlocal", path, overrides),
-                cwd=helpers.REPO_ROOT, env=helpers.trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                cwd=helpers.REPO_ROOT, env=helpers.trainer_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True,
             )
             for name, path in workdirs.items()
         }

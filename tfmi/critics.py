@@ -135,7 +135,8 @@ class Concat(keras.layers.Layer):
         self.activation = activation
         self.seed = seed
         first = self.hidden_units[0]
-        initializers = ["glorot_uniform"] * 2 if seed is None else [keras.initializers.GlorotUniform(seed + i) for i in (0, 1)]
+        initializers = (["glorot_uniform"] * 2 if seed is None
+                        else [keras.initializers.GlorotUniform(seed + i) for i in (0, 1)])
         self.first_x = keras.layers.Dense(first, use_bias=True, kernel_initializer=initializers[0], name="first_x",
                                           dtype=self.dtype_policy)
         self.first_y = keras.layers.Dense(first, use_bias=False, kernel_initializer=initializers[1], name="first_y",

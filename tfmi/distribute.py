@@ -157,7 +157,9 @@ def tf_config(text=None):
     except json.JSONDecodeError as error:
         raise problem(f"is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
     if not isinstance(parsed, dict):
-        raise problem(f'must be a JSON object with "cluster" and "task", got {_JSON_TYPES.get(type(parsed), "a value")}')
+        raise problem(
+            f'must be a JSON object with "cluster" and "task", got {_JSON_TYPES.get(type(parsed), "a value")}'
+        )
     cluster, task = parsed.get("cluster"), parsed.get("task")
     if not isinstance(cluster, dict) or not cluster:
         raise problem('has no "cluster" object mapping "worker" (and optionally "chief") to lists of "host:port"')
@@ -167,7 +169,9 @@ def tf_config(text=None):
     seen = set()
     for job, addresses in cluster.items():
         if not isinstance(addresses, list) or not addresses:
-            raise problem(f'cluster "{job}" must be a non-empty array of "host:port" strings, got {json.dumps(addresses)}')
+            raise problem(
+                f'cluster "{job}" must be a non-empty array of "host:port" strings, got {json.dumps(addresses)}'
+            )
         if job == "chief" and len(addresses) > 1:
             raise problem(f'cluster "chief" must list one address, got {len(addresses)}')
         for address in addresses:

@@ -231,7 +231,8 @@ def wait_for_workers(config, timeout):
                 if not pending or time.monotonic() >= deadline:
                     break
                 probe_seconds = min(PROBE_SECONDS, max(deadline - time.monotonic(), 0.1))
-                answers = reachability.ask_all(pending, lambda address: _probe(address, hello, probe_seconds), probe_seconds * 2)
+                answers = reachability.ask_all(pending, lambda address: _probe(address, hello, probe_seconds),
+                                               probe_seconds * 2)
                 for address, answer in answers.items():
                     if isinstance(answer, Greeting):
                         _check_greeting(answer, address, pending[address], hello, own)
@@ -243,7 +244,8 @@ def wait_for_workers(config, timeout):
     finally:
         listener.close()
     if pending:
-        missing = "; ".join(f"{address} ({task}: {reasons.get(address, 'not tried')})" for address, task in pending.items())
+        missing = "; ".join(f"{address} ({task}: {reasons.get(address, 'not tried')})"
+                            for address, task in pending.items())
         raise ValueError(
             f"multiworker start-up: no answer within {timeout:g} s from {missing}. Start the same "
             "command there (with TF_CONFIG naming that task), check the addresses in TF_CONFIG, "

@@ -107,7 +107,8 @@ def run_accuracy(args, report):
     for dim, mi in tasks:
         batches = bench.eval_batches(args.batch_size, dim, mi, args.seed, args.eval_batches)
         for bound in args.bounds:
-            record = bench.run_task(bound, dim, mi, batches, args.train_steps, args.critic, args.learning_rate, args.seed)
+            record = bench.run_task(bound, dim, mi, batches, args.train_steps, args.critic, args.learning_rate,
+                                    args.seed)
             report["accuracy"].append(record)
             write_json(report, args.out)
             done += 1
@@ -204,7 +205,8 @@ def main(argv=None):
         print("## Speed: staircase model training step\n\n" + bench.speed_table(report["speed"]) + "\n")
     if not args.skip_conditional:
         run_conditional_speed(args, report)
-        print("## Speed: DEMI conditional bounds\n\n" + bench.conditional_speed_table(report["conditional_speed"]) + "\n")
+        print("## Speed: DEMI conditional bounds\n\n" + bench.conditional_speed_table(report["conditional_speed"])
+              + "\n")
     report["total_seconds"] = time.perf_counter() - start
     write_json(report, args.out)
     print(f"Wrote {args.out} ({format_seconds(report['total_seconds'])}).")

@@ -11,8 +11,8 @@ copula, student, mixture, link); ``--quick`` runs its 8 quick tasks. tfmi's esti
 ``--estimators ''`` runs none. The peers (the peer script cmi_peer.py shipped in
 ``tfmi.evaluation.peers``, each in a subprocess on the same samples): "ennemi" and
 "ennemi-joint" need ``--ennemi-python`` (a virtualenv with ennemi), "infomeasure-ksg"
-needs ``--infomeasure-python`` (with infomeasure); "gaussian-linear" runs with this Python. A peer whose Python is not given is not run,
-but its existing results are reported.
+needs ``--infomeasure-python`` (with infomeasure); "gaussian-linear" runs with this Python.
+A peer whose Python is not given is not run, but its existing results are reported.
 
 One JSON file per (task, n, seed, estimator) under ``--results`` and the samples of each
 (task, n, seed) as samples.npz beside them; existing ones are reused, so the benchmark

@@ -159,8 +159,8 @@ def report(records, args):
           f"{r['seconds']:.2f}"] for r in rows])
     tasks = benchmarking.markdown_table(
         ["task", "family", "exact MI", "tfmi MAE", "tfmi coverage"] + [f"{m} MAE" for m in METHODS[1:]],
-        [[name, task.family, f"{task.mi:.4f}"] + _task_cells(records, name) for name, task in discrete_tasks.TASKS.items()
-         if name in args.tasks])
+        [[name, task.family, f"{task.mi:.4f}"] + _task_cells(records, name)
+         for name, task in discrete_tasks.TASKS.items() if name in args.tasks])
     machine = benchmarking.machine_info()
     versions = sorted({r["version"] for r in records if r.get("version")})
     return (f"# MI with a discrete side: tfmi against scikit-learn, ennemi and npeet\n\n"

@@ -236,7 +236,8 @@ def main(argv=None):
         markdown += (f"\nOne feature, classes of Gaussians: continuous_discrete_mi (tfmi.sklearn.mutual_info_classif's "
                      f"estimate) and scikit-learn's mutual_info_classif on the same samples, {seeds} data seeds:\n\n"
                      + accuracy_report(accuracy) + "\n")
-    benchmarking.write_report(args.out, markdown, {"runs": records, "summary": {r["scorer"]: summary(r) for r in records},
+    benchmarking.write_report(args.out, markdown, {"runs": records,
+                                                   "summary": {r["scorer"]: summary(r) for r in records},
                                                    "accuracy": accuracy})
     return 0
 

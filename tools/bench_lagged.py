@@ -64,7 +64,8 @@ def parse_args(argv=None):
     if not args.lags or 0 in args.lags:
         parser.error("--lags must be non-zero integers")
     if args.ennemi_python and not os.access(args.ennemi_python, os.X_OK):
-        parser.error(f"--ennemi-python {args.ennemi_python} is not an executable; see tfmi/evaluation/peers/lagged_peer.py")
+        parser.error(f"--ennemi-python {args.ennemi_python} is not an executable; "
+                     "see tfmi/evaluation/peers/lagged_peer.py")
     return args
 
 
@@ -267,7 +268,8 @@ def main(argv=None):
     if not records:
         raise SystemExit("error: no results to report")
     markdown = report(records, args, convention)
-    benchmarking.write_report(args.out, markdown, {"n": args.n, "seeds": args.seeds, "lags": args.lags, "tasks": args.tasks,
+    benchmarking.write_report(args.out, markdown, {
+                "n": args.n, "seeds": args.seeds, "lags": args.lags, "tasks": args.tasks,
                 "exact": {name: {str(lag): lagged_tasks.get_task(name).mi(lag) for lag in args.lags}
                           for name in args.tasks},
                 "ennemi_convention": convention, "summary": per_family(records),

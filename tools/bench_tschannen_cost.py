@@ -181,7 +181,8 @@ def paper_summary(records):
 def summary_table(rows, total):
     cells = [[row["figures"], row["encoder"], row["critic"], str(row["configs"]), str(row["runs"]),
               fmt_hours(row["hours"])] for row in rows]
-    cells.append(["**Figures 1-4, all runs**", "", "", "", str(sum(r["runs"] for r in rows)), f"**{fmt_hours(total)}**"])
+    cells.append(["**Figures 1-4, all runs**", "", "", "", str(sum(r["runs"] for r in rows)),
+                  f"**{fmt_hours(total)}**"])
     return benchmarking.markdown_table(["figures", "encoder", "critic", "configs", "runs (x 21k steps)", "time"], cells)
 
 
@@ -217,7 +218,8 @@ def main(argv=None):
         benchmarking.print_result(time_pair(encoder, critic, args.batch_size, args.seconds, args.repeats))
         return
     start = time.perf_counter()
-    report = {"machine": benchmarking.machine_info(), "settings": {k: v for k, v in vars(args).items() if k != "worker"},
+    report = {"machine": benchmarking.machine_info(),
+              "settings": {k: v for k, v in vars(args).items() if k != "worker"},
               "steps_per_run": STEPS_PER_RUN, "seeds": SEEDS, "results": []}
     pairs = [(e, c) for e in args.encoders for c in args.critics]
     for index, (encoder, critic) in enumerate(pairs):

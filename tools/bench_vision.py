@@ -60,10 +60,13 @@ def parse_args(argv=None):
     parser.add_argument("--image_size", type=int, default=None, help="override the image size of the MoCo configs")
     parser.add_argument("--mixed_precision", default="", choices=("", "mixed_float16", "mixed_bfloat16"))
     parser.add_argument("--jit", action="store_true", help="XLA-compile the steps")
-    parser.add_argument("--pipeline_batches", type=int, default=None, help="batches timed for the input pipeline (default 20)")
+    parser.add_argument("--pipeline_batches", type=int, default=None,
+                        help="batches timed for the input pipeline (default 20)")
     parser.add_argument("--data_dir", default=None, help="tfds data dir for the input-pipeline measurement")
-    parser.add_argument("--quick", action="store_true", help="ResNet-18 width 8, 32x32, B 8 and 16, 3 steps (< 2 min on CPU)")
-    parser.add_argument("--output", default=None, help="JSON output (default bench_vision.json, or bench_vision_quick.json)")
+    parser.add_argument("--quick", action="store_true",
+                        help="ResNet-18 width 8, 32x32, B 8 and 16, 3 steps (< 2 min on CPU)")
+    parser.add_argument("--output", default=None,
+                        help="JSON output (default bench_vision.json, or bench_vision_quick.json)")
     args = parser.parse_args(argv)
     if args.quick:
         args.depth = args.depth or 18
@@ -111,7 +114,8 @@ def bench_config(name, args, batch_size, synthetic=True):
         old = config.data.image_size
         config.data.image_size = args.image_size
         if config.data.get("sub_size"):
-            config.data.sub_size = max(2, config.data.sub_size * args.image_size // old) if config.data.sub_size != old else args.image_size
+            config.data.sub_size = (max(2, config.data.sub_size * args.image_size // old)
+                                    if config.data.sub_size != old else args.image_size)
     return config
 
 
@@ -190,8 +194,10 @@ def pipeline_rate(name, args, batch_size):
 
 
 def markdown(rows, pipelines, args):
+    gpus = tf.config.list_physical_devices("GPU")
+    device = "GPU " + tf.config.experimental.get_device_details(gpus[0]).get("device_name", "") if gpus else "CPU"
     lines = [
-        f"device: {'GPU ' + tf.config.experimental.get_device_details(tf.config.list_physical_devices('GPU')[0]).get('device_name', '') if tf.config.list_physical_devices('GPU') else 'CPU'}"
+        f"device: {device}"
         f" | precision: {args.mixed_precision or 'float32'} | XLA: {args.jit}",
         "",
         "| config | backbone | image | B | images/s | ms/step | peak MB | supervised ms/step | SSL / supervised |",
@@ -203,7 +209,8 @@ def markdown(rows, pipelines, args):
             continue
         lines.append(
             f"| {r['config']} | {r['backbone']} | {r['image_size']} | {r['batch_size']} | {r['images_per_sec']:.1f} | "
-            f"{r['step_ms']:.1f} | {r['peak_memory_mb']:.0f} | {r['supervised_step_ms']:.1f} | {r['ssl_over_supervised']:.2f} |"
+            f"{r['step_ms']:.1f} | {r['peak_memory_mb']:.0f} | {r['supervised_step_ms']:.1f} | "
+            f"{r['ssl_over_supervised']:.2f} |"
         )
     lines += ["", "| input pipeline | dataset | B | images/s |", "|---|---|---|---|"]
     for p in pipelines:

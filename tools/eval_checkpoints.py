@@ -15,7 +15,8 @@ scaling, C = 10, tol = 0.1) is fitted on the training codes; the run's bound (I_
 I_NWJ, ...) is evaluated on held-out test batches of the run's batch size. One record
 per step goes to WORKDIR/eval_curve.json (step, test_accuracy, train_accuracy, mi,
 loss, ...), written after every step: run the same command again to resume a killed
-evaluation, or to add the checkpoints a still-running trainer has written since. The pixel baseline of the same images is stored beside the records.
+evaluation, or to add the checkpoints a still-running trainer has written since. The
+pixel baseline of the same images is stored beside the records.
 tools/plot_tschannen.py draws the paper's figures from these files.
 
 Works for runs of configs/mnist_*.py and configs/cifar10_halves.py (image halves);
@@ -36,16 +37,21 @@ from tfmi.workdir import Workdir  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", required=True, nargs="+", help="trainer workdir(s) of image-halves runs")
-    parser.add_argument("--every", type=int, default=None, help="evaluate only steps that are multiples of N (default: every kept checkpoint)")
-    parser.add_argument("--num_train", type=int, default=None, help="use only the first N training images (reduced setting)")
+    parser.add_argument("--every", type=int, default=None,
+                        help="evaluate only steps that are multiples of N (default: every kept checkpoint)")
+    parser.add_argument("--num_train", type=int, default=None,
+                        help="use only the first N training images (reduced setting)")
     parser.add_argument("--num_test", type=int, default=None, help="use only the first N test images (reduced setting)")
     parser.add_argument("--no_init", action="store_true", help="skip step 0 (the seeded initialisation)")
     parser.add_argument("--no_pixels", action="store_true", help="skip the pixel baseline")
-    parser.add_argument("--mi_batches", type=int, default=None, help="test batches for I_EST (default: all full batches; 0: none)")
+    parser.add_argument("--mi_batches", type=int, default=None,
+                        help="test batches for I_EST (default: all full batches; 0: none)")
     parser.add_argument("--jacobian_points", type=int, default=None,
-                        help="test inputs for g_1's Jacobian condition numbers (default: 128 for runs that log them, else 0)")
+                        help="test inputs for g_1's Jacobian condition numbers "
+                             "(default: 128 for runs that log them, else 0)")
     parser.add_argument("--scaler", choices=le.SCALERS, default=le.DEFAULT_CLASSIFIER["scaler"])
     parser.add_argument("--C", type=float, default=le.DEFAULT_CLASSIFIER["C"], help="inverse L2 strength")
     parser.add_argument("--tol", type=float, default=le.DEFAULT_CLASSIFIER["tol"], help="SAGA stopping tolerance")

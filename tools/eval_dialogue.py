@@ -99,7 +99,9 @@ def evaluate(args):
     tokenizer = gpt2_tokenizer()
     backward = dialogue.restore_run(args.backward)[1] if args.backward else None
     if backward is not None and backward.objective.generates_responses:
-        raise ValueError(f"--backward {args.backward} is a {backward.method!r} run; pass a dialogue_mmi (backward) run.")
+        raise ValueError(
+            f"--backward {args.backward} is a {backward.method!r} run; pass a dialogue_mmi (backward) run."
+        )
     rows, samples, mmi_done = [], {}, False
     for index, workdir in enumerate(args.workdirs):
         config, model = dialogue.restore_run(workdir)

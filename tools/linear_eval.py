@@ -35,12 +35,14 @@ VIEW_DATASETS = {"cifar10_views": "cifar10", "imagenet_views": "imagenet2012", "
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", help="trainer workdir: its export/<endpoint> is evaluated, its config.json read")
     parser.add_argument("--export", help="a SavedModel (or export) directory to evaluate instead of --workdir's")
     parser.add_argument("--endpoint", default=None,
                         help="which exported encoder (default: encoder_x, g_1 of the top half; encoder for image sets)")
-    parser.add_argument("--signature", default=None, help="serving signature (default: serving_default / serve / the only one)")
+    parser.add_argument("--signature", default=None,
+                        help="serving signature (default: serving_default / serve / the only one)")
     parser.add_argument("--output_key", default=None, help="the signature's output to use, when it has several")
     parser.add_argument("--pixels", action="store_true", help="also report the pixel baselines (clean and noisy)")
     parser.add_argument("--dataset", choices=DATASETS + le.IMAGE_DATASETS, default=None,
@@ -51,8 +53,10 @@ def parse_args(argv=None):
                         f"(Keras from {le.KERAS_FROM} training images on)")
     parser.add_argument("--keras_epochs", type=int, default=30, help="epochs of the Keras linear classifier")
     parser.add_argument("--keras_lr", type=float, default=0.1, help="learning rate of the Keras linear classifier")
-    parser.add_argument("--train_split", default=None, help="image sets: the training split (default: train; train+validation for flowers)")
-    parser.add_argument("--test_split", default=None, help="image sets: the test split (default: test; validation for ImageNet)")
+    parser.add_argument("--train_split", default=None,
+                        help="image sets: the training split (default: train; train+validation for flowers)")
+    parser.add_argument("--test_split", default=None,
+                        help="image sets: the test split (default: test; validation for ImageNet)")
     parser.add_argument("--source", default="auto", choices=mnist_halves.SOURCES, help="MNIST source (default auto)")
     parser.add_argument("--data_dir", default=None, help="tensorflow_datasets data dir")
     parser.add_argument("--half_rows", type=int, default=None, help="CIFAR-10 rows per half (default: config or 16)")
@@ -130,7 +134,9 @@ def run_images(args, dataset):
     encoder = le.load_encoder(args.export or args.workdir, endpoint=args.endpoint or "encoder",
                               signature=args.signature, output=args.output_key)
     if len(encoder.input_shape) != 3:
-        raise ValueError(f"the encoder at {encoder.path} takes inputs of shape {list(encoder.input_shape)}, not [H, W, 3] images.")
+        raise ValueError(
+            f"the encoder at {encoder.path} takes inputs of shape {list(encoder.input_shape)}, not [H, W, 3] images."
+        )
     image_size = encoder.input_shape[0]
     train_split, test_split = default_splits(dataset)
     train_split, test_split = args.train_split or train_split, args.test_split or test_split
@@ -164,12 +170,15 @@ def run(args):
         return run_images(args, dataset)
     args.endpoint = args.endpoint or "encoder_x"
     if dataset not in DATASETS:
-        raise ValueError(f"the workdir's data.name is {dataset!r}; linear evaluation supports {list(DATASETS)} (--dataset).")
+        raise ValueError(
+            f"the workdir's data.name is {dataset!r}; linear evaluation supports {list(DATASETS)} (--dataset)."
+        )
     noise_std = args.noise_std if args.noise_std is not None else float(config_data.get("noise_std", 0.0) or 0.0)
     classifier = {"scaler": args.scaler, "C": args.C, "tol": args.tol, "max_iter": args.max_iter, "seed": args.seed}
     encoder = None
     if args.workdir or args.export:
-        encoder = le.load_encoder(args.export or args.workdir, endpoint=args.endpoint, signature=args.signature, output=args.output_key)
+        encoder = le.load_encoder(args.export or args.workdir, endpoint=args.endpoint, signature=args.signature,
+                                  output=args.output_key)
 
     results = {"dataset": dataset, "classifier": classifier, "results": {}}
     cache = {}

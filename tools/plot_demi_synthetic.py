@@ -76,7 +76,8 @@ def table(runs, figure):
     grouped = collections.defaultdict(dict)
     for run in runs:
         grouped[(run["total_mi"], run["method"])][run["k"]] = run["estimate"]
-    for (total, method), by_k in sorted(grouped.items(), key=lambda item: (item[0][0], list(METHOD_LABELS).index(item[0][1]))):
+    for (total, method), by_k in sorted(grouped.items(),
+                                        key=lambda item: (item[0][0], list(METHOD_LABELS).index(item[0][1]))):
         cells = [f"{by_k[k]:.2f}" if k in by_k else "-" for k in ks]
         label = METHOD_LABELS[method].replace("|", "\\|")  # a bare | would split the cell
         lines.append(f"| {total:g} | {label} | " + " | ".join(cells) + " |")

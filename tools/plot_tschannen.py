@@ -161,7 +161,8 @@ def draw_jacobian(ax, panel, spread):
             if p in logged:
                 curve = logged[p]
                 ax.plot(curve["steps"], curve["mean"], color=cmap(index / 5), label=f"p{p}")
-                ax.fill_between(curve["steps"], curve["low"], curve["high"], color=cmap(index / 5), alpha=0.15, linewidth=0)
+                ax.fill_between(curve["steps"], curve["low"], curve["high"], color=cmap(index / 5), alpha=0.15,
+                                linewidth=0)
         source = f"mean over {len(runs)} runs of each run's percentiles (metrics.jsonl)"
         drawn["logged"] = {str(p): curve for p, curve in logged.items()}
     ax.set_title(f"{panel['title']}\n{source}", fontsize=8)
@@ -193,7 +194,8 @@ def plot(figure, groups, spread, out):
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     what = "min-max" if spread == "minmax" else "+-1 std"
-    fig.suptitle(f"Tschannen et al. (2020) {FIGURES[figure]['title']}: ours, mean over seeds, {what} shaded", fontsize=10)
+    fig.suptitle(f"Tschannen et al. (2020) {FIGURES[figure]['title']}: ours, mean over seeds, {what} shaded",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -207,7 +209,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="PNG to write (default tschannen_fig<F>.png)")
     parser.add_argument("--spread", choices=("minmax", "std"), default="minmax", help="shaded spread over seeds")
     parser.add_argument("--table", action="store_true", help="print the results table; write <stem>_table.json")
-    parser.add_argument("--last", type=int, default=10, help="logged points averaged for metrics.jsonl finals (non-i.i.d.)")
+    parser.add_argument("--last", type=int, default=10,
+                        help="logged points averaged for metrics.jsonl finals (non-i.i.d.)")
     args = parser.parse_args(argv)
     figure = ALIASES.get(args.figure, args.figure)
     out = args.out or f"tschannen_fig{figure}.png"
@@ -240,7 +243,8 @@ def main(argv=None):
         found = claims(figure, rows)
         print(table_markdown(rows, found, args.spread))
         with open(f"{stem}_table.json", "w") as handle:
-            json.dump(json_safe({"figure": figure, "spread": args.spread, "rows": rows, "claims": found}), handle, indent=1)
+            json.dump(json_safe({"figure": figure, "spread": args.spread, "rows": rows, "claims": found}), handle,
+                      indent=1)
         progress(f"wrote {stem}_table.json")
 
 

@@ -93,7 +93,8 @@ def simclr_views_from_arrays(
     sub_fn, _ = views.subview_fn(subview, image_size=image_size, subview_size=subview_size, cutout_size=cutout_size)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != "uint8" or len(labels) != len(images):
         raise ValueError(
-            f"images must be uint8 [n, H, W, 3] with n labels, got {images.dtype} {images.shape} and {len(labels)} labels."
+            f"images must be uint8 [n, H, W, 3] with n labels, got {images.dtype} {images.shape} "
+            f"and {len(labels)} labels."
         )
     images_t = tf.constant(images)
     labels_t = tf.constant(labels.astype("int32"))

@@ -68,7 +68,9 @@ def imagenet100_wnids():
     with open(IMAGENET100_FILE) as f:
         wnids = [line.strip() for line in f if line.strip()]
     if len(wnids) != 100 or len(set(wnids)) != 100:
-        raise ValueError(f"{IMAGENET100_FILE} must list 100 distinct wnids, found {len(set(wnids))} in {len(wnids)} lines.")
+        raise ValueError(
+            f"{IMAGENET100_FILE} must list 100 distinct wnids, found {len(set(wnids))} in {len(wnids)} lines."
+        )
     return wnids
 
 

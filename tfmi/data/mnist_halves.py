@@ -124,7 +124,9 @@ def split_halves(images, half_rows=None):
     mid = height // 2
     half_rows = mid if half_rows is None else int(half_rows)
     if not 1 <= half_rows <= mid:
-        raise ValueError(f"split_halves: half_rows must be in [1, {mid}] for images of height {height}, got {half_rows}.")
+        raise ValueError(
+            f"split_halves: half_rows must be in [1, {mid}] for images of height {height}, got {half_rows}."
+        )
     flat = int(np.prod(shape[2:])) * half_rows
     top = images[:, mid - half_rows : mid]
     bottom = images[:, mid : mid + half_rows]

@@ -197,7 +197,8 @@ def concat_padded(first, first_length, second, second_length):
     positions = tf.range(t1 + t2)[None, :]
     in_first = positions < l1
     in_second = (positions >= l1) & (positions < l1 + l2)
-    from_first = tf.gather(first, tf.broadcast_to(tf.minimum(positions, t1 - 1), [tf.shape(first)[0], t1 + t2]), batch_dims=1)
+    from_first = tf.gather(
+        first, tf.broadcast_to(tf.minimum(positions, t1 - 1), [tf.shape(first)[0], t1 + t2]), batch_dims=1)
     from_second = tf.gather(second, tf.clip_by_value(positions - l1, 0, t2 - 1), batch_dims=1)
     ids = tf.where(in_first, from_first, tf.where(in_second, from_second, tf.zeros_like(from_first)))
     target = (positions >= l1 - 1) & (positions < l1 + l2 - 1)

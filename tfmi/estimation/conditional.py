@@ -118,9 +118,11 @@ def _conditional(candidate, dims):
 
 def _fit_regression(views, settings, dims):
     """The pair of neural conditional Gaussians (``regression``) on normal scores."""
-    (x_train, yz_train), (x_valid, yz_valid) = views.model_train(REGRESSION_INPUTS, settings), views[REGRESSION_INPUTS][1]
+    (x_train, yz_train), (x_valid, yz_valid) = (views.model_train(REGRESSION_INPUTS, settings),
+                                                views[REGRESSION_INPUTS][1])
     model = regression.fit_conditional_gaussians(x_train, yz_train, x_valid, yz_valid, dims[2], seed=settings.seed)
-    curve = [candidates_lib.curve_point(p["step"], p["train_nll"], p["valid_nll"], "negative log-likelihood, both networks")
+    curve = [candidates_lib.curve_point(p["step"], p["train_nll"], p["valid_nll"],
+                                        "negative log-likelihood, both networks")
              for p in model.history]
     best_step = min(model.history, key=lambda p: p["valid_nll"])["step"]
     return candidates_lib.Candidate(
@@ -259,7 +261,8 @@ def _checked_inputs(x, y, z, choices, estimator, nan_policy):
     ValueError naming what is wrong."""
     sides, categories, category_notes = stratified.category_columns({"x": x, "y": y, "z": z}, choices, estimator,
                                                                     "estimate_cmi")
-    arrays = {name: inputs.as_matrix(sides[name], "estimate_cmi", name, allow_nan=nan_policy == "omit") for name in "xyz"}
+    arrays = {name: inputs.as_matrix(sides[name], "estimate_cmi", name, allow_nan=nan_policy == "omit")
+              for name in "xyz"}
     columns = {name: inputs.column_names(array) for name, array in zip("xyz", (x, y, z))}
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:

@@ -58,7 +58,9 @@ def _from_dataset(dataset, max_pairs):
     stops there rather than filling memory)."""
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("estimate_mi: the dataset x is infinite (e.g. .repeat()); pass a finite one, e.g. dataset.take(n).")
+        raise ValueError(
+            "estimate_mi: the dataset x is infinite (e.g. .repeat()); pass a finite one, e.g. dataset.take(n)."
+        )
     spec = dataset.element_spec
     if isinstance(spec, dict) and set(spec) != {"x", "y"}:
         raise ValueError(f"estimate_mi: the dataset yields dicts with the keys {sorted(spec)}; they must be exactly "
@@ -465,8 +467,9 @@ def _chain_rule_estimate(arrays, masks, detected, again, settings, notes, column
         return estimate(rest[rows], arrays[other][rows], False)
 
     first = estimate(parts, arrays[other], True)
-    strata, sizes = stratified.over_strata(parts, within, "estimate_mi", f"{side}'s discrete columns",
-                                           f"merge rare values of {side}'s discrete columns, or pass discrete_{side}=False")
+    strata, sizes = stratified.over_strata(
+        parts, within, "estimate_mi", f"{side}'s discrete columns",
+        f"merge rare values of {side}'s discrete columns, or pass discrete_{side}=False")
     columns_named = [int(j) if columns[side] is None else columns[side][j] for j in np.flatnonzero(masks[side])]
     method = (f"chain rule: I({side}'s discrete columns {columns_named}; {other}) + the mean over their {len(strata)} "
               f"values of the MI of {side}'s other columns with {other} within each value's rows")
@@ -483,7 +486,8 @@ def _detected_note(detected, levels, how):
     sides = " and ".join(f"{name} ({levels[name]} distinct values)" for name in detected)
     verb = "looks" if len(detected) == 1 else "look"
     options = ", ".join(f"discrete_{name}=False" for name in detected)
-    return f"{sides} {verb} discrete: {how}; pass {options} to treat {'it' if len(detected) == 1 else 'them'} as continuous."
+    return (f"{sides} {verb} discrete: {how}; pass {options} to treat "
+            f"{'it' if len(detected) == 1 else 'them'} as continuous.")
 
 
 def _contingency_estimate(arrays, levels, detected, settings, constant, input_notes, columns):

@@ -92,7 +92,8 @@ class AffineCouplingFlow(keras.layers.Layer):
         for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
             last = i == len(widths) - 2
             limit = float(np.sqrt(6.0 / (fan_in + fan_out)))  # Glorot uniform per coupling
-            initializer = "zeros" if last else keras.initializers.RandomUniform(-limit, limit, seed=int(rng.integers(2**31)))
+            initializer = ("zeros" if last
+                           else keras.initializers.RandomUniform(-limit, limit, seed=int(rng.integers(2**31))))
             self.kernels.append(self.add_weight((num_couplings, fan_in, fan_out), initializer, name=f"kernel_{i}"))
             self.biases.append(self.add_weight((num_couplings, fan_out), "zeros", name=f"bias_{i}"))
 

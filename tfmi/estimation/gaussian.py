@@ -144,7 +144,8 @@ class GaussianRatio:
         [u, v], those below ``dim_x`` forming the new u): a Gaussian's (and a Student-t's)
         marginals are blocks of its mean and covariance (scatter)."""
         columns = np.asarray(columns)
-        return self._with(self.mean[columns], self.covariance[np.ix_(columns, columns)], int(np.sum(columns < self.dim_x)))
+        return self._with(self.mean[columns], self.covariance[np.ix_(columns, columns)],
+                          int(np.sum(columns < self.dim_x)))
 
     def _with(self, mean, covariance, dim_x):
         return GaussianRatio(mean, covariance, dim_x)

@@ -104,7 +104,9 @@ def lagged_mi(x, y, lags=(0, 1), given=None, **estimate_kwargs):
         raise ValueError(f"{CALLER}: lags must be a non-empty list of integers, got {lags!r}.")
     too_far = [int(lag) for lag in items if abs(lag) >= n - 1]
     if too_far:
-        raise ValueError(f"{CALLER}: lags {too_far} leave fewer than 2 aligned rows of the {n}; use lags under {n - 1}.")
+        raise ValueError(
+            f"{CALLER}: lags {too_far} leave fewer than 2 aligned rows of the {n}; use lags under {n - 1}."
+        )
     estimate_kwargs = {"serial_dependence": True, **estimate_kwargs}
     r_x, r_y = (_lag_one_autocorrelation(np.nan_to_num(arrays[name])) for name in "xy")
     note = None

@@ -141,7 +141,8 @@ def _fit_density(train, valid, seed, max_components):
     or ``mixture.POINTS_PER_PARAMETER["full"]`` rows per parameter); one component without
     validation rows. Returns (model, history)."""
     parameters = mixture.COVARIANCE_TYPES["full"](train.shape[1])
-    largest = min(max_components, len(train) // (mixture.POINTS_PER_PARAMETER["full"] * parameters)) if len(valid) else 1
+    largest = (min(max_components, len(train) // (mixture.POINTS_PER_PARAMETER["full"] * parameters))
+               if len(valid) else 1)
     _, model, history = mixture.grow_mixture(
         train, largest, seed, "full", lambda model: float(np.mean(model.score_samples(valid))) if len(valid) else None)
     return model, history

@@ -32,7 +32,8 @@ from sklearn.mixture import GaussianMixture
 from tfmi.estimation.gaussian import one_blas_thread
 from tfmi.estimation.inputs import check_pairs
 
-__all__ = ["MixtureRatio", "fit_mixture", "grow_mixture", "em", "COVARIANCE_TYPES", "MAX_COMPONENTS", "POINTS_PER_PARAMETER"]
+__all__ = ["MixtureRatio", "fit_mixture", "grow_mixture", "em", "COVARIANCE_TYPES", "MAX_COMPONENTS",
+           "POINTS_PER_PARAMETER"]
 
 MAX_COMPONENTS = 128
 # Fewer training pairs per mixture parameter: no more components. A diagonal component's
@@ -103,14 +104,17 @@ class MixtureRatio:
         d = self.dim_x
         part = slice(0, d) if block == 0 else slice(d, None)
         precisions = self._precision_u if block == 0 else self._precision_v
-        terms = [np.log(w) + _gaussian_terms(points, m[part], p) for w, m, p in zip(self.weights, self.means, precisions)]
+        terms = [np.log(w) + _gaussian_terms(points, m[part], p)
+                 for w, m, p in zip(self.weights, self.means, precisions)]
         return logsumexp(np.stack(terms), axis=0) + self._log_norm[1 + block]
 
     def _check(self, u, v, caller):
         u, v = (np.asarray(a, dtype=np.float64) for a in (u, v))
         d, dim = self.dim_x, self.means.shape[1]
         if u.ndim != 2 or v.ndim != 2 or u.shape[1] != d or v.shape[1] != dim - d:
-            raise ValueError(f"MixtureRatio.{caller}: expected u [a, {d}] and v [b, {dim - d}], got {u.shape} and {v.shape}.")
+            raise ValueError(
+                f"MixtureRatio.{caller}: expected u [a, {d}] and v [b, {dim - d}], got {u.shape} and {v.shape}."
+            )
         return u, v
 
     def log_likelihood(self, u, v):

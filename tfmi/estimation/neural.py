@@ -19,7 +19,8 @@ from tfmi import critics as critics_lib
 from tfmi.estimation import heldout
 from tfmi.estimation.fit_loop import EarlyStopping, fit_loop
 
-__all__ = ["FittedCritic", "fit_critic", "heldout_args", "default_critic_args", "DEFAULT_CRITIC_ARGS", "DEFAULT_LEARNING_RATE"]
+__all__ = ["FittedCritic", "fit_critic", "heldout_args", "default_critic_args", "DEFAULT_CRITIC_ARGS",
+           "DEFAULT_LEARNING_RATE"]
 
 # Adam's peak rate for a critic: as good as 1e-2 at n = 10,000 and better at n = 5,000
 # on bmi's Student-t tasks (README, "Accuracy of the default").

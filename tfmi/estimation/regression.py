@@ -37,7 +37,8 @@ def _network(conditions, dim_x, seed):
     (d_x (d_x + 1) / 2) of one conditional Gaussian."""
     layers = [keras.Input((conditions,))]
     for index, units in enumerate(HIDDEN_UNITS):
-        layers.append(keras.layers.Dense(units, activation="gelu", kernel_initializer=keras.initializers.GlorotUniform(seed + index),
+        layers.append(keras.layers.Dense(units, activation="gelu",
+                                         kernel_initializer=keras.initializers.GlorotUniform(seed + index),
                                          dtype="float32"))
     layers.append(keras.layers.Dense(dim_x + dim_x * (dim_x + 1) // 2, kernel_initializer="zeros", dtype="float32"))
     network = keras.Sequential(layers)

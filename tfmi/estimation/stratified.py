@@ -53,7 +53,8 @@ def discrete_columns(choice, array, labels, caller, name):
     discrete as a whole, ``discrete.levels``; else each column that looks discrete alone),
     or a list of column indices or names (``labels``, a DataFrame's)."""
     d = array.shape[1]
-    forms = f"{caller}: discrete_{name} must be 'auto', True, False or a list of {name}'s discrete columns (indices or names)"
+    forms = (f"{caller}: discrete_{name} must be 'auto', True, False or a list of {name}'s discrete columns "
+             "(indices or names)")
     if isinstance(choice, (bool, np.bool_)):
         return np.full(d, bool(choice)), False
     if isinstance(choice, str) and choice == "auto":

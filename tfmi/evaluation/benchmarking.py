@@ -179,7 +179,8 @@ def run_worker(script, arguments, timeout=None):
     Raises RuntimeError holding the end of its stderr when it fails, prints no record
     or runs past ``timeout`` seconds."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     command = [sys.executable, str(script), *map(str, arguments)]
     try:

@@ -312,7 +312,8 @@ def evaluate_checkpoints(
     steps = _selected_steps(workdir, run, every, include_init, mi_batches, jacobian_points)
     classifier = {**linear_eval.DEFAULT_CLASSIFIER, "seed": 0, **(classifier or {})}
     noise_std = float(config.data.get("noise_std", 0.0) or 0.0)
-    settings = _curve_settings(config, noise_std, num_train, num_test, classifier, mi_batches, jacobian_points, data_seed)
+    settings = _curve_settings(config, noise_std, num_train, num_test, classifier, mi_batches, jacobian_points,
+                               data_seed)
     output = output or run.eval_curve_path
     curve = _open_curve(output, settings, workdir, config, overwrite)
     done = {record["step"] for record in curve["records"]}
@@ -392,7 +393,8 @@ def _open_curve(output, settings, workdir, config, overwrite):
     curve = None if overwrite else read_eval_curve(output)
     if curve is not None and json_safe(curve.get("settings")) != json_safe(settings):
         old = curve.get("settings") or {}
-        changed = sorted(key for key in set(old) | set(settings) if json_safe(old.get(key)) != json_safe(settings.get(key)))
+        changed = sorted(key for key in set(old) | set(settings)
+                         if json_safe(old.get(key)) != json_safe(settings.get(key)))
         raise ValueError(
             f"{output} holds records evaluated with other settings ({', '.join(changed)} differ); "
             "pass overwrite=True (--overwrite) to start afresh, or another output file."

@@ -472,7 +472,8 @@ def progress_line(index, total, cell, records, elapsed):
     each new record's estimate and seconds, and the minutes so far."""
     done = [record for record in records if record]
     message = ", ".join(
-        f"{r['estimator']} {'failed' if r.get('estimate') is None else round(r['estimate'], 3)} ({r.get('seconds') or 0:.0f} s)"
+        f"{r['estimator']} {'failed' if r.get('estimate') is None else round(r['estimate'], 3)} "
+        f"({r.get('seconds') or 0:.0f} s)"
         for r in done) or "all present"
     return f"[{index + 1}/{total}] {cell}: {message} | {elapsed / 60:.1f} min"
 

@@ -169,7 +169,8 @@ class SavedModelEncoder:
                     )
                 signature = next(iter(signatures))
         if signature not in signatures:
-            raise ValueError(f"the SavedModel at {self.path} has no signature {signature!r}; it has {sorted(signatures)}.")
+            raise ValueError(f"the SavedModel at {self.path} has no signature {signature!r}; "
+                             f"it has {sorted(signatures)}.")
         self.signature = signature
         self._function = signatures[signature]
         args, kwargs = self._function.structured_input_signature
@@ -200,7 +201,8 @@ class SavedModelEncoder:
                 )
             output = next(iter(outputs))
         if output not in outputs:
-            raise ValueError(f"signature {signature!r} of {self.path} has no output {output!r}; it has {sorted(outputs)}.")
+            raise ValueError(f"signature {signature!r} of {self.path} has no output {output!r}; "
+                             f"it has {sorted(outputs)}.")
         self.output = output
 
     def __repr__(self):
@@ -435,7 +437,10 @@ def fit_keras_linear_classifier(
     test_features = np.asarray(test_features, np.float32)
     train_labels, test_labels = np.asarray(train_labels, np.int64), np.asarray(test_labels, np.int64)
     if train_features.ndim != 2 or test_features.shape[1:] != train_features.shape[1:]:
-        raise ValueError(f"train and test features must be [n, k] with the same k, got {train_features.shape} and {test_features.shape}.")
+        raise ValueError(
+            f"train and test features must be [n, k] with the same k, got {train_features.shape} "
+            f"and {test_features.shape}."
+        )
     start = time.time()
     mean = train_features.mean(0)
     std = train_features.std(0) + 1e-6
@@ -446,7 +451,8 @@ def fit_keras_linear_classifier(
     # and dtype policy are neither read nor changed.
     classifier = keras.Sequential([
         keras.Input((train_scaled.shape[1],)),
-        keras.layers.Dense(num_classes, kernel_regularizer=keras.regularizers.L2(weight_decay / 2) if weight_decay else None,
+        keras.layers.Dense(num_classes,
+                           kernel_regularizer=keras.regularizers.L2(weight_decay / 2) if weight_decay else None,
                            kernel_initializer=keras.initializers.GlorotUniform(seed), dtype="float32"),
     ])
     classifier.dtype_policy = "float32"
@@ -458,7 +464,8 @@ def fit_keras_linear_classifier(
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
         order = rng.permutation(len(train_labels))
-        classifier.fit(train_scaled[order], train_labels[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        classifier.fit(train_scaled[order], train_labels[order], batch_size=batch_size, epochs=1, shuffle=False,
+                       verbose=0)
     accuracy = lambda f, y: float(np.mean(np.argmax(classifier.predict(f, batch_size=4096, verbose=0), 1) == y))  # noqa: E731
     return LinearEvalResult(
         accuracy=accuracy(test_scaled, test_labels),
@@ -491,5 +498,6 @@ def evaluate_images(encoder, train, test, *, classifier="auto", batch_size=256, 
     if classifier == "auto":
         classifier = "keras" if len(train_labels) >= KERAS_FROM else "sklearn"
     if classifier == "keras":
-        return fit_keras_linear_classifier(train_features, train_labels, test_features, test_labels, **(keras_options or {}))
+        return fit_keras_linear_classifier(train_features, train_labels, test_features, test_labels,
+                                           **(keras_options or {}))
     return fit_linear_classifier(train_features, train_labels, test_features, test_labels, **sklearn_options)

@@ -94,7 +94,8 @@ def pooled_percentiles(runs):
         return None
     steps = sorted(pooled)
     rows = [np.percentile(np.asarray(pooled[s], np.float64), PAPER_PERCENTILES, method="lower") for s in steps]
-    return {"steps": steps, "percentiles": {p: [float(row[i]) for row in rows] for i, p in enumerate(PAPER_PERCENTILES)}}
+    return {"steps": steps,
+            "percentiles": {p: [float(row[i]) for row in rows] for i, p in enumerate(PAPER_PERCENTILES)}}
 
 
 def logged_percentiles(runs, spread):

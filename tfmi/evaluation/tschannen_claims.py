@@ -53,7 +53,8 @@ FIGURES = {
 ALIASES = {"5": "2", "6": "3", "7": "4", "4c": "noniid"}
 
 BOUND_LABELS = {"infonce": "I_NCE", "nwj": "I_NWJ", "dv": "I_DV", "js": "I_JS", "kpair": "K-pair", "triplet": "triplet"}
-CRITIC_LABELS = {"bilinear": "bilinear", "separable": "separable", "concat": "MLP (concat)", "inner_product": "inner product"}
+CRITIC_LABELS = {"bilinear": "bilinear", "separable": "separable", "concat": "MLP (concat)",
+                 "inner_product": "inner product"}
 ENCODER_LABELS = {"mlp": "MLP", "convnet": "ConvNet", "realnvp": "RealNVP", "residual_mlp": "residual MLP"}
 
 
@@ -287,7 +288,8 @@ def results_table(figure, groups, spread, last):
     rows = []
     for desc, runs in groups:
         stats, step = {}, None
-        metrics = ("train/mi",) if desc["experiment"] == "noniid_gaussian" else ("test_accuracy", "train_accuracy", "mi", "loss")
+        metrics = (("train/mi",) if desc["experiment"] == "noniid_gaussian"
+                   else ("test_accuracy", "train_accuracy", "mi", "loss"))
         per_seed = {}
         for metric in metrics:
             at, values = final_values(runs, metric, last if metric.startswith("train/") else None)

@@ -72,8 +72,8 @@ class SimCLRModel(MIModel):
     ``method`` (one of ``SIMCLR_METHODS``) at cosine temperature ``temperature``.
 
     ``backbone``: an image encoder of ``tfmi.encoders`` as a config block
-    {"name": "resnet", ...} or built; ``proj_dim``: width of z (128); ``proj_hidden``: hidden width of the head (None: the
-    feature width, SimCLR v1); ``proj_layers``: hidden layers of the head;
+    {"name": "resnet", ...} or built; ``proj_dim``: width of z (128); ``proj_hidden``: hidden
+    width of the head (None: the feature width, SimCLR v1); ``proj_layers``: hidden layers of the head;
     ``synchronized_bn``: cross-replica batch norm in the heads (the backbone's is set
     where it is built); ``num_classes``: classes of the linear probe (0: none).
     """

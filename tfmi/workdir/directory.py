@@ -136,7 +136,8 @@ class Workdir:
             if _LEFTOVER.match(os.path.basename(path.rstrip("/")))
         ]
         leftovers += tf.io.gfile.glob(self.file(f"{_EXPORT_TMP}*"))
-        leftovers += [path for path in (f"{self.config_path}.tmp", f"{self.metrics_path}.tmp") if tf.io.gfile.exists(path)]
+        leftovers += [path for path in (f"{self.config_path}.tmp", f"{self.metrics_path}.tmp")
+                      if tf.io.gfile.exists(path)]
         for path in leftovers:
             if tf.io.gfile.isdir(path):
                 tf.io.gfile.rmtree(path)

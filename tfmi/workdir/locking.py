@@ -101,7 +101,9 @@ def _os_error(workdir, doing, error):
         )
     if error.errno == errno.ENOSPC:
         return WorkdirError(f"{doing} the workdir {workdir.path}: the disk is full. Free space and run again.")
-    return WorkdirError(f"{doing} the workdir {workdir.path}: {error.strerror or error} ({error.filename or workdir.path}).")
+    return WorkdirError(
+        f"{doing} the workdir {workdir.path}: {error.strerror or error} ({error.filename or workdir.path})."
+    )
 
 
 def check_writable(workdir):

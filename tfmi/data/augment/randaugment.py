@@ -69,7 +69,8 @@ def _ra_equalize(image, level, sign):
     step = (n - h_last) // 255 where h_last is the count of the highest level present."""
     levels = _levels(image)
     channel = tf.range(3)[None, None, :]
-    hist = tf.reshape(tf.math.bincount(tf.reshape(levels + 256 * channel, [-1]), minlength=768, maxlength=768), [3, 256])
+    hist = tf.reshape(
+        tf.math.bincount(tf.reshape(levels + 256 * channel, [-1]), minlength=768, maxlength=768), [3, 256])
     total = tf.reduce_sum(hist, axis=1)
     last_level = 255 - tf.argmax(tf.cast(tf.reverse(hist, [1]) > 0, tf.int32), axis=1, output_type=tf.int32)
     last_count = tf.gather(hist, last_level, batch_dims=1)

@@ -194,7 +194,8 @@ def load_chitchat(path=None, *, clean=True):
     package's own ``ConversationDataset`` does). Conversations keep the file's order.
     """
     path = path or chitchat_path()
-    data = _read_json_cached(os.path.abspath(path), os.path.getmtime(path)) if os.path.isfile(path) else _read_json(path)
+    data = (_read_json_cached(os.path.abspath(path), os.path.getmtime(path)) if os.path.isfile(path)
+            else _read_json(path))
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected the chitchat-dataset JSON object {{id: {{'messages': ...}}}}.")
     dialogues = []

@@ -11,8 +11,8 @@ L < 4 have no such k; with ``relax_short=True`` (default) they use 1 <= k < L in
 (k in {1, 2} for L = 3, k = 1 for L = 2: the past is then 1 or 2 utterances), with
 ``relax_short=False`` they give no example. Both cases are counted.
 
-Token layout (GPT-2's byte-level BPE, ``tfmi.encoders.bpe``, the ids of ``tfmi.encoders.gpt2``): every utterance u becomes
-``ids(" " + u)`` (truncated to ``max_utterance_tokens`` tokens) followed by
+Token layout (GPT-2's byte-level BPE, ``tfmi.encoders.bpe``, the ids of ``tfmi.encoders.gpt2``):
+every utterance u becomes ``ids(" " + u)`` (truncated to ``max_utterance_tokens`` tokens) followed by
 ``<|endoftext|>`` = 50256, which separates and terminates utterances; past, future and
 subview are the concatenations of their utterances' token lists. So every view ends with
 50256, the "last token" whose last-layer state DEMI's critic scores (App. B.1), and the
@@ -160,7 +160,8 @@ def make_examples(
     """
     if tokenizer is None:
         tokenizer = _default_tokenizer()
-    for name, value in (("max_past", max_past), ("max_future", max_future), ("max_utterance_tokens", max_utterance_tokens)):
+    for name, value in (("max_past", max_past), ("max_future", max_future),
+                        ("max_utterance_tokens", max_utterance_tokens)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"make_examples: {name} must be a positive integer, got {value!r}.")
     counts = collections.Counter(examples=0, dialogues_used=0)

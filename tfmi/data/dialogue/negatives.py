@@ -24,7 +24,9 @@ def load_negatives(path):
         with np.load(path) as data:
             arrays = {name: data[name] for name in data.files}
     except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read the negatives file {path}: {error}. Write it with tools/sample_negatives.py.") from None
+        raise ValueError(
+            f"cannot read the negatives file {path}: {error}. Write it with tools/sample_negatives.py."
+        ) from None
     missing = [name for name in ("example_id", "negative_ids") if name not in arrays]
     if missing:
         raise ValueError(

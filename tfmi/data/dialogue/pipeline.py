@@ -220,7 +220,8 @@ def dialogue_dataset(
         return batch
 
     stop = np.iinfo(np.int64).max if repeat else math.ceil(count / batch_size)
-    dataset = tf.data.Dataset.range(start_step, stop).map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = tf.data.Dataset.range(start_step, stop).map(
+        make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
