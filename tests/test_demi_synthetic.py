@@ -452,3 +452,18 @@ def test_bad_arguments_raise_naming_them(call, name):
 def test_bad_task_input_raises_naming_it(small_task, call, name):
     with pytest.raises(ValueError, match=name):
         call(small_task)
+
+
+def test_the_figure_merges_the_seeds_of_a_setting():
+    """tools/plot_demi_synthetic.py: runs that differ only by seed are one point, their mean,
+    with bars from the lowest to the highest seed; a lone seed keeps its own spread."""
+    from conftest import load_tool
+
+    over_seeds = load_tool("plot_demi_synthetic").over_seeds
+    base = {"figure": "top", "method": "demi", "k": 32, "total_mi": 10.0, "std": 0.05}
+    runs = [{**base, "estimate": value, "workdir": f"w{i}"} for i, value in enumerate((4.0, 4.3, 4.2))]
+    alone = {**base, "k": 8, "estimate": 2.0, "workdir": "w3"}
+    merged = {run["k"]: run for run in over_seeds(runs + [alone])}
+    assert merged[32]["estimate"] == pytest.approx((4.0 + 4.3 + 4.2) / 3)
+    assert (merged[32]["low"], merged[32]["high"], merged[32]["seeds"]) == (4.0, 4.3, 3)
+    assert merged[8]["seeds"] == 1 and (merged[8]["low"], merged[8]["high"]) == pytest.approx((1.95, 2.05))

@@ -7,7 +7,8 @@ r"""Draws Fig. 2 of Sordoni et al. (2021) from runs of configs/demi_synthetic.py
     python tools/plot_demi_synthetic.py runs/demi_synthetic/* --out demi_synthetic.png
 
 Top figure: the total MI each method estimates (mean over the last ``--last`` logged
-points) against the number of candidates K, one panel per total MI, with the ground
+points; with several seeds of a setting, their mean with error bars from the lowest to
+the highest seed) against the number of candidates K, one panel per total MI, with the ground
 truth, the log K ceiling of InfoNCE and the 2 log(K/2) ceiling of DEMI. Bottom figure
 (``*_bottom.png``): DEMI-BO evaluated as I_NCE + I_IS on shared negatives, with no
 access to p(y|x'), ceiling 2 log K. Prints the values as markdown tables and writes
@@ -75,10 +76,10 @@ def table(runs, figure):
     ]
     grouped = collections.defaultdict(dict)
     for run in runs:
-        grouped[(run["total_mi"], run["method"])][run["k"]] = run["estimate"]
+        grouped[(run["total_mi"], run["method"])].setdefault(run["k"], []).append(run["estimate"])
     for (total, method), by_k in sorted(grouped.items(),
                                         key=lambda item: (item[0][0], list(METHOD_LABELS).index(item[0][1]))):
-        cells = [f"{by_k[k]:.2f}" if k in by_k else "-" for k in ks]
+        cells = [f"{np.mean(by_k[k]):.2f}" if k in by_k else "-" for k in ks]
         label = METHOD_LABELS[method].replace("|", "\\|")  # a bare | would split the cell
         lines.append(f"| {total:g} | {label} | " + " | ".join(cells) + " |")
     if figure == "top":
@@ -89,17 +90,38 @@ def table(runs, figure):
     return "\n".join(lines)
 
 
+def over_seeds(runs):
+    """The runs of one (figure, method, K, total MI) as one: the mean estimate over seeds,
+    error bars to the lowest and highest seed ("low", "high"; one seed: +- its own spread
+    over the last logged points), "seeds" the count."""
+    grouped = collections.defaultdict(list)
+    for run in runs:
+        grouped[(run["figure"], run["method"], run["k"], run["total_mi"])].append(run)
+    merged = []
+    for group in grouped.values():
+        estimates = np.array([run["estimate"] for run in group])
+        spread = group[0]["std"] if len(group) == 1 else 0.0
+        merged.append({**group[0], "estimate": float(estimates.mean()), "seeds": len(group),
+                       "low": float(estimates.min()) - spread, "high": float(estimates.max()) + spread,
+                       "workdirs": [run["workdir"] for run in group]})
+    return merged
+
+
 def plot(runs, figure, out):
+    runs = over_seeds(runs)
+    seeds = max(run["seeds"] for run in runs)
     totals = sorted({run["total_mi"] for run in runs})
     fig, axes = plt.subplots(1, len(totals), figsize=(4.2 * len(totals), 3.6), squeeze=False)
     for ax, total in zip(axes[0], totals):
         subset = [run for run in runs if run["total_mi"] == total]
         ks = np.array(sorted({run["k"] for run in subset}), dtype=float)
         for method, label in METHOD_LABELS.items():
-            points = sorted((run["k"], run["estimate"], run["std"]) for run in subset if run["method"] == method)
+            points = sorted((run["k"], run["estimate"], run["low"], run["high"]) for run in subset
+                            if run["method"] == method)
             if points:
-                k, estimate, std = map(np.array, zip(*points))
-                ax.errorbar(k, estimate, yerr=std, marker="o", markersize=3, capsize=2, label=label)
+                k, estimate, low, high = map(np.array, zip(*points))
+                ax.errorbar(k, estimate, yerr=[estimate - low, high - estimate], marker="o", markersize=3, capsize=2,
+                            label=label)
         ax.axhline(total, color="black", linewidth=1.2, label="true MI")
         if figure == "top":
             ax.plot(ks, np.log(ks), color="gray", linestyle="--", linewidth=1, label="log K")
@@ -113,7 +135,8 @@ def plot(runs, figure, out):
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     title = "top: DEMI vs InfoNCE" if figure == "top" else "bottom: DEMI-BO evaluated as I_NCE + I_IS"
-    fig.suptitle(f"Sordoni et al. (2021) Fig. 2, {title}", fontsize=10)
+    spread = f"mean of {seeds} seeds, bars lowest to highest" if seeds > 1 else "one seed, bars its last points' sd"
+    fig.suptitle(f"Sordoni et al. (2021) Fig. 2, {title} ({spread}); the paper prints no values", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
