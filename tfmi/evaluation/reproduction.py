@@ -897,7 +897,8 @@ def changes_section(tschannen_found, demi_found, experiments_md):
     return "\n".join([head, "", *(lines or ["- none"])])
 
 
-ROOT_LABELS = {"demi_seeds": "Sordoni et al. Fig. 2 (top, and bottom runs so far)", "staircase_seeds": "the staircase (warm-up)"}
+ROOT_LABELS = {"demi_seeds": "Sordoni et al. Fig. 2 (top, and bottom runs so far)",
+               "staircase_seeds": "the staircase (warm-up)"}
 
 
 def cpu_section(runs_folder, wall_times):
