@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import tfmi
 from tfmi.data.gaussians import rho_from_mi
-from tfmi.estimation import neural
+from tfmi.estimation import defaults, neural
 
 
 def correlated_gaussian(n, dim, mi, seed=0):
@@ -39,7 +39,7 @@ def test_named_bounds_are_accurate_with_their_default_critic(estimator, case):
     result = tfmi.estimate_mi(x, y, estimator=estimator)
     assert abs(result.mi - mi) < tolerance, result
     assert result.settings["estimator"] == estimator
-    assert result.settings["critic_args"] == neural.default_critic_args("concat", 2 * dim)
+    assert result.settings["critic_args"] == defaults.default_critic_args("concat", 2 * dim)
     assert 1 <= result.best_step <= result.curve[-1]["stage"]
     assert set(result.curve[0]) == {"stage", "train", "valid", "measure"}
 

@@ -149,20 +149,26 @@ def test_layer_check_sees_an_upward_import():
 
 
 def test_estimating_mi_loads_no_model_zoo():
-    """``tfmi.estimate_mi`` (the default, and the CMI) imports neither the models with
-    their encoders (ResNet, RealNVP) nor TensorFlow Probability: the model package is
-    loaded for the DEMI estimators alone."""
+    """``tfmi.estimate_mi``'s default on Gaussian pairs (the copula) imports no TensorFlow
+    at all; a critic (estimator="infonce") and ``estimate_cmi`` (its networks) import it,
+    but neither the models with their encoders (ResNet, RealNVP) nor TensorFlow
+    Probability: the model package is loaded for the DEMI estimators alone."""
     import subprocess
     import sys
 
     code = ("import sys, numpy as np, tfmi; rng = np.random.default_rng(0); x = rng.standard_normal((300, 2)); "
-            "tfmi.estimate_mi(x, x + rng.standard_normal((300, 2)), max_steps=20, eval_every=10, bootstrap=2); "
+            "tfmi.estimate_mi(x, x + rng.standard_normal((300, 2)), bootstrap=2); "
+            "print(' '.join(sys.modules)); "
+            "tfmi.estimate_mi(x, x + rng.standard_normal((300, 2)), estimator='infonce', max_steps=20, eval_every=10, "
+            "batch_size=64); "
             "tfmi.estimate_cmi(x[:, 0], x[:, 1], rng.standard_normal(300), bootstrap=2); print(' '.join(sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                             cwd=PACKAGE.parent)
     assert result.returncode == 0, result.stderr[-3000:]
-    loaded = result.stdout.split()
-    assert "tfmi.estimation.neural" in loaded  # the default ran
+    after_copula, loaded = (line.split() for line in result.stdout.splitlines()[-2:])
+    assert "tfmi.estimation.estimate" in after_copula
+    assert not [name for name in after_copula if name.split(".")[0] in ("tensorflow", "keras")]
+    assert "tfmi.estimation.neural" in loaded and "tfmi.estimation.regression" in loaded  # they ran
     forbidden = [name for name in loaded
                  if name.split(".")[:2] in (["tfmi", "models"], ["tfmi", "encoders"])
                  or name == "tensorflow_probability"]

@@ -134,12 +134,14 @@ OPTIONS = {  # keyword: (type, help); the flag is --keyword-with-dashes
 }
 
 
-def estimator_names(command):
+def estimator_names(command, bounds=True):
     """The estimators ``command`` can run: those of its (module, constant) pairs, from the
     library. Not every name the library takes: the DEMI ones need xprime and a sampler,
-    which no file gives. Imports TensorFlow (seconds)."""
+    which no file gives. The bounds' names import TensorFlow (seconds); ``bounds=False``
+    leaves them out (the models' names import no TensorFlow)."""
+    pairs = [(module, constant) for module, constant in command.estimators if bounds or module != "bounds"]
     return tuple(dict.fromkeys(sum((tuple(getattr(importlib.import_module(f"tfmi.{module}"), constant))
-                                    for module, constant in command.estimators), ())))
+                                    for module, constant in pairs), ())))
 
 
 def option_choices_and_defaults(command):
@@ -580,14 +582,17 @@ def _library_logs(log):
 
 
 def library_function(command, options, log, runs=None):
-    """``tfmi.<command.function>``, imported here with TensorFlow (quietly), once the
-    --estimator of ``options`` is checked against the names that ``runs`` (default
-    ``command``) runs (``estimator_names``)."""
+    """``tfmi.<command.function>``, imported here (quietly: TensorFlow, where a name or the
+    estimator needs it, logs at import), once the --estimator of ``options`` is checked
+    against the names that ``runs`` (default ``command``) runs (``estimator_names``; the
+    bounds' names only for a name that is no model's)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    log("loading TensorFlow")
+    log("loading the library")
     with _native_stderr_captured():
         function = getattr(tfmi, command.function)
-        names = estimator_names(runs or command)
+        names = estimator_names(runs or command, bounds=False)
+        if options.get("estimator", "auto") not in names:
+            names = estimator_names(runs or command)
     if options.get("estimator", "auto") not in names:
         raise InputError(f"--estimator {options['estimator']!r} is not one the command line runs; "
                          f"choose one of {list(names)}")
@@ -597,7 +602,8 @@ def library_function(command, options, log, runs=None):
 def estimate(command, inputs, options, log=QUIET):
     """``command``'s function (``tfmi.estimate_mi`` / ``estimate_cmi``) of the arrays of
     ``inputs`` with the keyword arguments ``options``: an ``MIEstimate``, with progress
-    lines on ``log`` (a ``Progress``). TensorFlow is imported here, quietly."""
+    lines on ``log`` (a ``Progress``). The library is imported here, quietly (TensorFlow
+    only where the estimator trains a critic, a flow or networks)."""
     started = time.time()
     with _library_logs(log):
         function = library_function(command, options, log)

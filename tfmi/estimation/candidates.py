@@ -21,7 +21,7 @@ import logging
 
 import numpy as np
 
-from tfmi.estimation import copula, flow, gaussian, heldout, mixture, neural, protocol, screen
+from tfmi.estimation import copula, gaussian, heldout, mixture, protocol, screen
 
 __all__ = ["Representations", "Candidate", "CANDIDATES", "AUTO_CANDIDATES", "CURVE_KEYS", "curve_point", "choose",
            "preferred", "fit_auto", "miscalibration", "bootstrap"]
@@ -143,6 +143,8 @@ def fit_mixture(views, settings, inputs="standardised"):
 
 def fit_flow(views, settings):
     """The flow (``flow.fit_flow``: couplings on the rank map) on normal scores."""
+    from tfmi.estimation import flow  # TensorFlow: imported when a flow is fitted, not for every estimate
+
     train, valid = views.model_train("normal", settings), views["normal"][1]
     scorer = flow.fit_flow(*train, *valid, seed=settings.seed)
     curve = [curve_point(p["step"], p["train_loss"], p["valid_loss"], "negative log-likelihood per pair")
@@ -154,6 +156,8 @@ def fit_flow(views, settings):
 def fit_critic_candidate(views, settings, bound="infonce"):
     """A critic trained with ``bound`` (``neural.fit_critic``) on normal scores, read on
     held-out pairs by the same bound over all pairs (``neural.heldout_args``)."""
+    from tfmi.estimation import neural  # TensorFlow: imported when a critic is fitted, not for every estimate
+
     train, valid, _ = views["normal"]
     fitted = neural.fit_critic(
         *train,

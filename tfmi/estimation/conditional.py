@@ -40,7 +40,7 @@ from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import copula, discrete, driver, estimate, heldout, inputs, protocol, regression, stratified
+from tfmi.estimation import copula, discrete, driver, estimate, heldout, inputs, protocol, stratified
 from tfmi.estimation.inputs import as_int
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate
 
@@ -118,6 +118,8 @@ def _conditional(candidate, dims):
 
 def _fit_regression(views, settings, dims):
     """The pair of neural conditional Gaussians (``regression``) on normal scores."""
+    from tfmi.estimation import regression  # TensorFlow: imported when the networks are fitted
+
     (x_train, yz_train), (x_valid, yz_valid) = (views.model_train(REGRESSION_INPUTS, settings),
                                                 views[REGRESSION_INPUTS][1])
     model = regression.fit_conditional_gaussians(x_train, yz_train, x_valid, yz_valid, dims[2], seed=settings.seed)

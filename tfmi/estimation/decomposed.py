@@ -12,13 +12,7 @@ from tfmi.estimation import heldout
 from tfmi.estimation.fit_loop import EarlyStopping
 from tfmi.estimation.candidates import curve_point
 
-__all__ = ["demi_estimate", "DEMI_ESTIMATORS", "DEFAULT_LEARNING_RATE"]
-
-DEMI_ESTIMATORS = ("demi", "demi_is", "demi_bo", "demi_var")
-
-# Adam's rate for the DEMI encoders: the critic's 3e-2 leaves "demi" below log(batch) on
-# an 8-nat task at batch 32 (3.29 nats); 1e-2 and 3e-3 reach 3.83 and 3.86.
-DEFAULT_LEARNING_RATE = 1e-2
+__all__ = ["demi_estimate"]
 
 
 def demi_estimate(arrays, parts, settings, conditional_sampler):

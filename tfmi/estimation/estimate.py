@@ -23,14 +23,13 @@ import dataclasses
 import logging
 from typing import NamedTuple
 
-import numpy as np
-import tensorflow as tf
+import sys
 
-from tfmi import bounds as bounds_lib
-from tfmi import critics as critics_lib
+import numpy as np
+
 from tfmi.estimation import candidates as candidates_lib
-from tfmi.estimation import decomposed, discrete, driver, inputs, mixed, neural, stratified
-from tfmi.estimation.decomposed import DEMI_ESTIMATORS
+from tfmi.estimation import defaults, discrete, driver, inputs, mixed, stratified
+from tfmi.estimation.defaults import DEFAULT_CRITIC, DEMI_ESTIMATORS
 from tfmi.estimation.inputs import as_int
 from tfmi.estimation.protocol import BOOTSTRAP_REFITS, MAX_FIT_PAIRS, MIEstimate
 from tfmi.estimation import protocol
@@ -56,6 +55,8 @@ def _from_dataset(dataset, max_pairs):
     ``max_pairs`` pairs are read, in batches, with a warning when more were available (a
     dataset of unknown length, e.g. ``repeat().filter(...)`` or an endless generator,
     stops there rather than filling memory)."""
+    import tensorflow as tf  # a caller with a dataset has imported it
+
     cardinality = int(dataset.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
         raise ValueError(
@@ -91,7 +92,10 @@ def _from_dataset(dataset, max_pairs):
 
 
 def _demi_estimate(arrays, splits, settings, conditional_sampler):
-    """(result, curve, best step, method) of a DEMI estimator (``decomposed``)."""
+    """(result, curve, best step, method) of a DEMI estimator (``decomposed``, which
+    imports TensorFlow: here, not for every estimate)."""
+    from tfmi.estimation import decomposed
+
     result, curve, best_step = decomposed.demi_estimate(arrays, splits, settings, conditional_sampler)
     method = f"{settings.estimator}, mean over {len(result.terms)} test batches of {settings.batch_size}"
     return result, curve, best_step, method
@@ -140,12 +144,20 @@ def _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pair
     """({"x", "y"[, "xprime"]}: float64 matrices (NaN kept with ``allow_nan``), the
     dataset's truncation warning or None), checked against ``estimator`` and ``critic``;
     ValueError naming what is wrong."""
-    known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
-    if estimator not in known:
-        raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
-    if isinstance(critic, str) and critic not in critics_lib.CRITICS:  # checked even where no critic is fitted
-        raise ValueError(f"estimate_mi: unknown critic {critic!r}; choose one of {sorted(critics_lib.CRITICS)}.")
-    if isinstance(x, tf.data.Dataset):
+    # The bounds' and critics' names live with their TensorFlow code: imported only to check
+    # a name other than the models' and the default critic.
+    if estimator not in ESTIMATORS + DEMI_ESTIMATORS:
+        from tfmi import bounds as bounds_lib
+
+        known = ESTIMATORS + bounds_lib.UNCONDITIONAL_BOUNDS + DEMI_ESTIMATORS
+        if estimator not in known:
+            raise ValueError(f"estimate_mi: unknown estimator {estimator!r}; choose one of {list(known)}.")
+    if isinstance(critic, str) and critic != defaults.DEFAULT_CRITIC:  # checked even where no critic is fitted
+        from tfmi import critics as critics_lib
+
+        if critic not in critics_lib.CRITICS:
+            raise ValueError(f"estimate_mi: unknown critic {critic!r}; choose one of {sorted(critics_lib.CRITICS)}.")
+    if _is_dataset(x):
         if y is not None:
             raise ValueError("estimate_mi: pass either a dataset of (x, y) pairs or two arrays, not both.")
         x, y, truncated = _from_dataset(x, as_int(max_pairs, "max_pairs", 2))
@@ -171,18 +183,25 @@ def _input_arrays(x, y, xprime, estimator, critic, conditional_sampler, max_pair
     return arrays, truncated
 
 
+def _is_dataset(value):
+    """Whether ``value`` is a ``tf.data.Dataset`` (TensorFlow is then imported already)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(value, tf.data.Dataset)
+
+
 def _critic_defaults(estimator, critic, arrays):
     """(critic_args, learning rate) of ``estimator`` when the caller gives none."""
     if estimator in DEMI_ESTIMATORS:
-        return {}, decomposed.DEFAULT_LEARNING_RATE
+        return {}, defaults.DEMI_LEARNING_RATE
     # A named bound is the estimate: its critic is sized to the input. In "auto" the
     # critic is the last candidate, after the models: bmi's (16, 8), whose cost does not
     # grow with the dimension (a (256, 128) concatenated critic on 50 inputs scores 65,536
     # pairs per step through 45,000 weights each: minutes on a CPU).
     if estimator == "auto":
-        return (dict(neural.DEFAULT_CRITIC_ARGS.get(critic, {})) if isinstance(critic, str) else {},
-                neural.DEFAULT_LEARNING_RATE)
-    return neural.default_critic_args(critic, arrays["x"].shape[1] + arrays["y"].shape[1]), neural.DEFAULT_LEARNING_RATE
+        return (dict(defaults.DEFAULT_CRITIC_ARGS.get(critic, {})) if isinstance(critic, str) else {},
+                defaults.DEFAULT_LEARNING_RATE)
+    dims = arrays["x"].shape[1] + arrays["y"].shape[1]
+    return defaults.default_critic_args(critic, dims), defaults.DEFAULT_LEARNING_RATE
 
 
 def estimate_mi(
@@ -191,7 +210,7 @@ def estimate_mi(
     *,
     xprime=None,
     estimator="auto",
-    critic="concat",
+    critic=DEFAULT_CRITIC,
     critic_args=None,
     bound_args=None,
     conditional_sampler=None,
@@ -241,7 +260,7 @@ def estimate_mi(
         I({x, x'}; y) (Sordoni et al. 2021), which needs ``xprime``: "demi" (needs
         ``conditional_sampler``, draws of p(y | x')), "demi_bo", "demi_is", "demi_var".
       critic: a name of ``tfmi.critics.CRITICS`` or a critic layer; critic_args: its
-        keyword arguments (default ``neural.default_critic_args``: for a named bound the
+        keyword arguments (default ``defaults.default_critic_args``: for a named bound the
         concatenated critic is an MLP (w, w / 2) on [x, y], w = 4 (d_x + d_y) rounded
         up to a power of two in [16, 256]; in "auto" bmi's (16, 8); for DEMI:
         ``hidden_units``, ``embed_dim``); bound_args: of the bound (e.g.
@@ -249,8 +268,8 @@ def estimate_mi(
       conditional_sampler: ``f(xprime [b, d_x'], k) -> [b, k, d_y]`` samples of p(y | x').
       batch_size: pairs per training step (an integer; 64.0 is accepted).
       learning_rate: Adam's rate; for a critic the peak of a cosine decay over
-        ``max_steps`` (None: ``neural.DEFAULT_LEARNING_RATE``, 3e-2), for the DEMI
-        estimators constant (None: ``decomposed.DEFAULT_LEARNING_RATE``, 1e-2).
+        ``max_steps`` (None: ``defaults.DEFAULT_LEARNING_RATE``, 3e-2), for the DEMI
+        estimators constant (None: ``defaults.DEMI_LEARNING_RATE``, 1e-2).
       max_steps, eval_every, patience: training length; validation every
         ``eval_every`` steps; stop after ``patience`` evaluations without improvement.
       bootstrap: refits of a closed-form model (copula, mixture) on resampled train

@@ -17,32 +17,10 @@ import tensorflow as tf
 from tfmi import bounds as bounds_lib
 from tfmi import critics as critics_lib
 from tfmi.estimation import heldout
+from tfmi.estimation.defaults import default_critic_args
 from tfmi.estimation.fit_loop import EarlyStopping, fit_loop
 
-__all__ = ["FittedCritic", "fit_critic", "heldout_args", "default_critic_args", "DEFAULT_CRITIC_ARGS",
-           "DEFAULT_LEARNING_RATE"]
-
-# Adam's peak rate for a critic: as good as 1e-2 at n = 10,000 and better at n = 5,000
-# on bmi's Student-t tasks (README, "Accuracy of the default").
-DEFAULT_LEARNING_RATE = 3e-2
-
-DEFAULT_CRITIC_ARGS = {
-    "separable": {"hidden_units": (256, 256), "embed_dim": 32},
-    "concat": {"hidden_units": (16, 8)},
-}
-MAX_CONCAT_WIDTH = 256
-
-
-def default_critic_args(critic, dims):
-    """The critic's keyword arguments sized to ``dims`` = d_x + d_y input dimensions: the
-    concatenated critic's MLP is (w, w / 2) with w = 4 dims rounded up to a power of two
-    within [16, ``MAX_CONCAT_WIDTH``]: bmi's (16, 8) up to 4 dimensions, (128, 64) for
-    10 + 10 (where (16, 8) left NWJ at 0.44 of 1 nat); other critics
-    ``DEFAULT_CRITIC_ARGS``."""
-    if critic != "concat":
-        return dict(DEFAULT_CRITIC_ARGS.get(critic, {})) if isinstance(critic, str) else {}
-    width = int(min(MAX_CONCAT_WIDTH, max(16, 2 ** int(np.ceil(np.log2(4 * dims))))))
-    return {"hidden_units": (width, width // 2)}
+__all__ = ["FittedCritic", "fit_critic", "heldout_args"]
 
 
 @dataclasses.dataclass(eq=False)  # hashable: tf.function keys its traces on self

@@ -14,6 +14,8 @@ import logging
 import numpy as np
 import scipy.stats
 
+from tfmi.estimation.defaults import DEFAULT_CRITIC
+
 __all__ = ["MIEstimate", "FitSettings", "Z_95", "BOOTSTRAP_REFITS", "MAX_FIT_PAIRS", "MIN_SPLIT_ROWS", "beats",
            "serial_factor", "interval", "identical", "constant_column_warnings", "log_warnings", "warnings_for"]
 
@@ -110,7 +112,7 @@ class FitSettings:
     test_fraction: float = 0.2
     serial_dependence: bool = False
     screen: bool = True
-    critic: object = "concat"
+    critic: object = DEFAULT_CRITIC
     critic_args: dict = dataclasses.field(default_factory=dict)
     bound_args: dict = dataclasses.field(default_factory=dict)
     batch_size: int = 256
