@@ -270,19 +270,10 @@ def _checked_inputs(x, y, z, choices, estimator, nan_policy):
     if len(set(lengths.values())) > 1:
         raise ValueError(f"estimate_cmi: x, y and z must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_cmi")
-    masks = {}
-    for name in "xyz":
-        masks[name], _ = stratified.discrete_columns(choices[name], arrays[name], columns[name], "estimate_cmi", name)
-        masks[name] |= False if categories[name] is None else categories[name]
-    said = [f"discrete_{name}={choices[name]!r}" for name in "xyz"
-            if masks[name].any() and not (isinstance(choices[name], str) and choices[name] == "auto")]
-    if said and estimator != "auto":
-        raise ValueError(f"estimate_cmi: {', '.join(said)} needs estimator='auto'; estimator {estimator!r} models "
-                         f"every column as continuous.")
+    masks, _ = stratified.discrete_masks(choices, categories, arrays, columns, estimator, "estimate_cmi")
     if np.all(np.ptp(arrays["z"], axis=0) == 0):
         raise ValueError("estimate_cmi: z is constant (zero variance in every column): I(x; y | z) = I(x; y); "
                          "use estimate_mi(x, y).")
-    masks = {name: mask[np.ptp(arrays[name], axis=0) != 0] for name, mask in masks.items()}
     constant = inputs.drop_constant(arrays, columns, "estimate_cmi")
     notes = [note for note in (*category_notes, left_out) if note] + protocol.constant_column_warnings(constant)
     return _Inputs(arrays, columns, masks, notes, constant, left_out)

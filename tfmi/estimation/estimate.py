@@ -363,7 +363,7 @@ def _checked_inputs(x, y, xprime, raw, conditional_sampler, max_pairs, nan_polic
         raise ValueError(f"estimate_mi: x, y (and xprime) must pair up row by row, got {lengths} rows.")
     arrays, left_out = inputs.complete_rows(arrays, "estimate_mi")
     notes = [note for note in (truncated, *category_notes, left_out) if note]
-    masks, found = _discrete_masks(choices, categories, arrays, columns, raw.estimator)
+    masks, found = stratified.discrete_masks(choices, categories, arrays, columns, raw.estimator, "estimate_mi")
     constant = inputs.drop_constant(arrays, columns, "estimate_mi")
     return _Inputs(arrays, columns, masks, found, notes, constant, protocol.identical(arrays["x"], arrays["y"]))
 
@@ -428,27 +428,6 @@ def _discrete_estimate(given, raw, record):
     if None not in levels.values():
         return _contingency_estimate(arrays, levels, detected, record, given.constant, given.notes, given.columns)
     return _classes_estimate(arrays, levels, detected, record, given.constant, given.notes, given.columns)
-
-
-def _discrete_masks(choices, categories, arrays, columns, estimator):
-    """({"x", "y"}: mask [d] of the columns read as discrete, category columns always;
-    {"x", "y"}: whether "auto" found them) of the complete rows, less the constant
-    columns (``drop_constant`` removes them next). With an ``estimator`` other than
-    "auto" only "auto" may find columns (for the warning); True or a list is refused."""
-    masks, found = {}, {}
-    for name in "xy":
-        masks[name], found[name] = stratified.discrete_columns(choices[name], arrays[name], columns[name],
-                                                                "estimate_mi", name)
-        if categories[name] is not None:  # told as categories already: "auto" found only what lies beyond
-            found[name] = bool((masks[name] & ~categories[name]).any())
-            masks[name] |= categories[name]
-        said = masks[name].any() and not found[name]
-        if estimator != "auto" and said:
-            raise ValueError(f"estimate_mi: discrete_{name}={choices[name]!r} needs estimator='auto' (a discrete side "
-                             f"is read from a contingency table or as classes); estimator {estimator!r} models it "
-                             f"as continuous.")
-        masks[name] = masks[name][np.ptp(arrays[name], axis=0) != 0]
-    return masks, found
 
 
 def _discrete_warnings(masks, arrays, columns):

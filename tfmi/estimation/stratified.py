@@ -24,8 +24,8 @@ import numpy as np
 
 from tfmi.estimation import discrete, inputs, protocol
 
-__all__ = ["Term", "ZERO", "discrete_columns", "as_choice", "category_columns", "strata", "over_strata",
-           "stratified_sum", "combined_estimate", "is_constant"]
+__all__ = ["Term", "ZERO", "discrete_columns", "discrete_masks", "as_choice", "category_columns", "strata",
+           "over_strata", "stratified_sum", "combined_estimate", "is_constant"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +75,26 @@ def discrete_columns(choice, array, labels, caller, name):
                 raise ValueError(f"{forms}; {item!r} is not one of them ({known}).")
         return mask, False
     raise ValueError(f"{forms}, got {choice!r}.")
+
+
+def discrete_masks(choices, categories, arrays, columns, estimator, caller):
+    """({name: mask [d] of the columns read as discrete, category columns always},
+    {name: whether "auto" found columns beyond the categories}) of each input named in
+    ``choices`` (its ``arrays[name]``: complete rows), less its constant columns
+    (``drop_constant`` removes them next). With an ``estimator`` other than "auto" only
+    "auto" may find columns (for the warning); True or a list is refused."""
+    masks, found = {}, {}
+    for name in choices:
+        masks[name], found[name] = discrete_columns(choices[name], arrays[name], columns[name], caller, name)
+        if categories[name] is not None:  # told as categories already: "auto" found only what lies beyond
+            found[name] = bool((masks[name] & ~categories[name]).any())
+            masks[name] |= categories[name]
+    said = [f"discrete_{name}={choices[name]!r}" for name in choices if masks[name].any() and not found[name]]
+    if said and estimator != "auto":
+        raise ValueError(f"{caller}: {', '.join(said)} needs estimator='auto' (discrete columns are read from a "
+                         f"contingency table, as classes or by strata); estimator {estimator!r} models every "
+                         f"column as continuous.")
+    return {name: mask[np.ptp(arrays[name], axis=0) != 0] for name, mask in masks.items()}, found
 
 
 def as_choice(mask):
