@@ -405,8 +405,7 @@ def _numbers(table, index, allow_missing=False):
         raise InputError(f"{table.source}: column {table.label(index)} holds {values.dtype} values (dates or "
                          f"times), not numbers; convert it to numbers first (e.g. seconds since a start)")
     if allow_missing and getattr(values, "dtype", np.dtype(object)).kind not in "biuf":
-        values = [np.nan if isinstance(value, str) and value.strip().lower() in MISSING else value
-                  for value in values]
+        values = [np.nan if isinstance(value, str) and _is_missing(value) else value for value in values]
     try:
         numbers = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -432,12 +431,17 @@ def _text(table, index):
     values = table.columns[index]
     if getattr(values, "dtype", np.dtype(object)).kind not in "OUS":
         return None
-    missing = [value is None or (isinstance(value, str) and value.strip().lower() in MISSING)
-               or (isinstance(value, float) and np.isnan(value)) for value in values]
-    present = [value for value, gone in zip(values, missing) if not gone]
-    if not present or any(_is_number(value) for value in present):
+    fields = (value for value in values if not _is_missing(value))
+    first = next(fields, None)
+    if first is None or _is_number(first) or any(_is_number(value) for value in fields):  # numbers: at the first
         return None
-    return np.array([None if gone else str(value).strip() for value, gone in zip(values, missing)], dtype=object)
+    return np.array([None if _is_missing(value) else str(value).strip() for value in values], dtype=object)
+
+
+def _is_missing(value):
+    """Whether a field read from a file is a missing value: None, NaN or a text of ``MISSING``."""
+    return (value is None or (isinstance(value, str) and value.strip().lower() in MISSING)
+            or (isinstance(value, float) and np.isnan(value)))
 
 
 def _column(table, index, allow_missing):
