@@ -28,12 +28,13 @@ def test_seed_stats_are_the_mean_the_sample_sd_and_the_count():
     assert reproduction.format_stat(reproduction.seed_stats([5.0])) == "5.00"
 
 
-def _files(folder, method, k, mi, estimates):
+def _files(folder, method, k, mi, estimates, figure="top"):
     """DEMI per-seed files as the sweep's export writes them: one per seed of ``estimates``."""
     for seed, estimate in estimates.items():
-        path = folder / f"{method}_k-{k}_mi-{mi}" / f"seed_{seed}.json"
+        name = f"{method}{'_bottom' if figure == 'bottom' else ''}_k-{k}_mi-{mi}"
+        path = folder / name / f"seed_{seed}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"figure": "top", "method": method, "k": k, "total_mi": float(mi),
+        path.write_text(json.dumps({"figure": figure, "method": method, "k": k, "total_mi": float(mi),
                                     "estimate": estimate, "seed": seed, "command": "python tools/sweep.py ..."}))
 
 
@@ -76,6 +77,58 @@ def test_demi_claims_hold_are_not_shown_or_contradicted_per_cell(demi_folder):
     table = reproduction.demi_values_table(cells)
     assert "| 5 | DEMI (true p(y\\|x')) | 1.48 ± 0.01 (2) | - |" in table
     assert "not shown at 3 seeds (+0.02 ± 0.12)" in reproduction.demi_verdict_table(reproduction.demi_claims(cells))
+
+
+def test_the_bottom_figure_is_read_against_infonce_and_its_own_ceiling(demi_folder, tmp_path):
+    # DEMI-BO read as I_NCE + I_IS (bottom): ceiling min(2 log K, MI); 2 log 8 = 4.16, 2 log 32 = 6.93.
+    _files(demi_folder, "demi_bo", 8, 10, {0: 3.90, 1: 3.95, 2: 3.92}, figure="bottom")
+    _files(demi_folder, "demi_bo", 32, 10, {0: 5.00, 1: 5.10, 2: 5.05}, figure="bottom")
+    _files(demi_folder, "demi_bo", 32, 5, {0: 5.20, 1: 5.30, 2: 5.25}, figure="bottom")  # above the true MI
+    cells = reproduction.demi_cells(demi_folder)
+    assert cells[(10.0, 8)][reproduction.BOTTOM] == {0: 3.90, 1: 3.95, 2: 3.92}
+    assert cells[(10.0, 8)]["demi"] == {0: 2.30, 1: 2.32, 2: 2.28}  # the top's DEMI-BO is another method
+    found = {claim["id"]: claim for claim in reproduction.demi_claims(cells)}
+    assert found["bottom_nce"]["figure"] == "bottom" and found["nce"]["figure"] == "top"
+    assert found["bottom_nce"]["cells"][(10.0, 8)][0] == "holds"  # 3.92 against InfoNCE's 2.00
+    assert found["bottom_nce"]["cells"][(10.0, 8)][1] == pytest.approx(3.923333 - 2.0, abs=1e-5)
+    assert (5.0, 32) not in found["bottom_nce"]["cells"]  # no InfoNCE run there
+    ceiling = found["bottom_ceiling"]["cells"]
+    assert ceiling[(10.0, 8)][0] == "holds" and ceiling[(5.0, 32)][0] == "contradicted"  # 5.25 > 5 nats
+    close = found["bottom_close"]["cells"]
+    assert close[(10.0, 8)][0] == "holds"  # 0.24 under 2 log 8, within 0.5
+    assert close[(10.0, 8)][1] == pytest.approx(3.923333 - 2 * math.log(8), abs=1e-5)  # estimate - ceiling
+    assert close[(10.0, 32)][0] == "contradicted"  # 1.88 under 2 log 32
+    assert found["is"]["cells"][(10.0, 8)][0] == "holds"  # the bottom run is not one the top's DEMI-IS is below
+    assert "| 10 | I_NCE+I_IS (DEMI-BO, bottom) | 3.92 ± 0.03 (3) | 5.05 ± 0.05 (3) |" in \
+        reproduction.demi_values_table(cells)
+    assert "|  | 2 log K (bottom) | 4.16 | 6.93 |" in reproduction.demi_values_table(cells)
+    changes = reproduction.changes_section([], reproduction.demi_claims(cells), tmp_path / "none.md")
+    assert ("- DEMI Fig. 2 (bottom): I_NCE + I_IS approaches its ceiling min(2 log K, true MI): within 0.5 nats of it "
+            "(our reading of 'approaches') at 10 nats, K=32: yes at one seed, **contradicted**") in changes
+
+
+def test_a_demi_run_is_exported_with_its_command_once_trained(tmp_path):
+    root = tmp_path / "runs" / "demi_seeds"
+    workdirs = []
+    for seed, steps in ((0, 1000), (1, 500)):  # seed 1 still training
+        workdir = root / "demi_bo_bottom_k-8_mi-10" / f"seed_{seed}"
+        workdir.mkdir(parents=True)
+        config = {"experiment": "demi_synthetic", "figure": "bottom", "k": 8, "seed": seed, "total_steps": 1000,
+                  "data": {"total_mi": 10.0}, "model": {"method": "demi_bo"}}
+        (workdir / "config.json").write_text(json.dumps(config))
+        metrics = [{"step": s, "train/mi": 1.0, "train/mi_nce_is": s / 100} for s in range(100, steps + 1, 100)]
+        (workdir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+        workdirs.append(str(workdir))
+    out = tmp_path / "reproduction_runs"
+    written, skipped = reproduction.export_runs(workdirs, out, commit="abc1234")
+    assert [w for w, _ in skipped] == [workdirs[1]] and "step 500 of 1000" in skipped[0][1]
+    record = json.loads((out / "demi_synthetic" / "demi_bo_bottom_k-8_mi-10" / "seed_0.json").read_text())
+    assert record["estimate"] == pytest.approx(np.mean(np.arange(1, 11)))  # the last 10 of mi_nce_is, not mi
+    assert (record["figure"], record["method"], record["k"], record["total_mi"]) == ("bottom", "demi_bo", 8, 10.0)
+    assert record["seed"] == 0 and record["steps"] == 1000 and record["commit"] == "abc1234"
+    assert record["command"] == ("python tools/sweep.py --config configs/demi_synthetic.py --root runs/demi_seeds "
+                                 "--seeds 0 1 --args demi_bo,bottom,k=8,mi=10")
+    assert written == [str(out / "demi_synthetic" / "demi_bo_bottom_k-8_mi-10" / "seed_0.json")]
 
 
 def test_tolerance_ceiling_and_combined_verdicts():

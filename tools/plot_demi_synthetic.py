@@ -11,7 +11,8 @@ points; with several seeds of a setting, their mean with error bars from the low
 the highest seed) against the number of candidates K, one panel per total MI, with the ground
 truth, the log K ceiling of InfoNCE and the 2 log(K/2) ceiling of DEMI. Bottom figure
 (``*_bottom.png``): DEMI-BO evaluated as I_NCE + I_IS on shared negatives, with no
-access to p(y|x'), ceiling 2 log K. Prints the values as markdown tables and writes
+access to p(y|x'), ceiling 2 log K, beside the top figure's InfoNCE runs (K in-batch
+candidates, ceiling log K). Prints the values as markdown tables and writes
 them to a JSON file beside the figure.
 """
 
@@ -28,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfmi.console import progress  # noqa: E402
-from tfmi.workdir import Workdir  # noqa: E402
+from tfmi.evaluation.reproduction import demi_run  # noqa: E402
 
 METHOD_LABELS = {
     "infonce": "InfoNCE",
@@ -37,32 +38,6 @@ METHOD_LABELS = {
     "demi_bo": "DEMI-BO",
     "demi_var": "DEMI-VAR",
 }
-
-
-def load_run(workdir, last):
-    """(figure, method, K, total MI, estimate, spread) of one workdir, or None."""
-    run = Workdir(workdir)
-    config = run.read_config()
-    records = run.read_metrics()
-    if config is None or not records:
-        return None
-    if config.get("experiment") != "demi_synthetic":
-        return None
-    figure = config.get("figure", "top")
-    metric = "train/mi_nce_is" if figure == "bottom" else "train/mi"
-    values = np.array([r[metric] for r in records if metric in r][-last:])
-    if not len(values):
-        progress(f"skipping {workdir}: its metrics.jsonl has no {metric}")
-        return None
-    return {
-        "figure": figure,
-        "method": config["model"]["method"],
-        "k": config["k"],
-        "total_mi": config["data"]["total_mi"],
-        "estimate": float(values.mean()),
-        "std": float(values.std()),
-        "workdir": workdir,
-    }
 
 
 def table(runs, figure):
@@ -80,12 +55,14 @@ def table(runs, figure):
     for (total, method), by_k in sorted(grouped.items(),
                                         key=lambda item: (item[0][0], list(METHOD_LABELS).index(item[0][1]))):
         cells = [f"{np.mean(by_k[k]):.2f}" if k in by_k else "-" for k in ks]
-        label = METHOD_LABELS[method].replace("|", "\\|")  # a bare | would split the cell
+        label = "DEMI-BO (I_NCE + I_IS)" if figure == "bottom" and method == "demi_bo" else METHOD_LABELS[method]
+        label = label.replace("|", "\\|")  # a bare | would split the cell
         lines.append(f"| {total:g} | {label} | " + " | ".join(cells) + " |")
     if figure == "top":
         lines.append("| | log K | " + " | ".join(f"{math.log(k):.2f}" for k in ks) + " |")
         lines.append("| | 2 log(K/2) | " + " | ".join(f"{2 * math.log(k / 2):.2f}" for k in ks) + " |")
     else:
+        lines.append("| | log K | " + " | ".join(f"{math.log(k):.2f}" for k in ks) + " |")
         lines.append("| | 2 log K | " + " | ".join(f"{2 * math.log(k):.2f}" for k in ks) + " |")
     return "\n".join(lines)
 
@@ -116,15 +93,17 @@ def plot(runs, figure, out):
         subset = [run for run in runs if run["total_mi"] == total]
         ks = np.array(sorted({run["k"] for run in subset}), dtype=float)
         for method, label in METHOD_LABELS.items():
+            if figure == "bottom":
+                label = {"demi_bo": "DEMI-BO read as I_NCE + I_IS", "infonce": "InfoNCE (top's runs)"}.get(method)
             points = sorted((run["k"], run["estimate"], run["low"], run["high"]) for run in subset
-                            if run["method"] == method)
+                            if run["method"] == method and label)
             if points:
                 k, estimate, low, high = map(np.array, zip(*points))
                 ax.errorbar(k, estimate, yerr=[estimate - low, high - estimate], marker="o", markersize=3, capsize=2,
                             label=label)
         ax.axhline(total, color="black", linewidth=1.2, label="true MI")
+        ax.plot(ks, np.log(ks), color="gray", linestyle="--", linewidth=1, label="log K")
         if figure == "top":
-            ax.plot(ks, np.log(ks), color="gray", linestyle="--", linewidth=1, label="log K")
             ax.plot(ks, 2 * np.log(ks / 2), color="gray", linestyle=":", linewidth=1.2, label="2 log(K/2)")
         else:
             ax.plot(ks, 2 * np.log(ks), color="gray", linestyle=":", linewidth=1.2, label="2 log K")
@@ -148,12 +127,20 @@ def main(argv=None):
     parser.add_argument("--out", default="demi_synthetic.png", help="PNG of the top figure")
     parser.add_argument("--last", type=int, default=8, help="logged points averaged per run")
     args = parser.parse_args(argv)
-    runs = [run for run in (load_run(w, args.last) for w in args.workdirs) if run]
+    runs = []
+    for workdir in args.workdirs:
+        run = demi_run(workdir, args.last)
+        if run is None:
+            progress(f"skipping {workdir}: not a configs/demi_synthetic.py run with logged estimates")
+        else:
+            runs.append({**run, "workdir": workdir})
     if not runs:
         raise SystemExit("error: no finished configs/demi_synthetic.py workdir among the given paths.")
     stem, _ = os.path.splitext(args.out)
     for figure, out in (("top", args.out), ("bottom", f"{stem}_bottom.png")):
         subset = [run for run in runs if run["figure"] == figure]
+        if subset and figure == "bottom":  # InfoNCE with the same K in-batch candidates, for comparison
+            subset += [run for run in runs if run["figure"] == "top" and run["method"] == "infonce"]
         if subset:
             plot(subset, figure, out)
             print(table(subset, figure), "\n")

@@ -7,7 +7,10 @@ Sordoni et al. (2021), from the per-seed files under docs/reproduction_runs/.
         --commit fac427b
     # Fig. 1's one seed, from its plot_tschannen --table JSON (its workdirs are gone)
     python tools/reproduction_report.py --export-table docs/tschannen_fig1_reduced_table.json
-    # the wall time of runs exported by other tools (staircase, DEMI), from their workdirs
+    # DEMI's Fig. 2 (bottom): its runs' per-seed JSON (DEMI runs go to RUNS/demi_synthetic)
+    python tools/reproduction_report.py --export runs/demi_seeds/demi_bo_bottom_* \
+        --sweep-log runs/demi_bottom.log --commit fac427b
+    # the wall time of runs exported by other tools (staircase, DEMI's top), from their workdirs
     python tools/reproduction_report.py --wall-times runs/staircase_seeds runs/demi_seeds
     # the report alone (every call ends with it)
     python tools/reproduction_report.py
@@ -15,9 +18,9 @@ Sordoni et al. (2021), from the per-seed files under docs/reproduction_runs/.
 ``--export``: a run is exported once it is trained to its config's total_steps and, for
 image-halves runs, evaluated at that step (tools/eval_checkpoints.py); others, and roots
 that do not exist yet, are listed and skipped, so the command can be rerun as sweeps
-finish. Files go to
-RUNS/tschannen/FIGURE/RUN/seed_N.json (FIGURE fig1-fig4 or noniid, RUN the workdir's
-folder). ``--sweep-log``: tools/sweep.py logs, to record each run's exact config argument
+finish. Files go to RUNS/tschannen/FIGURE/RUN/seed_N.json (FIGURE fig1-fig4 or noniid,
+RUN the workdir's folder), or RUNS/demi_synthetic/RUN/seed_N.json for DEMI's runs.
+``--sweep-log``: tools/sweep.py logs, to record each run's exact config argument
 and extra flags in its command. ``--wall-times`` writes WALL_TIMES (JSON), which the
 report's "CPU hours" reads beside the Tschannen files' own wall times.
 
@@ -62,10 +65,10 @@ def main(argv=None):
             workdirs = find_workdirs(roots)
         except WorkdirError as error:
             raise SystemExit(f"error: {error}") from None
-        written, skipped = reproduction.export_tschannen(workdirs, tschannen, args.sweep_log, args.commit)
+        written, skipped = reproduction.export_runs(workdirs, args.runs, args.sweep_log, args.commit)
         for workdir, why in skipped:
             progress(f"skipped {workdir}: {why}")
-        progress(f"wrote {len(written)} per-seed files under {tschannen} ({len(skipped)} runs skipped)")
+        progress(f"wrote {len(written)} per-seed files under {args.runs} ({len(skipped)} runs skipped)")
     if args.export_table:
         written = reproduction.export_table_seeds(args.export_table, tschannen, args.table_command)
         progress(f"wrote {len(written)} one-seed files from {args.export_table}")

@@ -17,9 +17,10 @@ import math
 
 import numpy as np
 
-__all__ = ["PAIRED_Z", "paired_verdict"]
+__all__ = ["CLOSE_TOLERANCE", "PAIRED_Z", "paired_verdict"]
 
 PAIRED_Z = 2.0
+CLOSE_TOLERANCE = 0.5  # nats: our reading of a paper's "close to" / "approaches" a ceiling
 
 
 def paired_verdict(a, b, margin=0.0):

@@ -28,7 +28,7 @@ from tfmi.evaluation.seed_curves import (
     seed_values,
     summary,
 )
-from tfmi.evaluation.seed_claims import paired_verdict
+from tfmi.evaluation.seed_claims import CLOSE_TOLERANCE, paired_verdict
 
 # What the paper states (Tschannen et al. 2020).
 PAPER = {
@@ -370,15 +370,15 @@ def _critic_claims(figure, rows):
 
 
 def _ceiling_claims(rows):
-    """I_NCE close to its ceiling log(batch size), within 0.5 nats (our reading of 'close')."""
+    """I_NCE close to its ceiling log(batch size), within ``CLOSE_TOLERANCE`` nats (our reading of 'close')."""
     found = []
     for row in rows:
         batch = row["desc"]["batch_size"]
         if _mean(row["mi"]) is not None and batch:
             ceiling = math.log(batch)
             found.append(_claim(f"{row['config']}: testing I_NCE close to log {batch} = {ceiling:.2f} "
-                                "(within 0.5 nats, our reading of 'close')",
-                                f"{_mean(row['mi']):.2f} nats", _mean(row["mi"]) > ceiling - 0.5))
+                                f"(within {CLOSE_TOLERANCE:g} nats, our reading of 'close')",
+                                f"{_mean(row['mi']):.2f} nats", _mean(row["mi"]) > ceiling - CLOSE_TOLERANCE))
     return found
 
 
