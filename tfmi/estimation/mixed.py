@@ -107,21 +107,34 @@ class ClassConditional:
 
     def refit(self, x, codes, seed=0):
         """Each class's mixture refitted by ``mixture.REFIT_ITERATIONS`` EM steps from
-        this one's parameters on its rows of (x, codes) (kept as it is where a resample
-        holds too few of them); priors from the counts of ``codes``."""
+        this one's parameters on its rows of (x, codes) (the merged classes' shared density
+        on all their rows; a pooled density, or a density whose resample holds too few rows,
+        kept as it is); priors from the counts of ``codes``."""
+        merged = [code for code, mark in self.history.items() if mark == "merged"]
+        shared = None
+        if merged:
+            shared = self._refitted(self.models[merged[0]], x[np.isin(codes, merged)], seed)
         models = []
         for code, model in enumerate(self.models):
-            rows = x[codes == code]
-            if self.history.get(code) == "pooled" or len(rows) < max(_min_rows(x.shape[1]), model.n_components):
+            mark = self.history.get(code)
+            if mark == "merged":
+                models.append(shared)
+            elif mark == "pooled":
                 models.append(model)
-                continue
-            refitted = clone(model).set_params(weights_init=model.weights_, means_init=model.means_,
-                                               precisions_init=model.precisions_, max_iter=mixture.REFIT_ITERATIONS,
-                                               random_state=seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # a few steps by design
-                models.append(refitted.fit(rows))
+            else:
+                models.append(self._refitted(model, x[codes == code], seed))
         return ClassConditional(models, np.bincount(codes, minlength=len(self.models)) / len(codes), self.history)
+
+    @staticmethod
+    def _refitted(model, rows, seed):
+        if len(rows) < max(_min_rows(rows.shape[1]), model.n_components):
+            return model
+        refitted = clone(model).set_params(weights_init=model.weights_, means_init=model.means_,
+                                           precisions_init=model.precisions_, max_iter=mixture.REFIT_ITERATIONS,
+                                           random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a few steps by design
+            return refitted.fit(rows)
 
 
 def _min_rows(dim):
@@ -152,22 +165,34 @@ def fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classe
                           max_components=mixture.MAX_COMPONENTS):
     """A ``ClassConditional``: for each class a Gaussian mixture of its train rows of x
     [n, d] (``_fit_density``: the count chosen on its validation rows), priors the train
-    counts. A class with fewer than d + 2 distinct train rows is modelled by one Gaussian
-    of all train rows (it then tells nothing: the MI is under-stated, not over-stated);
-    ``history`` marks it "pooled"."""
-    models, history, pooled = [], {}, None
+    counts.
+
+    Classes with fewer distinct train rows than ``_min_rows`` are merged into one class
+    and share one density, fitted to their rows together: the model is then that of the
+    coarser label g(c), and I(x; g(c)) <= I(x; c) (data processing), so the MI may be
+    under-stated, not over-stated; ``history`` marks them "merged". When even the merged
+    rows are too few, they share the density of all train rows instead (they then tell
+    nothing); ``history`` marks them "pooled".
+    """
+    models, history = [None] * num_classes, {}
+    minimum = _min_rows(x_train.shape[1])
+    rare = [code for code in range(num_classes)
+            if len(np.unique(x_train[codes_train == code], axis=0)) < minimum]
     # Small problems: one thread (BLAS, and k-means's OpenMP) is many times faster than
     # several contending for a busy CPU.
     with threadpool_limits(1):
-        for code in range(num_classes):
-            train = x_train[codes_train == code]
-            if len(np.unique(train, axis=0)) < _min_rows(x_train.shape[1]):
-                pooled = pooled or mixture.em(1, seed, "full").fit(x_train)
-                models.append(pooled)
-                history[code] = "pooled"
-                continue
-            model, history[code] = _fit_density(train, x_valid[codes_valid == code], seed, max_components)
-            models.append(model)
+        for code in (code for code in range(num_classes) if code not in rare):
+            models[code], history[code] = _fit_density(x_train[codes_train == code], x_valid[codes_valid == code],
+                                                       seed, max_components)
+        if rare:
+            merged = np.isin(codes_train, rare)
+            if len(np.unique(x_train[merged], axis=0)) >= minimum:
+                shared, _ = _fit_density(x_train[merged], x_valid[np.isin(codes_valid, rare)], seed, max_components)
+                mark = "merged"
+            else:
+                shared, mark = mixture.em(1, seed, "full").fit(x_train), "pooled"
+            for code in rare:
+                models[code], history[code] = shared, mark
     return ClassConditional(models, np.bincount(codes_train, minlength=num_classes) / len(codes_train), history)
 
 
@@ -194,7 +219,7 @@ def _candidate(views, name, num_classes, seed):
     model = fit_class_conditional(x_train, codes_train, x_valid, codes_valid, num_classes, seed=seed)
     curve = [candidates_lib.curve_point(point["components"], point["train_log_likelihood"],
                                         point["valid_log_likelihood"], f"log-likelihood per row of class {code}")
-             for code, points in model.history.items() if points != "pooled" for point in points]
+             for code, points in model.history.items() if points not in ("pooled", "merged") for point in points]
     return candidates_lib.Candidate(
         f"class-conditional mixtures on {name} x", name, None,
         lambda x, codes: heldout.plugin(model.pointwise, x, codes), curve, model.components, len(x_train),
@@ -253,9 +278,15 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     diagnostics = {"classes": classes.tolist(),
                    "validation_mi": {name: float(np.mean(terms)) for name, terms in valid_terms.items()}}
     labels = classes.tolist()  # plain numbers and strings in the message
-    pooled = [labels[code] for code, points in chosen.model.history.items() if points == "pooled"]
-    found = [f"classes {pooled} have fewer than {_min_rows(matrix.shape[1])} distinct train rows: modelled by the "
-             f"density of all rows, they add nothing to the estimate (the MI may be under-stated)."] if pooled else []
+    found = []
+    for mark, how in (("merged", "merged into one class with one density (the MI of x with that coarser label: it "
+                                 "may be under-stated)"),
+                      ("pooled", "modelled by the density of all rows even when merged, they add nothing to the "
+                                 "estimate (the MI may be under-stated)")):
+        rare = [labels[code] for code, points in chosen.model.history.items() if points == mark]
+        if rare:
+            found.append(f"classes {rare} have fewer than {_min_rows(matrix.shape[1])} distinct train rows each: "
+                         f"{how}.")
     protocol.log_warnings(found, CALLER)
     found += protocol.warnings_for(result, None, n_train, {"x": arrays["x"].shape[1]}, False, constant,
                                    caller=CALLER, discrete_levels={"x": discrete.levels(arrays["x"])})
