@@ -119,7 +119,8 @@ def test_continuous_discrete_mi_at_10000_rows(means, priors):
     truth = gaussian_classes_mi(means, priors)
     assert result.interval[0] <= truth <= result.interval[1]
     assert abs(result.mi - truth) < 0.02
-    assert result.settings["n_test"] == 2000 and "class-conditional mixtures" in result.method
+    assert result.settings["n_test"] == 10_000 and result.settings["folds"] == 5  # cross-fitted: every row read once
+    assert "class-conditional mixtures" in result.method and "cross-fitted over 5 folds" in result.method
     assert result.warnings == []
 
 

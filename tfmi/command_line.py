@@ -624,7 +624,10 @@ def report(result, inputs, title, normalize=False):
     low, high = result.interval
     settings = result.settings
     split = ""
-    if {"n_train", "n_valid", "n_test"} <= set(settings):
+    if "folds" in settings:
+        split = (f" ({settings['folds']} folds of {settings['n_train']} train and {settings['n_valid']} validation "
+                 "rows; every row a test row once)")
+    elif {"n_train", "n_valid", "n_test"} <= set(settings):
         split = f" ({settings['n_train']} train, {settings['n_valid']} validation, {settings['n_test']} test)"
     scale = []
     if normalize:

@@ -10,6 +10,11 @@
 A closed-form model's held-out value m_0 is corrected by bootstrap refits m_b on
 resampled train rows: mi = 2 m_0 - mean_b(m_b), stderr^2 = test stderr^2 + var_b(m_b)
 (1 + 1/B). The callers supply their input checks, their candidates and their choice.
+
+Cross-fitting (``folds``, ``cross_fitted``), for models cheap enough to fit K times: the
+rows are cut into K parts, each part the test rows of one fold whose train and
+validation rows are the other parts' rows, so every row is read once, by a model that
+never saw it, and the test noise is that of n rows instead of n / K.
 """
 
 import dataclasses
@@ -20,7 +25,7 @@ import numpy as np
 from tfmi.estimation import candidates as candidates_lib
 from tfmi.estimation import protocol
 
-__all__ = ["Splits", "split", "representations", "read_out", "debiased", "serial_corrected"]
+__all__ = ["Splits", "split", "folds", "representations", "read_out", "cross_fitted", "debiased", "serial_corrected"]
 
 
 class Splits(NamedTuple):
@@ -37,6 +42,18 @@ def split(n, sizes, seed):
     order = np.random.default_rng(seed).permutation(n)
     n_train, n_valid, _ = sizes
     return Splits(order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :])
+
+
+def folds(n, count, n_valid, seed):
+    """The ``Splits`` of ``count`` folds of n rows for cross-fitting: one permutation of
+    ``seed`` cut into ``count`` nearly equal test parts; each fold's validation rows are the
+    first ``n_valid`` of the other parts' rows, its train rows the rest of them."""
+    parts = np.array_split(np.random.default_rng(seed).permutation(n), count)
+    found = []
+    for k, test in enumerate(parts):
+        rest = np.concatenate(parts[:k] + parts[k + 1 :])
+        found.append(Splits(rest[n_valid:], rest[:n_valid], test))
+    return found
 
 
 def representations(x, y, splits, settings):
@@ -77,6 +94,52 @@ def serial_corrected(tested, result, chosen, views, splits, settings):
     phrase = (f", stderr widened {stderr / result.stderr:.2f}x for serial dependence (Newey-West on the model's "
               f"terms in time order)")
     return dataclasses.replace(result, stderr=stderr), phrase
+
+
+def cross_fitted(fitted, settings):
+    """(one ``heldout.HeldOutEstimate`` over every row, a phrase for the method) from the
+    chosen model of each fold, ``fitted`` = [(chosen, views, splits)] of ``folds``.
+
+    Fold k's model is read once on its test rows: m_k, terms t_i. Where the model refits
+    and ``settings.bootstrap`` > 0, each fold is corrected by B_k = max(2, ceil(B / K))
+    bootstrap refits m_kb on its own test rows, as ``debiased`` corrects one split:
+
+        mi = sum_k w_k (2 m_k - mean_b m_kb),        w_k = n_k / n,
+        stderr^2 = var_i(t_i) / n + mean_k var_b(m_kb) (1 + 1 / B_k),
+
+    the test noise of all n rows, and the fitting variance taken as shared by the folds
+    (their train rows overlap: their fitting errors are alike, so they are not averaged
+    away). With ``settings.serial_dependence`` both parts grow by the
+    ``protocol.serial_factor`` of the terms in row order."""
+    terms, rows, values, fit_variances = [], [], [], []
+    refits = max(2, -(-settings.bootstrap // len(fitted))) if settings.bootstrap > 0 else 0
+    for k, (chosen, views, splits) in enumerate(fitted):
+        tested = chosen.evaluate(*views[chosen.inputs][2])  # the only look at this fold's test rows
+        terms.append(tested.terms)
+        rows.append(splits.test)
+        value = tested.mi
+        if chosen.refit is not None and refits:
+            fold_seed = int(np.random.SeedSequence([settings.seed, k]).generate_state(1)[0])
+            means = candidates_lib.bootstrap(chosen, views, dataclasses.replace(settings, bootstrap=refits,
+                                                                                seed=fold_seed))
+            value = 2.0 * tested.mi - float(np.mean(means))
+            fit_variances.append(np.var(means, ddof=1) * (1.0 + 1.0 / refits))
+        values.append((len(splits.test), value))
+    terms, rows = np.concatenate(terms), np.concatenate(rows)
+    n = len(terms)
+    mi = float(sum(size * value for size, value in values) / n)
+    test_variance, fit_variance = float(np.var(terms, ddof=1)) / n, float(np.mean(fit_variances or [0.0]))
+    phrase = f"cross-fitted over {len(fitted)} folds: held-out plug-in on each of the {n} rows once"
+    if fit_variances:
+        phrase += f", each fold bias-corrected by {refits} bootstrap refits"
+    if settings.serial_dependence:
+        order = np.argsort(rows)
+        factor = protocol.serial_factor(terms[order], rows[order])
+        test_variance, fit_variance = test_variance * factor, fit_variance * factor
+        phrase += f", stderr widened {np.sqrt(factor):.2f}x for serial dependence (Newey-West on the rows' terms)"
+    stderr = float(np.sqrt(test_variance + fit_variance))
+    result = dataclasses.replace(tested, mi=mi, stderr=stderr, terms=terms[np.argsort(rows)])
+    return result, phrase
 
 
 def read_out(chosen, views, splits, settings, label, unit):

@@ -508,7 +508,7 @@ def _contingency_estimate(arrays, levels, detected, settings, constant, input_no
 def _classes_estimate(arrays, levels, detected, settings, constant, input_notes, columns):
     """The MIEstimate of a discrete side against a continuous one: the distinct rows of the
     discrete side as classes, ``mixed.continuous_discrete_mi`` of the other side (the same
-    split, seed and bootstrap)."""
+    seed, fractions and bootstrap; its folds and their sizes in the settings)."""
     labelled = "x" if levels["x"] is not None else "y"
     other = "y" if labelled == "x" else "x"
     codes = np.unique(arrays[labelled], axis=0, return_inverse=True)[1].reshape(-1)
@@ -522,6 +522,7 @@ def _classes_estimate(arrays, levels, detected, settings, constant, input_notes,
                                                       f"them from class-conditional mixtures"))
     protocol.log_warnings(found, "estimate_mi")
     # continuous_discrete_mi calls its continuous input x: here it is ``other``
-    method = f"{labelled} as {levels[labelled]} classes: {result.method.replace(' x,', f' {other},', 1)}"
+    method = f"{labelled} as {levels[labelled]} classes: {result.method.replace(' x ', f' {other} ', 1)}"
+    settings = {**settings, **{key: result.settings[key] for key in ("folds", "n_train", "n_valid", "n_test")}}
     return MIEstimate(result.mi, result.stderr, result.interval, found + result.warnings, method, result.curve,
                       result.best_step, settings, columns, result.diagnostics)

@@ -263,32 +263,44 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     if min(n_train, n_valid, n_test) < protocol.MIN_SPLIT_ROWS:
         raise ValueError(f"{CALLER}: {n} rows give {n_train} train, {n_valid} validation and {n_test} test rows; "
                          f"at least {protocol.MIN_SPLIT_ROWS} in each are needed: use more rows.")
-    splits = driver.split(n, (n_train, n_valid, n_test), seed)
-    views = _LabelledRepresentations([arrays["x"][part] for part in splits], [codes[part] for part in splits])
+    count = max(2, round(1.0 / test_fraction))
     fit = protocol.FitSettings(seed=seed, bootstrap=bootstrap, valid_fraction=valid_fraction,
                                test_fraction=test_fraction, serial_dependence=bool(serial_dependence))
-    settings = {"seed": seed, "valid_fraction": valid_fraction, "test_fraction": test_fraction,
-                "bootstrap": bootstrap, "serial_dependence": bool(serial_dependence), "n_train": n_train,
-                "n_valid": n_valid, "n_test": n_test}
+    fitted, diagnostics = [], {"classes": classes.tolist(), "folds": []}
     with threadpool_limits(1):  # once: each limit scans the process's libraries
-        fitted = [_candidate(views, name, len(classes), seed) for name in MAPS]
-        valid_terms = {candidate.name: candidate.model.pointwise(*views[candidate.inputs][1]) for candidate in fitted}
-        chosen = max(fitted, key=lambda candidate: np.mean(valid_terms[candidate.name]))
-        result, method = driver.read_out(chosen, views, splits, fit, ", ", "rows")
-    diagnostics = {"classes": classes.tolist(),
-                   "validation_mi": {name: float(np.mean(terms)) for name, terms in valid_terms.items()}}
+        for splits in driver.folds(n, count, n_valid, seed):
+            views = _LabelledRepresentations([arrays["x"][part] for part in splits], [codes[part] for part in splits])
+            candidates = [_candidate(views, name, len(classes), seed) for name in MAPS]
+            valid_mi = {candidate.name: float(np.mean(candidate.model.pointwise(*views[candidate.inputs][1])))
+                        for candidate in candidates}
+            chosen = max(candidates, key=lambda candidate: valid_mi[candidate.name])
+            fitted.append((chosen, views, splits))
+            diagnostics["folds"].append({"map": chosen.inputs, "components": chosen.best_step,
+                                         "validation_mi": valid_mi})
+        result, phrase = driver.cross_fitted(fitted, fit)
+    chosen, _, first = fitted[0]
+    maps = [fold["map"] for fold in diagnostics["folds"]]
+    kept = ", ".join(f"{name} in {maps.count(name)}" for name in MAPS if name in maps)
+    method = (f"class-conditional mixtures on {'standardised' if maps.count('standardised') > count / 2 else 'normal'}"
+              f" x (maps kept per fold: {kept}), {phrase}, each fold's model fitted on {len(first.train)} train and "
+              f"chosen on {len(first.valid)} validation rows")
+    settings = {"seed": seed, "valid_fraction": valid_fraction, "test_fraction": test_fraction,
+                "bootstrap": bootstrap, "serial_dependence": bool(serial_dependence), "folds": count,
+                "n_train": len(first.train), "n_valid": len(first.valid), "n_test": n}
+    diagnostics["validation_mi"] = diagnostics["folds"][0]["validation_mi"]
     labels = classes.tolist()  # plain numbers and strings in the message
     found = []
     for mark, how in (("merged", "merged into one class with one density (the MI of x with that coarser label: it "
                                  "may be under-stated)"),
                       ("pooled", "modelled by the density of all rows even when merged, they add nothing to the "
                                  "estimate (the MI may be under-stated)")):
-        rare = [labels[code] for code, points in chosen.model.history.items() if points == mark]
+        rare = [labels[code] for code in range(len(classes))
+                if any(fold.model.history.get(code) == mark for fold, _, _ in fitted)]
         if rare:
             found.append(f"classes {rare} have fewer than {_min_rows(matrix.shape[1])} distinct train rows each: "
                          f"{how}.")
     protocol.log_warnings(found, CALLER)
-    found += protocol.warnings_for(result, None, n_train, {"x": arrays["x"].shape[1]}, False, constant,
+    found += protocol.warnings_for(result, None, len(first.train), {"x": arrays["x"].shape[1]}, False, constant,
                                    caller=CALLER, discrete_levels={"x": discrete.levels(arrays["x"])})
-    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n_test - 1), found,
+    return MIEstimate(result.mi, result.stderr, protocol.interval(result.mi, result.stderr, n - 1), found,
                       method, chosen.curve, chosen.best_step, settings, columns, diagnostics)

@@ -156,7 +156,9 @@ def stratified_sum(terms, sizes):
     mi = float(p @ values)
     spread = max(float(p @ values**2) - mi**2, 0.0) / sizes.sum()
     warnings = tuple(dict.fromkeys(w for term in terms for w in term.warnings if "constant columns" not in w))
-    return Term(mi, float(np.sqrt(np.sum(p**2 * errors**2) + spread)), warnings)
+    method = f"the mean over {len(terms)} strata, weighted by their rows, of: " + "; ".join(
+        dict.fromkeys(term.method for term in terms))
+    return Term(mi, float(np.sqrt(np.sum(p**2 * errors**2) + spread)), warnings, method)
 
 
 def combined_estimate(terms, method, notes, settings, columns, caller):
