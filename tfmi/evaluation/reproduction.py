@@ -727,19 +727,16 @@ def statistics_paragraph():
 
 EVAL_FLAGS = "--num_train 10000 --num_test 2000 --no_pixels"
 TSCHANNEN = {  # per figure key: its label, the runs its sweep makes, its setting, its command when no file has one
-    "1": {"label": "Fig. 1", "expected": 9, "png": "tschannen_fig1", "roots": "runs/fig1 runs/fig1adv",
+    "1": {"label": "Fig. 1", "expected": 9, "png": "tschannen_fig1",
+          "roots": "runs/tsch_fig1_seeds runs/tsch_fig1adv_seeds",
           "setting": "RealNVP 1,000 of 21,000 steps; adversarial 12,000 of 45,000 steps (1,000 of 4,000 encoder "
-                     "iterations, the notebook's learning rates 1e-3 / 1e-5); 1 of 20 runs",
-          "command": "python tools/sweep.py --config configs/mnist_invertible.py --root runs/fig1 --args nce nwj "
-                     "--seeds 0 1 2 -- --config.total_steps=1000 --config.checkpoint_every=250 && "
-                     "python tools/sweep.py "
-                     "--config configs/mnist_adversarial.py --root runs/fig1adv --args probe_lr=1e-3,encoder_lr=1e-5 "
-                     "--seeds 0 1 2 -- --config.total_steps=12000 --config.checkpoint_every=1100 && python "
-                     "tools/eval_checkpoints.py --workdir runs/fig1/*/seed_* runs/fig1adv/*/seed_* --num_train 10000 "
-                     "--num_test 2000",
-          "cost": "seeds 1-2: 4 RealNVP runs of 1,000 steps at the measured 2.5 steps/s (about 30 min) and 2 "
-                  "adversarial runs of 12,000 steps (at most 2.7 h at that rate), with their evaluation about 3-4 h "
-                  "on this 2-core CPU"},
+                     "iterations, the notebook's learning rates 1e-3 / 1e-5); 3 of 20 runs",
+          "command": "python tools/sweep.py --config configs/mnist_invertible.py --root runs/tsch_fig1_seeds --args "
+                     "nce nwj --seeds 0 1 2 -- --config.total_steps=1000 --config.checkpoint_every=250 && python "
+                     "tools/sweep.py --config configs/mnist_adversarial.py --root runs/tsch_fig1adv_seeds --args "
+                     "probe_lr=1e-3,encoder_lr=1e-5 --seeds 0 1 2 -- --config.total_steps=12000 "
+                     "--config.checkpoint_every=1100 && python tools/eval_checkpoints.py --workdir "
+                     "runs/tsch_fig1_seeds/*/seed_* runs/tsch_fig1adv_seeds/*/seed_* --num_train 10000 --num_test 2000"},
     "2": {"label": "Fig. 2, 5", "expected": 6, "png": "tschannen_fig2", "roots": "runs/tsch_fig2_seeds",
           "setting": "3,000 of 21,000 steps; 3 of 20 runs",
           "command": "python tools/sweep.py --config configs/mnist_noninvertible.py --root runs/tsch_fig2_seeds "
@@ -845,9 +842,7 @@ def tschannen_section(runs_folder, docs_folder):
         values.append(f"\n**{meta['label']}** ({meta['setting']}; per-seed files "
                       f"[reproduction_runs/tschannen/{figure_folder(key)}/](reproduction_runs/tschannen/"
                       f"{figure_folder(key)}/)):\n\n{tschannen_values_table(figure['rows'])}")
-    text = [claims_table(rows), "", "Commands (each per-seed file holds its run's own; T1 as reconstructed from the "
-            "one-seed files: 1,000 steps with a checkpoint every 250, the adversarial run 12,000 steps with one every "
-            "1,100):", "", *commands, "",
+    text = [claims_table(rows), "", "Commands (each per-seed file holds its run's own):", "", *commands, "",
             "Values per config (mean ± sd over seeds at the last step every seed reached):", "", *values]
     if pending:
         text += ["", "Still to come (rerun `--export` when the sweeps finish, then this tool):", "", *pending]
