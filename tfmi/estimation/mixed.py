@@ -11,19 +11,24 @@ I(x; c) (Barber and Agakov: the cross-entropy of q(c | x) is at least H(c | x)),
 misfit model under-states the MI rather than over-states it, and a larger validation
 mean is a better model whatever its family.
 
-``continuous_discrete_mi`` follows ``estimate_mi``'s protocol (``protocol``): one random
-split into train / validation / test; on train, x is mapped by a per-coordinate map of
-``candidates.Representations`` (standardised values, or normal scores) and a Gaussian mixture is
-fitted per class (scikit-learn's EM with ``mixture``'s settings), its component count
+``continuous_discrete_mi`` follows ``estimate_mi``'s protocol (``protocol``) with
+cross-fitting (``driver.folds``, ``driver.cross_fitted``): the rows are cut into K =
+round(1 / test_fraction) parts, and for each part a model is fitted on the other rows
+(train and validation) and read on that part, so every row is a test row once. In each
+fold, x is mapped by a per-coordinate map of ``candidates.Representations``
+(standardised values, or normal scores) fitted on the train rows and a Gaussian mixture
+is fitted per class (scikit-learn's EM with ``mixture``'s settings), its component count
 (1, 2, 4, ...) chosen on that class's validation rows by log-likelihood, as in
 ``mixture.fit_mixture``; priors pi_c are the train counts. Of the two maps the one whose
 model has the larger validation mean of the pointwise term is kept (a lower bound for
 any model, so larger is better: normal scores undo any monotone distortion of x, such as
-a log-normal feature; standardised values keep Gaussian classes Gaussian). The test rows
-are read once: the plug-in
-mean of the pointwise term, its stderr from the per-row terms, corrected and widened by
-``bootstrap`` refits (``driver.debiased``), and the Student-t interval
-(``protocol.interval``).
+a log-normal feature; standardised values keep Gaussian classes Gaussian). The plug-in
+mean of the pointwise term over all rows, each fold corrected by bootstrap refits, its
+stderr from the terms of all n rows and the folds' fitting variance, and the Student-t
+interval (``protocol.interval``). The fits are cheap (the default's 5 folds take about
+2.5 to 3 times one split's time) and the test noise is that of n rows instead of n / 5:
+on docs/bench_discrete.md's five class tasks (n = 5,000, 20 seeds) MAE 0.0073 against
+0.0162 with one split, coverage 98%.
 """
 
 import warnings
@@ -238,16 +243,19 @@ def continuous_discrete_mi(x, labels, *, seed=0, valid_fraction=0.2, test_fracti
     Args:
       x: [n, d] or [n] continuous values (array, DataFrame or Series).
       labels: [n] class labels (integers, strings; encoded by ``np.unique``).
-      seed: fixes the split, EM's starts and the bootstrap.
-      valid_fraction, test_fraction: shares of the rows for validation and test.
+      seed: fixes the folds, EM's starts and the bootstrap.
+      valid_fraction, test_fraction: shares of the rows for validation and for each
+        fold's test part (round(1 / test_fraction) folds, at least 2).
       bootstrap: refits on resampled train rows for the bias correction and the
-        fitting variance (0: none).
+        fitting variance, ceil(bootstrap / folds) per fold (0: none).
       serial_dependence: rows are consecutive times of a series: the standard error is
-        widened for it (``driver.serial_corrected``).
+        widened for it (``driver.cross_fitted``).
 
     Returns:
-      An ``MIEstimate``; ``best_step`` lists the component count of each class (in the
-      order of the sorted labels), ``diagnostics["classes"]`` the labels.
+      An ``MIEstimate``; ``best_step`` and ``curve`` are the first fold's (the component
+      count of each class, in the order of the sorted labels); ``diagnostics["classes"]``
+      the labels, ``diagnostics["folds"]`` each fold's map, component counts and
+      validation means; ``settings["folds"]`` the number of folds.
     """
     matrix = inputs.as_matrix(x, CALLER, "x")
     codes, classes = label_codes(labels, len(matrix), CALLER)

@@ -736,7 +736,8 @@ TSCHANNEN = {  # per figure key: its label, the runs its sweep makes, its settin
                      "tools/sweep.py --config configs/mnist_adversarial.py --root runs/tsch_fig1adv_seeds --args "
                      "probe_lr=1e-3,encoder_lr=1e-5 --seeds 0 1 2 -- --config.total_steps=12000 "
                      "--config.checkpoint_every=1100 && python tools/eval_checkpoints.py --workdir "
-                     "runs/tsch_fig1_seeds/*/seed_* runs/tsch_fig1adv_seeds/*/seed_* --num_train 10000 --num_test 2000"},
+                     "runs/tsch_fig1_seeds/*/seed_* runs/tsch_fig1adv_seeds/*/seed_* --num_train 10000 "
+                     "--num_test 2000"},
     "2": {"label": "Fig. 2, 5", "expected": 6, "png": "tschannen_fig2", "roots": "runs/tsch_fig2_seeds",
           "setting": "3,000 of 21,000 steps; 3 of 20 runs",
           "command": "python tools/sweep.py --config configs/mnist_noninvertible.py --root runs/tsch_fig2_seeds "
