@@ -730,7 +730,7 @@ TSCHANNEN = {  # per figure key: its label, the runs its sweep makes, its settin
     "1": {"label": "Fig. 1", "expected": 9, "png": "tschannen_fig1",
           "roots": "runs/tsch_fig1_seeds runs/tsch_fig1adv_seeds",
           "setting": "RealNVP 1,000 of 21,000 steps; adversarial 12,000 of 45,000 steps (1,000 of 4,000 encoder "
-                     "iterations, the notebook's learning rates 1e-3 / 1e-5); 3 of 20 runs",
+                     "iterations, the notebook's learning rates 1e-3 / 1e-5)",
           "command": "python tools/sweep.py --config configs/mnist_invertible.py --root runs/tsch_fig1_seeds --args "
                      "nce nwj --seeds 0 1 2 -- --config.total_steps=1000 --config.checkpoint_every=250 && python "
                      "tools/sweep.py --config configs/mnist_adversarial.py --root runs/tsch_fig1adv_seeds --args "
@@ -739,23 +739,23 @@ TSCHANNEN = {  # per figure key: its label, the runs its sweep makes, its settin
                      "runs/tsch_fig1_seeds/*/seed_* runs/tsch_fig1adv_seeds/*/seed_* --num_train 10000 "
                      "--num_test 2000"},
     "2": {"label": "Fig. 2, 5", "expected": 6, "png": "tschannen_fig2", "roots": "runs/tsch_fig2_seeds",
-          "setting": "3,000 of 21,000 steps; 3 of 20 runs",
+          "setting": "3,000 of 21,000 steps",
           "command": "python tools/sweep.py --config configs/mnist_noninvertible.py --root runs/tsch_fig2_seeds "
                      f"--args nce nwj --seeds 0 1 2 -- --config.total_steps=3000 && python tools/eval_checkpoints.py "
                      f"--workdir runs/tsch_fig2_seeds/*/seed_* {EVAL_FLAGS}"},
     "3": {"label": "Fig. 3, 6", "expected": 18, "png": "tschannen_fig3", "roots": "runs/tsch_fig3_seeds",
-          "setting": "4,000 of 21,000 steps; 3 of 20 runs",
+          "setting": "4,000 of 21,000 steps",
           "command": "python tools/sweep.py --config configs/mnist_critic_capacity.py --root runs/tsch_fig3_seeds "
                      "--args bilinear,bound=nce separable,bound=nce concat,bound=nce bilinear,bound=nwj "
                      "separable,bound=nwj concat,bound=nwj --seeds 0 1 2 -- --config.total_steps=4000 && python "
                      f"tools/eval_checkpoints.py --workdir runs/tsch_fig3_seeds/*/seed_* {EVAL_FLAGS}"},
     "4": {"label": "Fig. 4a, b, 7", "expected": 12, "png": "tschannen_fig4", "roots": "runs/tsch_fig4_seeds",
-          "setting": "3,000 of 21,000 steps (the paper reaches L_t ~ 0 after 7,000); 3 of 20 runs",
+          "setting": "3,000 of 21,000 steps (the paper reaches L_t ~ 0 after 7,000)",
           "command": "python tools/sweep.py --config configs/mnist_encoder_arch.py --root runs/tsch_fig4_seeds "
                      "--args mlp,t=2 mlp,t=4 convnet,t=2 convnet,t=4 --seeds 0 1 2 -- --config.total_steps=3000 && "
                      f"python tools/eval_checkpoints.py --workdir runs/tsch_fig4_seeds/*/seed_* {EVAL_FLAGS}"},
     "noniid": {"label": "Fig. 4c, App. E", "expected": 9, "png": "tschannen_noniid", "roots": "runs/tsch_noniid_seeds",
-               "setting": "5,000 of 20,000 steps; 3 of 20 runs",
+               "setting": "5,000 of 20,000 steps",
                "command": "python tools/sweep.py --config configs/noniid_gaussian.py --root runs/tsch_noniid_seeds "
                           "--args nce nce,iid nwj --seeds 0 1 2 -- --config.total_steps=5000"},
 }
@@ -840,7 +840,8 @@ def tschannen_section(runs_folder, docs_folder):
                                                                  for ours, paper in steps)
         for claim in figure["claims"]:
             rows.append([meta["label"], claim["claim"], f"{claim['ours']} ({where})", claim["verdict"], tag, png])
-        values.append(f"\n**{meta['label']}** ({meta['setting']}; per-seed files "
+        values.append(f"\n**{meta['label']}** ({meta['setting']}; {_seed_range(runs)} of the paper's 20 runs; "
+                      "per-seed files "
                       f"[reproduction_runs/tschannen/{figure_folder(key)}/](reproduction_runs/tschannen/"
                       f"{figure_folder(key)}/)):\n\n{tschannen_values_table(figure['rows'])}")
     text = [claims_table(rows), "", "Commands (each per-seed file holds its run's own):", "", *commands, "",
@@ -848,6 +849,12 @@ def tschannen_section(runs_folder, docs_folder):
     if pending:
         text += ["", "Still to come (rerun `--export` when the sweeps finish, then this tool):", "", *pending]
     return "\n".join(text), found_all
+
+
+def _seed_range(runs):
+    """"3" or "3 to 5": the seeds per config of a figure's runs."""
+    counts = sorted(collections.Counter(run["file"]["run"] for run in runs).values())
+    return f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]} to {counts[-1]}"
 
 
 def _figure_command(runs):
@@ -1036,7 +1043,7 @@ def build_report(runs_folder, docs_folder, experiments_md, wall_times=None):
         "paper's setting; the verdict over seeds; the command (listed under each table); the figure.", "",
         statistics_paragraph(), "",
         "## Tschannen et al. (2020), On mutual information maximization for representation learning", "",
-        "Reduced setting throughout: 3 of the paper's 20 runs, fewer steps (per figure below), linear evaluation "
+        "Reduced setting throughout: 3 to 5 of the paper's 20 runs, fewer steps (per figure below), linear evaluation "
         "on the first 10,000 training and 2,000 test digits (the paper: all of them).", "",
         tschannen_text, "",
         "## Sordoni et al. (2021), Decomposed mutual information estimation (DEMI)", "",
