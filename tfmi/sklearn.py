@@ -136,7 +136,7 @@ def mutual_info_regression(X, y, *, discrete_features="auto", seed=0, n_jobs=Non
         ``discrete.levels`` (at most 32 distinct values, 5 rows each on average;
         scikit-learn's "auto" calls every dense feature continuous); True / False for
         all; a boolean mask [p], or indices (column names for a DataFrame).
-      seed: every estimate's seed (its split, fits and bootstrap); the caller's random
+      seed: every estimate's seed (its split or folds, fits and bootstrap); the caller's random
         state is left alone.
       n_jobs: features scored at once, in threads (None: 1 unless in a joblib context;
         -1: all cores).
@@ -173,7 +173,8 @@ def mutual_info_classif(X, y, *, discrete_features="auto", seed=0, n_jobs=None, 
     ``score_func`` for ``SelectKBest`` / ``SelectPercentile``.
 
     A continuous feature scores ``continuous_discrete_mi(X[:, j], y, seed=seed,
-    **estimate_kwargs)`` (Gaussian mixtures of the feature per class, held out); a
+    **estimate_kwargs)`` (Gaussian mixtures of the feature per class, cross-fitted: every
+    row read once by a model fitted on the other rows); a
     discrete one the MI of its contingency table with y (``discrete.contingency_mi``: all
     rows, Miller-Madow corrected).
 
