@@ -438,3 +438,26 @@ def test_the_benchmark_scores_of_exact_and_wrong_matrices(helpers):
     scores = tool.score(shifted, columns)
     assert scores["mae"] == pytest.approx(0.1) and "independent_holds_zero" not in scores
     assert set(scores["family_mae"]) == {"copula", "mixture", "functional", "independent"}
+
+
+def test_workers_import_tensorflow_only_for_a_network_and_keep_its_start_up_lines_quiet(tmp_path):
+    """With workers, a pair that trains a critic imports TensorFlow in its worker: its
+    start-up lines (native code's, on file descriptor 2) are kept out of the output, the
+    rest of what the pair writes is not; the caller's process imports no TensorFlow."""
+    script = (
+        "import sys, numpy as np, tfmi\n"
+        "values = np.random.default_rng(0).standard_normal((400, 3)); values[:, 1] += values[:, 0]\n"
+        "result = tfmi.pairwise_mi(values, estimator='infonce', n_jobs=2, batch_size=64, max_steps=20, eval_every=10)\n"
+        "print(len(result.table), 'tensorflow' in sys.modules)\n"
+    )
+    process = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=600)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.split() == ["3", "False"]
+    assert not any(pairwise.TENSORFLOW_START.match(line) for line in process.stderr.splitlines()), process.stderr
+    for line in ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+                 "I0000 00:00:1796636908.301607    5856 port.cc:153] oneDNN custom operations are on.",
+                 "E0000 00:00:1796636910.348479    5856 cuda_platform.cc:52] failed call to cuInit: INTERNAL",
+                 "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild"):
+        assert pairwise.TENSORFLOW_START.match(line)
+    assert not pairwise.TENSORFLOW_START.match("estimate_mi: the estimate is near its ceiling log(n)")

@@ -14,6 +14,7 @@ and data fingerprints that produced it, so that an interrupted run resumes where
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -21,6 +22,9 @@ import logging
 import math
 import os
 import pickle
+import re
+import sys
+import tempfile
 import time
 
 import joblib
@@ -353,10 +357,11 @@ def _check_n_jobs(n_jobs):
 def _pair_record(pair, x, y, z, estimator, seed, estimate_kwargs):
     """(pair, the record of I(x; y) or I(x; y | z)): mi, low, high, stderr, method, warnings, seconds."""
     started = time.perf_counter()
-    if z is None:
-        result = estimate.estimate_mi(x, y, estimator=estimator, seed=seed, **estimate_kwargs)
-    else:
-        result = conditional.estimate_cmi(x, y, z, estimator=estimator, seed=seed, **estimate_kwargs)
+    with _quiet_tensorflow_start():
+        if z is None:
+            result = estimate.estimate_mi(x, y, estimator=estimator, seed=seed, **estimate_kwargs)
+        else:
+            result = conditional.estimate_cmi(x, y, z, estimator=estimator, seed=seed, **estimate_kwargs)
     low, high = result.interval
     return pair, {"mi": result.mi, "low": low, "high": high, "stderr": result.stderr, "method": result.method,
                   "warnings": list(result.warnings), "seconds": time.perf_counter() - started}
@@ -381,9 +386,10 @@ def _computed(jobs, n_jobs):
         yield from (_pair_record(*job) for job in jobs)
         return
     threads = str(max(1, cores // workers))  # BLAS threads per worker: the cores shared out
-    environment = {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    environment = {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                   WORKER_FLAG: "1"}
     executor = get_reusable_executor(max_workers=workers, env=environment, initializer=exec,
-                                      initargs=(QUIET_START,))
+                                      initargs=(WORKER_START,))
     waiting, running = iter(jobs), set()
 
     def submit_next():
@@ -405,23 +411,44 @@ def _computed(jobs, n_jobs):
             executor.shutdown(wait=False, kill_workers=True)
 
 
-# A worker's first acts: Ctrl-C ignored (it reaches the whole process group; the caller's
-# process stops the workers), and TensorFlow imported with the process's stderr closed off,
-# so that its start-up lines (printed by native code) show once, in the caller's process.
-# Run by the builtin exec: a function of tfmi would import TensorFlow (tfmi's package) to be
-# unpickled.
-QUIET_START = """
-import os, signal
+# A worker's first act: Ctrl-C ignored (it reaches the whole process group; the caller's
+# process stops the workers). Run by the builtin exec, so that nothing is unpickled first.
+WORKER_START = """
+import signal
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-try:
-    os.dup2(null, 2)
-    import tensorflow
-finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(null)
 """
+WORKER_FLAG = "TFMI_PAIRWISE_WORKER"  # set in the workers' environment
+
+# TensorFlow's start-up lines, printed by native code when it is first imported: kept out of
+# a worker's output, so that they show once, in the caller's process, if at all.
+TENSORFLOW_START = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|To enable the following "
+                              r"instructions|[IWE]0000 00:00:\d+\.\d+\s+\d+ (port|cudart_stub|cpu_feature_guard|"
+                              r"cuda_platform|cuda_executor|cuda_diagnostics)\.cc)")
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow_start():
+    """In a worker that has not imported TensorFlow: its file descriptor 2 (native code's
+    stderr) goes to a temporary file for the pair, whose lines, less ``TENSORFLOW_START``'s,
+    are written back to stderr after it. TensorFlow is then imported only by the pairs that
+    train a network (a worker used to import it at start: 2-3 s before its first pair)."""
+    if os.environ.get(WORKER_FLAG) != "1" or "tensorflow" in sys.modules:
+        yield
+        return
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in kept if not TENSORFLOW_START.match(line)))
+            sys.stderr.flush()
 
 
 def _checked_table(table, columns, given, discrete, estimator, estimate_kwargs):
