@@ -30,7 +30,6 @@ try:  # imports take a moment (NumPy): Ctrl-C then ends in the same one line
     import math
     import os
     import signal
-    import tempfile
     import time
     import warnings
     import zipfile
@@ -41,7 +40,7 @@ try:  # imports take a moment (NumPy): Ctrl-C then ends in the same one line
     import numpy as np
 
     import tfmi
-    from tfmi.console import Progress, run_reporting_errors
+    from tfmi.console import Progress, native_stderr_captured, run_reporting_errors
     from tfmi.errors import InputError
     from tfmi.json_files import json_safe
 except KeyboardInterrupt:
@@ -538,26 +537,11 @@ def read_inputs(args, roles, log=QUIET):
 # Estimating and reporting --------------------------------------------------------------
 
 
-@contextlib.contextmanager
 def _native_stderr_captured():
-    """What native code writes to file descriptor 2 in the block goes to a temporary file:
-    TensorFlow logs at import before it reads TF_CPP_MIN_LOG_LEVEL. Written out after
-    all when the block fails (it may say why)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        said = b""
-        try:
-            yield
-        except Exception:
-            captured.seek(0)
-            said = captured.read()
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.write(2, said)
+    """What native code writes to file descriptor 2 in the block (TensorFlow logs at import
+    before it reads TF_CPP_MIN_LOG_LEVEL) held back; written out after all when the block
+    fails (it may say why)."""
+    return native_stderr_captured(lambda written, failed: written if failed else b"")
 
 
 @contextlib.contextmanager

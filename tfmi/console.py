@@ -7,15 +7,19 @@ stderr, so that stdout keeps the results alone:
 - ``run_reporting_errors`` and ``fail``: bad input (a ``ValueError`` or ``OSError``, see
   tfmi.errors) ends the program in one "error: ..." line and exit status 2, not a
   traceback (TFMI_DEBUG=1 shows it); Ctrl-C in one line and status 130.
+- ``native_stderr_captured``: what native code (TensorFlow's start-up) writes to file
+  descriptor 2 held back, and only what the caller keeps of it passed on.
 
 Standard library only: every layer may use it.
 """
 
+import contextlib
 import logging
 import os
 import sys
+import tempfile
 
-__all__ = ["Progress", "progress", "run_reporting_errors", "fail", "STOPPED"]
+__all__ = ["Progress", "progress", "run_reporting_errors", "fail", "native_stderr_captured", "STOPPED"]
 
 STOPPED = "stopped by SIGINT (Ctrl-C)."
 
@@ -75,3 +79,27 @@ def run_reporting_errors(run, *args, errors=(ValueError, OSError), describe=str,
         if stopped is None:
             raise
         fail(stopped, 130)
+
+
+@contextlib.contextmanager
+def native_stderr_captured(passed_on):
+    """What is written to file descriptor 2 in the block (by native code too: TensorFlow
+    logs at import, before it reads TF_CPP_MIN_LOG_LEVEL) goes to a temporary file; after
+    the block, ``passed_on(written, failed)`` (the bytes written, whether the block
+    raised) is written to stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = False
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except Exception:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            os.write(2, passed_on(captured.read(), failed))

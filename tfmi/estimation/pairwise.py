@@ -24,7 +24,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 import time
 
 import joblib
@@ -32,6 +31,7 @@ import numpy as np
 from joblib.externals.loky import get_reusable_executor
 
 import tfmi
+from tfmi.console import native_stderr_captured
 from tfmi.estimation import conditional, estimate, inputs, protocol, stratified
 from tfmi.json_files import json_safe
 
@@ -426,29 +426,16 @@ TENSORFLOW_START = re.compile(r"^(WARNING: All log messages before absl::Initial
                               r"cuda_platform|cuda_executor|cuda_diagnostics)\.cc)")
 
 
-@contextlib.contextmanager
 def _quiet_tensorflow_start():
     """In a worker that has not imported TensorFlow: its file descriptor 2 (native code's
-    stderr) goes to a temporary file for the pair, whose lines, less ``TENSORFLOW_START``'s,
-    are written back to stderr after it. TensorFlow is then imported only by the pairs that
-    train a network (a worker used to import it at start: 2-3 s before its first pair)."""
+    stderr) held back for the pair and written out after it, less ``TENSORFLOW_START``'s
+    lines. TensorFlow is then imported only by the pairs that train a network (a worker
+    used to import it at start: 2-3 s before its first pair)."""
     if os.environ.get(WORKER_FLAG) != "1" or "tensorflow" in sys.modules:
-        yield
-        return
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        sys.stderr.flush()
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = captured.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in kept if not TENSORFLOW_START.match(line)))
-            sys.stderr.flush()
+        return contextlib.nullcontext()
+    return native_stderr_captured(lambda written, failed: b"".join(
+        line for line in written.splitlines(keepends=True)
+        if not TENSORFLOW_START.match(line.decode(errors="replace"))))
 
 
 def _checked_table(table, columns, given, discrete, estimator, estimate_kwargs):
