@@ -25,7 +25,8 @@ import numpy as np
 from tfmi.estimation import candidates as candidates_lib
 from tfmi.estimation import protocol
 
-__all__ = ["Splits", "split", "folds", "representations", "read_out", "cross_fitted", "debiased", "serial_corrected"]
+__all__ = ["Splits", "split", "folds", "representations", "read_out", "cross_fitted", "bootstrap_corrected", "debiased",
+           "serial_corrected"]
 
 
 class Splits(NamedTuple):
@@ -63,14 +64,19 @@ def representations(x, y, splits, settings):
     return candidates_lib.Representations([x[part] for part in parts], [y[part] for part in parts])
 
 
-def debiased(result, chosen, views, settings):
-    """``result`` (the chosen model's held-out mean m_0 on the test pairs) corrected by
-    ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), stderr^2 = test stderr^2 +
-    var_b(m_b) (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
+def bootstrap_corrected(result, chosen, views, settings):
+    """(mi, fitting variance) of ``result`` (the chosen model's held-out mean m_0 on the test
+    pairs) by ``candidates.bootstrap``: mi = m_0 - (mean_b m_b - m_0), and var_b(m_b)
+    (1 + 1 / replicates) (the fit's own variability, and the bootstrap's)."""
     means = candidates_lib.bootstrap(chosen, views, settings)
-    mi = 2.0 * result.mi - float(np.mean(means))
-    stderr = float(np.sqrt(result.stderr**2 + np.var(means, ddof=1) * (1.0 + 1.0 / settings.bootstrap)))
-    return dataclasses.replace(result, mi=mi, stderr=stderr)
+    return 2.0 * result.mi - float(np.mean(means)), np.var(means, ddof=1) * (1.0 + 1.0 / settings.bootstrap)
+
+
+def debiased(result, chosen, views, settings):
+    """``result`` corrected by ``bootstrap_corrected``: stderr^2 = test stderr^2 + the
+    fitting variance."""
+    mi, fit_variance = bootstrap_corrected(result, chosen, views, settings)
+    return dataclasses.replace(result, mi=mi, stderr=float(np.sqrt(result.stderr**2 + fit_variance)))
 
 
 def serial_corrected(tested, result, chosen, views, splits, settings):
@@ -102,7 +108,7 @@ def cross_fitted(fitted, settings):
 
     Fold k's model is read once on its test rows: m_k, terms t_i. Where the model refits
     and ``settings.bootstrap`` > 0, each fold is corrected by B_k = max(2, ceil(B / K))
-    bootstrap refits m_kb on its own test rows, as ``debiased`` corrects one split:
+    bootstrap refits m_kb on its own test rows (``bootstrap_corrected``, as for one split):
 
         mi = sum_k w_k (2 m_k - mean_b m_kb),        w_k = n_k / n,
         stderr^2 = var_i(t_i) / n + mean_k var_b(m_kb) (1 + 1 / B_k),
@@ -120,25 +126,25 @@ def cross_fitted(fitted, settings):
         value = tested.mi
         if chosen.refit is not None and refits:
             fold_seed = int(np.random.SeedSequence([settings.seed, k]).generate_state(1)[0])
-            means = candidates_lib.bootstrap(chosen, views, dataclasses.replace(settings, bootstrap=refits,
-                                                                                seed=fold_seed))
-            value = 2.0 * tested.mi - float(np.mean(means))
-            fit_variances.append(np.var(means, ddof=1) * (1.0 + 1.0 / refits))
+            value, fit_variance = bootstrap_corrected(tested, chosen, views,
+                                                      dataclasses.replace(settings, bootstrap=refits, seed=fold_seed))
+            fit_variances.append(fit_variance)
         values.append((len(splits.test), value))
     terms, rows = np.concatenate(terms), np.concatenate(rows)
     n = len(terms)
     mi = float(sum(size * value for size, value in values) / n)
     test_variance, fit_variance = float(np.var(terms, ddof=1)) / n, float(np.mean(fit_variances or [0.0]))
+    order = np.argsort(rows)  # the terms in row order
+    terms, rows = terms[order], rows[order]
     phrase = f"cross-fitted over {len(fitted)} folds: held-out plug-in on each of the {n} rows once"
     if fit_variances:
         phrase += f", each fold bias-corrected by {refits} bootstrap refits"
     if settings.serial_dependence:
-        order = np.argsort(rows)
-        factor = protocol.serial_factor(terms[order], rows[order])
+        factor = protocol.serial_factor(terms, rows)
         test_variance, fit_variance = test_variance * factor, fit_variance * factor
         phrase += f", stderr widened {np.sqrt(factor):.2f}x for serial dependence (Newey-West on the rows' terms)"
     stderr = float(np.sqrt(test_variance + fit_variance))
-    result = dataclasses.replace(tested, mi=mi, stderr=stderr, terms=terms[np.argsort(rows)])
+    result = dataclasses.replace(tested, mi=mi, stderr=stderr, terms=terms)
     return result, phrase
 
 

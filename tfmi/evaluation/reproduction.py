@@ -376,8 +376,11 @@ def demi_run(workdir, last=LAST):
     ``estimate`` the mean of the last ``last`` logged estimates (train/mi; train/mi_nce_is
     for the bottom figure, I_NCE + I_IS), ``std`` their spread."""
     run = Workdir(workdir)
-    config = run.read_config()
-    records = run.read_metrics()
+    return demi_summary(run.read_config(), run.read_metrics(), last)
+
+
+def demi_summary(config, records, last=LAST):
+    """``demi_run``'s values from a workdir's config and metrics records."""
     if not config or not records or config.get("experiment") != "demi_synthetic":
         return None
     figure = config.get("figure", "top")
@@ -396,9 +399,10 @@ def export_demi(workdirs, out_folder, sweep_logs=(), commit=None):
     sweeps = sweep_commands(sweep_logs)
     written, skipped = [], []
     for workdir in workdirs:
-        config = Workdir(workdir).read_config() or {}
-        logged = max((r["step"] for r in Workdir(workdir).read_metrics() or []), default=None)
-        summary = demi_run(workdir)
+        run = Workdir(workdir)
+        config, records = run.read_config() or {}, run.read_metrics() or []
+        logged = max((r["step"] for r in records), default=None)
+        summary = demi_summary(config, records)
         if summary is None or logged is None or logged < config["total_steps"]:
             skipped.append((workdir, f"trained to step {logged} of {config.get('total_steps')}"))
             continue
